@@ -1,0 +1,21 @@
+//===- Verifier.h - Structural checks of the IR -----------------*- C++ -*-===//
+#ifndef SEQC_IR_VERIFIER_H
+#define SEQC_IR_VERIFIER_H
+
+#include "compiler/ir/IR.h"
+
+#include <string>
+
+namespace seqc::ir {
+
+/// Checks the invariants every pass after shape checking relies on: the ops
+/// form a chain, every value is `f32[B, F]` with F > 0, op widths agree with
+/// their operand and result types, and parameter references have the shapes
+/// the op kind needs. When \p requireBound is set every parameter must also
+/// hold data of its shape. Returns an empty string when the model is valid,
+/// otherwise a description of the first violation.
+std::string verifyModel(const Model &model, bool requireBound = false);
+
+} // namespace seqc::ir
+
+#endif // SEQC_IR_VERIFIER_H

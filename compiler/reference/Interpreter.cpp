@@ -1,0 +1,181 @@
+//===- Interpreter.cpp - The float64 reference backend --------------------===//
+
+#include "compiler/reference/Interpreter.h"
+
+#include <cassert>
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace seqc::reference {
+
+using ir::ActKind;
+using ir::Op;
+using ir::OpKind;
+
+static double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+
+double evalActivation(const ir::Activation &act, double x) {
+  switch (act.kind) {
+  case ActKind::None:
+    return x;
+  case ActKind::ReLU:
+    return std::isnan(x) ? x : (x > 0.0 ? x : 0.0);
+  case ActKind::Sigmoid:
+    return sigmoid(x);
+  case ActKind::Tanh:
+    return std::tanh(x);
+  case ActKind::GELU:
+    return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
+  case ActKind::GELUTanh: {
+    const double k = std::sqrt(2.0 / M_PI);
+    return 0.5 * x * (1.0 + std::tanh(k * (x + 0.044715 * x * x * x)));
+  }
+  case ActKind::SiLU:
+    return x * sigmoid(x);
+  case ActKind::LeakyReLU:
+    return x > 0.0 ? x : x * act.alpha;
+  case ActKind::ELU:
+    return x > 0.0 ? x : act.alpha * std::expm1(x);
+  case ActKind::Softplus: {
+    double bx = act.beta * x;
+    return bx > act.alpha ? x : std::log1p(std::exp(bx)) / act.beta;
+  }
+  case ActKind::Hardtanh:
+    if (std::isnan(x))
+      return x;
+    return x < act.alpha ? act.alpha : (x > act.beta ? act.beta : x);
+  case ActKind::Hardsigmoid:
+    // PyTorch: min(max(x + 3, 0), 6) / 6; std::max/min keep a NaN first
+    // argument, so NaN propagates as it does there.
+    return std::min(std::max(x + 3.0, 0.0), 6.0) / 6.0;
+  case ActKind::Hardswish:
+    return x * std::min(std::max(x + 3.0, 0.0), 6.0) / 6.0;
+  case ActKind::Mish:
+    return x * std::tanh(std::log1p(std::exp(x)));
+  }
+  return x;
+}
+
+namespace {
+
+const std::vector<float> *paramData(const ir::Model &model, ir::ParamId id) {
+  return id == ir::kNoParam ? nullptr : &model.params[id].data.data;
+}
+
+void rowSoftmax(Matrix &m, bool logForm) {
+  for (int64_t r = 0; r < m.rows; ++r) {
+    double maxV = -std::numeric_limits<double>::infinity();
+    for (int64_t c = 0; c < m.cols; ++c)
+      maxV = std::max(maxV, m.at(r, c));
+    // A row of NaN stays NaN; a row of -inf gives NaN as in PyTorch.
+    double sum = 0.0;
+    for (int64_t c = 0; c < m.cols; ++c)
+      sum += std::exp(m.at(r, c) - maxV);
+    for (int64_t c = 0; c < m.cols; ++c) {
+      double shifted = m.at(r, c) - maxV;
+      m.at(r, c) = logForm ? shifted - std::log(sum) : std::exp(shifted) / sum;
+    }
+  }
+}
+
+Matrix runOp(const ir::Model &model, const Op &op, const Matrix &x) {
+  switch (op.kind) {
+  case OpKind::Linear:
+  case OpKind::Dense: {
+    const std::vector<float> &w = *paramData(model, op.weight);
+    const std::vector<float> *b = paramData(model, op.bias);
+    Matrix y(x.rows, op.outFeatures);
+    for (int64_t r = 0; r < x.rows; ++r) {
+      for (int64_t o = 0; o < op.outFeatures; ++o) {
+        double acc = 0.0;
+        const float *wRow = w.data() + o * op.inFeatures;
+        for (int64_t i = 0; i < op.inFeatures; ++i)
+          acc += x.at(r, i) * static_cast<double>(wRow[i]);
+        if (b)
+          acc += (*b)[o];
+        y.at(r, o) = op.kind == OpKind::Dense ? evalActivation(op.act, acc)
+                                              : acc;
+      }
+    }
+    if (op.kind == OpKind::Dense && op.rowNorm != ir::RowNorm::None)
+      rowSoftmax(y, op.rowNorm == ir::RowNorm::LogSoftmax);
+    return y;
+  }
+  case OpKind::Act: {
+    Matrix y = x;
+    for (double &v : y.data)
+      v = evalActivation(op.act, v);
+    return y;
+  }
+  case OpKind::Softmax:
+  case OpKind::LogSoftmax: {
+    Matrix y = x;
+    rowSoftmax(y, op.kind == OpKind::LogSoftmax);
+    return y;
+  }
+  case OpKind::BatchNorm: {
+    const std::vector<float> *w = paramData(model, op.weight);
+    const std::vector<float> *b = paramData(model, op.bias);
+    const std::vector<float> &mean = *paramData(model, op.runningMean);
+    const std::vector<float> &var = *paramData(model, op.runningVar);
+    Matrix y = x;
+    for (int64_t r = 0; r < x.rows; ++r)
+      for (int64_t c = 0; c < x.cols; ++c) {
+        double v = (x.at(r, c) - mean[c]) / std::sqrt(var[c] + op.eps);
+        y.at(r, c) = v * (w ? (*w)[c] : 1.0) + (b ? (*b)[c] : 0.0);
+      }
+    return y;
+  }
+  case OpKind::LayerNorm: {
+    const std::vector<float> *w = paramData(model, op.weight);
+    const std::vector<float> *b = paramData(model, op.bias);
+    Matrix y = x;
+    for (int64_t r = 0; r < x.rows; ++r) {
+      double mean = 0.0;
+      for (int64_t c = 0; c < x.cols; ++c)
+        mean += x.at(r, c);
+      mean /= static_cast<double>(x.cols);
+      double var = 0.0;
+      for (int64_t c = 0; c < x.cols; ++c)
+        var += (x.at(r, c) - mean) * (x.at(r, c) - mean);
+      var /= static_cast<double>(x.cols);
+      double inv = 1.0 / std::sqrt(var + op.eps);
+      for (int64_t c = 0; c < x.cols; ++c)
+        y.at(r, c) = (x.at(r, c) - mean) * inv * (w ? (*w)[c] : 1.0) +
+                     (b ? (*b)[c] : 0.0);
+    }
+    return y;
+  }
+  case OpKind::Affine: {
+    const std::vector<float> &w = *paramData(model, op.weight);
+    const std::vector<float> *b = paramData(model, op.bias);
+    Matrix y = x;
+    for (int64_t r = 0; r < x.rows; ++r)
+      for (int64_t c = 0; c < x.cols; ++c)
+        y.at(r, c) = x.at(r, c) * w[c] + (b ? (*b)[c] : 0.0);
+    return y;
+  }
+  case OpKind::Identity:
+    return x;
+  }
+  assert(false && "unknown op kind");
+  return x;
+}
+
+} // namespace
+
+Matrix run(const ir::Model &model, const Matrix &input,
+           std::vector<Matrix> *layerOutputs) {
+  assert(input.cols == model.inputType().features() &&
+         "input width does not match the model");
+  Matrix current = input;
+  for (const Op &op : model.ops) {
+    current = runOp(model, op, current);
+    if (layerOutputs)
+      layerOutputs->push_back(current);
+  }
+  return current;
+}
+
+} // namespace seqc::reference

@@ -1,0 +1,40 @@
+//===- FileIO.h - Reading inputs and writing outputs safely -----*- C++ -*-===//
+//
+// Part of seqc. Inputs are read with a size bound; outputs are written to a
+// temporary file beside the destination and renamed into place, so a failed
+// run never leaves a half-written file.
+//
+//===----------------------------------------------------------------------===//
+#ifndef SEQC_SUPPORT_FILEIO_H
+#define SEQC_SUPPORT_FILEIO_H
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace seqc {
+
+/// Reads a whole regular file of at most \p maxBytes. On failure returns
+/// nullopt and sets \p error to a message naming the file and the reason.
+std::optional<std::string> readFile(const std::string &path, uint64_t maxBytes,
+                                    std::string &error);
+
+/// Writes \p contents to \p path atomically (temporary file + rename).
+/// Returns false and sets \p error on failure; nothing is left behind then.
+bool writeFileAtomic(const std::string &path, std::string_view contents,
+                     std::string &error);
+
+/// True when \p a and \p b name the same existing file (same device and
+/// inode), used to refuse overwriting an input.
+bool isSameFile(const std::string &a, const std::string &b);
+
+/// The directory part of \p path ("" for a bare file name).
+std::string parentDirectory(const std::string &path);
+
+/// Joins a directory and a relative path; absolute paths are returned as is.
+std::string joinPath(const std::string &dir, const std::string &path);
+
+} // namespace seqc
+
+#endif // SEQC_SUPPORT_FILEIO_H
