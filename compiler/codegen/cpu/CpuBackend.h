@@ -1,0 +1,101 @@
+//===- CpuBackend.h - The LLVM CPU backend (LLVM-free interface) -*- C++ -*-===//
+//
+// Part of seqc. Turns a fused model into native code through LLVM: textual
+// LLVM IR, assembly, a relocatable object (plus a static archive), or an
+// in-process JIT-compiled function. The generated-code contract (symbols,
+// scratch memory, error codes, the parallel-for hook) is documented in
+// docs/cpu-backend.md. This header deliberately includes no LLVM header;
+// everything LLVM lives behind it.
+//
+//===----------------------------------------------------------------------===//
+#ifndef SEQC_CODEGEN_CPU_CPUBACKEND_H
+#define SEQC_CODEGEN_CPU_CPUBACKEND_H
+
+#include "compiler/ir/IR.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace seqc::codegen::cpu {
+
+/// What to generate code for.
+struct CpuTargetOptions {
+  /// LLVM CPU name: "" or "native" = the host, "x86-64-v3", "skylake-avx512",
+  /// "generic", ...
+  std::string cpu;
+  /// Target triple: "" = the host; e.g. "aarch64-linux-gnu".
+  std::string triple;
+  /// Prefix of every exported symbol; must be a C identifier.
+  std::string prefix = "model";
+  /// Accepted for the driver; the CPU backend currently always uses the
+  /// exact activation routines (see docs/cpu-backend.md).
+  bool fastMath = false;
+};
+
+/// Error codes returned by the generated PREFIX_run functions.
+enum RunStatus : int {
+  kRunOk = 0,
+  kRunNullPointer = -1, ///< input or output is NULL while batch > 0
+  kRunNullScratch = -2, ///< scratch is NULL but scratch_bytes(batch) > 0
+  kRunBatchTooLarge = -3, ///< batch > limits::kMaxBatch
+};
+
+/// The task and parallel-for signatures of the generated code's hook.
+using TaskFn = void (*)(void *ctx, size_t begin, size_t end);
+using ParallelForFn = void (*)(void *pool, size_t count, TaskFn task,
+                               void *ctx);
+
+enum class OutputKind { LLVMIR, Assembly, Object };
+
+/// Checks that \p name can prefix C symbols.
+bool isValidPrefix(const std::string &name);
+
+/// Generates \p kind for \p model into \p out. Returns false and sets
+/// \p error (a message naming what failed) on failure.
+bool generate(const ir::Model &model, const CpuTargetOptions &opts,
+              OutputKind kind, std::string &out, std::string &error);
+
+/// Wraps an object file in a `.a` archive whose member is \p memberName.
+bool makeStaticLibrary(const std::string &object,
+                       const std::string &memberName, std::string &out,
+                       std::string &error);
+
+/// The plain C header that declares the generated symbols and documents the
+/// model's shapes, scratch size and error codes.
+std::string generateHeader(const ir::Model &model,
+                           const CpuTargetOptions &opts);
+
+/// Bytes of scratch memory the generated code needs for \p batch rows (the
+/// same formula PREFIX_scratch_bytes evaluates).
+uint64_t scratchBytes(const ir::Model &model, uint64_t batch);
+
+/// A model compiled in-process with ORC LLJIT.
+class JitModel {
+public:
+  /// JIT-compiles \p model for the host (opts.cpu may narrow the ISA).
+  /// Returns nullptr and sets \p error on failure.
+  static std::unique_ptr<JitModel> create(const ir::Model &model,
+                                          const CpuTargetOptions &opts,
+                                          std::string &error);
+  ~JitModel();
+
+  size_t scratchBytes(size_t batch) const;
+  /// Calls PREFIX_run; returns its status.
+  int run(const float *input, float *output, size_t batch,
+          void *scratch) const;
+  /// Calls PREFIX_run_parallel with the given hook (nullptr = serial).
+  int runParallel(const float *input, float *output, size_t batch,
+                  void *scratch, ParallelForFn parallelFor,
+                  void *pool) const;
+
+private:
+  struct Impl;
+  explicit JitModel(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl;
+};
+
+} // namespace seqc::codegen::cpu
+
+#endif // SEQC_CODEGEN_CPU_CPUBACKEND_H

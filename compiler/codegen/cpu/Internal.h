@@ -1,0 +1,85 @@
+//===- Internal.h - Shared internals of the LLVM CPU backend ----*- C++ -*-===//
+//
+// Part of seqc. Private to compiler/codegen/cpu: the vector math emitter and
+// the IR-to-LLVM model emitter.
+//
+//===----------------------------------------------------------------------===//
+#ifndef SEQC_CODEGEN_CPU_INTERNAL_H
+#define SEQC_CODEGEN_CPU_INTERNAL_H
+
+#include "compiler/ir/IR.h"
+
+#include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/Module.h"
+#include "llvm/Target/TargetMachine.h"
+
+#include <memory>
+#include <string>
+
+namespace seqc::codegen::cpu {
+
+/// Emits element-wise math on vectors of any width (`<N x float>`), the
+/// transcendental parts evaluated in double precision so every activation is
+/// within one ulp of the exact result (see docs/cpu-backend.md).
+class MathEmitter {
+public:
+  explicit MathEmitter(llvm::IRBuilder<> &builder) : b(builder) {}
+
+  /// Applies \p act to a `<N x float>` value.
+  llvm::Value *activation(const ir::Activation &act, llvm::Value *x);
+
+  // Double-precision building blocks on `<N x double>` values.
+  /// exp(y); sets \p expm1Out (if given) to expm1(y). Exact to ~1e-13.
+  llvm::Value *expD(llvm::Value *y, llvm::Value **expm1Out = nullptr);
+  /// log(z) for positive normal z (NaN passes through).
+  llvm::Value *logD(llvm::Value *z);
+  /// log1p(e) for e in [0, 1] (NaN passes through).
+  llvm::Value *log1pSmallD(llvm::Value *e);
+  /// 1 / (1 + exp(-x)).
+  llvm::Value *sigmoidD(llvm::Value *x);
+  /// tanh(x).
+  llvm::Value *tanhD(llvm::Value *x);
+  /// Phi(x), the standard normal CDF, with full relative accuracy in the
+  /// lower tail.
+  llvm::Value *normalCdfD(llvm::Value *x);
+  /// log(1 + exp(x)) without overflow.
+  llvm::Value *softplusD(llvm::Value *x);
+
+  llvm::Value *splat(llvm::Type *vecTy, double v);
+  /// Widens `<N x float>` to `<N x double>` and back.
+  llvm::Value *toDouble(llvm::Value *x);
+  llvm::Value *toFloat(llvm::Value *x);
+  /// a * b + c, fused when the target has FMA.
+  llvm::Value *mulAdd(llvm::Value *a, llvm::Value *bv, llvm::Value *c);
+  /// select(x < lo, lo, x) etc.: NaN-preserving clamps.
+  llvm::Value *clampLow(llvm::Value *x, double lo);
+  llvm::Value *clampHigh(llvm::Value *x, double hi);
+
+private:
+  llvm::IRBuilder<> &b;
+};
+
+/// How the kernels are shaped for a target.
+struct KernelConfig {
+  unsigned vectorWidth = 8; ///< floats per SIMD register
+  unsigned vectorRegs = 16; ///< architectural vector registers
+  unsigned maxMr = 12;      ///< most rows of a microkernel tile
+  unsigned maxNrVecs = 2;   ///< most vectors across a microkernel tile
+  bool wideVectors = false; ///< AVX-512: ask the backend for zmm registers
+  std::string cpu;
+  std::string features;
+};
+
+/// Derives the kernel shape from the target machine.
+KernelConfig kernelConfigFor(const llvm::TargetMachine &tm);
+
+/// Builds the LLVM module for \p model (not yet optimised).
+std::unique_ptr<llvm::Module> emitModel(const ir::Model &model,
+                                        const std::string &prefix,
+                                        const KernelConfig &config,
+                                        const llvm::TargetMachine &tm,
+                                        llvm::LLVMContext &ctx);
+
+} // namespace seqc::codegen::cpu
+
+#endif // SEQC_CODEGEN_CPU_INTERNAL_H

@@ -1,0 +1,283 @@
+//===- MathEmitter.cpp - Exact vector activations in LLVM IR --------------===//
+//
+// Part of seqc. Every transcendental function is evaluated in double
+// precision with polynomials accurate to about 1e-12 relative and rounded to
+// float once, so each activation is within one ulp of the exact value over
+// the whole float range. No libm: only IR arithmetic, bit manipulation,
+// llvm.fmuladd, llvm.sqrt and llvm.copysign, which lower to instructions.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/codegen/cpu/Internal.h"
+
+#include "llvm/IR/Intrinsics.h"
+
+#include <cmath>
+
+using namespace llvm;
+
+namespace seqc::codegen::cpu {
+
+namespace {
+
+/// Chebyshev coefficients of erfcx(z) = exp(z^2) erfc(z) in the variable
+/// t = (z - 3) / (z + 3), z >= 0, degree 18; computed with long double erfcl
+/// at 256 Chebyshev nodes. Maximum relative error in double: 7e-13.
+constexpr double kErfcxCheb[] = {
+    0.32986277475303677,     -0.45366152053780207,    0.16039834082156296,
+    -0.044908121151122825,   0.0096414286506956975,   -0.0014425080777443955,
+    0.00010099436735379917,  1.2085024534455282e-05,  -3.6254206027537128e-06,
+    7.1868107424719402e-08,  8.9142358599019841e-08,  -7.4215666249805197e-09,
+    -2.3893365702442161e-09, 3.0622355354708664e-10,  7.7889453855026707e-11,
+    -1.0973745869149326e-11, -3.0915207430339952e-12, 3.5254342966374889e-13,
+    1.3990444926216821e-13,
+};
+constexpr double kErfcxScale = 3.0;
+
+Type *doubleLike(Value *x) {
+  auto *vt = cast<FixedVectorType>(x->getType());
+  return FixedVectorType::get(Type::getDoubleTy(x->getContext()),
+                              vt->getNumElements());
+}
+
+} // namespace
+
+Value *MathEmitter::splat(Type *vecTy, double v) {
+  return ConstantFP::get(vecTy, v);
+}
+
+Value *MathEmitter::toDouble(Value *x) { return b.CreateFPExt(x, doubleLike(x)); }
+
+Value *MathEmitter::toFloat(Value *x) {
+  auto *vt = cast<FixedVectorType>(x->getType());
+  return b.CreateFPTrunc(
+      x, FixedVectorType::get(b.getFloatTy(), vt->getNumElements()));
+}
+
+Value *MathEmitter::mulAdd(Value *a, Value *bv, Value *c) {
+  return b.CreateIntrinsic(Intrinsic::fmuladd, {a->getType()}, {a, bv, c});
+}
+
+Value *MathEmitter::clampLow(Value *x, double lo) {
+  Value *l = splat(x->getType(), lo);
+  return b.CreateSelect(b.CreateFCmpOLT(x, l), l, x);
+}
+
+Value *MathEmitter::clampHigh(Value *x, double hi) {
+  Value *h = splat(x->getType(), hi);
+  return b.CreateSelect(b.CreateFCmpOGT(x, h), h, x);
+}
+
+Value *MathEmitter::expD(Value *y, Value **expm1Out) {
+  Type *ty = y->getType();
+  auto *vt = cast<FixedVectorType>(ty);
+  Type *intTy = FixedVectorType::get(b.getInt64Ty(), vt->getNumElements());
+  // Clamp so 2^n stays a normal double; the ends are patched below. The
+  // selects keep NaN.
+  Value *yc = clampHigh(clampLow(y, -700.0), 700.0);
+  // n = round(y / ln2) through the 1.5 * 2^52 shifter: its low mantissa bits
+  // then hold n, so no float-to-int conversion (poison on NaN) is needed.
+  const double shifter = 6755399441055744.0;
+  Value *kd = b.CreateFAdd(b.CreateFMul(yc, splat(ty, 1.4426950408889634)),
+                           splat(ty, shifter));
+  Value *n = b.CreateFSub(kd, splat(ty, shifter));
+  // r = y - n ln2 in two steps (Cody-Waite); |r| <= ln2 / 2.
+  Value *r = mulAdd(n, splat(ty, -6.93147180369123816490e-01), yc);
+  r = mulAdd(n, splat(ty, -1.90821492927058770002e-10), r);
+  // p = expm1(r), Taylor to degree 11: error below 2e-14 relative.
+  Value *q = splat(ty, 1.0 / 39916800.0);
+  const double coeffs[] = {1.0 / 3628800.0, 1.0 / 362880.0, 1.0 / 40320.0,
+                           1.0 / 5040.0,    1.0 / 720.0,    1.0 / 120.0,
+                           1.0 / 24.0,      1.0 / 6.0,      0.5,
+                           1.0};
+  for (double c : coeffs)
+    q = mulAdd(q, r, splat(ty, c));
+  Value *p = b.CreateFMul(q, r);
+  // scale = 2^n from the shifter's bits.
+  Value *bits = b.CreateBitCast(kd, intTy);
+  Value *scaleBits = b.CreateShl(
+      b.CreateAdd(bits, ConstantInt::get(intTy, 1023)), 52);
+  Value *scale = b.CreateBitCast(scaleBits, ty);
+  Value *e = mulAdd(scale, p, scale);
+  Value *tooSmall = b.CreateFCmpOLT(y, splat(ty, -700.0));
+  Value *tooLarge = b.CreateFCmpOGT(y, splat(ty, 700.0));
+  Value *inf = splat(ty, INFINITY);
+  if (expm1Out) {
+    Value *em1 = b.CreateSelect(b.CreateFCmpOEQ(n, splat(ty, 0.0)), p,
+                                b.CreateFSub(e, splat(ty, 1.0)));
+    em1 = b.CreateSelect(tooSmall, splat(ty, -1.0), em1);
+    *expm1Out = b.CreateSelect(tooLarge, inf, em1);
+  }
+  e = b.CreateSelect(tooSmall, splat(ty, 0.0), e);
+  return b.CreateSelect(tooLarge, inf, e);
+}
+
+Value *MathEmitter::logD(Value *z) {
+  Type *ty = z->getType();
+  auto *vt = cast<FixedVectorType>(ty);
+  Type *intTy = FixedVectorType::get(b.getInt64Ty(), vt->getNumElements());
+  // z = 2^k m with m in [sqrt(1/2), sqrt(2)).
+  Value *bits = b.CreateBitCast(z, intTy);
+  Value *t = b.CreateSub(bits, ConstantInt::get(intTy, 0x3fe6a09e667f3bcdULL));
+  Value *k = b.CreateAShr(t, 52);
+  Value *m = b.CreateBitCast(b.CreateSub(bits, b.CreateShl(k, 52)), ty);
+  Value *f = b.CreateFSub(m, splat(ty, 1.0));
+  // log(m) = 2 atanh(s), s = f / (2 + f), |s| <= 0.1716.
+  Value *s = b.CreateFDiv(f, b.CreateFAdd(f, splat(ty, 2.0)));
+  Value *s2 = b.CreateFMul(s, s);
+  Value *q = splat(ty, 1.0 / 15.0);
+  for (double c : {1.0 / 13.0, 1.0 / 11.0, 1.0 / 9.0, 1.0 / 7.0, 1.0 / 5.0,
+                   1.0 / 3.0, 1.0})
+    q = mulAdd(q, s2, splat(ty, c));
+  Value *logm = b.CreateFMul(b.CreateFMul(s, splat(ty, 2.0)), q);
+  Value *kd = b.CreateSIToFP(k, ty);
+  Value *result = mulAdd(kd, splat(ty, 6.93147180559945286227e-01), logm);
+  Value *isNan = b.CreateFCmpUNO(z, z);
+  return b.CreateSelect(isNan, z, result);
+}
+
+Value *MathEmitter::log1pSmallD(Value *e) {
+  Type *ty = e->getType();
+  // Series for tiny e (error e^5/5), log(1 + e) otherwise.
+  Value *series = mulAdd(
+      b.CreateFMul(e, e),
+      mulAdd(e, mulAdd(e, splat(ty, -0.25), splat(ty, 1.0 / 3.0)),
+             splat(ty, -0.5)),
+      e);
+  Value *viaLog = logD(b.CreateFAdd(e, splat(ty, 1.0)));
+  return b.CreateSelect(b.CreateFCmpOLT(e, splat(ty, 1e-4)), series, viaLog);
+}
+
+Value *MathEmitter::sigmoidD(Value *x) {
+  Type *ty = x->getType();
+  Value *ax = b.CreateUnaryIntrinsic(Intrinsic::fabs, x);
+  Value *e = expD(b.CreateFNeg(ax));
+  Value *d = b.CreateFDiv(splat(ty, 1.0), b.CreateFAdd(e, splat(ty, 1.0)));
+  return b.CreateSelect(b.CreateFCmpOGE(x, splat(ty, 0.0)), d,
+                        b.CreateFMul(e, d));
+}
+
+Value *MathEmitter::tanhD(Value *x) {
+  Type *ty = x->getType();
+  Value *ax = b.CreateUnaryIntrinsic(Intrinsic::fabs, x);
+  Value *em1 = nullptr;
+  expD(b.CreateFMul(ax, splat(ty, -2.0)), &em1);
+  // tanh|x| = -expm1(-2|x|) / (expm1(-2|x|) + 2)
+  Value *r = b.CreateFDiv(b.CreateFNeg(em1), b.CreateFAdd(em1, splat(ty, 2.0)));
+  return b.CreateBinaryIntrinsic(Intrinsic::copysign, r, x);
+}
+
+Value *MathEmitter::normalCdfD(Value *x) {
+  Type *ty = x->getType();
+  // Phi(-|x|) = erfc(z) / 2 with z = |x| / sqrt(2) = exp(-z^2) erfcx(z) / 2.
+  Value *z = b.CreateFMul(b.CreateUnaryIntrinsic(Intrinsic::fabs, x),
+                          splat(ty, 0.70710678118654752440));
+  Value *zc = clampHigh(z, 30.0);
+  Value *t = b.CreateFDiv(b.CreateFSub(zc, splat(ty, kErfcxScale)),
+                          b.CreateFAdd(zc, splat(ty, kErfcxScale)));
+  // Clenshaw recurrence.
+  constexpr int degree = std::size(kErfcxCheb) - 1;
+  Value *two_t = b.CreateFMul(t, splat(ty, 2.0));
+  Value *b1 = splat(ty, 0.0), *b2 = splat(ty, 0.0);
+  for (int j = degree; j >= 1; --j) {
+    Value *bj = b.CreateFAdd(b.CreateFSub(b.CreateFMul(two_t, b1), b2),
+                             splat(ty, kErfcxCheb[j]));
+    b2 = b1;
+    b1 = bj;
+  }
+  Value *g = b.CreateFAdd(b.CreateFSub(b.CreateFMul(t, b1), b2),
+                          splat(ty, kErfcxCheb[0]));
+  Value *ez = expD(b.CreateFNeg(b.CreateFMul(z, z)));
+  Value *lower = b.CreateFMul(b.CreateFMul(ez, g), splat(ty, 0.5));
+  return b.CreateSelect(b.CreateFCmpOLT(x, splat(ty, 0.0)), lower,
+                        b.CreateFSub(splat(ty, 1.0), lower));
+}
+
+Value *MathEmitter::softplusD(Value *x) {
+  Type *ty = x->getType();
+  // max(x, 0) + log1p(exp(-|x|))
+  Value *pos = b.CreateSelect(b.CreateFCmpOGT(x, splat(ty, 0.0)), x,
+                              splat(ty, 0.0));
+  Value *e = expD(b.CreateFNeg(b.CreateUnaryIntrinsic(Intrinsic::fabs, x)));
+  return b.CreateFAdd(pos, log1pSmallD(e));
+}
+
+Value *MathEmitter::activation(const ir::Activation &act, Value *x) {
+  Type *fty = x->getType();
+  auto zero = [&] { return splat(fty, 0.0); };
+  switch (act.kind) {
+  case ir::ActKind::None:
+    return x;
+  case ir::ActKind::ReLU:
+    // x <= 0 ? +0 : x, so NaN stays NaN and -0 becomes +0.
+    return b.CreateSelect(b.CreateFCmpOLE(x, zero()), zero(), x);
+  case ir::ActKind::Sigmoid:
+    return toFloat(sigmoidD(toDouble(x)));
+  case ir::ActKind::Tanh:
+    return toFloat(tanhD(toDouble(x)));
+  case ir::ActKind::GELU: {
+    Value *xd = toDouble(x);
+    return toFloat(b.CreateFMul(xd, normalCdfD(xd)));
+  }
+  case ir::ActKind::GELUTanh: {
+    // 0.5 x (1 + tanh(u)) = x sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3).
+    Value *xd = toDouble(x);
+    Type *ty = xd->getType();
+    Value *x3 = b.CreateFMul(b.CreateFMul(xd, xd), xd);
+    Value *u = b.CreateFMul(
+        splat(ty, std::sqrt(2.0 / M_PI)),
+        b.CreateFAdd(xd, b.CreateFMul(splat(ty, 0.044715), x3)));
+    return toFloat(
+        b.CreateFMul(xd, sigmoidD(b.CreateFMul(u, splat(ty, 2.0)))));
+  }
+  case ir::ActKind::SiLU: {
+    Value *xd = toDouble(x);
+    return toFloat(b.CreateFMul(xd, sigmoidD(xd)));
+  }
+  case ir::ActKind::LeakyReLU: {
+    Value *xd = toDouble(x);
+    Value *neg = toFloat(b.CreateFMul(xd, splat(xd->getType(), act.alpha)));
+    return b.CreateSelect(b.CreateFCmpOGT(x, zero()), x, neg);
+  }
+  case ir::ActKind::ELU: {
+    Value *xd = toDouble(x);
+    Value *em1 = nullptr;
+    expD(xd, &em1);
+    Value *neg = toFloat(b.CreateFMul(splat(xd->getType(), act.alpha), em1));
+    return b.CreateSelect(b.CreateFCmpOGT(x, zero()), x, neg);
+  }
+  case ir::ActKind::Softplus: {
+    Value *xd = toDouble(x);
+    Type *ty = xd->getType();
+    Value *bx = b.CreateFMul(xd, splat(ty, act.beta));
+    Value *sp = b.CreateFDiv(softplusD(bx), splat(ty, act.beta));
+    Value *big = b.CreateFCmpOGT(bx, splat(ty, act.alpha));
+    return b.CreateSelect(big, x, toFloat(sp));
+  }
+  case ir::ActKind::Hardtanh: {
+    Value *lo = splat(fty, static_cast<float>(act.alpha));
+    Value *hi = splat(fty, static_cast<float>(act.beta));
+    Value *r = b.CreateSelect(b.CreateFCmpOGT(x, hi), hi, x);
+    return b.CreateSelect(b.CreateFCmpOLT(x, lo), lo, r);
+  }
+  case ir::ActKind::Hardsigmoid:
+  case ir::ActKind::Hardswish: {
+    // Mirrors min(max(x + 3, 0), 6) / 6 in double, NaN propagating.
+    Value *xd = toDouble(x);
+    Type *ty = xd->getType();
+    Value *a = b.CreateFAdd(xd, splat(ty, 3.0));
+    a = b.CreateSelect(b.CreateFCmpOLT(a, splat(ty, 0.0)), splat(ty, 0.0), a);
+    a = b.CreateSelect(b.CreateFCmpOLT(splat(ty, 6.0), a), splat(ty, 6.0), a);
+    if (act.kind == ir::ActKind::Hardswish)
+      a = b.CreateFMul(xd, a);
+    return toFloat(b.CreateFDiv(a, splat(ty, 6.0)));
+  }
+  case ir::ActKind::Mish: {
+    Value *xd = toDouble(x);
+    return toFloat(b.CreateFMul(xd, tanhD(softplusD(xd))));
+  }
+  }
+  return x;
+}
+
+} // namespace seqc::codegen::cpu

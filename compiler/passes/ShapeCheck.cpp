@@ -1,0 +1,96 @@
+//===- ShapeCheck.cpp - Shape inference and checking ----------------------===//
+//
+// Infers the input width from the first layer that fixes one (Linear,
+// BatchNorm1d, LayerNorm), types every value `f32[B, F]`, and reports each
+// layer whose expected input width differs from what the layer before it
+// produces.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/passes/Pass.h"
+
+#include <fmt/format.h>
+
+namespace seqc::passes {
+
+namespace {
+
+/// The input width an op requires, or 0 when it accepts any width.
+int64_t requiredWidth(const ir::Op &op) {
+  switch (op.kind) {
+  case ir::OpKind::Linear:
+  case ir::OpKind::Dense:
+  case ir::OpKind::BatchNorm:
+  case ir::OpKind::LayerNorm:
+  case ir::OpKind::Affine:
+    return op.inFeatures;
+  default:
+    return 0;
+  }
+}
+
+std::string_view noun(const ir::Op &op) {
+  return op.kind == ir::OpKind::Linear || op.kind == ir::OpKind::Dense
+             ? "input features"
+             : "features";
+}
+
+class ShapeCheckPass : public Pass {
+public:
+  std::string_view getName() const override { return "shape-check"; }
+
+  bool run(ir::Model &model, DiagnosticEngine &diag) override {
+    if (model.ops.empty()) {
+      diag.error(fmt::format("model '{}' has no layers", model.name));
+      return false;
+    }
+    int64_t width = 0;
+    for (const ir::Op &op : model.ops)
+      if ((width = requiredWidth(op)) != 0)
+        break;
+    if (width == 0) {
+      const ir::Op &first = model.ops.front();
+      diag.error(first.loc,
+                 fmt::format("cannot tell how many input features '{}' takes: "
+                             "it has no Linear, BatchNorm1d or LayerNorm layer",
+                             model.name),
+                 first.locLength);
+      return false;
+    }
+    model.values[0].type = ir::Type::batched(width);
+    const ir::Op *producer = nullptr;
+    for (ir::Op &op : model.ops) {
+      int64_t required = requiredWidth(op);
+      if (required != 0 && required != width) {
+        std::string from =
+            producer ? fmt::format("the layer before it ({}) produces {}",
+                                   producer->description, width)
+                     : fmt::format("the model's input has {}", width);
+        diag.error(op.loc,
+                   fmt::format("{} expects {} {}, but {}", op.description,
+                               required, noun(op), from),
+                   op.locLength);
+        if (producer && producer->loc.isValid())
+          diag.note(producer->loc,
+                    fmt::format("{} produces {} features here",
+                                producer->description, width),
+                    producer->locLength);
+        return false;
+      }
+      if (op.kind == ir::OpKind::Linear || op.kind == ir::OpKind::Dense)
+        width = op.outFeatures;
+      model.values[op.result].type = ir::Type::batched(width);
+      if (op.kind != ir::OpKind::Identity)
+        producer = &op;
+    }
+    return true;
+  }
+};
+
+} // namespace
+
+std::unique_ptr<Pass> createShapeCheckPass() {
+  return std::make_unique<ShapeCheckPass>();
+}
+
+} // namespace seqc::passes
