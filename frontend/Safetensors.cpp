@@ -212,6 +212,9 @@ private:
         out.kind = JsonValue::Kind::Number;
         return parseNumber(out.text);
       }
+      if (static_cast<unsigned char>(c) >= 0x80)
+        return fail(fmt::format("unexpected byte 0x{:02x}",
+                                static_cast<unsigned char>(c)));
       return fail(fmt::format("unexpected character {}",
                               quoteName(text.substr(pos, 1))));
     }
@@ -258,8 +261,8 @@ private:
     if (text.size() - pos < 4)
       return fail("truncated \\u escape");
     out = 0;
-    for (int i = 0; i < 4; ++i) {
-      char c = text[pos++];
+    for (int i = 0; i < 4; ++i, ++pos) {
+      char c = text[pos];
       out <<= 4;
       if (c >= '0' && c <= '9')
         out |= uint32_t(c - '0');
@@ -336,13 +339,13 @@ private:
         out.push_back('\t');
         break;
       case 'u': {
-        uint32_t cp;
+        uint32_t cp = 0;
         if (!parseHex4(cp))
           return false;
         if (cp >= 0xdc00 && cp <= 0xdfff)
           return fail("lone trailing surrogate in \\u escape");
         if (cp >= 0xd800 && cp <= 0xdbff) {
-          uint32_t low;
+          uint32_t low = 0;
           if (!consume('\\') || !consume('u'))
             return fail("lone leading surrogate in \\u escape");
           if (!parseHex4(low))
@@ -355,6 +358,7 @@ private:
         break;
       }
       default:
+        pos -= 2; // point at the backslash
         return fail("invalid escape in string");
       }
     }
@@ -474,9 +478,8 @@ size_t findInvalidUtf8(std::string_view s) {
 std::optional<uint64_t> asUnsigned(const JsonValue &value) {
   if (value.kind != JsonValue::Kind::Number)
     return std::nullopt;
+  // serde reads "-0", "1.0" and "1e3" as floats, which `usize` refuses.
   std::string_view t = value.text;
-  if (t == "-0")
-    return 0;
   if (t.empty() || t[0] == '-' ||
       t.find_first_of(".eE") != std::string_view::npos)
     return std::nullopt;

@@ -33,9 +33,10 @@ namespace seqc {
 inline constexpr uint64_t kMaxSafetensorsFileBytes =
     8 + limits::kMaxSafetensorsHeader + limits::kMaxParamElements * 8;
 
-/// Deepest nesting of JSON arrays and objects in a safetensors header (the
-/// reference loader's JSON library stops at the same depth).
-inline constexpr unsigned kMaxSafetensorsJsonDepth = 128;
+/// Deepest nesting of JSON arrays and objects in a safetensors header, the
+/// outer object included (the reference loader's JSON library, serde_json,
+/// refuses 128 levels).
+inline constexpr unsigned kMaxSafetensorsJsonDepth = 127;
 
 /// Most JSON values (numbers, strings, arrays, ...) in a safetensors header,
 /// which bounds the memory a hostile header can take. A real state_dict has

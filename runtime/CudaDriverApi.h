@@ -73,6 +73,7 @@ typedef enum CUstreamCaptureMode_enum {
     (CUdevice))                                                                \
   X(cuCtxPushCurrent, cuCtxPushCurrent_v2, CUresult, (CUcontext))              \
   X(cuCtxPopCurrent, cuCtxPopCurrent_v2, CUresult, (CUcontext *))              \
+  X(cuCtxSynchronize, cuCtxSynchronize, CUresult, (void))                      \
   X(cuModuleLoadDataEx, cuModuleLoadDataEx, CUresult,                          \
     (CUmodule *, const void *, unsigned int, CUjit_option *, void **))         \
   X(cuModuleGetFunction, cuModuleGetFunction, CUresult,                        \

@@ -289,9 +289,9 @@ static int prepareFunctions(seqc_cuda_model *model) {
   return SEQC_CUDA_OK;
 }
 
+/* An executable graph still running is freed by the driver when it ends. */
 static void releaseGraph(seqc_cuda_model *model) {
   if (model->graph) {
-    cu.cuStreamSynchronize(model->stream);
     cu.cuGraphExecDestroy(model->graph);
     model->graph = NULL;
   }
@@ -402,7 +402,7 @@ static int ensureScratch(seqc_cuda_model *model, uint64_t batch) {
   if (model->desc.scratch_floats_per_row == 0 || batch <= model->scratchRows)
     return SEQC_CUDA_OK;
   releaseGraph(model); /* it refers to the old buffers */
-  cu.cuStreamSynchronize(NULL);
+  cu.cuCtxSynchronize(); /* work in flight may still use them */
   for (int i = 0; i < 2; ++i) {
     if (model->scratch[i])
       cu.cuMemFree(model->scratch[i]);
@@ -445,8 +445,13 @@ static int recordGraph(seqc_cuda_model *model, CUdeviceptr input,
         blocks = limit;
     }
     if (blocks > 0x7fffffffull) {
-      launchResult = SEQC_CUDA_ERROR_OUT_OF_MEMORY;
-      break;
+      CUgraph partial = NULL;
+      cu.cuStreamEndCapture(model->stream, &partial);
+      if (partial)
+        cu.cuGraphDestroy(partial);
+      return fail(SEQC_CUDA_ERROR_INVALID_ARGUMENT,
+                  "%s: batch %llu needs more than 2^31-1 blocks for %s",
+                  model->name, (unsigned long long)batch, l->kernel);
     }
     CUdeviceptr x = buffers[l->input], y = buffers[l->output],
                 p = model->params;
@@ -541,6 +546,7 @@ int seqc_cuda_model_run_host(seqc_cuda_model *model, const float *input,
   CUresult result = SEQC_CUDA_SUCCESS;
   if (batch > model->hostRows) {
     releaseGraph(model);
+    cu.cuCtxSynchronize();
     if (model->hostInput)
       cu.cuMemFree(model->hostInput);
     if (model->hostOutput)
@@ -578,9 +584,7 @@ int seqc_cuda_model_synchronize(seqc_cuda_model *model) {
   int status = enter(model);
   if (status != SEQC_CUDA_OK)
     return status;
-  CUresult result = cu.cuStreamSynchronize(model->stream);
-  if (result == SEQC_CUDA_SUCCESS)
-    result = cu.cuStreamSynchronize(NULL);
+  CUresult result = cu.cuCtxSynchronize();
   if (result != SEQC_CUDA_SUCCESS)
     return leave(driverFailure(result, "synchronizing", model->name));
   return leave(SEQC_CUDA_OK);

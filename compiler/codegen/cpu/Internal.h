@@ -7,6 +7,7 @@
 #ifndef SEQC_CODEGEN_CPU_INTERNAL_H
 #define SEQC_CODEGEN_CPU_INTERNAL_H
 
+#include "compiler/codegen/cpu/Plan.h"
 #include "compiler/ir/IR.h"
 
 #include "llvm/IR/IRBuilder.h"
@@ -72,6 +73,9 @@ struct KernelConfig {
 
 /// Derives the kernel shape from the target machine.
 KernelConfig kernelConfigFor(const llvm::TargetMachine &tm);
+
+/// Blocks one Dense/Linear layer for the target.
+DensePlan planDense(const ir::Op &op, const KernelConfig &cfg);
 
 /// Builds the LLVM module for \p model (not yet optimised).
 std::unique_ptr<llvm::Module> emitModel(const ir::Model &model,

@@ -1,0 +1,329 @@
+//===- CpuBackend.cpp - Target machines, optimisation, AOT and JIT --------===//
+//
+// Part of seqc. Resolves --cpu/--target-triple into an LLVM TargetMachine,
+// builds and optimises the model's module (LLVM's O3 pipeline, new pass
+// manager), and turns it into text, an object, an archive or JIT code.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/codegen/cpu/CpuBackend.h"
+#include "compiler/codegen/cpu/Internal.h"
+
+#include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
+#include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
+#include "llvm/ExecutionEngine/Orc/LLJIT.h"
+#include "llvm/ExecutionEngine/Orc/ThreadSafeModule.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Verifier.h"
+#include "llvm/MC/MCSubtargetInfo.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Object/ArchiveWriter.h"
+#include "llvm/Passes/PassBuilder.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/raw_ostream.h"
+#include "llvm/TargetParser/Host.h"
+#include "llvm/TargetParser/SubtargetFeature.h"
+
+#include <fmt/format.h>
+
+#include <mutex>
+
+using namespace llvm;
+
+namespace seqc::codegen::cpu {
+
+namespace {
+
+void initializeLLVM() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    InitializeAllTargetInfos();
+    InitializeAllTargets();
+    InitializeAllTargetMCs();
+    InitializeAllAsmPrinters();
+    InitializeAllAsmParsers();
+  });
+}
+
+struct ResolvedTarget {
+  std::string triple;
+  std::string cpu;
+  std::vector<std::string> features;
+  const Target *target = nullptr;
+
+  std::string featureString() const {
+    SubtargetFeatures f;
+    for (const std::string &s : features)
+      f.AddFeature(s);
+    return f.getString();
+  }
+};
+
+bool resolveTarget(const CpuTargetOptions &opts, ResolvedTarget &out,
+                   std::string &error) {
+  initializeLLVM();
+  std::string host = sys::getProcessTriple();
+  out.triple = opts.triple.empty() ? host : Triple::normalize(opts.triple);
+  Triple triple(out.triple);
+  bool isHost = triple.getArch() == Triple(host).getArch() &&
+                triple.getOS() == Triple(host).getOS();
+  std::string lookupError;
+  out.target = TargetRegistry::lookupTarget(out.triple, lookupError);
+  if (!out.target) {
+    error = fmt::format("unsupported target triple '{}': {}", opts.triple,
+                        lookupError);
+    return false;
+  }
+  if (opts.cpu.empty() || opts.cpu == "native") {
+    if (isHost) {
+      out.cpu = sys::getHostCPUName().str();
+      for (const auto &feature : sys::getHostCPUFeatures())
+        out.features.push_back((feature.second ? "+" : "-") +
+                               feature.first().str());
+    } else {
+      out.cpu = "generic";
+    }
+  } else {
+    out.cpu = opts.cpu;
+  }
+  std::unique_ptr<MCSubtargetInfo> sti(
+      out.target->createMCSubtargetInfo(out.triple, out.cpu, ""));
+  if (!sti || !sti->isCPUStringValid(out.cpu)) {
+    error = fmt::format("unknown CPU '{}' for target '{}' (try native, "
+                        "x86-64-v2, x86-64-v3, x86-64-v4 or an LLVM CPU name)",
+                        opts.cpu, out.triple);
+    return false;
+  }
+  return true;
+}
+
+std::unique_ptr<TargetMachine> createTargetMachine(const ResolvedTarget &rt) {
+  TargetOptions options;
+  return std::unique_ptr<TargetMachine>(rt.target->createTargetMachine(
+      rt.triple, rt.cpu, rt.featureString(), options, Reloc::PIC_,
+      std::nullopt, CodeGenOptLevel::Aggressive));
+}
+
+/// Checks what the emitter relies on: a linear chain with bound weights.
+bool checkModel(const ir::Model &model, std::string &error) {
+  if (model.values.empty() || !model.inputType().isKnown()) {
+    error = "the model has no typed input";
+    return false;
+  }
+  for (size_t i = 0; i < model.ops.size(); ++i) {
+    const ir::Op &op = model.ops[i];
+    int32_t expectIn = i == 0 ? model.inputValue() : model.ops[i - 1].result;
+    if (op.input != expectIn || op.result < 0 ||
+        static_cast<size_t>(op.result) >= model.values.size()) {
+      error = fmt::format("op {} does not continue the chain", i);
+      return false;
+    }
+    for (ir::ParamId id : {op.weight, op.bias, op.runningMean, op.runningVar})
+      if (id != ir::kNoParam && (static_cast<size_t>(id) >= model.params.size() ||
+                                 !model.params[id].isBound())) {
+        error = fmt::format("op {} ({}) has an unbound parameter", i,
+                            ir::opName(op.kind));
+        return false;
+      }
+    bool needsWeight = op.kind == ir::OpKind::Dense ||
+                       op.kind == ir::OpKind::Linear ||
+                       op.kind == ir::OpKind::Affine;
+    if (needsWeight && op.weight == ir::kNoParam) {
+      error = fmt::format("op {} ({}) has no weight", i, ir::opName(op.kind));
+      return false;
+    }
+    if (op.kind == ir::OpKind::BatchNorm &&
+        (op.runningMean == ir::kNoParam || op.runningVar == ir::kNoParam)) {
+      error = fmt::format("op {} (batch_norm) has no running statistics", i);
+      return false;
+    }
+  }
+  return true;
+}
+
+void optimizeModule(Module &mod, TargetMachine &tm) {
+  LoopAnalysisManager lam;
+  FunctionAnalysisManager fam;
+  CGSCCAnalysisManager cgam;
+  ModuleAnalysisManager mam;
+  PassBuilder pb(&tm);
+  pb.registerModuleAnalyses(mam);
+  pb.registerCGSCCAnalyses(cgam);
+  pb.registerFunctionAnalyses(fam);
+  pb.registerLoopAnalyses(lam);
+  pb.crossRegisterProxies(lam, fam, cgam, mam);
+  ModulePassManager mpm = pb.buildPerModuleDefaultPipeline(OptimizationLevel::O3);
+  mpm.run(mod, mam);
+}
+
+/// Builds and optimises the module for \p model.
+std::unique_ptr<Module> buildModule(const ir::Model &model,
+                                    const CpuTargetOptions &opts,
+                                    TargetMachine &tm, LLVMContext &ctx,
+                                    std::string &error) {
+  if (!isValidPrefix(opts.prefix)) {
+    error = fmt::format("'{}' is not a valid C identifier for the symbol prefix",
+                        opts.prefix);
+    return nullptr;
+  }
+  if (!checkModel(model, error))
+    return nullptr;
+  KernelConfig cfg = kernelConfigFor(tm);
+  std::unique_ptr<Module> mod = emitModel(model, opts.prefix, cfg, tm, ctx);
+  std::string verifyErrors;
+  raw_string_ostream os(verifyErrors);
+  if (verifyModule(*mod, &os)) {
+    error = "internal error: generated LLVM IR does not verify: " + os.str();
+    return nullptr;
+  }
+  optimizeModule(*mod, tm);
+  return mod;
+}
+
+} // namespace
+
+bool generate(const ir::Model &model, const CpuTargetOptions &opts,
+              OutputKind kind, std::string &out, std::string &error) {
+  ResolvedTarget rt;
+  if (!resolveTarget(opts, rt, error))
+    return false;
+  std::unique_ptr<TargetMachine> tm = createTargetMachine(rt);
+  if (!tm) {
+    error = fmt::format("cannot create a target machine for '{}'", rt.triple);
+    return false;
+  }
+  LLVMContext ctx;
+  std::unique_ptr<Module> mod = buildModule(model, opts, *tm, ctx, error);
+  if (!mod)
+    return false;
+  if (kind == OutputKind::LLVMIR) {
+    raw_string_ostream os(out);
+    mod->print(os, nullptr);
+    os.flush();
+    return true;
+  }
+  SmallVector<char, 0> buffer;
+  raw_svector_ostream os(buffer);
+  legacy::PassManager pm;
+  if (tm->addPassesToEmitFile(pm, os, nullptr,
+                              kind == OutputKind::Object
+                                  ? CodeGenFileType::ObjectFile
+                                  : CodeGenFileType::AssemblyFile)) {
+    error = fmt::format("the target '{}' cannot emit this file type", rt.triple);
+    return false;
+  }
+  pm.run(*mod);
+  out.assign(buffer.begin(), buffer.end());
+  return true;
+}
+
+bool makeStaticLibrary(const std::string &object, const std::string &memberName,
+                       std::string &out, std::string &error) {
+  std::unique_ptr<MemoryBuffer> buf =
+      MemoryBuffer::getMemBuffer(StringRef(object), memberName, false);
+  NewArchiveMember member(buf->getMemBufferRef());
+  member.MemberName = memberName;
+  std::vector<NewArchiveMember> members;
+  members.push_back(std::move(member));
+  Expected<std::unique_ptr<MemoryBuffer>> archive = writeArchiveToBuffer(
+      members, SymtabWritingMode::NormalSymtab, object::Archive::K_GNU,
+      /*Deterministic=*/true, /*Thin=*/false);
+  if (!archive) {
+    error = "cannot write the static library: " + toString(archive.takeError());
+    return false;
+  }
+  out = (*archive)->getBuffer().str();
+  return true;
+}
+
+//===----------------------------------------------------------------------===//
+// JIT
+//===----------------------------------------------------------------------===//
+
+struct JitModel::Impl {
+  std::unique_ptr<orc::LLJIT> jit;
+  size_t (*scratchFn)(size_t) = nullptr;
+  int (*runFn)(const float *, float *, size_t, void *) = nullptr;
+  int (*runParallelFn)(const float *, float *, size_t, void *, ParallelForFn,
+                       void *) = nullptr;
+};
+
+JitModel::JitModel(std::unique_ptr<Impl> impl) : impl(std::move(impl)) {}
+JitModel::~JitModel() = default;
+
+std::unique_ptr<JitModel> JitModel::create(const ir::Model &model,
+                                           const CpuTargetOptions &opts,
+                                           std::string &error) {
+  if (!opts.triple.empty() &&
+      Triple(Triple::normalize(opts.triple)).getArch() !=
+          Triple(sys::getProcessTriple()).getArch()) {
+    error = fmt::format("cannot run code for '{}' on this host", opts.triple);
+    return nullptr;
+  }
+  CpuTargetOptions hostOpts = opts;
+  hostOpts.triple.clear();
+  ResolvedTarget rt;
+  if (!resolveTarget(hostOpts, rt, error))
+    return nullptr;
+  std::unique_ptr<TargetMachine> tm = createTargetMachine(rt);
+  if (!tm) {
+    error = "cannot create a target machine for this host";
+    return nullptr;
+  }
+  auto ctx = std::make_unique<LLVMContext>();
+  std::unique_ptr<Module> mod = buildModule(model, hostOpts, *tm, *ctx, error);
+  if (!mod)
+    return nullptr;
+
+  orc::JITTargetMachineBuilder jtmb((Triple(rt.triple)));
+  jtmb.setCPU(rt.cpu);
+  jtmb.addFeatures(rt.features);
+  jtmb.setCodeGenOptLevel(CodeGenOptLevel::Aggressive);
+  Expected<std::unique_ptr<orc::LLJIT>> jit =
+      orc::LLJITBuilder().setJITTargetMachineBuilder(std::move(jtmb)).create();
+  if (!jit) {
+    error = "cannot start the LLVM JIT: " + toString(jit.takeError());
+    return nullptr;
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->jit = std::move(*jit);
+  mod->setDataLayout(impl->jit->getDataLayout());
+  if (Error err = impl->jit->addIRModule(
+          orc::ThreadSafeModule(std::move(mod), std::move(ctx)))) {
+    error = "cannot JIT the model: " + toString(std::move(err));
+    return nullptr;
+  }
+  auto lookup = [&](const std::string &name, auto &fn) {
+    Expected<orc::ExecutorAddr> addr = impl->jit->lookup(name);
+    if (!addr) {
+      error = fmt::format("cannot JIT '{}': {}", name,
+                          toString(addr.takeError()));
+      return false;
+    }
+    fn = addr->toPtr<std::remove_reference_t<decltype(fn)>>();
+    return true;
+  };
+  if (!lookup(opts.prefix + "_scratch_bytes", impl->scratchFn) ||
+      !lookup(opts.prefix + "_run", impl->runFn) ||
+      !lookup(opts.prefix + "_run_parallel", impl->runParallelFn))
+    return nullptr;
+  return std::unique_ptr<JitModel>(new JitModel(std::move(impl)));
+}
+
+size_t JitModel::scratchBytes(size_t batch) const {
+  return impl->scratchFn(batch);
+}
+
+int JitModel::run(const float *input, float *output, size_t batch,
+                  void *scratch) const {
+  return impl->runFn(input, output, batch, scratch);
+}
+
+int JitModel::runParallel(const float *input, float *output, size_t batch,
+                          void *scratch, ParallelForFn parallelFor,
+                          void *pool) const {
+  return impl->runParallelFn(input, output, batch, scratch, parallelFor, pool);
+}
+
+} // namespace seqc::codegen::cpu

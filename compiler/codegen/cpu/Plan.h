@@ -1,0 +1,46 @@
+//===- Plan.h - Static decisions of the CPU backend -------------*- C++ -*-===//
+//
+// Part of seqc. Which code path a model takes and how its scratch memory is
+// laid out; shared by the emitter, the header writer and the JIT wrapper.
+//
+//===----------------------------------------------------------------------===//
+#ifndef SEQC_CODEGEN_CPU_PLAN_H
+#define SEQC_CODEGEN_CPU_PLAN_H
+
+#include "compiler/ir/IR.h"
+
+#include <cstdint>
+
+namespace seqc::codegen::cpu {
+
+/// The memory plan of a model.
+struct ModelPlan {
+  /// Whole network as straight-line code with rows in SIMD lanes (no
+  /// scratch); chosen when every width is at most kTinyMaxWidth and the
+  /// dense weights total at most kTinyMaxWeights.
+  bool tiny = false;
+  /// Ping-pong scratch buffers (0, 1 or 2), each [batch, scratchFeatures].
+  unsigned scratchBuffers = 0;
+  uint64_t scratchFeatures = 0;
+};
+
+inline constexpr int64_t kTinyMaxWidth = 16;
+inline constexpr uint64_t kTinyMaxWeights = 512;
+
+ModelPlan planModel(const ir::Model &model);
+
+/// How one Dense layer is blocked.
+struct DensePlan {
+  uint64_t k = 0, n = 0;      ///< in and out features
+  unsigned nrVecs = 1, nr = 8; ///< microkernel width in vectors and floats
+  unsigned mr = 1;             ///< microkernel rows
+  uint64_t panels = 0;         ///< ceil(n / nr) packed weight panels
+  uint64_t kc = 0;             ///< k block (B micro-panel in L1)
+  uint64_t mc = 0;             ///< row block (A block in L2)
+  uint64_t panelsPerGroup = 1; ///< panels per work item
+  uint64_t groups = 1;         ///< panel groups per row block
+};
+
+} // namespace seqc::codegen::cpu
+
+#endif // SEQC_CODEGEN_CPU_PLAN_H

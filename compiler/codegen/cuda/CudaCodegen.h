@@ -1,0 +1,116 @@
+//===- CudaCodegen.h - Fused IR to CUDA C++ kernels -------------*- C++ -*-===//
+//
+// Part of seqc. Turns a fused model (Dense, Act, Softmax, LogSoftmax,
+// LayerNorm, Affine) into a self-contained CUDA C++ source, the packed
+// parameters the kernels read, and a launch plan the runtime
+// (runtime/seqc_cuda_runtime.h) replays as one CUDA graph. Two strategies:
+//
+//  * Fused: one persistent kernel for the whole network when every width is
+//    at most 128 and the weights fit in shared memory. fp32 keeps R rows of
+//    activations in shared memory; bf16/f16 keeps 16 rows per warp in mma
+//    accumulator registers across layers (the tiny-cuda-nn idea).
+//  * Layered: per Dense layer a 128x128-tiled GEMM (fp32 FMA, or tensor
+//    cores for bf16/f16) with bias and activation in the epilogue, plus a
+//    skinny kernel for batches of at most 16; row operations (LayerNorm,
+//    softmax, ...) get one small kernel per run of them.
+//
+//===----------------------------------------------------------------------===//
+#ifndef SEQC_CODEGEN_CUDA_CUDACODEGEN_H
+#define SEQC_CODEGEN_CUDA_CUDACODEGEN_H
+
+#include "compiler/ir/IR.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace seqc::cuda {
+
+enum class Precision { F32, BF16, F16 };
+enum class Strategy { Auto, Fused, Layered };
+
+/// `f32`, `bf16`, `f16`; nullopt for anything else.
+std::optional<Precision> parsePrecision(const std::string &text);
+const char *precisionName(Precision precision);
+const char *strategyName(Strategy strategy);
+
+/// A GPU architecture: `sm_80` is {8, 0, false}, `sm_90a` {9, 0, true}.
+struct GpuArch {
+  int major = 8;
+  int minor = 0;
+  bool archSpecific = false;
+
+  int number() const { return major * 10 + minor; }
+  /// `sm_80`.
+  std::string smName() const;
+  /// `compute_80`.
+  std::string computeName() const;
+  /// Largest dynamic shared memory one block may use on this architecture.
+  uint32_t maxSharedBytes() const;
+};
+
+/// Parses `sm_80`, `sm_90a`, `80`; nullopt when malformed.
+std::optional<GpuArch> parseGpuArch(const std::string &text);
+
+struct CudaOptions {
+  GpuArch arch;
+  Precision precision = Precision::F32;
+  Strategy strategy = Strategy::Auto;
+  /// Passed to NVRTC as --use_fast_math.
+  bool fastMath = false;
+};
+
+/// One kernel launch of the plan (mirrors seqc_cuda_launch).
+struct KernelLaunch {
+  std::string kernel;
+  uint32_t threads = 0;
+  uint32_t sharedBytes = 0;
+  uint32_t rowsPerBlock = 1;
+  uint32_t gridY = 1;
+  uint32_t blocksPerSm = 0;
+  int32_t input = 0;
+  int32_t output = 1;
+  uint64_t minBatch = 0;
+  uint64_t maxBatch = UINT64_MAX;
+};
+
+/// What emitCudaProgram produces.
+struct CudaProgram {
+  std::string modelName;
+  /// Complete CUDA C++ source (prelude + kernels).
+  std::string source;
+  std::vector<KernelLaunch> launches;
+  /// Packed parameters, 256-byte aligned sections.
+  std::vector<uint8_t> params;
+  uint64_t scratchFloatsPerRow = 0;
+  uint64_t inFeatures = 0;
+  uint64_t outFeatures = 0;
+  Strategy strategy = Strategy::Fused;
+  Precision precision = Precision::F32;
+  GpuArch arch;
+  bool fastMath = false;
+};
+
+/// Widest layer the fused strategy accepts.
+inline constexpr int64_t kFusedMaxWidth = 128;
+
+/// Emits the kernels, parameters and plan for \p model (fused form, every
+/// parameter bound). Returns false and sets \p error when the model uses
+/// something the CUDA backend does not support or a forced strategy does
+/// not fit.
+bool emitCudaProgram(const ir::Model &model, const CudaOptions &options,
+                     CudaProgram &program, std::string &error);
+
+/// The device helper library pasted at the top of every source.
+const char *cudaPrelude();
+
+/// float -> bf16 / f16 bit patterns, round to nearest even, NaN kept.
+uint16_t floatToBf16(float value);
+uint16_t floatToF16(float value);
+float bf16ToFloat(uint16_t bits);
+float f16ToFloat(uint16_t bits);
+
+} // namespace seqc::cuda
+
+#endif // SEQC_CODEGEN_CUDA_CUDACODEGEN_H

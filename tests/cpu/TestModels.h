@@ -1,0 +1,138 @@
+//===- TestModels.h - Random fused models for CPU backend tests -*- C++ -*-===//
+#ifndef SEQC_TESTS_CPU_TESTMODELS_H
+#define SEQC_TESTS_CPU_TESTMODELS_H
+
+#include "compiler/ir/IR.h"
+#include "compiler/reference/Interpreter.h"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace seqc::test {
+
+/// Builds fused models op by op with random bound parameters.
+class ModelBuilder {
+public:
+  ModelBuilder(int64_t inFeatures, uint32_t seed) : rng(seed) {
+    model.name = "test";
+    model.addValue(ir::Type::batched(inFeatures));
+    width = inFeatures;
+  }
+
+  ir::ParamId param(const std::string &name, std::vector<int64_t> shape,
+                    float scale, float offset = 0.0f) {
+    ir::Param p;
+    p.name = name;
+    p.shape = shape;
+    uint64_t n = 1;
+    for (int64_t d : shape)
+      n *= static_cast<uint64_t>(d);
+    std::uniform_real_distribution<float> dist(-scale, scale);
+    std::vector<float> data(n);
+    for (float &v : data)
+      v = offset + dist(rng);
+    p.data = Tensor(shape, std::move(data));
+    return model.addParam(std::move(p));
+  }
+
+  ir::Op &add(ir::OpKind kind, int64_t outFeatures) {
+    ir::Op op;
+    op.kind = kind;
+    op.input = static_cast<int32_t>(model.values.size() - 1);
+    op.result = model.addValue(ir::Type::batched(outFeatures));
+    op.inFeatures = width;
+    op.outFeatures = outFeatures;
+    width = outFeatures;
+    model.ops.push_back(op);
+    return model.ops.back();
+  }
+
+  void dense(int64_t out, ir::Activation act, bool bias = true,
+             ir::RowNorm norm = ir::RowNorm::None) {
+    std::string id = std::to_string(model.ops.size());
+    float scale = 1.0f / std::sqrt(static_cast<float>(width));
+    ir::ParamId w = param(id + ".weight", {out, width}, scale * 1.7f);
+    ir::ParamId b = bias ? param(id + ".bias", {out}, 0.5f) : ir::kNoParam;
+    ir::Op &op = add(ir::OpKind::Dense, out);
+    op.weight = w;
+    op.bias = b;
+    op.act = act;
+    op.rowNorm = norm;
+  }
+  void act(ir::Activation a) { add(ir::OpKind::Act, width).act = a; }
+  void rowNorm(bool logForm) {
+    add(logForm ? ir::OpKind::LogSoftmax : ir::OpKind::Softmax, width);
+  }
+  void layerNorm(bool affine) {
+    std::string id = std::to_string(model.ops.size());
+    ir::ParamId w = affine ? param(id + ".weight", {width}, 0.5f, 1.0f)
+                           : ir::kNoParam;
+    ir::ParamId b = affine ? param(id + ".bias", {width}, 0.5f) : ir::kNoParam;
+    ir::Op &op = add(ir::OpKind::LayerNorm, width);
+    op.eps = 1e-5;
+    op.weight = w;
+    op.bias = b;
+  }
+  void affine(bool shift) {
+    std::string id = std::to_string(model.ops.size());
+    ir::ParamId w = param(id + ".weight", {width}, 1.0f, 0.5f);
+    ir::ParamId b = shift ? param(id + ".bias", {width}, 0.5f) : ir::kNoParam;
+    ir::Op &op = add(ir::OpKind::Affine, width);
+    op.weight = w;
+    op.bias = b;
+  }
+
+  ir::Model model;
+  int64_t width;
+  std::mt19937 rng;
+};
+
+/// Every activation with typical parameters.
+inline std::vector<ir::Activation> allActivations() {
+  using K = ir::ActKind;
+  return {
+      {K::None, 0, 0},       {K::ReLU, 0, 0},        {K::Sigmoid, 0, 0},
+      {K::Tanh, 0, 0},       {K::GELU, 0, 0},        {K::GELUTanh, 0, 0},
+      {K::SiLU, 0, 0},       {K::LeakyReLU, 0.01, 0}, {K::LeakyReLU, -0.3, 0},
+      {K::ELU, 1.0, 0},      {K::ELU, 0.7, 0},       {K::Softplus, 20, 1},
+      {K::Softplus, 5, 2.5}, {K::Hardtanh, -1, 1},   {K::Hardtanh, -0.25, 2},
+      {K::Hardsigmoid, 0, 0}, {K::Hardswish, 0, 0},  {K::Mish, 0, 0},
+  };
+}
+
+/// Max of |got - want| / max(1, |want|) over all elements; NaN must match
+/// NaN and infinities must match exactly (returns +inf otherwise).
+inline double scaledError(const std::vector<float> &got,
+                          const reference::Matrix &want) {
+  double worst = 0.0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    double g = got[i], w = want.data[i];
+    if (std::isnan(w) || std::isnan(g)) {
+      if (std::isnan(w) != std::isnan(g))
+        return INFINITY;
+      continue;
+    }
+    if (std::isinf(w) || std::isinf(g)) {
+      if (g != w)
+        return INFINITY;
+      continue;
+    }
+    worst = std::max(worst, std::fabs(g - w) / std::max(1.0, std::fabs(w)));
+  }
+  return worst;
+}
+
+inline reference::Matrix toMatrix(const std::vector<float> &data, int64_t rows,
+                                  int64_t cols) {
+  reference::Matrix m(rows, cols);
+  for (size_t i = 0; i < data.size(); ++i)
+    m.data[i] = data[i];
+  return m;
+}
+
+} // namespace seqc::test
+
+#endif // SEQC_TESTS_CPU_TESTMODELS_H

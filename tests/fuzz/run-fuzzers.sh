@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang, ASan and UBSan in build-fuzz/ and
+# runs each for SECONDS (default 60), starting from the seed corpora in
+# tests/fuzz/corpus/<target>/ (and the test inputs). Any crash, leak, timeout
+# or sanitizer report fails. New inputs found are kept in build-fuzz/corpus/.
+#   tests/fuzz/run-fuzzers.sh [SECONDS] [TARGET...]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+seconds=${1:-60}
+shift || true
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(FuzzParser FuzzCheck FuzzSafetensors FuzzNpy FuzzCsv)
+
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DSEQC_ENABLE_FUZZ=ON -DSEQC_SANITIZE=address,undefined \
+  -DSEQC_ENABLE_LLVM=OFF -DSEQC_ENABLE_CUDA=OFF >/dev/null
+cmake --build build-fuzz -j"${SEQC_JOBS:-2}" --target fuzz_targets
+
+seeds_for() {
+  case "$1" in
+    FuzzParser|FuzzCheck) find examples tests -name '*.nn' ;;
+    FuzzSafetensors) find examples tests -name '*.safetensors' ;;
+    FuzzNpy) find examples tests -name '*.npy' ;;
+    FuzzCsv) find examples tests -name '*.csv' ;;
+  esac
+}
+
+status=0
+for t in "${targets[@]}"; do
+  corpus=build-fuzz/corpus/$t
+  mkdir -p "$corpus"
+  [ -d "tests/fuzz/corpus/$t" ] && cp -n tests/fuzz/corpus/$t/* "$corpus"/ 2>/dev/null || true
+  seeds_for "$t" | head -n 500 | while read -r f; do
+    cp -n "$f" "$corpus/seed-$(echo "$f" | tr '/' '_')" 2>/dev/null || true
+  done
+  echo "-- $t for ${seconds}s"
+  if ! ASAN_OPTIONS=detect_leaks=1 build-fuzz/tests/fuzz/$t "$corpus" \
+      -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 -max_len=65536 \
+      -artifact_prefix=build-fuzz/"$t"- -print_final_stats=1 2>build-fuzz/$t.log; then
+    echo "FAILED: $t (see build-fuzz/$t.log)"; tail -n 40 build-fuzz/$t.log
+    status=1
+  else
+    grep -E "stat::number_of_executed_units|stat::new_units_added" build-fuzz/$t.log | tr '\n' ' '; echo
+  fi
+done
+exit $status

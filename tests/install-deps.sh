@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs what seqc needs to build and test on Debian 12 (as root). Safe to
+# run again: packages already present are left alone.
+set -euo pipefail
+packages=(cmake ninja-build g++ ccache python3 llvm-19-dev libfmt-dev doctest-dev
+          clang libclang-rt-14-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}"
+fi
