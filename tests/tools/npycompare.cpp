@@ -22,7 +22,6 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <limits>
 #include <string>
 
@@ -60,8 +59,7 @@ int main(int argc, char **argv) {
       if (result.ec != std::errc() ||
           result.ptr != value.data() + value.size() || !(tol >= 0) ||
           std::isinf(tol)) {
-        std::fprintf(stderr, "npycompare: error: bad tolerance '%s'\n",
-                     argv[i]);
+        fmt::print(stderr, "npycompare: error: bad tolerance '{}'\n", value);
         return 2;
       }
     } else if (numPaths < 2 && !arg.empty() && arg[0] != '-') {
@@ -81,11 +79,9 @@ int main(int argc, char **argv) {
     return 2;
 
   if (actual->shape != expected->shape) {
-    std::fprintf(stderr, "npycompare: shape mismatch: %s is [%lld, %lld] but "
-                 "%s is [%lld, %lld]\n",
-                 paths[0].c_str(), (long long)actual->shape[0],
-                 (long long)actual->shape[1], paths[1].c_str(),
-                 (long long)expected->shape[0], (long long)expected->shape[1]);
+    fmt::print("npycompare: shape mismatch: {} is {} but {} is {}\n", paths[0],
+               Tensor::shapeString(actual->shape), paths[1],
+               Tensor::shapeString(expected->shape));
     return 1;
   }
 
@@ -108,17 +104,18 @@ int main(int argc, char **argv) {
     }
   }
   if (failures == 0) {
-    std::printf("npycompare: %zu elements match (max error %.3g, bound %.3g)\n",
-                expected->data.size(), std::max(worstError, 0.0), bound);
+    fmt::print("npycompare: {} elements match (max error {:.3g}, bound "
+               "{:.3g})\n",
+               expected->data.size(), std::max(worstError, 0.0), bound);
     return 0;
   }
   int64_t cols = expected->shape[1];
-  std::printf("npycompare: %zu of %zu elements differ by more than %.3g "
-              "(tol %.3g x scale %.6g)\n"
-              "worst at [%lld, %lld]: actual %.9g, expected %.17g, error %.3g\n",
-              failures, expected->data.size(), bound, tol, scale,
-              (long long)(int64_t(worst) / cols),
-              (long long)(int64_t(worst) % cols), actual->data[worst],
-              expected->data[worst], worstError);
+  fmt::print("npycompare: {} of {} elements differ by more than {:.3g} (tol "
+             "{:.3g} x scale {:.6g})\n"
+             "worst at [{}, {}]: actual {:.9g}, expected {:.17g}, error "
+             "{:.3g}\n",
+             failures, expected->data.size(), bound, tol, scale,
+             int64_t(worst) / cols, int64_t(worst) % cols, actual->data[worst],
+             expected->data[worst], worstError);
   return 1;
 }

@@ -117,7 +117,7 @@ TEST_CASE("decimal text is rounded correctly to float32") {
 }
 
 TEST_CASE("a UTF-8 byte order mark is skipped") {
-  Parsed result = parse("\xEF\xBB\xBFa,b\n1,2\n");
+  Parsed result = parse("\xEF\xBB\xBF" "a,b\n1,2\n");
   REQUIRE(result.tensor);
   CHECK(result.tensor->data == std::vector<float>{1, 2});
   result = parse("\xEF\xBB\xBF" "1,2\n");

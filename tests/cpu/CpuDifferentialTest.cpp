@@ -1,0 +1,230 @@
+//===- CpuDifferentialTest.cpp - JIT CPU code vs the float64 reference ----===//
+//
+// Random fused networks (depths, widths, every activation, softmax ends,
+// LayerNorm/Affine) are JIT-compiled and compared with the reference for
+// batches 0, 1, odd sizes and thousands, serially and through the
+// parallel-for hook; plus the error codes and buffer bounds of the contract.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/codegen/cpu/CpuBackend.h"
+#include "compiler/reference/Interpreter.h"
+#include "tests/cpu/TestModels.h"
+
+#ifdef SEQC_HAVE_RUNTIME
+#include "runtime/ThreadPool.h"
+#endif
+
+#include <doctest/doctest.h>
+
+#include <cstring>
+#include <random>
+
+using namespace seqc;
+using namespace seqc::codegen::cpu;
+
+namespace {
+
+constexpr float kGuard = 12345.0f;
+
+/// A parallel-for that runs the items in reverse order, in uneven chunks, to
+/// check that the generated code only relies on the hook's contract.
+void reverseParallelFor(void *, size_t count, TaskFn task, void *ctx) {
+  size_t end = count;
+  size_t chunk = 1;
+  while (end > 0) {
+    size_t begin = end > chunk ? end - chunk : 0;
+    task(ctx, begin, end);
+    end = begin;
+    chunk = chunk * 2 + 1;
+  }
+}
+
+/// Runs \p jit on \p batch random rows and checks against the reference.
+void checkBatch(const ir::Model &model, const JitModel &jit, uint64_t batch,
+                std::mt19937 &rng, int mode) {
+  int64_t inF = model.inputType().features();
+  int64_t outF = model.outputType().features();
+  std::normal_distribution<float> dist(0.0f, 1.5f);
+  std::vector<float> input(batch * inF);
+  for (float &v : input)
+    v = dist(rng);
+  size_t scratch = jit.scratchBytes(batch);
+  REQUIRE(scratch == scratchBytes(model, batch));
+  // Misaligned scratch and guards after every buffer.
+  std::vector<unsigned char> scratchBuf(scratch + 3 + 64, 0xAB);
+  std::vector<float> output(batch * outF + 16, kGuard);
+  void *scratchPtr = scratch ? scratchBuf.data() + 3 : nullptr;
+  int status;
+  if (mode == 0) {
+    status = jit.run(input.data(), output.data(), batch, scratchPtr);
+  } else if (mode == 1) {
+    status = jit.runParallel(input.data(), output.data(), batch, scratchPtr,
+                             reverseParallelFor, nullptr);
+  } else {
+#ifdef SEQC_HAVE_RUNTIME
+    seqc_thread_pool *pool = seqc_thread_pool_create(3);
+    REQUIRE(pool);
+    status = jit.runParallel(input.data(), output.data(), batch, scratchPtr,
+                             seqc_parallel_for, pool);
+    seqc_thread_pool_destroy(pool);
+#else
+    status = jit.run(input.data(), output.data(), batch, scratchPtr);
+#endif
+  }
+  REQUIRE(status == kRunOk);
+  for (size_t i = 0; i < 16; ++i)
+    REQUIRE(output[batch * outF + i] == kGuard);
+  for (size_t i = 0; i < 64; ++i)
+    REQUIRE(scratchBuf[scratch + 3 + i] == 0xAB);
+  output.resize(batch * outF);
+  reference::Matrix want =
+      reference::run(model, test::toMatrix(input, batch, inF));
+  double err = test::scaledError(output, want);
+  INFO("batch " << batch << " mode " << mode);
+  CHECK(err <= 1e-4);
+}
+
+std::unique_ptr<JitModel> compile(const ir::Model &model) {
+  std::string error;
+  CpuTargetOptions opts;
+  opts.prefix = "net";
+  std::unique_ptr<JitModel> jit = JitModel::create(model, opts, error);
+  INFO(error);
+  REQUIRE(jit);
+  return jit;
+}
+
+ir::Activation randomAct(std::mt19937 &rng) {
+  std::vector<ir::Activation> acts = test::allActivations();
+  return acts[rng() % acts.size()];
+}
+
+} // namespace
+
+TEST_CASE("random networks match the reference") {
+  std::mt19937 rng(20240601);
+  const int64_t widths[] = {1, 2, 3, 5, 8, 9, 16, 17, 31, 33, 48, 64, 100, 129};
+  const uint64_t batches[] = {0, 1, 2, 3, 7, 13, 64, 65, 1000, 2051};
+  for (int trial = 0; trial < 24; ++trial) {
+    int64_t inF = widths[rng() % std::size(widths)];
+    test::ModelBuilder mb(inF, static_cast<uint32_t>(rng()));
+    int depth = 1 + static_cast<int>(rng() % 5);
+    std::string shape = std::to_string(inF);
+    for (int d = 0; d < depth; ++d) {
+      int64_t out = widths[rng() % std::size(widths)];
+      bool last = d + 1 == depth;
+      ir::RowNorm norm = ir::RowNorm::None;
+      if (last && rng() % 3 == 0)
+        norm = rng() % 2 ? ir::RowNorm::Softmax : ir::RowNorm::LogSoftmax;
+      mb.dense(out, randomAct(rng), rng() % 4 != 0, norm);
+      shape += "-" + std::to_string(out);
+      switch (rng() % 8) {
+      case 0:
+        mb.act(randomAct(rng));
+        break;
+      case 1:
+        mb.layerNorm(rng() % 2);
+        break;
+      case 2:
+        mb.affine(rng() % 2);
+        break;
+      case 3:
+        if (last)
+          mb.rowNorm(rng() % 2);
+        break;
+      default:
+        break;
+      }
+    }
+    INFO("trial " << trial << " shape " << shape);
+    std::unique_ptr<JitModel> jit = compile(mb.model);
+    for (uint64_t batch : batches)
+      checkBatch(mb.model, *jit, batch, rng, static_cast<int>(batch % 3));
+  }
+}
+
+TEST_CASE("wide layers take the cache-blocked path") {
+  std::mt19937 rng(7);
+  test::ModelBuilder mb(1500, 11);
+  mb.dense(300, {ir::ActKind::GELU, 0, 0});
+  mb.dense(1100, {ir::ActKind::Tanh, 0, 0}, false);
+  mb.dense(70, {ir::ActKind::None, 0, 0}, true, ir::RowNorm::LogSoftmax);
+  std::unique_ptr<JitModel> jit = compile(mb.model);
+  for (uint64_t batch : {1u, 5u, 37u, 300u})
+    for (int mode = 0; mode < 3; ++mode)
+      checkBatch(mb.model, *jit, batch, rng, mode);
+}
+
+TEST_CASE("tiny networks take the straight-line path") {
+  std::mt19937 rng(3);
+  // The lecture's 2-3-2-1 network, no activations.
+  test::ModelBuilder mb(2, 5);
+  mb.dense(3, {});
+  mb.dense(2, {});
+  mb.dense(1, {});
+  std::unique_ptr<JitModel> jit = compile(mb.model);
+  CHECK(jit->scratchBytes(1000) == 0);
+  for (uint64_t batch : {0u, 1u, 3u, 8u, 17u, 5000u})
+    checkBatch(mb.model, *jit, batch, rng, static_cast<int>(batch % 3));
+  // Every op kind inside the tiny path.
+  test::ModelBuilder all(4, 9);
+  all.dense(6, {ir::ActKind::Mish, 0, 0});
+  all.layerNorm(true);
+  all.affine(true);
+  all.act({ir::ActKind::ELU, 0.5, 0});
+  all.dense(5, {ir::ActKind::SiLU, 0, 0}, true, ir::RowNorm::Softmax);
+  all.rowNorm(true);
+  std::unique_ptr<JitModel> jit2 = compile(all.model);
+  for (uint64_t batch : {1u, 2u, 31u, 100u})
+    checkBatch(all.model, *jit2, batch, rng, 0);
+}
+
+TEST_CASE("a model without ops copies its input") {
+  std::mt19937 rng(1);
+  test::ModelBuilder mb(5, 1);
+  std::unique_ptr<JitModel> jit = compile(mb.model);
+  checkBatch(mb.model, *jit, 9, rng, 0);
+}
+
+TEST_CASE("error codes") {
+  test::ModelBuilder mb(10, 2);
+  mb.dense(20, {ir::ActKind::ReLU, 0, 0});
+  mb.dense(30, {ir::ActKind::ReLU, 0, 0});
+  mb.dense(4, {});
+  std::unique_ptr<JitModel> jit = compile(mb.model);
+  std::vector<float> in(10 * 4), out(4 * 4);
+  std::vector<unsigned char> scratch(jit->scratchBytes(4));
+  CHECK(jit->scratchBytes(0) == 0);
+  CHECK(jit->scratchBytes(4) > 0);
+  CHECK(jit->scratchBytes(size_t(1) << 40) == SIZE_MAX);
+  CHECK(jit->run(nullptr, nullptr, 0, nullptr) == kRunOk);
+  CHECK(jit->run(nullptr, out.data(), 4, scratch.data()) == kRunNullPointer);
+  CHECK(jit->run(in.data(), nullptr, 4, scratch.data()) == kRunNullPointer);
+  CHECK(jit->run(in.data(), out.data(), 4, nullptr) == kRunNullScratch);
+  CHECK(jit->run(in.data(), out.data(), size_t(1) << 40, scratch.data()) ==
+        kRunBatchTooLarge);
+  CHECK(jit->run(in.data(), out.data(), 4, scratch.data()) == kRunOk);
+}
+
+TEST_CASE("bad options are reported") {
+  test::ModelBuilder mb(3, 2);
+  mb.dense(2, {});
+  std::string error, out;
+  CpuTargetOptions opts;
+  opts.prefix = "1bad";
+  CHECK_FALSE(generate(mb.model, opts, OutputKind::LLVMIR, out, error));
+  CHECK(error.find("C identifier") != std::string::npos);
+  opts.prefix = "ok";
+  opts.cpu = "no-such-cpu";
+  CHECK_FALSE(generate(mb.model, opts, OutputKind::Object, out, error));
+  CHECK(error.find("no-such-cpu") != std::string::npos);
+  opts.cpu = "";
+  opts.triple = "nonsense-arch-none";
+  CHECK_FALSE(generate(mb.model, opts, OutputKind::Object, out, error));
+  // Unbound weights are refused rather than crashing.
+  ir::Model broken = mb.model;
+  broken.params[broken.ops[0].weight].data.data.clear();
+  opts.triple = "";
+  CHECK_FALSE(generate(broken, opts, OutputKind::Object, out, error));
+}
