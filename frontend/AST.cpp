@@ -17,23 +17,23 @@ std::string Expr::dottedName() const {
 std::string Expr::describe() const {
   switch (kind) {
   case Kind::Name:
-    return "name '" + dottedName() + "'";
+    return "the name '" + dottedName() + "'";
   case Kind::Call:
-    return "call of '" + dottedName() + "'";
+    return "a call of '" + dottedName() + "'";
   case Kind::Integer:
-    return "integer";
+    return "an integer";
   case Kind::Float:
-    return "number";
+    return "a float";
   case Kind::String:
-    return "string";
+    return "a string";
   case Kind::Bool:
     return intValue ? "True" : "False";
   case Kind::None:
     return "None";
   case Kind::List:
-    return isTuple ? "tuple" : "list";
+    return isTuple ? "a tuple" : "a list";
   }
-  return "expression";
+  return "an expression";
 }
 
 } // namespace seqc::frontend

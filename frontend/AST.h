@@ -51,7 +51,8 @@ struct Expr {
 
   /// `nn.Linear` for a Name or Call.
   std::string dottedName() const;
-  /// A short description of the expression kind, for messages.
+  /// A short description of the expression for messages, with its article:
+  /// "an integer", "a call of 'nn.ReLU'", "True".
   std::string describe() const;
 };
 

@@ -122,9 +122,8 @@ Field classify(size_t offset, std::string_view text) {
   // from_chars rejects a leading '+'.
   std::string_view digits = text[0] == '+' ? text.substr(1) : text;
   float value = 0.0f;
-  auto result =
-      std::from_chars(digits.data(), digits.data() + digits.size(), value,
-                      std::chars_format::general);
+  auto result = std::from_chars(digits.data(), digits.data() + digits.size(),
+                                value, std::chars_format::general);
   if (result.ec == std::errc() && result.ptr == digits.data() + digits.size()) {
     field.kind = FieldKind::Number;
     field.value = value;
@@ -209,8 +208,8 @@ std::optional<Tensor> parseCsv(uint32_t bufferId, SourceManager &sourceMgr,
     // Offsets in diagnostics count from the true start of the line.
     size_t base = lineNo == 1 ? bomSkip : 0;
     std::string_view line = text.substr(lineStart, lineEnd - lineStart);
-    lineStart = newline == std::string_view::npos ? text.size() + 1
-                                                  : newline + 1;
+    lineStart =
+        newline == std::string_view::npos ? text.size() + 1 : newline + 1;
     if (!line.empty() && line.back() == '\r')
       line.remove_suffix(1);
 
@@ -240,9 +239,9 @@ std::optional<Tensor> parseCsv(uint32_t bufferId, SourceManager &sourceMgr,
         return errorAt(lineNo, base + f.offset, f.text.size(),
                        fmt::format("'{}' is not a number", shownField(f.text)));
       if (f.kind == FieldKind::OutOfRange)
-        return errorAt(lineNo, base + f.offset, f.text.size(),
-                       fmt::format("{} is out of the float32 range",
-                                   shownField(f.text)));
+        return errorAt(
+            lineNo, base + f.offset, f.text.size(),
+            fmt::format("{} is out of the float32 range", shownField(f.text)));
     }
 
     size_t trimmedEnd = line.find_last_not_of(" \t") + 1;

@@ -41,6 +41,8 @@ std::string_view tokenKindName(TokenKind kind) {
     return "'+'";
   case TokenKind::Star:
     return "'*'";
+  case TokenKind::Colon:
+    return "':'";
   case TokenKind::Newline:
     return "end of line";
   case TokenKind::EndOfFile:
@@ -140,7 +142,10 @@ bool Lexer::lexNumber() {
     if (!takeDigits())
       return false;
   }
-  if (pos < text.size() && (isIdentStart(text[pos]) || isDigit(text[pos])))
+  // A letter, digit or second '.' right after a number (`2x`, `0x10`,
+  // `0.1.2`) is a malformed literal, not two tokens.
+  if (pos < text.size() &&
+      (isIdentStart(text[pos]) || isDigit(text[pos]) || text[pos] == '.'))
     return error(start, "invalid number literal",
                  static_cast<uint32_t>(pos - start + 1));
   if (digits == ".")
@@ -192,6 +197,9 @@ bool Lexer::lexString() {
     if (pos >= text.size())
       return error(start, "unterminated string literal");
     char escaped = text[pos++];
+    if (escaped == '\n' || escaped == '\r')
+      return error(start, "unterminated string literal (a string cannot "
+                          "continue on the next line)");
     switch (escaped) {
     case '\\':
     case '\'':
@@ -205,8 +213,8 @@ bool Lexer::lexString() {
       value.push_back('\t');
       break;
     default:
-      return error(pos - 2, fmt::format("unsupported escape sequence '\\{}'",
-                                        escaped == '\n' ? 'n' : escaped),
+      return error(pos - 2,
+                   fmt::format("unsupported escape sequence '\\{}'", escaped),
                    2);
     }
   }
@@ -309,6 +317,11 @@ std::vector<Token> Lexer::run() {
     case '*':
       kind = TokenKind::Star;
       break;
+    case ':':
+      // Not part of the language, but `for x in y:` and `lambda x: x` read
+      // better as "'for' is not supported" than as a bad character.
+      kind = TokenKind::Colon;
+      break;
     default: {
       unsigned char u = static_cast<unsigned char>(c);
       if (u >= 0x80)
@@ -324,7 +337,9 @@ std::vector<Token> Lexer::run() {
     push(kind, pos, pos + 1);
     ++pos;
   }
-  if (ok)
+  // Inside an unclosed bracket the file ends mid-statement: the parser sees
+  // end of file there and reports the bracket.
+  if (ok && bracketDepth == 0)
     pushNewline(pos);
   Token eof;
   eof.kind = TokenKind::EndOfFile;

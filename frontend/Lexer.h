@@ -32,6 +32,7 @@ enum class TokenKind {
   Minus,
   Plus,
   Star,
+  Colon,   ///< never valid; lexed so the parser can name what uses it
   Newline, ///< end of a logical line
   EndOfFile,
 };

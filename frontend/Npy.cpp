@@ -121,10 +121,10 @@ public:
     if (pos != text.size())
       return fail("unexpected text after the header dict");
     if (!haveDescr || !haveOrder || !haveShape)
-      return fail(fmt::format("the header lacks {}",
-                              !haveDescr   ? "'descr'"
-                              : !haveOrder ? "'fortran_order'"
-                                           : "'shape'"));
+      return fail(fmt::format("the header lacks {}", !haveDescr ? "'descr'"
+                                                     : !haveOrder
+                                                         ? "'fortran_order'"
+                                                         : "'shape'"));
     return true;
   }
 
@@ -185,8 +185,8 @@ private:
       uint64_t value = 0;
       while (std::isdigit(static_cast<unsigned char>(peek()))) {
         uint64_t digit = uint64_t(text[pos++] - '0');
-        if (value > (uint64_t(std::numeric_limits<int64_t>::max()) - digit) /
-                        10)
+        if (value >
+            (uint64_t(std::numeric_limits<int64_t>::max()) - digit) / 10)
           return fail("a dimension in 'shape' is too large");
         value = value * 10 + digit;
       }
@@ -224,8 +224,8 @@ std::string classifyDescr(std::string_view descr, NpyLayout &layout) {
   std::string quoted = quoteText(descr);
   char order = '=';
   std::string_view rest = descr;
-  if (!rest.empty() && (rest[0] == '<' || rest[0] == '>' || rest[0] == '|' ||
-                        rest[0] == '=')) {
+  if (!rest.empty() &&
+      (rest[0] == '<' || rest[0] == '>' || rest[0] == '|' || rest[0] == '=')) {
     order = rest[0];
     rest.remove_prefix(1);
   }
@@ -445,16 +445,18 @@ std::optional<NpyArray> readNpyDouble(const std::string &path,
   return parseNpyDouble(*bytes, path, diag);
 }
 
-std::string serializeNpy(const Tensor &tensor) {
-  assert(tensor.numElements() == tensor.data.size() &&
-         "tensor data does not match its shape");
+namespace {
+
+/// The magic, version 1.0 and a header padded the way NumPy pads it.
+std::string npyPreamble(std::string_view descr,
+                        const std::vector<int64_t> &dims) {
   std::string shape;
-  if (tensor.shape.size() == 1)
-    shape = fmt::format("({},)", tensor.shape[0]);
+  if (dims.size() == 1)
+    shape = fmt::format("({},)", dims[0]);
   else
-    shape = fmt::format("({})", fmt::join(tensor.shape, ", "));
+    shape = fmt::format("({})", fmt::join(dims, ", "));
   std::string header = fmt::format(
-      "{{'descr': '<f4', 'fortran_order': False, 'shape': {}, }}", shape);
+      "{{'descr': '{}', 'fortran_order': False, 'shape': {}, }}", descr, shape);
   // Pad with spaces so that magic + length + header + '\n' is a multiple of
   // 64 bytes, as NumPy does.
   size_t total = 10 + header.size() + 1;
@@ -466,13 +468,34 @@ std::string serializeNpy(const Tensor &tensor) {
   out.push_back(char(header.size() & 0xff));
   out.push_back(char(header.size() >> 8));
   out += header;
-  out.reserve(out.size() + tensor.data.size() * 4);
-  for (float f : tensor.data) {
-    uint32_t bits;
-    std::memcpy(&bits, &f, 4);
-    for (int i = 0; i < 4; ++i)
+  return out;
+}
+
+template <typename T, typename Bits>
+void appendLittleEndian(std::string &out, const std::vector<T> &values) {
+  out.reserve(out.size() + values.size() * sizeof(T));
+  for (T v : values) {
+    Bits bits;
+    std::memcpy(&bits, &v, sizeof(T));
+    for (size_t i = 0; i < sizeof(T); ++i)
       out.push_back(char((bits >> (8 * i)) & 0xff));
   }
+}
+
+} // namespace
+
+std::string serializeNpy(const Tensor &tensor) {
+  assert(tensor.numElements() == tensor.data.size() &&
+         "tensor data does not match its shape");
+  std::string out = npyPreamble("<f4", tensor.shape);
+  appendLittleEndian<float, uint32_t>(out, tensor.data);
+  return out;
+}
+
+std::string serializeNpyDouble(const std::vector<int64_t> &shape,
+                               const std::vector<double> &data) {
+  std::string out = npyPreamble("<f8", shape);
+  appendLittleEndian<double, uint64_t>(out, data);
   return out;
 }
 

@@ -60,6 +60,11 @@ std::optional<NpyArray> readNpyDouble(const std::string &path,
 /// tensor's data must match its shape.
 std::string serializeNpy(const Tensor &tensor);
 
+/// The bytes of a `<f8` .npy file of \p shape holding \p data (the
+/// reference backend's float64 results).
+std::string serializeNpyDouble(const std::vector<int64_t> &shape,
+                               const std::vector<double> &data);
+
 /// Writes \p tensor to \p path as a `<f4` .npy file, atomically. Reports a
 /// tensor whose data does not match its shape, and write failures.
 bool writeNpy(const std::string &path, const Tensor &tensor,

@@ -193,6 +193,9 @@ bool Parser::parseStatement(File &file) {
       return fail(first, "expected an assignment 'Name = nn.Sequential(...)' "
                          "or a call such as 'Name.load_state_dict(\"file\")'");
   }
+  if (at(TokenKind::RParen) || at(TokenKind::RBracket))
+    return fail(peek(),
+                fmt::format("unmatched {}", tokenKindName(peek().kind)));
   if (!at(TokenKind::Newline) && !at(TokenKind::EndOfFile))
     return fail(peek(), fmt::format("expected end of line, found {}",
                                     describe(peek())));
@@ -215,7 +218,7 @@ ExprPtr Parser::parseExpr() {
       return nullptr;
     if (operand->kind != Expr::Kind::Integer &&
         operand->kind != Expr::Kind::Float) {
-      fail(start, fmt::format("unary '{}' applies to numbers only, not to a {}",
+      fail(start, fmt::format("unary '{}' applies to numbers only, not to {}",
                               negate ? '-' : '+', operand->describe()));
       return nullptr;
     }
@@ -312,6 +315,8 @@ bool Parser::parseCallArgs(Expr &call) {
     return false;
   consume(); // '('
   while (!at(TokenKind::RParen)) {
+    if (at(TokenKind::EndOfFile))
+      return fail(open, "'(' was never closed");
     if (at(TokenKind::Star))
       return fail(peek(), "'*' and '**' arguments are not part of the .nn "
                           "language; list the layers");
@@ -341,6 +346,8 @@ bool Parser::parseCallArgs(Expr &call) {
       consume();
       continue;
     }
+    if (at(TokenKind::EndOfFile))
+      return fail(open, "'(' was never closed");
     if (!at(TokenKind::RParen))
       return fail(peek(), fmt::format("expected ',' or ')' in the arguments "
                                       "of '{}', found {}",
@@ -366,6 +373,10 @@ ExprPtr Parser::parseBracketed(TokenKind open) {
   list->isTuple = open == TokenKind::LParen;
   bool sawComma = false;
   while (!at(close)) {
+    if (at(TokenKind::EndOfFile)) {
+      fail(start, fmt::format("{} was never closed", tokenKindName(open)));
+      return nullptr;
+    }
     ExprPtr element = parseExpr();
     if (!element)
       return nullptr;
@@ -378,6 +389,10 @@ ExprPtr Parser::parseBracketed(TokenKind open) {
       consume();
       sawComma = true;
       continue;
+    }
+    if (at(TokenKind::EndOfFile)) {
+      fail(start, fmt::format("{} was never closed", tokenKindName(open)));
+      return nullptr;
     }
     if (!at(close)) {
       fail(peek(), fmt::format("expected ',' or {} in a {}, found {}",

@@ -185,8 +185,8 @@ private:
     if (pos >= text.size())
       return fail("unexpected end of header");
     if (++numValues > kMaxSafetensorsJsonValues)
-      return fail(fmt::format("more than {} JSON values",
-                              kMaxSafetensorsJsonValues));
+      return fail(
+          fmt::format("more than {} JSON values", kMaxSafetensorsJsonValues));
     char c = text[pos];
     switch (c) {
     case '{':
@@ -496,7 +496,7 @@ std::optional<uint64_t> asUnsigned(const JsonValue &value) {
 std::string describeJson(const JsonValue &value) {
   if (value.kind == JsonValue::Kind::Number)
     return value.text.size() > 40 ? value.text.substr(0, 40) + "..."
-                                   : value.text;
+                                  : value.text;
   if (value.kind == JsonValue::Kind::String)
     return "the string " + quoteName(value.text);
   return kindName(value.kind);
@@ -607,7 +607,8 @@ static bool parseEntry(const std::string &name, const JsonValue &value,
   }
 
   if (offsets->kind != JsonValue::Kind::Array || offsets->items.size() != 2)
-    return error("'data_offsets' must be an array of two integers [begin, end]");
+    return error(
+        "'data_offsets' must be an array of two integers [begin, end]");
   std::optional<uint64_t> begin = asUnsigned(offsets->items[0]);
   std::optional<uint64_t> end = asUnsigned(offsets->items[1]);
   if (!begin || !end)
@@ -714,11 +715,10 @@ std::optional<SafetensorsFile> parseSafetensors(std::string_view bytes,
   root.reset();
 
   // Like the reference loader, validate in data_offsets order.
-  std::stable_sort(entries.begin(), entries.end(),
-                   [](const Entry &a, const Entry &b) {
-                     return std::pair(a.begin, a.end) <
-                            std::pair(b.begin, b.end);
-                   });
+  std::stable_sort(
+      entries.begin(), entries.end(), [](const Entry &a, const Entry &b) {
+        return std::pair(a.begin, a.end) < std::pair(b.begin, b.end);
+      });
   uint64_t start = 0;
   const Entry *previous = nullptr;
   for (const Entry &entry : entries) {
@@ -726,8 +726,8 @@ std::optional<SafetensorsFile> parseSafetensors(std::string_view bytes,
     std::string offsets =
         fmt::format("data_offsets [{}, {}]", entry.begin, entry.end);
     if (entry.end < entry.begin)
-      return error(fmt::format("tensor {}: {} end before they begin", quoted,
-                               offsets));
+      return error(
+          fmt::format("tensor {}: {} end before they begin", quoted, offsets));
     if (entry.begin != start) {
       if (!previous)
         return error(fmt::format("tensor {}: {} leave a gap: the first tensor "
@@ -888,11 +888,11 @@ serializeSafetensors(const std::vector<std::pair<std::string, Tensor>> &tensors,
       }
     }
     if (tensor.numElements() != tensor.data.size()) {
-      diag.fileError(displayName,
-                     fmt::format("tensor {} has {} values but shape {} needs {}",
-                                 quoteName(name), tensor.data.size(),
-                                 Tensor::shapeString(tensor.shape),
-                                 tensor.numElements()));
+      diag.fileError(
+          displayName,
+          fmt::format("tensor {} has {} values but shape {} needs {}",
+                      quoteName(name), tensor.data.size(),
+                      Tensor::shapeString(tensor.shape), tensor.numElements()));
       return std::nullopt;
     }
     if (k > 0)
@@ -924,9 +924,10 @@ serializeSafetensors(const std::vector<std::pair<std::string, Tensor>> &tensors,
   return out;
 }
 
-bool writeSafetensors(const std::string &path,
-                      const std::vector<std::pair<std::string, Tensor>> &tensors,
-                      DiagnosticEngine &diag) {
+bool writeSafetensors(
+    const std::string &path,
+    const std::vector<std::pair<std::string, Tensor>> &tensors,
+    DiagnosticEngine &diag) {
   std::optional<std::string> bytes = serializeSafetensors(tensors, path, diag);
   if (!bytes)
     return false;

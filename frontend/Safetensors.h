@@ -90,9 +90,10 @@ serializeSafetensors(const std::vector<std::pair<std::string, Tensor>> &tensors,
                      std::string_view displayName, DiagnosticEngine &diag);
 
 /// Writes serializeSafetensors' bytes to \p path atomically.
-bool writeSafetensors(const std::string &path,
-                      const std::vector<std::pair<std::string, Tensor>> &tensors,
-                      DiagnosticEngine &diag);
+bool writeSafetensors(
+    const std::string &path,
+    const std::vector<std::pair<std::string, Tensor>> &tensors,
+    DiagnosticEngine &diag);
 
 /// Exact conversions of the 16-bit float formats to float32 (infinities,
 /// NaNs with their payload, and subnormals included).

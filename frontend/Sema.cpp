@@ -172,6 +172,13 @@ size_t editDistance(std::string_view a, std::string_view b) {
   return row[b.size()];
 }
 
+/// The largest edit distance at which \p name still looks like a misspelling
+/// worth suggesting a fix for (plus one): a third of its length, at most 2,
+/// so that `Li` does not become `ELU`.
+size_t suggestionBound(std::string_view name) {
+  return std::min<size_t>((name.size() + 2) / 3, 2) + 1;
+}
+
 /// Bound argument values of one call.
 struct BoundArgs {
   std::map<std::string, const Expr *, std::less<>> values;
@@ -244,7 +251,7 @@ bool isNnPath(const Expr &call) {
 
 bool Sema::readInt(const Expr &expr, std::string_view what, int64_t &out) {
   if (expr.kind != Expr::Kind::Integer)
-    return fail(expr, fmt::format("{} must be an integer, not a {}", what,
+    return fail(expr, fmt::format("{} must be an integer, not {}", what,
                                   expr.describe()));
   out = expr.intValue;
   return true;
@@ -252,7 +259,7 @@ bool Sema::readInt(const Expr &expr, std::string_view what, int64_t &out) {
 
 bool Sema::readFloat(const Expr &expr, std::string_view what, double &out) {
   if (expr.kind != Expr::Kind::Integer && expr.kind != Expr::Kind::Float)
-    return fail(expr, fmt::format("{} must be a number, not a {}", what,
+    return fail(expr, fmt::format("{} must be a number, not {}", what,
                                   expr.describe()));
   out = expr.floatValue;
   return true;
@@ -260,7 +267,7 @@ bool Sema::readFloat(const Expr &expr, std::string_view what, double &out) {
 
 bool Sema::readBool(const Expr &expr, std::string_view what, bool &out) {
   if (expr.kind != Expr::Kind::Bool)
-    return fail(expr, fmt::format("{} must be True or False, not a {}", what,
+    return fail(expr, fmt::format("{} must be True or False, not {}", what,
                                   expr.describe()));
   out = expr.intValue != 0;
   return true;
@@ -288,7 +295,7 @@ bool Sema::readLiteral(const Expr &expr, std::string_view what,
     for (const Expr *e : level) {
       if (e->kind != Expr::Kind::List)
         return fail(*e, fmt::format("{} must be a nested list of shape {}; "
-                                    "found a {} at depth {}",
+                                    "found {} at depth {}",
                                     what, Tensor::shapeString(shape),
                                     e->describe(), dim));
       if (static_cast<int64_t>(e->args.size()) != shape[dim])
@@ -306,7 +313,7 @@ bool Sema::readLiteral(const Expr &expr, std::string_view what,
   out.data.reserve(level.size());
   for (const Expr *e : level) {
     if (e->kind != Expr::Kind::Integer && e->kind != Expr::Kind::Float)
-      return fail(*e, fmt::format("{} elements must be numbers, not a {}", what,
+      return fail(*e, fmt::format("{} elements must be numbers, not {}", what,
                                   e->describe()));
     double v = e->floatValue;
     if (std::fabs(v) > 3.4028234663852886e38)
@@ -335,14 +342,25 @@ bool Sema::bindArgs(const Expr &call, const LayerSpec &spec,
     auto it = std::find_if(spec.args.begin(), spec.args.end(),
                            [&](const ArgSpec &a) { return a.name == keyword.name; });
     if (it == spec.args.end()) {
-      std::string valid;
-      for (const ArgSpec &a : spec.args)
+      std::string valid, suggestion;
+      size_t best = suggestionBound(keyword.name);
+      for (const ArgSpec &a : spec.args) {
         valid += (valid.empty() ? "" : ", ") + std::string(a.name);
+        if (size_t distance = editDistance(keyword.name, a.name);
+            distance < best) {
+          best = distance;
+          suggestion = std::string(a.name);
+        }
+      }
+      std::string hint =
+          !suggestion.empty()
+              ? fmt::format("; did you mean '{}'?", suggestion)
+              : fmt::format(" (it takes: {})",
+                            valid.empty() ? "no arguments" : valid);
       return failAt(keyword.nameLoc, static_cast<uint32_t>(keyword.name.size()),
                     fmt::format("{}() got an unexpected keyword argument '{}'"
-                                " (it takes: {})",
-                                name, keyword.name,
-                                valid.empty() ? "no arguments" : valid));
+                                "{}",
+                                name, keyword.name, hint));
     }
     if (bound.get(keyword.name))
       return failAt(keyword.nameLoc, static_cast<uint32_t>(keyword.name.size()),
@@ -363,19 +381,19 @@ bool Sema::bindArgs(const Expr &call, const LayerSpec &spec,
     case ArgType::Bool:
       if (value->kind != Expr::Kind::Bool)
         return fail(*value, fmt::format("{}() argument '{}' must be True or "
-                                        "False, not a {}",
+                                        "False, not {}",
                                         name, arg.name, value->describe()));
       break;
     case ArgType::String:
       if (value->kind != Expr::Kind::String)
         return fail(*value, fmt::format("{}() argument '{}' must be a string, "
-                                        "not a {}",
+                                        "not {}",
                                         name, arg.name, value->describe()));
       break;
     case ArgType::OptionalInt:
       if (value->kind != Expr::Kind::Integer && value->kind != Expr::Kind::None)
         return fail(*value, fmt::format("{}() argument '{}' must be an integer "
-                                        "or None, not a {}",
+                                        "or None, not {}",
                                         name, arg.name, value->describe()));
       break;
     case ArgType::Ignored:
@@ -387,13 +405,13 @@ bool Sema::bindArgs(const Expr &call, const LayerSpec &spec,
     case ArgType::Literal:
       if (value->kind != Expr::Kind::List)
         return fail(*value, fmt::format("{}() inline parameter '{}' must be a "
-                                        "list literal, not a {}",
+                                        "list literal, not {}",
                                         name, arg.name, value->describe()));
       break;
     case ArgType::BoolOrLiteral:
       if (value->kind != Expr::Kind::Bool && value->kind != Expr::Kind::List)
         return fail(*value, fmt::format("{}() argument '{}' must be True, "
-                                        "False or a list literal, not a {}",
+                                        "False or a list literal, not {}",
                                         name, arg.name, value->describe()));
       break;
     case ArgType::Int:
@@ -815,7 +833,7 @@ std::shared_ptr<Module> Sema::evalModule(const Expr &expr) {
   }
   if (expr.kind != Expr::Kind::Call) {
     fail(expr, fmt::format("expected a layer such as nn.Linear(2, 3) or the "
-                           "name of a model, found a {}",
+                           "name of a model, found {}",
                            expr.describe()));
     return nullptr;
   }
@@ -837,12 +855,15 @@ std::shared_ptr<Module> Sema::evalModule(const Expr &expr) {
   if (const LayerSpec *spec = findLayerSpec(name))
     return evalLayer(expr, *spec);
   std::string suggestion;
-  size_t best = 3;
-  for (const LayerSpec &spec : layerSpecs()) {
-    size_t distance = editDistance(name, spec.className);
+  size_t best = suggestionBound(name);
+  std::vector<std::string_view> candidates = {"Sequential"};
+  for (const LayerSpec &spec : layerSpecs())
+    candidates.push_back(spec.className);
+  for (std::string_view candidate : candidates) {
+    size_t distance = editDistance(name, candidate);
     if (distance < best) {
       best = distance;
-      suggestion = std::string(spec.className);
+      suggestion = std::string(candidate);
     }
   }
   if (!suggestion.empty())

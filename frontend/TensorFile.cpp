@@ -14,7 +14,8 @@ namespace seqc {
 static bool hasExtension(const std::string &path, std::string_view ext) {
   if (path.size() <= ext.size())
     return false;
-  std::string_view tail = std::string_view(path).substr(path.size() - ext.size());
+  std::string_view tail =
+      std::string_view(path).substr(path.size() - ext.size());
   for (size_t i = 0; i < ext.size(); ++i) {
     char c = tail[i];
     if (c >= 'A' && c <= 'Z')

@@ -164,23 +164,36 @@ void initializeParams(Module &root, uint64_t seed) {
 
 bool checkAllParamsBound(Module &root, std::string_view modelName,
                          DiagnosticEngine &diag) {
-  bool ok = true;
-  unsigned reports = 0;
+  // One report per layer, listing its unbound parameters.
+  struct Unbound {
+    const Module *owner;
+    std::vector<std::string> keys;
+  };
+  std::vector<Unbound> unbound;
   forEachParam(root, [&](const std::string &key, Module &owner,
                          ModuleParam &param) {
     if (param.source != ParamSource::None)
       return;
-    ok = false;
-    if (++reports > kMaxReportsPerFile)
-      return;
-    diag.error(owner.loc,
-               fmt::format("no weights for '{}' of {}: add {}.load_state_dict("
-                           "\"file.safetensors\"), pass --weights FILE, or use "
-                           "--init-seed N",
-                           key, owner.description, modelName),
-               owner.locLength);
+    if (unbound.empty() || unbound.back().owner != &owner)
+      unbound.push_back({&owner, {}});
+    unbound.back().keys.push_back("'" + key + "'");
   });
-  return ok;
+  for (size_t i = 0; i < unbound.size() && i < kMaxReportsPerFile; ++i) {
+    const Unbound &layer = unbound[i];
+    std::string message =
+        fmt::format("no weights for {} of {}", fmt::join(layer.keys, ", "),
+                    layer.owner->description);
+    // The remedy is the same for every layer: say it once.
+    if (i == 0)
+      message += fmt::format(": add {}.load_state_dict(\"file.safetensors\"), "
+                             "pass --weights FILE, or use --init-seed N",
+                             modelName);
+    diag.error(layer.owner->loc, message, layer.owner->locLength);
+  }
+  if (unbound.size() > kMaxReportsPerFile)
+    diag.error(fmt::format("{} more layers without weights not shown",
+                           unbound.size() - kMaxReportsPerFile));
+  return unbound.empty();
 }
 
 } // namespace seqc::frontend

@@ -36,13 +36,12 @@ typedef enum CUstreamCaptureMode_enum {
 #endif
 
 /* Result codes (cudaError_enum). */
-#define SEQC_CUDA_SUCCESS 0
-#define SEQC_CUDA_ERROR_OUT_OF_MEMORY 2
-#define SEQC_CUDA_ERROR_NOT_INITIALIZED 3
-#define SEQC_CUDA_ERROR_STUB_LIBRARY 34
-#define SEQC_CUDA_ERROR_INSUFFICIENT_DRIVER 35
-#define SEQC_CUDA_ERROR_NO_DEVICE 100
-#define SEQC_CUDA_ERROR_NO_BINARY_FOR_GPU 209
+#define SEQC_CU_SUCCESS 0
+#define SEQC_CU_ERROR_OUT_OF_MEMORY 2
+#define SEQC_CU_ERROR_NOT_INITIALIZED 3
+#define SEQC_CU_ERROR_STUB_LIBRARY 34
+#define SEQC_CU_ERROR_NO_DEVICE 100
+#define SEQC_CU_ERROR_NO_BINARY_FOR_GPU 209
 /* CUdevice_attribute values. */
 #define SEQC_CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT 16
 #define SEQC_CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR 75
@@ -85,6 +84,8 @@ typedef enum CUstreamCaptureMode_enum {
   X(cuMemFree, cuMemFree_v2, CUresult, (CUdeviceptr))                          \
   X(cuMemcpyHtoD, cuMemcpyHtoD_v2, CUresult,                                   \
     (CUdeviceptr, const void *, size_t))                                       \
+  X(cuMemsetD32Async, cuMemsetD32Async, CUresult,                             \
+    (CUdeviceptr, unsigned int, size_t, CUstream))                             \
   X(cuMemcpyHtoDAsync, cuMemcpyHtoDAsync_v2, CUresult,                         \
     (CUdeviceptr, const void *, size_t, CUstream))                             \
   X(cuMemcpyDtoHAsync, cuMemcpyDtoHAsync_v2, CUresult,                         \

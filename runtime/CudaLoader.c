@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /*===-- Errors ------------------------------------------------------------===*/
 
@@ -56,8 +57,10 @@ static void describeResult(CUresult result, char *out, size_t size) {
     cu.cuGetErrorName(result, &name);
   if (cu.cuGetErrorString)
     cu.cuGetErrorString(result, &text);
-  snprintf(out, size, "%s (%s)", name ? name : "unknown CUDA error",
-           text ? text : "no description");
+  if (name)
+    snprintf(out, size, "%s (%s)", name, text ? text : "no description");
+  else
+    snprintf(out, size, "CUDA error %d", (int)result);
 }
 
 static void loadDriver(void) {
@@ -85,7 +88,7 @@ static void loadDriver(void) {
   SEQC_CUDA_DRIVER_FUNCTIONS(SEQC_RESOLVE)
 #undef SEQC_RESOLVE
   CUresult result = cu.cuInit(0);
-  if (result != SEQC_CUDA_SUCCESS) {
+  if (result != SEQC_CU_SUCCESS) {
     char what[256];
     describeResult(result, what, sizeof what);
     snprintf(driverMessage, sizeof driverMessage,
@@ -94,7 +97,7 @@ static void loadDriver(void) {
   }
   int count = 0;
   result = cu.cuDeviceGetCount(&count);
-  if (result != SEQC_CUDA_SUCCESS || count <= 0) {
+  if (result != SEQC_CU_SUCCESS || count <= 0) {
     snprintf(driverMessage, sizeof driverMessage,
              "no CUDA device: the driver reports no GPU");
     return;
@@ -115,7 +118,7 @@ static int driverFailure(CUresult result, const char *what,
                          const char *modelName) {
   char text[256];
   describeResult(result, text, sizeof text);
-  int code = result == SEQC_CUDA_ERROR_OUT_OF_MEMORY
+  int code = result == SEQC_CU_ERROR_OUT_OF_MEMORY
                  ? SEQC_CUDA_ERROR_OUT_OF_MEMORY
                  : SEQC_CUDA_ERROR_DRIVER;
   return fail(code, "%s%s%s failed: %s", modelName ? modelName : "",
@@ -145,10 +148,39 @@ int seqc_cuda_device_name(int device, char *name, size_t size) {
                 "device %d does not exist (%d devices)", device, deviceCount);
   CUdevice dev;
   CUresult result = cu.cuDeviceGet(&dev, device);
-  if (result == SEQC_CUDA_SUCCESS)
+  if (result == SEQC_CU_SUCCESS)
     result = cu.cuDeviceGetName(name, size > 1024 ? 1024 : (int)size, dev);
-  if (result != SEQC_CUDA_SUCCESS)
+  if (result != SEQC_CU_SUCCESS)
     return driverFailure(result, "cuDeviceGetName", NULL);
+  return SEQC_CUDA_OK;
+}
+
+int seqc_cuda_device_arch(int device, int *arch) {
+  if (!arch)
+    return fail(SEQC_CUDA_ERROR_INVALID_ARGUMENT, "arch is NULL");
+  *arch = 0;
+  int status = ensureDriver();
+  if (status != SEQC_CUDA_OK)
+    return status;
+  if (device < 0 || device >= deviceCount)
+    return fail(SEQC_CUDA_ERROR_INVALID_ARGUMENT,
+                "device %d does not exist (%d devices)", device, deviceCount);
+  CUdevice dev;
+  int major = 0, minor = 0;
+  CUresult result = cu.cuDeviceGet(&dev, device);
+  if (result == SEQC_CU_SUCCESS)
+    result = cu.cuDeviceGetAttribute(
+        &major,
+        (CUdevice_attribute)SEQC_CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR,
+        dev);
+  if (result == SEQC_CU_SUCCESS)
+    result = cu.cuDeviceGetAttribute(
+        &minor,
+        (CUdevice_attribute)SEQC_CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR,
+        dev);
+  if (result != SEQC_CU_SUCCESS)
+    return driverFailure(result, "cuDeviceGetAttribute", NULL);
+  *arch = major * 10 + minor;
   return SEQC_CUDA_OK;
 }
 
@@ -178,7 +210,7 @@ struct seqc_cuda_model {
 /* Makes the model's context current for the duration of one API call. */
 static int enter(seqc_cuda_model *model) {
   CUresult result = cu.cuCtxPushCurrent(model->context);
-  if (result != SEQC_CUDA_SUCCESS)
+  if (result != SEQC_CU_SUCCESS)
     return driverFailure(result, "cuCtxPushCurrent", model->name);
   return SEQC_CUDA_OK;
 }
@@ -228,7 +260,7 @@ static int loadModule(seqc_cuda_model *model) {
   if (desc->cubin && desc->cubin_size) {
     CUresult result =
         cu.cuModuleLoadDataEx(&model->module, desc->cubin, 0, NULL, NULL);
-    if (result == SEQC_CUDA_SUCCESS)
+    if (result == SEQC_CU_SUCCESS)
       return SEQC_CUDA_OK;
     describeResult(result, cubinError, sizeof cubinError);
   }
@@ -243,7 +275,7 @@ static int loadModule(seqc_cuda_model *model) {
   void *values[2] = {log, (void *)(size_t)sizeof log};
   CUresult result =
       cu.cuModuleLoadDataEx(&model->module, desc->ptx, 2, options, values);
-  if (result == SEQC_CUDA_SUCCESS)
+  if (result == SEQC_CU_SUCCESS)
     return SEQC_CUDA_OK;
   char ptxError[256];
   describeResult(result, ptxError, sizeof ptxError);
@@ -269,7 +301,7 @@ static int prepareFunctions(seqc_cuda_model *model) {
     const seqc_cuda_launch *l = &desc->launches[i];
     CUresult result =
         cu.cuModuleGetFunction(&model->functions[i], model->module, l->kernel);
-    if (result != SEQC_CUDA_SUCCESS)
+    if (result != SEQC_CU_SUCCESS)
       return fail(SEQC_CUDA_ERROR_LOAD, "%s: kernel %s is not in the module",
                   model->name, l->kernel);
     if (l->shared_bytes > 48u * 1024u) {
@@ -282,7 +314,7 @@ static int prepareFunctions(seqc_cuda_model *model) {
           model->functions[i],
           (CUfunction_attribute)SEQC_CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
           (int)l->shared_bytes);
-      if (result != SEQC_CUDA_SUCCESS)
+      if (result != SEQC_CU_SUCCESS)
         return driverFailure(result, "cuFuncSetAttribute", model->name);
     }
   }
@@ -337,9 +369,9 @@ int seqc_cuda_model_create(const seqc_cuda_model_desc *desc, int device,
   model->desc = *desc;
   model->name = desc->name ? desc->name : "model";
   CUresult result = cu.cuDeviceGet(&model->device, device);
-  if (result == SEQC_CUDA_SUCCESS)
+  if (result == SEQC_CU_SUCCESS)
     result = cu.cuDevicePrimaryCtxRetain(&model->context, model->device);
-  if (result != SEQC_CUDA_SUCCESS) {
+  if (result != SEQC_CU_SUCCESS) {
     free(model);
     return driverFailure(result, "creating the CUDA context", desc->name);
   }
@@ -361,15 +393,15 @@ int seqc_cuda_model_create(const seqc_cuda_model_desc *desc, int device,
     status = prepareFunctions(model);
   if (status == SEQC_CUDA_OK) {
     result = cu.cuStreamCreate(&model->stream, SEQC_CU_STREAM_NON_BLOCKING);
-    if (result != SEQC_CUDA_SUCCESS)
+    if (result != SEQC_CU_SUCCESS)
       status = driverFailure(result, "cuStreamCreate", model->name);
   }
   if (status == SEQC_CUDA_OK) {
     size_t bytes = desc->params_size ? desc->params_size : 256;
     result = cu.cuMemAlloc(&model->params, bytes);
-    if (result == SEQC_CUDA_SUCCESS && desc->params_size)
+    if (result == SEQC_CU_SUCCESS && desc->params_size)
       result = cu.cuMemcpyHtoD(model->params, desc->params, desc->params_size);
-    if (result != SEQC_CUDA_SUCCESS)
+    if (result != SEQC_CU_SUCCESS)
       status = driverFailure(result, "uploading the parameters", model->name);
   }
   if (status != SEQC_CUDA_OK) {
@@ -412,7 +444,7 @@ static int ensureScratch(seqc_cuda_model *model, uint64_t batch) {
   size_t bytes = (size_t)batch * model->desc.scratch_floats_per_row * 4u;
   for (int i = 0; i < 2; ++i) {
     CUresult result = cu.cuMemAlloc(&model->scratch[i], bytes);
-    if (result != SEQC_CUDA_SUCCESS)
+    if (result != SEQC_CU_SUCCESS)
       return driverFailure(result, "allocating activation memory",
                            model->name);
   }
@@ -430,9 +462,9 @@ static int recordGraph(seqc_cuda_model *model, CUdeviceptr input,
   CUresult result = cu.cuStreamBeginCapture(
       model->stream,
       (CUstreamCaptureMode)SEQC_CU_STREAM_CAPTURE_MODE_THREAD_LOCAL);
-  if (result != SEQC_CUDA_SUCCESS)
+  if (result != SEQC_CU_SUCCESS)
     return driverFailure(result, "cuStreamBeginCapture", model->name);
-  CUresult launchResult = SEQC_CUDA_SUCCESS;
+  CUresult launchResult = SEQC_CU_SUCCESS;
   for (uint32_t i = 0; i < model->desc.num_launches; ++i) {
     const seqc_cuda_launch *l = &model->desc.launches[i];
     if (batch < l->min_batch || batch > l->max_batch)
@@ -459,22 +491,22 @@ static int recordGraph(seqc_cuda_model *model, CUdeviceptr input,
     launchResult = cu.cuLaunchKernel(
         model->functions[i], (unsigned)blocks, l->grid_y, 1, l->threads, 1, 1,
         l->shared_bytes, model->stream, args, NULL);
-    if (launchResult != SEQC_CUDA_SUCCESS)
+    if (launchResult != SEQC_CU_SUCCESS)
       break;
   }
   CUgraph graph = NULL;
   result = cu.cuStreamEndCapture(model->stream, &graph);
-  if (launchResult != SEQC_CUDA_SUCCESS) {
+  if (launchResult != SEQC_CU_SUCCESS) {
     if (graph)
       cu.cuGraphDestroy(graph);
     return driverFailure(launchResult, "cuLaunchKernel (graph capture)",
                          model->name);
   }
-  if (result != SEQC_CUDA_SUCCESS)
+  if (result != SEQC_CU_SUCCESS)
     return driverFailure(result, "cuStreamEndCapture", model->name);
   result = cu.cuGraphInstantiate(&model->graph, graph, 0);
   cu.cuGraphDestroy(graph);
-  if (result != SEQC_CUDA_SUCCESS) {
+  if (result != SEQC_CU_SUCCESS) {
     model->graph = NULL;
     return driverFailure(result, "cuGraphInstantiate", model->name);
   }
@@ -496,7 +528,7 @@ static int runOnDevice(seqc_cuda_model *model, CUdeviceptr input,
       return status;
   }
   CUresult result = cu.cuGraphLaunch(model->graph, stream);
-  if (result != SEQC_CUDA_SUCCESS)
+  if (result != SEQC_CU_SUCCESS)
     return driverFailure(result, "cuGraphLaunch", model->name);
   return SEQC_CUDA_OK;
 }
@@ -533,6 +565,30 @@ int seqc_cuda_model_run(seqc_cuda_model *model, const float *input,
                            (CUstream)stream));
 }
 
+/* Grows the runtime-owned device input/output buffers to \p batch rows. */
+static int ensureHostBuffers(seqc_cuda_model *model, uint64_t batch) {
+  if (batch <= model->hostRows)
+    return SEQC_CUDA_OK;
+  releaseGraph(model);
+  cu.cuCtxSynchronize();
+  if (model->hostInput)
+    cu.cuMemFree(model->hostInput);
+  if (model->hostOutput)
+    cu.cuMemFree(model->hostOutput);
+  model->hostInput = model->hostOutput = 0;
+  model->hostRows = 0;
+  CUresult result = cu.cuMemAlloc(&model->hostInput,
+                                  (size_t)batch * model->desc.in_features * 4u);
+  if (result == SEQC_CU_SUCCESS)
+    result = cu.cuMemAlloc(&model->hostOutput,
+                           (size_t)batch * model->desc.out_features * 4u);
+  if (result != SEQC_CU_SUCCESS)
+    return driverFailure(result, "allocating input/output memory",
+                         model->name);
+  model->hostRows = batch;
+  return SEQC_CUDA_OK;
+}
+
 int seqc_cuda_model_run_host(seqc_cuda_model *model, const float *input,
                              float *output, uint64_t batch) {
   int status = checkRun(model, input, output, batch);
@@ -543,27 +599,12 @@ int seqc_cuda_model_run_host(seqc_cuda_model *model, const float *input,
     return status;
   size_t inBytes = (size_t)batch * model->desc.in_features * 4u;
   size_t outBytes = (size_t)batch * model->desc.out_features * 4u;
-  CUresult result = SEQC_CUDA_SUCCESS;
-  if (batch > model->hostRows) {
-    releaseGraph(model);
-    cu.cuCtxSynchronize();
-    if (model->hostInput)
-      cu.cuMemFree(model->hostInput);
-    if (model->hostOutput)
-      cu.cuMemFree(model->hostOutput);
-    model->hostInput = model->hostOutput = 0;
-    model->hostRows = 0;
-    result = cu.cuMemAlloc(&model->hostInput, inBytes);
-    if (result == SEQC_CUDA_SUCCESS)
-      result = cu.cuMemAlloc(&model->hostOutput, outBytes);
-    if (result != SEQC_CUDA_SUCCESS)
-      return leave(driverFailure(result, "allocating input/output memory",
-                                 model->name));
-    model->hostRows = batch;
-  }
-  result = cu.cuMemcpyHtoDAsync(model->hostInput, input, inBytes,
+  status = ensureHostBuffers(model, batch);
+  if (status != SEQC_CUDA_OK)
+    return leave(status);
+  CUresult result = cu.cuMemcpyHtoDAsync(model->hostInput, input, inBytes,
                                 model->stream);
-  if (result != SEQC_CUDA_SUCCESS)
+  if (result != SEQC_CU_SUCCESS)
     return leave(driverFailure(result, "copying the input", model->name));
   status = runOnDevice(model, model->hostInput, model->hostOutput, batch,
                        model->stream);
@@ -571,9 +612,9 @@ int seqc_cuda_model_run_host(seqc_cuda_model *model, const float *input,
     return leave(status);
   result = cu.cuMemcpyDtoHAsync(output, model->hostOutput, outBytes,
                                 model->stream);
-  if (result == SEQC_CUDA_SUCCESS)
+  if (result == SEQC_CU_SUCCESS)
     result = cu.cuStreamSynchronize(model->stream);
-  if (result != SEQC_CUDA_SUCCESS)
+  if (result != SEQC_CU_SUCCESS)
     return leave(driverFailure(result, "running the model", model->name));
   return leave(SEQC_CUDA_OK);
 }
@@ -585,7 +626,59 @@ int seqc_cuda_model_synchronize(seqc_cuda_model *model) {
   if (status != SEQC_CUDA_OK)
     return status;
   CUresult result = cu.cuCtxSynchronize();
-  if (result != SEQC_CUDA_SUCCESS)
+  if (result != SEQC_CU_SUCCESS)
     return leave(driverFailure(result, "synchronizing", model->name));
+  return leave(SEQC_CUDA_OK);
+}
+
+static double nowSeconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int seqc_cuda_model_benchmark(seqc_cuda_model *model, uint64_t batch,
+                              uint32_t iterations, int wait_each,
+                              double *seconds) {
+  if (!seconds || iterations == 0)
+    return fail(SEQC_CUDA_ERROR_INVALID_ARGUMENT,
+                "benchmark needs iterations > 0 and a result pointer");
+  *seconds = 0.0;
+  int status = checkRun(model, model, model, batch);
+  if (status != SEQC_CUDA_OK)
+    return status;
+  if (batch == 0)
+    return SEQC_CUDA_OK;
+  status = enter(model);
+  if (status != SEQC_CUDA_OK)
+    return status;
+  status = ensureHostBuffers(model, batch);
+  if (status != SEQC_CUDA_OK)
+    return leave(status);
+  CUresult result = cu.cuMemsetD32Async(
+      model->hostInput, 0x3f000000u /* 0.5f */,
+      (size_t)batch * model->desc.in_features, model->stream);
+  if (result != SEQC_CU_SUCCESS)
+    return leave(driverFailure(result, "cuMemsetD32Async", model->name));
+  /* Warm-up: records the graph and runs it once. */
+  status = runOnDevice(model, model->hostInput, model->hostOutput, batch,
+                       model->stream);
+  if (status == SEQC_CUDA_OK &&
+      (result = cu.cuStreamSynchronize(model->stream)) != SEQC_CU_SUCCESS)
+    status = driverFailure(result, "running the model", model->name);
+  if (status != SEQC_CUDA_OK)
+    return leave(status);
+  double start = nowSeconds();
+  for (uint32_t i = 0; i < iterations; ++i) {
+    result = cu.cuGraphLaunch(model->graph, model->stream);
+    if (result == SEQC_CU_SUCCESS && wait_each)
+      result = cu.cuStreamSynchronize(model->stream);
+    if (result != SEQC_CU_SUCCESS)
+      return leave(driverFailure(result, "running the model", model->name));
+  }
+  result = cu.cuStreamSynchronize(model->stream);
+  if (result != SEQC_CU_SUCCESS)
+    return leave(driverFailure(result, "running the model", model->name));
+  *seconds = (nowSeconds() - start) / (double)iterations;
   return leave(SEQC_CUDA_OK);
 }

@@ -107,6 +107,10 @@ int seqc_cuda_device_count(int *count);
 /* The device's name, e.g. "NVIDIA H100 80GB HBM3". */
 int seqc_cuda_device_name(int device, char *name, size_t size);
 
+/* The device's compute capability as major * 10 + minor (90 for an H100),
+ * for JIT compilation that targets the GPU at hand. */
+int seqc_cuda_device_arch(int device, int *arch);
+
 /* Creates a model on \p device (an ordinal, usually 0): loads the CUBIN (or
  * JIT-compiles the PTX when the CUBIN does not fit the GPU) and uploads the
  * parameters. */
@@ -125,6 +129,15 @@ int seqc_cuda_model_run(seqc_cuda_model *model, const float *input,
  * back and waits. Device buffers are kept and grown as needed. */
 int seqc_cuda_model_run_host(seqc_cuda_model *model, const float *input,
                              float *output, uint64_t batch);
+
+/* Times the model on device buffers it owns (input filled with 0.5):
+ * one warm-up run, then \p iterations runs. With \p wait_each != 0 every
+ * run is followed by a stream synchronisation (latency: launch + kernels +
+ * wait); otherwise the runs are queued back to back and waited for once
+ * (throughput). *seconds receives the mean time per run. */
+int seqc_cuda_model_benchmark(seqc_cuda_model *model, uint64_t batch,
+                              uint32_t iterations, int wait_each,
+                              double *seconds);
 
 /* Waits for all work the model queued. */
 int seqc_cuda_model_synchronize(seqc_cuda_model *model);

@@ -36,6 +36,8 @@ run:
   --output Y.npy        write the output instead of printing it
   --backend ref|cpu|cuda
   --layers              print every layer's output (HiddenLayer1, ...)
+  --stop-after=PASS     (ref backend) interpret the IR after PASS instead of
+                        the shape-checked IR
   --threads N
 
 emit / compile / bench:
@@ -97,7 +99,7 @@ const std::vector<OptionSpec> &optionTable() {
          o.printAfter.emplace_back(v);
          return true;
        }},
-      {"--stop-after", true, "ir",
+      {"--stop-after", true, "ir run",
        [](DriverOptions &o, std::string_view v) {
          return setString(o.stopAfter, v);
        }},

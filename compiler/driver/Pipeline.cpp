@@ -86,16 +86,25 @@ std::unique_ptr<ir::Model> loadCheckedModel(const DriverOptions &opts,
     }
   }
   frontend::Module &root = *chosen->module;
+  if (root.numLayers == 0) {
+    diag.error(root.loc, fmt::format("model '{}' has no layers", chosen->name),
+               root.locLength);
+    return nullptr;
+  }
   if (opts.weights) {
     if (!frontend::loadStateDict(root, *opts.weights, /*strict=*/true, diag))
       return nullptr;
   } else if (opts.initSeed) {
     frontend::initializeParams(root, *opts.initSeed);
   }
-  if (!frontend::checkAllParamsBound(root, chosen->name, diag))
-    return nullptr;
 
   std::unique_ptr<ir::Model> model = frontend::lowerModule(chosen->name, root);
+  // Layers that do not fit together are a mistake in the file whatever the
+  // weights, so widths are checked before weights are required. (The pass
+  // manager below runs the check again, verifying and printing the result.)
+  if (!passes::createShapeCheckPass()->run(*model, diag) ||
+      !frontend::checkAllParamsBound(root, chosen->name, diag))
+    return nullptr;
   passes::PassManager pm;
   configurePrinting(pm, opts);
   pm.addPass(passes::createShapeCheckPass());

@@ -108,7 +108,15 @@ int runRunCommand(const DriverOptions &opts) {
   int64_t outFeatures = model->outputType().features();
   std::vector<double> result;
 
+  if (!opts.stopAfter.empty() && backend != "ref") {
+    diag.error("--stop-after applies to --backend ref only");
+    return 1;
+  }
+  bool writeDouble = backend == "ref";
   if (backend == "ref") {
+    if (!opts.stopAfter.empty() &&
+        !optimizeModel(*model, opts, diag, opts.stopAfter))
+      return 1;
     reference::Matrix x(batch, features);
     for (size_t i = 0; i < input->data.size(); ++i)
       x.data[i] = input->data[i];
@@ -137,18 +145,21 @@ int runRunCommand(const DriverOptions &opts) {
     fmt::print("{}", formatMatrix(result, batch, outFeatures));
     return 0;
   }
+  if (writeDouble) {
+    // The reference backend computes in float64 and says so in its output.
+    std::string error;
+    if (!writeFileAtomic(opts.output,
+                         serializeNpyDouble({batch, outFeatures}, result),
+                         error)) {
+      diag.error(error);
+      return 2;
+    }
+    return 0;
+  }
   Tensor out;
   out.shape = {batch, outFeatures};
   out.data.assign(result.begin(), result.end());
-  return writeNpy(opts.output, out, diag) ? 0 : 1;
-}
-
-int runBenchCommand(const DriverOptions &opts) {
-  SourceManager sourceMgr;
-  DiagnosticEngine diag(sourceMgr);
-  (void)opts;
-  diag.error("'seqc bench' is not available yet in this build");
-  return 1;
+  return writeNpy(opts.output, out, diag) ? 0 : 2;
 }
 
 } // namespace seqc::driver

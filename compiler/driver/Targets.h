@@ -26,6 +26,9 @@ public:
   /// Returns false after reporting a diagnostic.
   virtual bool run(const float *input, float *output, uint64_t batch,
                    DiagnosticEngine &diag) = 0;
+  /// Bytes of what the backend generated for this model (machine code plus
+  /// packed weights; the CUBIN), for `seqc bench`; 0 when not known.
+  virtual uint64_t artifactBytes() const { return 0; }
 };
 
 #ifdef SEQC_HAVE_LLVM

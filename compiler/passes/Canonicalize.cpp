@@ -137,13 +137,17 @@ private:
     for (size_t i = 0; i < model.ops.size(); ++i) {
       Op &op = model.ops[i];
       if (op.kind == OpKind::Affine) {
+        // The Linear's description names the folded layer, as fuse does.
         if (!kept.empty() && kept.back().kind == OpKind::Linear) {
           foldIntoPrevious(model, kept.back(), op);
+          kept.back().description += ", " + op.description;
           continue;
         }
         if (i + 1 < model.ops.size() &&
             model.ops[i + 1].kind == OpKind::Linear) {
-          foldIntoNext(model, op, model.ops[i + 1]);
+          Op &next = model.ops[i + 1];
+          foldIntoNext(model, op, next);
+          next.description = op.description + ", " + next.description;
           continue;
         }
       }

@@ -68,8 +68,8 @@ public:
   }
   void layerNorm(bool affine) {
     std::string id = std::to_string(model.ops.size());
-    ir::ParamId w = affine ? param(id + ".weight", {width}, 0.5f, 1.0f)
-                           : ir::kNoParam;
+    ir::ParamId w =
+        affine ? param(id + ".weight", {width}, 0.5f, 1.0f) : ir::kNoParam;
     ir::ParamId b = affine ? param(id + ".bias", {width}, 0.5f) : ir::kNoParam;
     ir::Op &op = add(ir::OpKind::LayerNorm, width);
     op.eps = 1e-5;
@@ -94,12 +94,12 @@ public:
 inline std::vector<ir::Activation> allActivations() {
   using K = ir::ActKind;
   return {
-      {K::None, 0, 0},       {K::ReLU, 0, 0},        {K::Sigmoid, 0, 0},
-      {K::Tanh, 0, 0},       {K::GELU, 0, 0},        {K::GELUTanh, 0, 0},
-      {K::SiLU, 0, 0},       {K::LeakyReLU, 0.01, 0}, {K::LeakyReLU, -0.3, 0},
-      {K::ELU, 1.0, 0},      {K::ELU, 0.7, 0},       {K::Softplus, 20, 1},
-      {K::Softplus, 5, 2.5}, {K::Hardtanh, -1, 1},   {K::Hardtanh, -0.25, 2},
-      {K::Hardsigmoid, 0, 0}, {K::Hardswish, 0, 0},  {K::Mish, 0, 0},
+      {K::None, 0, 0},        {K::ReLU, 0, 0},         {K::Sigmoid, 0, 0},
+      {K::Tanh, 0, 0},        {K::GELU, 0, 0},         {K::GELUTanh, 0, 0},
+      {K::SiLU, 0, 0},        {K::LeakyReLU, 0.01, 0}, {K::LeakyReLU, -0.3, 0},
+      {K::ELU, 1.0, 0},       {K::ELU, 0.7, 0},        {K::Softplus, 20, 1},
+      {K::Softplus, 5, 2.5},  {K::Hardtanh, -1, 1},    {K::Hardtanh, -0.25, 2},
+      {K::Hardsigmoid, 0, 0}, {K::Hardswish, 0, 0},    {K::Mish, 0, 0},
   };
 }
 

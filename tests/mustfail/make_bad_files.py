@@ -164,6 +164,8 @@ def make_inputs():
     write("complex.npy", npy("<c8", [1, 2], b"\0" * 16))
     write("bad_magic.npy", b"\x93NUMPZ\x01\x00" + b"\0" * 64)
     write("input.txt", "1, 2\n")
+    write("empty.csv", "")
+    write("header_only.csv", "x0, x1\n")
 
 
 def make_sources():
@@ -172,6 +174,9 @@ def make_sources():
     write("random_bytes.nn", bytes(rng.randrange(256) for _ in range(512)))
     write("empty.nn", b"")
     write("nul_byte.nn", b"Net = nn.Sequential(nn.Linear(2,\x00 3))\n")
+    # A string holding a terminal escape sequence, quoted back in the message.
+    write("escape_in_string.nn",
+          'Net = nn.Sequential(nn.Linear(2, 3), nn.GELU(approximate="\x1b[2J"))\n')
     write("latin1.nn", b"# R\xe9seau\nNet = nn.Sequential(nn.Linear(2, 3))\n"
           b"R\xe9seau = Net\n")
     depth = 10000
@@ -183,7 +188,7 @@ def make_sources():
           "Net = nn.Sequential(nn.Linear(1, 1, weight=" + "[" * depth + "1" +
           "]" * depth + "))\n")
     write("deep_sequentials.nn",
-          "Net = " + "nn.Sequential(" * depth + "nn.Linear(2, 3)" + ")" * depth + "\n")
+          "Net = " + "nn.Sequential(" * 500 + "nn.Linear(2, 3)" + ")" * 500 + "\n")
 
 
 def main():

@@ -1,7 +1,7 @@
 # run_case.cmake - run one PyTorch-golden numerics case and compare its output.
 #
 # cmake -DSEQC=<seqc> -DNPYCOMPARE=<npycompare> -DCASE_DIR=<case dir> -DOUTPUT=<out.npy>
-#       [-DBACKEND=ref] [-DTOL=1e-6] -P run_case.cmake
+#       [-DBACKEND=ref] [-DTOL=1e-6] [-DEXTRA=--stop-after=fuse] -P run_case.cmake
 #
 # Runs `seqc run CASE_DIR/model.nn --input CASE_DIR/input.npy --output OUTPUT --backend BACKEND`,
 # then `npycompare OUTPUT CASE_DIR/expected.npy --tol TOL`; fails if either fails.
@@ -25,7 +25,7 @@ endforeach()
 
 file(REMOVE "${OUTPUT}")
 set(runCmd "${SEQC}" run "${CASE_DIR}/model.nn" --input "${CASE_DIR}/input.npy"
-    --output "${OUTPUT}" --backend "${BACKEND}")
+    --output "${OUTPUT}" --backend "${BACKEND}" ${EXTRA})
 execute_process(COMMAND ${runCmd} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 if(NOT rc STREQUAL "0")
   string(REPLACE ";" " " shown "${runCmd}")

@@ -1,9 +1,9 @@
 //===- CsvTest.cpp - Tests for the CSV reader and readTensorFile ----------===//
 
+#include "frontend/Csv.h"
 #include "compiler/support/Diagnostics.h"
 #include "compiler/support/FileIO.h"
 #include "compiler/support/SourceManager.h"
-#include "frontend/Csv.h"
 #include "frontend/Npy.h"
 #include "frontend/TensorFile.h"
 
@@ -117,10 +117,12 @@ TEST_CASE("decimal text is rounded correctly to float32") {
 }
 
 TEST_CASE("a UTF-8 byte order mark is skipped") {
-  Parsed result = parse("\xEF\xBB\xBF" "a,b\n1,2\n");
+  Parsed result = parse("\xEF\xBB\xBF"
+                        "a,b\n1,2\n");
   REQUIRE(result.tensor);
   CHECK(result.tensor->data == std::vector<float>{1, 2});
-  result = parse("\xEF\xBB\xBF" "1,2\n");
+  result = parse("\xEF\xBB\xBF"
+                 "1,2\n");
   REQUIRE(result.tensor);
   CHECK(result.tensor->data == std::vector<float>{1, 2});
 }
@@ -204,8 +206,8 @@ TEST_CASE("numbers beyond float32 are errors") {
                            "  -3.5e38\n"
                            "  ^~~~~~~\n");
   expectError("1" + std::string(400, '0') + "\n",
-              "in.csv:1:1: error: " + std::string("1") +
-                  std::string(39, '0') + "... is out of the float32 range\n"
+              "in.csv:1:1: error: " + std::string("1") + std::string(39, '0') +
+                  "... is out of the float32 range\n"
                   "  " +
                   "1" + std::string(159, '0') + "\n  ^" +
                   std::string(159, '~') + "\n");
@@ -273,9 +275,8 @@ TEST_CASE("readTensorFile picks the reader by extension") {
 
   // A file of the wrong kind fails in its reader, with the reader's message.
   out.clear();
-  CHECK_FALSE(readTensorFile((dataDir() / "inputs" / "x_2x2.csv").string() +
-                                 ".npy",
-                             sourceMgr, diag));
+  CHECK_FALSE(readTensorFile(
+      (dataDir() / "inputs" / "x_2x2.csv").string() + ".npy", sourceMgr, diag));
   CHECK(out.find("cannot open") != std::string::npos);
 }
 
@@ -285,8 +286,8 @@ TEST_CASE("checked-in sample CSV files") {
   DiagnosticEngine diag(sourceMgr);
   std::string out;
   diag.captureTo(&out);
-  std::optional<Tensor> x = readCsv((dir / "x_2x2.csv").string(), sourceMgr,
-                                    diag);
+  std::optional<Tensor> x =
+      readCsv((dir / "x_2x2.csv").string(), sourceMgr, diag);
   REQUIRE(x);
   CHECK(x->shape == std::vector<int64_t>{2, 2});
   CHECK(x->data == std::vector<float>{1, 2, 2, 3});

@@ -1,8 +1,8 @@
 //===- NpyTest.cpp - Tests for the .npy reader and writer -----------------===//
 
+#include "frontend/Npy.h"
 #include "compiler/support/Diagnostics.h"
 #include "compiler/support/SourceManager.h"
-#include "frontend/Npy.h"
 
 #include <doctest/doctest.h>
 #include <fmt/format.h>
@@ -169,8 +169,8 @@ TEST_CASE("1-D arrays become one sample; empty batches are kept") {
 
 TEST_CASE("float dtypes convert exactly") {
   // <f2: 1, smallest subnormal, -inf, 65504.
-  Parsed half = parse(
-      image("<f2", "(1, 4)", bytesOf<uint16_t>({0x3c00, 0x0001, 0xfc00, 0x7bff})));
+  Parsed half = parse(image(
+      "<f2", "(1, 4)", bytesOf<uint16_t>({0x3c00, 0x0001, 0xfc00, 0x7bff})));
   REQUIRE(half.tensor);
   std::vector<uint32_t> bits;
   for (float f : half.tensor->data)
@@ -179,9 +179,9 @@ TEST_CASE("float dtypes convert exactly") {
         std::vector<uint32_t>{0x3f800000, 0x33800000, 0xff800000, 0x477fe000});
 
   // <f8 is rounded to nearest (ties to even) and overflows to inf.
-  std::string f8 = bytesOf<double>({0.1, 1.0 + std::ldexp(1.0, -24),
-                                    1.0 + 3 * std::ldexp(1.0, -24), 1e300,
-                                    1e-50, -0.0});
+  std::string f8 =
+      bytesOf<double>({0.1, 1.0 + std::ldexp(1.0, -24),
+                       1.0 + 3 * std::ldexp(1.0, -24), 1e300, 1e-50, -0.0});
   Parsed wide = parse(image("<f8", "(2, 3)", f8));
   REQUIRE(wide.tensor);
   bits.clear();
@@ -193,8 +193,8 @@ TEST_CASE("float dtypes convert exactly") {
   // The float64 reader keeps <f8 values exactly.
   SourceManager sourceMgr;
   DiagnosticEngine diag(sourceMgr);
-  std::optional<NpyArray> exact = parseNpyDouble(image("<f8", "(2, 3)", f8),
-                                                 "x.npy", diag);
+  std::optional<NpyArray> exact =
+      parseNpyDouble(image("<f8", "(2, 3)", f8), "x.npy", diag);
   REQUIRE(exact);
   CHECK(exact->shape == std::vector<int64_t>{2, 3});
   CHECK(exact->data[0] == 0.1);
@@ -285,8 +285,9 @@ TEST_CASE("header variations NumPy accepts") {
                      bytesOf<float>({1, 2})));
   REQUIRE(result.tensor);
   CHECK(result.tensor->data == std::vector<float>{1, 2});
-  result = parse(rawImage("{'descr':'<f4','fortran_order':False,'shape':(2,1,)}",
-                          bytesOf<float>({1, 2})));
+  result =
+      parse(rawImage("{'descr':'<f4','fortran_order':False,'shape':(2,1,)}",
+                     bytesOf<float>({1, 2})));
   REQUIRE(result.tensor);
   CHECK(result.tensor->shape == std::vector<int64_t>{2, 1});
 }
@@ -355,9 +356,9 @@ TEST_CASE("rejects headers that are not the dict NumPy writes") {
               "bad .npy header: expected ',' or '}' in the header");
   expectError(rawImage("{descr: '<f4'}", ""),
               "bad .npy header: expected a quoted key in the header");
-  expectError(rawImage("{'descr': 4, 'fortran_order': False, 'shape': (1,)}",
-                       ""),
-              "bad .npy header: 'descr' is not a string");
+  expectError(
+      rawImage("{'descr': 4, 'fortran_order': False, 'shape': (1,)}", ""),
+      "bad .npy header: 'descr' is not a string");
 }
 
 TEST_CASE("rejects a bad fortran_order") {
@@ -391,13 +392,13 @@ TEST_CASE("rejects big-endian data") {
 }
 
 TEST_CASE("rejects dtypes that are not real numbers") {
-  for (const char *descr : {"<c8", "<U3", "|S4", "<f16", "<M8[ns]", "|V8",
-                            "<i3", "<b2", "<", ""}) {
+  for (const char *descr :
+       {"<c8", "<U3", "|S4", "<f16", "<M8[ns]", "|V8", "<i3", "<b2", "<", ""}) {
     CAPTURE(descr);
     Parsed result = parse(image(descr, "(1, 1)", "12345678"));
     CHECK_FALSE(result.tensor);
-    CHECK(result.diagnostics.find(fmt::format("x.npy: error: dtype '{}' ",
-                                              descr)) == 0);
+    CHECK(result.diagnostics.find(
+              fmt::format("x.npy: error: dtype '{}' ", descr)) == 0);
   }
   expectError(image("<c8", "(1, 1)", "12345678"),
               "dtype '<c8' is not supported; expected a float (f2, f4, f8), "

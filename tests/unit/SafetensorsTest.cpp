@@ -1,9 +1,9 @@
 //===- SafetensorsTest.cpp - Tests for the safetensors reader/writer ------===//
 
+#include "frontend/Safetensors.h"
 #include "compiler/support/Diagnostics.h"
 #include "compiler/support/FileIO.h"
 #include "compiler/support/SourceManager.h"
-#include "frontend/Safetensors.h"
 
 #include <doctest/doctest.h>
 #include <fmt/format.h>
@@ -108,8 +108,8 @@ TEST_CASE("writer output is byte-identical to the reference implementation") {
   std::optional<std::string> bytes = serializeSafetensors(
       {{"attn.0", Tensor({1, 2, 3}, {0, 1, 2, 3, 4, 5})}}, "out", diag);
   REQUIRE(bytes);
-  CHECK(*bytes == std::string(reinterpret_cast<const char *>(expected),
-                              sizeof expected));
+  CHECK(*bytes ==
+        std::string(reinterpret_cast<const char *>(expected), sizeof expected));
 
   // Its test_serialization_forced_alignement: the header is padded with
   // spaces to a multiple of 8.
@@ -295,7 +295,8 @@ TEST_CASE("integer tensors are kept unconverted, in offset order") {
       "\"0.weight\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
       "\"mask\":{\"dtype\":\"BOOL\",\"shape\":[3],\"data_offsets\":[16,19]},"
       "\"__metadata__\":{\"format\":\"pt\",\"note\":\"caf\\u00e9\"}}";
-  std::string data = floatBytes({1.0f, 2.0f}) + le64(7) + std::string("\1\0\1", 3);
+  std::string data =
+      floatBytes({1.0f, 2.0f}) + le64(7) + std::string("\1\0\1", 3);
   Parsed result = parse(image(header, data));
   CHECK(result.diagnostics.empty());
   REQUIRE(result.file);

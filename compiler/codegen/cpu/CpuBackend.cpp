@@ -88,7 +88,7 @@ bool resolveTarget(const CpuTargetOptions &opts, ResolvedTarget &out,
     out.cpu = opts.cpu;
   }
   std::unique_ptr<MCSubtargetInfo> sti(
-      out.target->createMCSubtargetInfo(out.triple, out.cpu, ""));
+      out.target->createMCSubtargetInfo(out.triple, "", ""));
   if (!sti || !sti->isCPUStringValid(out.cpu)) {
     error = fmt::format("unknown CPU '{}' for target '{}' (try native, "
                         "x86-64-v2, x86-64-v3, x86-64-v4 or an LLVM CPU name)",
@@ -101,8 +101,8 @@ bool resolveTarget(const CpuTargetOptions &opts, ResolvedTarget &out,
 std::unique_ptr<TargetMachine> createTargetMachine(const ResolvedTarget &rt) {
   TargetOptions options;
   return std::unique_ptr<TargetMachine>(rt.target->createTargetMachine(
-      rt.triple, rt.cpu, rt.featureString(), options, Reloc::PIC_,
-      std::nullopt, CodeGenOptLevel::Aggressive));
+      rt.triple, rt.cpu, rt.featureString(), options, Reloc::PIC_, std::nullopt,
+      CodeGenOptLevel::Aggressive));
 }
 
 /// Checks what the emitter relies on: a linear chain with bound weights.
@@ -120,8 +120,9 @@ bool checkModel(const ir::Model &model, std::string &error) {
       return false;
     }
     for (ir::ParamId id : {op.weight, op.bias, op.runningMean, op.runningVar})
-      if (id != ir::kNoParam && (static_cast<size_t>(id) >= model.params.size() ||
-                                 !model.params[id].isBound())) {
+      if (id != ir::kNoParam &&
+          (static_cast<size_t>(id) >= model.params.size() ||
+           !model.params[id].isBound())) {
         error = fmt::format("op {} ({}) has an unbound parameter", i,
                             ir::opName(op.kind));
         return false;
@@ -153,7 +154,8 @@ void optimizeModule(Module &mod, TargetMachine &tm) {
   pb.registerFunctionAnalyses(fam);
   pb.registerLoopAnalyses(lam);
   pb.crossRegisterProxies(lam, fam, cgam, mam);
-  ModulePassManager mpm = pb.buildPerModuleDefaultPipeline(OptimizationLevel::O3);
+  ModulePassManager mpm =
+      pb.buildPerModuleDefaultPipeline(OptimizationLevel::O3);
   mpm.run(mod, mam);
 }
 
@@ -163,8 +165,8 @@ std::unique_ptr<Module> buildModule(const ir::Model &model,
                                     TargetMachine &tm, LLVMContext &ctx,
                                     std::string &error) {
   if (!isValidPrefix(opts.prefix)) {
-    error = fmt::format("'{}' is not a valid C identifier for the symbol prefix",
-                        opts.prefix);
+    error = fmt::format(
+        "'{}' is not a valid C identifier for the symbol prefix", opts.prefix);
     return nullptr;
   }
   if (!checkModel(model, error))
@@ -210,7 +212,8 @@ bool generate(const ir::Model &model, const CpuTargetOptions &opts,
                               kind == OutputKind::Object
                                   ? CodeGenFileType::ObjectFile
                                   : CodeGenFileType::AssemblyFile)) {
-    error = fmt::format("the target '{}' cannot emit this file type", rt.triple);
+    error =
+        fmt::format("the target '{}' cannot emit this file type", rt.triple);
     return false;
   }
   pm.run(*mod);
@@ -297,8 +300,8 @@ std::unique_ptr<JitModel> JitModel::create(const ir::Model &model,
   auto lookup = [&](const std::string &name, auto &fn) {
     Expected<orc::ExecutorAddr> addr = impl->jit->lookup(name);
     if (!addr) {
-      error = fmt::format("cannot JIT '{}': {}", name,
-                          toString(addr.takeError()));
+      error =
+          fmt::format("cannot JIT '{}': {}", name, toString(addr.takeError()));
       return false;
     }
     fn = addr->toPtr<std::remove_reference_t<decltype(fn)>>();

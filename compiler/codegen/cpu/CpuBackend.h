@@ -1,4 +1,5 @@
-//===- CpuBackend.h - The LLVM CPU backend (LLVM-free interface) -*- C++ -*-===//
+//===- CpuBackend.h - The LLVM CPU backend (LLVM-free interface) -*- C++
+//-*-===//
 //
 // Part of seqc. Turns a fused model into native code through LLVM: textual
 // LLVM IR, assembly, a relocatable object (plus a static archive), or an
@@ -37,8 +38,8 @@ struct CpuTargetOptions {
 /// Error codes returned by the generated PREFIX_run functions.
 enum RunStatus : int {
   kRunOk = 0,
-  kRunNullPointer = -1, ///< input or output is NULL while batch > 0
-  kRunNullScratch = -2, ///< scratch is NULL but scratch_bytes(batch) > 0
+  kRunNullPointer = -1,   ///< input or output is NULL while batch > 0
+  kRunNullScratch = -2,   ///< scratch is NULL but scratch_bytes(batch) > 0
   kRunBatchTooLarge = -3, ///< batch > limits::kMaxBatch
 };
 
@@ -58,9 +59,8 @@ bool generate(const ir::Model &model, const CpuTargetOptions &opts,
               OutputKind kind, std::string &out, std::string &error);
 
 /// Wraps an object file in a `.a` archive whose member is \p memberName.
-bool makeStaticLibrary(const std::string &object,
-                       const std::string &memberName, std::string &out,
-                       std::string &error);
+bool makeStaticLibrary(const std::string &object, const std::string &memberName,
+                       std::string &out, std::string &error);
 
 /// The plain C header that declares the generated symbols and documents the
 /// model's shapes, scratch size and error codes.
@@ -83,12 +83,10 @@ public:
 
   size_t scratchBytes(size_t batch) const;
   /// Calls PREFIX_run; returns its status.
-  int run(const float *input, float *output, size_t batch,
-          void *scratch) const;
+  int run(const float *input, float *output, size_t batch, void *scratch) const;
   /// Calls PREFIX_run_parallel with the given hook (nullptr = serial).
   int runParallel(const float *input, float *output, size_t batch,
-                  void *scratch, ParallelForFn parallelFor,
-                  void *pool) const;
+                  void *scratch, ParallelForFn parallelFor, void *pool) const;
 
 private:
   struct Impl;

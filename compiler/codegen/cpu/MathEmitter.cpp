@@ -46,7 +46,9 @@ Value *MathEmitter::splat(Type *vecTy, double v) {
   return ConstantFP::get(vecTy, v);
 }
 
-Value *MathEmitter::toDouble(Value *x) { return b.CreateFPExt(x, doubleLike(x)); }
+Value *MathEmitter::toDouble(Value *x) {
+  return b.CreateFPExt(x, doubleLike(x));
+}
 
 Value *MathEmitter::toFloat(Value *x) {
   auto *vt = cast<FixedVectorType>(x->getType());
@@ -86,17 +88,16 @@ Value *MathEmitter::expD(Value *y, Value **expm1Out) {
   r = mulAdd(n, splat(ty, -1.90821492927058770002e-10), r);
   // p = expm1(r), Taylor to degree 11: error below 2e-14 relative.
   Value *q = splat(ty, 1.0 / 39916800.0);
-  const double coeffs[] = {1.0 / 3628800.0, 1.0 / 362880.0, 1.0 / 40320.0,
-                           1.0 / 5040.0,    1.0 / 720.0,    1.0 / 120.0,
-                           1.0 / 24.0,      1.0 / 6.0,      0.5,
-                           1.0};
+  const double coeffs[] = {
+      1.0 / 3628800.0, 1.0 / 362880.0, 1.0 / 40320.0, 1.0 / 5040.0, 1.0 / 720.0,
+      1.0 / 120.0,     1.0 / 24.0,     1.0 / 6.0,     0.5,          1.0};
   for (double c : coeffs)
     q = mulAdd(q, r, splat(ty, c));
   Value *p = b.CreateFMul(q, r);
   // scale = 2^n from the shifter's bits.
   Value *bits = b.CreateBitCast(kd, intTy);
-  Value *scaleBits = b.CreateShl(
-      b.CreateAdd(bits, ConstantInt::get(intTy, 1023)), 52);
+  Value *scaleBits =
+      b.CreateShl(b.CreateAdd(bits, ConstantInt::get(intTy, 1023)), 52);
   Value *scale = b.CreateBitCast(scaleBits, ty);
   Value *e = mulAdd(scale, p, scale);
   Value *tooSmall = b.CreateFCmpOLT(y, splat(ty, -700.0));
@@ -139,11 +140,11 @@ Value *MathEmitter::logD(Value *z) {
 Value *MathEmitter::log1pSmallD(Value *e) {
   Type *ty = e->getType();
   // Series for tiny e (error e^5/5), log(1 + e) otherwise.
-  Value *series = mulAdd(
-      b.CreateFMul(e, e),
-      mulAdd(e, mulAdd(e, splat(ty, -0.25), splat(ty, 1.0 / 3.0)),
-             splat(ty, -0.5)),
-      e);
+  Value *series =
+      mulAdd(b.CreateFMul(e, e),
+             mulAdd(e, mulAdd(e, splat(ty, -0.25), splat(ty, 1.0 / 3.0)),
+                    splat(ty, -0.5)),
+             e);
   Value *viaLog = logD(b.CreateFAdd(e, splat(ty, 1.0)));
   return b.CreateSelect(b.CreateFCmpOLT(e, splat(ty, 1e-4)), series, viaLog);
 }
@@ -196,8 +197,8 @@ Value *MathEmitter::normalCdfD(Value *x) {
 Value *MathEmitter::softplusD(Value *x) {
   Type *ty = x->getType();
   // max(x, 0) + log1p(exp(-|x|))
-  Value *pos = b.CreateSelect(b.CreateFCmpOGT(x, splat(ty, 0.0)), x,
-                              splat(ty, 0.0));
+  Value *pos =
+      b.CreateSelect(b.CreateFCmpOGT(x, splat(ty, 0.0)), x, splat(ty, 0.0));
   Value *e = expD(b.CreateFNeg(b.CreateUnaryIntrinsic(Intrinsic::fabs, x)));
   return b.CreateFAdd(pos, log1pSmallD(e));
 }
@@ -224,11 +225,10 @@ Value *MathEmitter::activation(const ir::Activation &act, Value *x) {
     Value *xd = toDouble(x);
     Type *ty = xd->getType();
     Value *x3 = b.CreateFMul(b.CreateFMul(xd, xd), xd);
-    Value *u = b.CreateFMul(
-        splat(ty, std::sqrt(2.0 / M_PI)),
-        b.CreateFAdd(xd, b.CreateFMul(splat(ty, 0.044715), x3)));
-    return toFloat(
-        b.CreateFMul(xd, sigmoidD(b.CreateFMul(u, splat(ty, 2.0)))));
+    Value *u =
+        b.CreateFMul(splat(ty, std::sqrt(2.0 / M_PI)),
+                     b.CreateFAdd(xd, b.CreateFMul(splat(ty, 0.044715), x3)));
+    return toFloat(b.CreateFMul(xd, sigmoidD(b.CreateFMul(u, splat(ty, 2.0)))));
   }
   case ir::ActKind::SiLU: {
     Value *xd = toDouble(x);

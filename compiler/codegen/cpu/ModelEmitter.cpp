@@ -146,10 +146,10 @@ private:
   Value *maskFor(unsigned lanes, uint64_t valid);
   Value *loadRowVec(Value *row, Value *col, Value *mask, Value *passThru);
   void storeRowVec(Value *v, Value *row, Value *col, Value *mask);
-  std::vector<Value *> rowLoop(uint64_t features, std::vector<Value *> init,
-                               const std::function<std::vector<Value *>(
-                                   Value *col, Value *mask,
-                                   const std::vector<Value *> &)> &body);
+  std::vector<Value *>
+  rowLoop(uint64_t features, std::vector<Value *> init,
+          const std::function<std::vector<Value *>(
+              Value *col, Value *mask, const std::vector<Value *> &)> &body);
 
   // Dense layers.
   Function *emitMicrokernel(const ir::Op &op, const DensePlan &plan,
@@ -185,9 +185,10 @@ private:
 
 Function *ModelEmitter::newFunction(FunctionType *ty, const std::string &name,
                                     bool exported) {
-  Function *f = Function::Create(
-      ty, exported ? GlobalValue::ExternalLinkage : GlobalValue::InternalLinkage,
-      name, mod);
+  Function *f = Function::Create(ty,
+                                 exported ? GlobalValue::ExternalLinkage
+                                          : GlobalValue::InternalLinkage,
+                                 name, mod);
   f->addFnAttr(Attribute::NoUnwind);
   if (!cfg.cpu.empty())
     f->addFnAttr("target-cpu", cfg.cpu);
@@ -285,9 +286,8 @@ void ModelEmitter::storeRowVec(Value *v, Value *row, Value *col, Value *mask) {
 
 std::vector<Value *> ModelEmitter::rowLoop(
     uint64_t features, std::vector<Value *> init,
-    const std::function<std::vector<Value *>(Value *, Value *,
-                                             const std::vector<Value *> &)>
-        &body) {
+    const std::function<std::vector<Value *>(
+        Value *, Value *, const std::vector<Value *> &)> &body) {
   unsigned vw = cfg.vectorWidth;
   uint64_t full = features / vw * vw;
   std::vector<Value *> state = std::move(init);
@@ -373,8 +373,7 @@ Function *ModelEmitter::emitMicrokernel(const ir::Op &op, const DensePlan &pl,
     std::vector<Value *> bv;
     for (unsigned v = 0; v < nrv; ++v)
       bv.push_back(b.CreateAlignedLoad(
-          vecTy,
-          gepF(bp, b.CreateAdd(b.CreateMul(k, c64(pl.nr)), c64(v * vw))),
+          vecTy, gepF(bp, b.CreateAdd(b.CreateMul(k, c64(pl.nr)), c64(v * vw))),
           bAlign));
     for (unsigned m = 0; m < mr; ++m) {
       Value *av = b.CreateAlignedLoad(
@@ -516,8 +515,8 @@ ModelEmitter::Stage ModelEmitter::emitDenseStage(const ir::Op &op,
       Value *kc = b.CreateBinaryIntrinsic(Intrinsic::umin, c64(pl.kc),
                                           b.CreateSub(c64(k), kc0));
       Value *first = b.CreateZExt(b.CreateICmpEQ(kc0, c64(0)), i32);
-      Value *last = b.CreateZExt(
-          b.CreateICmpEQ(b.CreateAdd(kc0, kc), c64(k)), i32);
+      Value *last =
+          b.CreateZExt(b.CreateICmpEQ(b.CreateAdd(kc0, kc), c64(k)), i32);
       Value *flags = b.CreateOr(first, b.CreateShl(last, 1));
       emitForEach(pBeg, pEnd, c64(1), [&](Value *p) {
         Value *bp = gepF(wG, b.CreateAdd(b.CreateMul(p, c64(k * nr)),
@@ -568,13 +567,13 @@ void ModelEmitter::emitRowSoftmax(Value *inRow, Value *outRow,
   Type *vd = FixedVectorType::get(f64, vw);
   Value *negInf = ConstantFP::getInfinity(vecTy, true);
   // max, ignoring NaN like std::max(maxV, v) in the reference.
-  std::vector<Value *> st = rowLoop(
-      features, {negInf},
-      [&](Value *col, Value *mask, const std::vector<Value *> &s) {
-        Value *v = loadRowVec(inRow, col, mask, negInf);
-        return std::vector<Value *>{
-            b.CreateSelect(b.CreateFCmpOLT(s[0], v), v, s[0])};
-      });
+  std::vector<Value *> st =
+      rowLoop(features, {negInf},
+              [&](Value *col, Value *mask, const std::vector<Value *> &s) {
+                Value *v = loadRowVec(inRow, col, mask, negInf);
+                return std::vector<Value *>{
+                    b.CreateSelect(b.CreateFCmpOLT(s[0], v), v, s[0])};
+              });
   Value *maxS = b.CreateUnaryIntrinsic(Intrinsic::vector_reduce_fmax, st[0]);
   Value *maxD = b.CreateVectorSplat(vw, b.CreateFPExt(maxS, f64));
   Value *zeroD = Constant::getNullValue(vd);
@@ -627,8 +626,7 @@ void ModelEmitter::emitRowOp(const ir::Op &op, unsigned opIndex, Value *inRow,
     return;
   case ir::OpKind::Softmax:
   case ir::OpKind::LogSoftmax:
-    emitRowSoftmax(inRow, outRow, features,
-                   op.kind == ir::OpKind::LogSoftmax);
+    emitRowSoftmax(inRow, outRow, features, op.kind == ir::OpKind::LogSoftmax);
     return;
   case ir::OpKind::Identity:
     b.CreateMemCpy(outRow, Align(4), inRow, Align(4), features * 4);
@@ -676,59 +674,58 @@ void ModelEmitter::emitRowOp(const ir::Op &op, unsigned opIndex, Value *inRow,
       Value *zeroD = Constant::getNullValue(vd);
       FastMathFlags fmf;
       fmf.setAllowReassoc();
-      std::vector<Value *> s = rowLoop(
-          features, {zeroD},
-          [&](Value *col, Value *mask, const std::vector<Value *> &st) {
-            Value *v = math.toDouble(loadRowVec(inRow, col, mask, zeroF));
-            return std::vector<Value *>{b.CreateFAdd(st[0], v)};
-          });
+      std::vector<Value *> s =
+          rowLoop(features, {zeroD},
+                  [&](Value *col, Value *mask, const std::vector<Value *> &st) {
+                    Value *v =
+                        math.toDouble(loadRowVec(inRow, col, mask, zeroF));
+                    return std::vector<Value *>{b.CreateFAdd(st[0], v)};
+                  });
       b.setFastMathFlags(fmf);
-      Value *mean = b.CreateFDiv(
-          b.CreateFAddReduce(ConstantFP::get(f64, 0.0), s[0]),
-          ConstantFP::get(f64, static_cast<double>(features)));
+      Value *mean =
+          b.CreateFDiv(b.CreateFAddReduce(ConstantFP::get(f64, 0.0), s[0]),
+                       ConstantFP::get(f64, static_cast<double>(features)));
       b.clearFastMathFlags();
       meanV = b.CreateVectorSplat(vw, mean);
-      s = rowLoop(
-          features, {zeroD},
-          [&](Value *col, Value *mask, const std::vector<Value *> &st) {
-            Value *v = math.toDouble(loadRowVec(inRow, col, mask, zeroF));
-            Value *d = b.CreateFSub(v, meanV);
-            if (mask)
-              d = b.CreateSelect(mask, d, zeroD);
-            return std::vector<Value *>{
-                math.mulAdd(d, d, st[0])};
-          });
+      s = rowLoop(features, {zeroD},
+                  [&](Value *col, Value *mask, const std::vector<Value *> &st) {
+                    Value *v =
+                        math.toDouble(loadRowVec(inRow, col, mask, zeroF));
+                    Value *d = b.CreateFSub(v, meanV);
+                    if (mask)
+                      d = b.CreateSelect(mask, d, zeroD);
+                    return std::vector<Value *>{math.mulAdd(d, d, st[0])};
+                  });
       b.setFastMathFlags(fmf);
-      Value *var = b.CreateFDiv(
-          b.CreateFAddReduce(ConstantFP::get(f64, 0.0), s[0]),
-          ConstantFP::get(f64, static_cast<double>(features)));
+      Value *var =
+          b.CreateFDiv(b.CreateFAddReduce(ConstantFP::get(f64, 0.0), s[0]),
+                       ConstantFP::get(f64, static_cast<double>(features)));
       b.clearFastMathFlags();
-      Value *inv = b.CreateFDiv(
-          ConstantFP::get(f64, 1.0),
-          b.CreateUnaryIntrinsic(Intrinsic::sqrt,
-                                 b.CreateFAdd(var, ConstantFP::get(f64, op.eps))));
+      Value *inv =
+          b.CreateFDiv(ConstantFP::get(f64, 1.0),
+                       b.CreateUnaryIntrinsic(
+                           Intrinsic::sqrt,
+                           b.CreateFAdd(var, ConstantFP::get(f64, op.eps))));
       invV = b.CreateVectorSplat(vw, inv);
     }
-    rowLoop(features, {},
-            [&](Value *col, Value *mask, const std::vector<Value *> &) {
-              Value *v = math.toDouble(loadRowVec(inRow, col, mask, zeroF));
-              Value *y;
-              if (op.kind == ir::OpKind::LayerNorm) {
-                y = b.CreateFMul(b.CreateFSub(v, meanV), invV);
-                y = b.CreateFAdd(b.CreateFMul(y, loadD(wG, col)),
-                                 loadD(bG, col));
-              } else if (op.kind == ir::OpKind::BatchNorm) {
-                y = b.CreateFDiv(b.CreateFSub(v, loadD(meanG, col)),
-                                 loadD(sdG, col));
-                y = b.CreateFAdd(b.CreateFMul(y, loadD(wG, col)),
-                                 loadD(bG, col));
-              } else {
-                y = b.CreateFAdd(b.CreateFMul(v, loadD(wG, col)),
-                                 loadD(bG, col));
-              }
-              storeRowVec(math.toFloat(y), outRow, col, mask);
-              return std::vector<Value *>{};
-            });
+    rowLoop(
+        features, {},
+        [&](Value *col, Value *mask, const std::vector<Value *> &) {
+          Value *v = math.toDouble(loadRowVec(inRow, col, mask, zeroF));
+          Value *y;
+          if (op.kind == ir::OpKind::LayerNorm) {
+            y = b.CreateFMul(b.CreateFSub(v, meanV), invV);
+            y = b.CreateFAdd(b.CreateFMul(y, loadD(wG, col)), loadD(bG, col));
+          } else if (op.kind == ir::OpKind::BatchNorm) {
+            y = b.CreateFDiv(b.CreateFSub(v, loadD(meanG, col)),
+                             loadD(sdG, col));
+            y = b.CreateFAdd(b.CreateFMul(y, loadD(wG, col)), loadD(bG, col));
+          } else {
+            y = b.CreateFAdd(b.CreateFMul(v, loadD(wG, col)), loadD(bG, col));
+          }
+          storeRowVec(math.toFloat(y), outRow, col, mask);
+          return std::vector<Value *>{};
+        });
     return;
   }
   case ir::OpKind::Linear:
@@ -743,7 +740,8 @@ ModelEmitter::Stage ModelEmitter::emitRowStage(const ir::Op &op,
                                                bool inPlaceNorm) {
   uint64_t inF = model.values[op.input].type.features();
   uint64_t outF = model.values[op.result].type.features();
-  uint64_t rowsPerItem = std::max<uint64_t>(1, 16384 / std::max<uint64_t>(outF, 1));
+  uint64_t rowsPerItem =
+      std::max<uint64_t>(1, 16384 / std::max<uint64_t>(outF, 1));
   Function *f = newFunction(
       taskTy,
       fmt::format("{}.{}{}", prefix, inPlaceNorm ? "rownorm" : "rows", opIndex),
@@ -755,8 +753,8 @@ ModelEmitter::Stage ModelEmitter::emitRowStage(const ir::Op &op,
   Value *out = b.CreateLoad(ptrTy, b.CreateStructGEP(ctxTy, ctxArg, 1));
   Value *rows = b.CreateLoad(i64, b.CreateStructGEP(ctxTy, ctxArg, 2));
   Value *r0 = b.CreateMul(begin, c64(rowsPerItem));
-  Value *r1 = b.CreateBinaryIntrinsic(
-      Intrinsic::umin, b.CreateMul(end, c64(rowsPerItem)), rows);
+  Value *r1 = b.CreateBinaryIntrinsic(Intrinsic::umin,
+                                      b.CreateMul(end, c64(rowsPerItem)), rows);
   emitForEach(r0, r1, c64(1), [&](Value *r) {
     Value *inRow = gepF(in, b.CreateMul(r, c64(inF)));
     Value *outRow = gepF(out, b.CreateMul(r, c64(outF)));
@@ -808,7 +806,8 @@ std::vector<Value *> ModelEmitter::emitTinyChain(std::vector<Value *> feats) {
         Value *acc = nullptr;
         for (int64_t i = 0; i < op.inFeatures; ++i) {
           Value *wv = ConstantFP::get(ty, w[j * op.inFeatures + i]);
-          acc = acc ? math.mulAdd(feats[i], wv, acc) : b.CreateFMul(feats[i], wv);
+          acc =
+              acc ? math.mulAdd(feats[i], wv, acc) : b.CreateFMul(feats[i], wv);
         }
         if (!acc)
           acc = ConstantFP::get(ty, 0.0);
@@ -855,11 +854,11 @@ std::vector<Value *> ModelEmitter::emitTinyChain(std::vector<Value *> feats) {
           var = var ? math.mulAdd(d, d, var) : b.CreateFMul(d, d);
         }
         var = b.CreateFDiv(var, ConstantFP::get(dty, count));
-        inv = b.CreateFDiv(
-            ConstantFP::get(dty, 1.0),
-            b.CreateUnaryIntrinsic(
-                Intrinsic::sqrt,
-                b.CreateFAdd(var, ConstantFP::get(dty, op.eps))));
+        inv =
+            b.CreateFDiv(ConstantFP::get(dty, 1.0),
+                         b.CreateUnaryIntrinsic(
+                             Intrinsic::sqrt,
+                             b.CreateFAdd(var, ConstantFP::get(dty, op.eps))));
       }
       for (size_t c = 0; c < feats.size(); ++c) {
         Value *y = xd[c];
@@ -873,7 +872,8 @@ std::vector<Value *> ModelEmitter::emitTinyChain(std::vector<Value *> feats) {
                            ConstantFP::get(dty, sd));
         }
         if (w)
-          y = b.CreateFMul(y, ConstantFP::get(dty, static_cast<double>((*w)[c])));
+          y = b.CreateFMul(y,
+                           ConstantFP::get(dty, static_cast<double>((*w)[c])));
         if (bias)
           y = b.CreateFAdd(
               y, ConstantFP::get(dty, static_cast<double>((*bias)[c])));
@@ -898,8 +898,8 @@ ModelEmitter::Stage ModelEmitter::emitTinyStage() {
   Value *out = b.CreateLoad(ptrTy, b.CreateStructGEP(ctxTy, ctxArg, 1));
   Value *rows = b.CreateLoad(i64, b.CreateStructGEP(ctxTy, ctxArg, 2));
   Value *r0 = b.CreateMul(begin, c64(rowsPerItem));
-  Value *r1 = b.CreateBinaryIntrinsic(
-      Intrinsic::umin, b.CreateMul(end, c64(rowsPerItem)), rows);
+  Value *r1 = b.CreateBinaryIntrinsic(Intrinsic::umin,
+                                      b.CreateMul(end, c64(rowsPerItem)), rows);
   unsigned lanes = cfg.vectorWidth;
   auto block = [&](Value *r, unsigned l) {
     Type *ty = FixedVectorType::get(f32, l);
@@ -907,8 +907,8 @@ ModelEmitter::Stage ModelEmitter::emitTinyStage() {
     for (uint64_t i = 0; i < inF; ++i) {
       Value *v = PoisonValue::get(ty);
       for (unsigned lane = 0; lane < l; ++lane) {
-        Value *idx = b.CreateAdd(b.CreateMul(b.CreateAdd(r, c64(lane)), c64(inF)),
-                                 c64(i));
+        Value *idx = b.CreateAdd(
+            b.CreateMul(b.CreateAdd(r, c64(lane)), c64(inF)), c64(i));
         v = b.CreateInsertElement(
             v, b.CreateAlignedLoad(f32, gepF(in, idx), Align(4)),
             static_cast<uint64_t>(lane));
@@ -956,7 +956,8 @@ void ModelEmitter::emitScratchBytes(const ModelPlan &plan) {
   Value *per = b.CreateAnd(
       b.CreateAdd(b.CreateMul(rows, c64(plan.scratchFeatures * 4)), c64(63)),
       c64(~uint64_t(63)));
-  Value *total = b.CreateAdd(c64(64), b.CreateMul(per, c64(plan.scratchBuffers)));
+  Value *total =
+      b.CreateAdd(c64(64), b.CreateMul(per, c64(plan.scratchBuffers)));
   total = b.CreateSelect(b.CreateICmpUGT(rows, c64(limits::kMaxBatch)),
                          c64(~uint64_t(0)), total);
   total = b.CreateSelect(b.CreateICmpEQ(rows, c64(0)), c64(0), total);
@@ -966,8 +967,8 @@ void ModelEmitter::emitScratchBytes(const ModelPlan &plan) {
 void ModelEmitter::emitRun(const ModelPlan &plan,
                            const std::vector<Stage> &stages) {
   // int PREFIX_run_parallel(in, out, batch, scratch, parallel_for, pool)
-  FunctionType *ft = FunctionType::get(
-      i32, {ptrTy, ptrTy, i64, ptrTy, ptrTy, ptrTy}, false);
+  FunctionType *ft =
+      FunctionType::get(i32, {ptrTy, ptrTy, i64, ptrTy, ptrTy, ptrTy}, false);
   Function *f = newFunction(ft, prefix + "_run_parallel", true);
   auto args = f->arg_begin();
   Value *in = &*args++, *out = &*args++, *rows = &*args++;
@@ -1028,7 +1029,8 @@ void ModelEmitter::emitRun(const ModelPlan &plan,
   b.CreateRet(b.getInt32(kRunOk));
 
   // int PREFIX_run(in, out, batch, scratch): serial.
-  FunctionType *runTy = FunctionType::get(i32, {ptrTy, ptrTy, i64, ptrTy}, false);
+  FunctionType *runTy =
+      FunctionType::get(i32, {ptrTy, ptrTy, i64, ptrTy}, false);
   Function *run = newFunction(runTy, prefix + "_run", true);
   auto ra = run->arg_begin();
   Value *rIn = &*ra++, *rOut = &*ra++, *rRows = &*ra++, *rScratch = &*ra++;
@@ -1043,7 +1045,8 @@ void ModelEmitter::emit() {
   std::vector<Stage> stages;
   size_t numOps = model.ops.size();
   auto dstOf = [&](size_t i) -> int {
-    return i + 1 == numOps ? 1 : (plan.scratchBuffers == 1 ? 2 : 2 + int(i % 2));
+    return i + 1 == numOps ? 1
+                           : (plan.scratchBuffers == 1 ? 2 : 2 + int(i % 2));
   };
   if (plan.tiny) {
     if (numOps > 0) {

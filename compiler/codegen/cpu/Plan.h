@@ -31,7 +31,7 @@ ModelPlan planModel(const ir::Model &model);
 
 /// How one Dense layer is blocked.
 struct DensePlan {
-  uint64_t k = 0, n = 0;      ///< in and out features
+  uint64_t k = 0, n = 0;       ///< in and out features
   unsigned nrVecs = 1, nr = 8; ///< microkernel width in vectors and floats
   unsigned mr = 1;             ///< microkernel rows
   uint64_t panels = 0;         ///< ceil(n / nr) packed weight panels

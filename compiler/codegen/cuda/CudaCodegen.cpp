@@ -838,7 +838,7 @@ bool emitLayered(const ir::Model &model, const std::vector<Stage> &stages,
       const size_t i = step.stages.front();
       const Stage &s = stages[i];
       const int64_t kp = roundUp(s.in, kAlign), np = roundUp(s.out, 128);
-      if (np / 128 > 65535 || roundUp(s.out, 8) / 8 > 65535) {
+      if (np / 128 > 65535 || roundUp(std::max(s.out, out.ld), 8) / 8 > 65535) {
         error = fmt::format("layer {} is too wide for the CUDA backend (at "
                             "most {} outputs)",
                             s.comment, 65535 * 8);
@@ -899,7 +899,9 @@ bool emitLayered(const ir::Model &model, const std::vector<Stage> &stages,
       gemv.kernel = name + "_gemv";
       gemv.threads = 128;
       gemv.rowsPerBlock = 16;
-      gemv.gridY = static_cast<uint32_t>(roundUp(s.out, 8) / 8);
+      // Cover the padding columns of the output buffer too (zeros).
+      gemv.gridY =
+          static_cast<uint32_t>(roundUp(std::max(s.out, out.ld), 8) / 8);
       gemv.input = current.id;
       gemv.output = out.id;
       gemv.minBatch = 1;

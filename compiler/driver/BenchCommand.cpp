@@ -1,0 +1,551 @@
+//===- BenchCommand.cpp - seqc bench --------------------------------------===//
+//
+// Part of seqc. `seqc bench`, in the manner of TensorRT's trtexec: compile
+// the model once (timed), then for every --batch size warm up, time repeated
+// runs on fixed-seed random inputs, and report the median and spread of the
+// latency, the time per sample, GFLOP/s and the fraction of this machine's
+// FP32 peak (measured on the spot by PeakFlops). The outputs of the last
+// timed run are checked against the float64 reference on a few rows.
+//
+// Timing: a sample times `runsPerSample` back-to-back runs with
+// std::chrono::steady_clock, so that a sample lasts at least
+// kMinSampleSeconds and the clock's own cost vanishes; per-run latency is the
+// sample time over the runs. Inputs stay the same between runs (a
+// steady-state serving loop: what fits in cache stays there).
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/driver/Commands.h"
+#include "compiler/driver/PeakFlops.h"
+#include "compiler/driver/Pipeline.h"
+#include "compiler/driver/Targets.h"
+#include "compiler/reference/Interpreter.h"
+#include "compiler/support/Limits.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <memory>
+#include <new>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace seqc::driver {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/// Time spent warming up each batch size (at least one run).
+constexpr double kWarmupSeconds = 0.1;
+/// Timed time per batch size when --repeat does not fix the sample count.
+constexpr double kTargetSeconds = 1.0;
+/// Bounds on the automatic number of samples per batch size.
+constexpr unsigned kMinSamples = 3;
+constexpr unsigned kMaxSamples = 200;
+/// Shortest sample: runs are grouped until a sample lasts this long.
+constexpr double kMinSampleSeconds = 50e-6;
+/// Largest input + output (+ interpreter) memory one bench may allocate.
+constexpr uint64_t kMaxBufferBytes = 8ull << 30;
+/// Seed of the random inputs (uniform in [-1, 1)).
+constexpr uint64_t kInputSeed = 20240229;
+/// Outputs the reference check looks at: this many rows at the start and at
+/// the end of each batch.
+constexpr uint64_t kCheckRowsEachEnd = 2;
+
+double secondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+/// 64-byte aligned float storage.
+struct AlignedFloats {
+  struct Free {
+    void operator()(float *p) const { std::free(p); }
+  };
+  std::unique_ptr<float, Free> data;
+
+  explicit AlignedFloats(uint64_t count) {
+    uint64_t bytes = std::max<uint64_t>(64, (count * 4 + 63) / 64 * 64);
+    data.reset(static_cast<float *>(std::aligned_alloc(64, bytes)));
+    if (!data)
+      throw std::bad_alloc();
+    std::fill_n(data.get(), count, 0.0f);
+  }
+  float *get() const { return data.get(); }
+};
+
+/// `--backend ref`: the float64 interpreter behind the Executor interface.
+/// It converts the float32 rows to double and back, which is part of what
+/// it times; it is an oracle, not a fast path.
+class ReferenceExecutor final : public Executor {
+public:
+  explicit ReferenceExecutor(const ir::Model &model) : model(model) {}
+
+  bool run(const float *input, float *output, uint64_t batch,
+           DiagnosticEngine &) override {
+    int64_t inFeatures = model.inputType().features();
+    int64_t outFeatures = model.outputType().features();
+    reference::Matrix x(static_cast<int64_t>(batch), inFeatures);
+    std::copy_n(input, x.data.size(), x.data.begin());
+    reference::Matrix y = reference::run(model, x);
+    for (size_t i = 0; i < static_cast<size_t>(batch * outFeatures); ++i)
+      output[i] = static_cast<float>(y.data[i]);
+    return true;
+  }
+
+private:
+  const ir::Model &model;
+};
+
+/// Latency distribution of one batch size, seconds per run.
+struct Spread {
+  double min = 0, p10 = 0, median = 0, p90 = 0, max = 0;
+};
+
+/// Linear interpolation between closest ranks of a sorted sample.
+double percentile(const std::vector<double> &sorted, double q) {
+  double pos = q * double(sorted.size() - 1);
+  size_t lo = static_cast<size_t>(std::floor(pos));
+  size_t hi = std::min(lo + 1, sorted.size() - 1);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - double(lo));
+}
+
+Spread spreadOf(std::vector<double> perRun) {
+  std::sort(perRun.begin(), perRun.end());
+  Spread s;
+  s.min = perRun.front();
+  s.p10 = percentile(perRun, 0.10);
+  s.median = percentile(perRun, 0.50);
+  s.p90 = percentile(perRun, 0.90);
+  s.max = perRun.back();
+  return s;
+}
+
+struct BatchResult {
+  uint64_t batch = 0;
+  unsigned samples = 0;
+  uint64_t runsPerSample = 0;
+  Spread spread;
+  /// Largest |output - reference| on the checked rows, and the largest
+  /// |reference| there (the scale); unset for --backend ref.
+  std::optional<double> maxAbsError;
+  double refMaxAbs = 0.0;
+};
+
+/// Warm-up, then timed samples. Returns false after the executor reported.
+bool timeBatch(Executor &executor, const float *input, float *output,
+               uint64_t batch, unsigned repeat, DiagnosticEngine &diag,
+               BatchResult &result) {
+  Clock::time_point warmStart = Clock::now();
+  double first = 0.0;
+  uint64_t warmRuns = 0;
+  do {
+    Clock::time_point start = Clock::now();
+    if (!executor.run(input, output, batch, diag))
+      return false;
+    if (warmRuns++ == 0)
+      first = secondsSince(start);
+  } while (secondsSince(warmStart) < kWarmupSeconds);
+  double warmElapsed = secondsSince(warmStart);
+  // The first run may pay for page faults and lazy initialisation.
+  double estimate =
+      warmRuns > 1 ? (warmElapsed - first) / double(warmRuns - 1) : first;
+  estimate = std::max(estimate, 1e-10);
+
+  double sampleSeconds =
+      std::max(kMinSampleSeconds, kTargetSeconds / kMaxSamples);
+  uint64_t runsPerSample =
+      std::max<uint64_t>(1, uint64_t(std::ceil(sampleSeconds / estimate)));
+  unsigned samples = repeat;
+  if (samples == 0) {
+    double fit = kTargetSeconds / (double(runsPerSample) * estimate);
+    samples = static_cast<unsigned>(
+        std::clamp(std::round(fit), double(kMinSamples), double(kMaxSamples)));
+  }
+
+  std::vector<double> perRun;
+  perRun.reserve(samples);
+  for (unsigned s = 0; s < samples; ++s) {
+    Clock::time_point start = Clock::now();
+    for (uint64_t r = 0; r < runsPerSample; ++r)
+      if (!executor.run(input, output, batch, diag))
+        return false;
+    perRun.push_back(secondsSince(start) / double(runsPerSample));
+  }
+  result.batch = batch;
+  result.samples = samples;
+  result.runsPerSample = runsPerSample;
+  result.spread = spreadOf(std::move(perRun));
+  return true;
+}
+
+/// Compares rows at both ends of the batch with the float64 reference.
+void checkAgainstReference(const ir::Model &model, const float *input,
+                           const float *output, BatchResult &result) {
+  int64_t inFeatures = model.inputType().features();
+  int64_t outFeatures = model.outputType().features();
+  std::vector<uint64_t> rows;
+  for (uint64_t r = 0; r < result.batch; ++r) {
+    if (r < kCheckRowsEachEnd || r + kCheckRowsEachEnd >= result.batch)
+      rows.push_back(r);
+    else
+      r = result.batch - kCheckRowsEachEnd - 1;
+  }
+  reference::Matrix x(static_cast<int64_t>(rows.size()), inFeatures);
+  for (size_t i = 0; i < rows.size(); ++i)
+    for (int64_t c = 0; c < inFeatures; ++c)
+      x.at(int64_t(i), c) = input[rows[i] * inFeatures + c];
+  reference::Matrix y = reference::run(model, x);
+  double maxError = 0.0, maxRef = 0.0;
+  for (size_t i = 0; i < rows.size(); ++i)
+    for (int64_t c = 0; c < outFeatures; ++c) {
+      double want = y.at(int64_t(i), c);
+      double got = output[rows[i] * outFeatures + c];
+      // NaN where the reference is finite (or the other way) is an error.
+      double error = std::isnan(want) && std::isnan(got) ? 0.0
+                     : want == got                       ? 0.0
+                                                         : std::abs(got - want);
+      if (std::isnan(error))
+        error = INFINITY;
+      maxError = std::max(maxError, error);
+      if (std::isfinite(want))
+        maxRef = std::max(maxRef, std::abs(want));
+    }
+  result.maxAbsError = maxError;
+  result.refMaxAbs = maxRef;
+}
+
+uint64_t flopsPerSample(const ir::Model &model) {
+  uint64_t flops = 0;
+  for (const ir::Op &op : model.ops)
+    if (op.kind == ir::OpKind::Dense || op.kind == ir::OpKind::Linear)
+      flops += 2 * uint64_t(op.inFeatures) * uint64_t(op.outFeatures);
+  return flops;
+}
+
+uint64_t weightBytes(const ir::Model &model) {
+  uint64_t bytes = 0;
+  for (const ir::Param &param : model.params)
+    bytes += param.data.numElements() * sizeof(float);
+  return bytes;
+}
+
+int64_t widestValue(const ir::Model &model) {
+  int64_t widest = 0;
+  for (const ir::Value &value : model.values)
+    widest = std::max(widest, value.type.features());
+  return widest;
+}
+
+/// Four significant digits in the largest unit that keeps the value >= 1.
+std::string formatSeconds(double s) {
+  if (!std::isfinite(s))
+    return "-";
+  double value = s * 1e9;
+  const char *unit = "ns";
+  if (s >= 1.0) {
+    value = s;
+    unit = "s";
+  } else if (s >= 1e-3) {
+    value = s * 1e3;
+    unit = "ms";
+  } else if (s >= 1e-6) {
+    value = s * 1e6;
+    unit = "us";
+  }
+  int decimals = value >= 100 ? 1 : value >= 10 ? 2 : 3;
+  return fmt::format("{:.{}f} {}", value, decimals, unit);
+}
+
+std::string formatBytes(uint64_t bytes) {
+  if (bytes < 1024)
+    return fmt::format("{} B", bytes);
+  if (bytes < (1u << 20))
+    return fmt::format("{:.1f} KiB", double(bytes) / 1024);
+  if (bytes < (1u << 30))
+    return fmt::format("{:.2f} MiB", double(bytes) / (1 << 20));
+  return fmt::format("{:.2f} GiB", double(bytes) / (1 << 30));
+}
+
+std::string formatCount(double n) {
+  if (n >= 1e9)
+    return fmt::format("{:.2f} G", n * 1e-9);
+  if (n >= 1e6)
+    return fmt::format("{:.2f} M", n * 1e-6);
+  if (n >= 1e3)
+    return fmt::format("{:.2f} k", n * 1e-3);
+  return fmt::format("{:.0f} ", n);
+}
+
+/// A JSON string literal. Bytes outside printable ASCII are written as
+/// \u00XX, so the line stays valid JSON whatever the path holds.
+std::string jsonString(std::string_view text) {
+  std::string out = "\"";
+  for (unsigned char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += char(c);
+    } else if (c < 0x20 || c >= 0x7f) {
+      out += fmt::format("\\u{:04x}", unsigned(c));
+    } else {
+      out += char(c);
+    }
+  }
+  return out + "\"";
+}
+
+std::string jsonNumber(double value) {
+  if (!std::isfinite(value))
+    return "null";
+  return fmt::format("{:.6g}", value);
+}
+
+std::string jsonNumber(std::optional<double> value) {
+  return value ? jsonNumber(*value) : std::string("null");
+}
+
+/// What the report says about the whole run, shared by every batch line.
+struct RunInfo {
+  std::string file;
+  std::string model;
+  std::string backend;
+  unsigned threads = 1;
+  std::string cpuName;
+  unsigned hardwareThreads = 1;
+  std::optional<PeakFlops> peak;
+  uint64_t flops = 0;
+  double frontendSeconds = 0.0;
+  std::optional<double> compileSeconds;
+  uint64_t artifactBytes = 0;
+  uint64_t weightBytes = 0;
+};
+
+void printJsonLine(const RunInfo &info, const BatchResult &r) {
+  const Spread &s = r.spread;
+  double perSample = s.median / double(r.batch);
+  double gflops = double(info.flops) * double(r.batch) / s.median * 1e-9;
+  std::string line = "{";
+  auto field = [&](std::string_view name, const std::string &value) {
+    if (line.size() > 1)
+      line += ", ";
+    line += fmt::format("\"{}\": {}", name, value);
+  };
+  field("file", jsonString(info.file));
+  field("model", jsonString(info.model));
+  field("backend", jsonString(info.backend));
+  field("batch", fmt::format("{}", r.batch));
+  field("threads", fmt::format("{}", info.threads));
+  field("median_seconds", jsonNumber(s.median));
+  field("min_seconds", jsonNumber(s.min));
+  field("p10_seconds", jsonNumber(s.p10));
+  field("p90_seconds", jsonNumber(s.p90));
+  field("max_seconds", jsonNumber(s.max));
+  field("seconds_per_sample", jsonNumber(perSample));
+  field("samples_per_second", jsonNumber(1.0 / perSample));
+  field("flops_per_sample", fmt::format("{}", info.flops));
+  field("gflops", jsonNumber(gflops));
+  field("peak_gflops",
+        info.peak ? jsonNumber(info.peak->gflops) : std::string("null"));
+  field("peak_fraction", info.peak && info.peak->gflops > 0
+                             ? jsonNumber(gflops / info.peak->gflops)
+                             : std::string("null"));
+  field("peak_isa",
+        info.peak ? jsonString(isaName(info.peak->isa)) : std::string("null"));
+  field("samples", fmt::format("{}", r.samples));
+  field("runs_per_sample", fmt::format("{}", r.runsPerSample));
+  field("frontend_seconds", jsonNumber(info.frontendSeconds));
+  field("compile_seconds", jsonNumber(info.compileSeconds));
+  field("artifact_bytes", info.artifactBytes
+                              ? fmt::format("{}", info.artifactBytes)
+                              : std::string("null"));
+  field("weight_bytes", fmt::format("{}", info.weightBytes));
+  field("max_abs_error", jsonNumber(r.maxAbsError));
+  field("ref_max_abs",
+        r.maxAbsError ? jsonNumber(r.refMaxAbs) : std::string("null"));
+  field("cpu", jsonString(info.cpuName));
+  field("hardware_threads", fmt::format("{}", info.hardwareThreads));
+  fmt::print("{}}}\n", line);
+  std::fflush(stdout);
+}
+
+void printHeader(const RunInfo &info, const ir::Model &model) {
+  unsigned dense = 0;
+  for (const ir::Op &op : model.ops)
+    dense += op.kind == ir::OpKind::Dense || op.kind == ir::OpKind::Linear;
+  fmt::print("seqc bench: {}, model {} ({} -> {}, {} dense op{} after "
+             "fusion)\n",
+             info.file, info.model, model.inputType().str(),
+             model.outputType().str(), dense, dense == 1 ? "" : "s");
+  fmt::print("  backend:   {}{}, {} thread{}\n", info.backend,
+             info.backend == "ref" ? " (float64 reference interpreter)" : "",
+             info.threads, info.threads == 1 ? "" : "s");
+  fmt::print("  host:      {}, {} hardware thread{}\n", info.cpuName,
+             info.hardwareThreads, info.hardwareThreads == 1 ? "" : "s");
+  fmt::print("  frontend:  {} (parse, weights, passes)\n",
+             formatSeconds(info.frontendSeconds));
+  if (info.compileSeconds)
+    fmt::print("  compile:   {} (code generation and JIT)\n",
+               formatSeconds(*info.compileSeconds));
+  fmt::print("  artifact:  {} (weights {} as f32)\n",
+             info.artifactBytes ? formatBytes(info.artifactBytes)
+                                : std::string("not reported by this backend"),
+             formatBytes(info.weightBytes));
+  if (info.peak && info.peak->gflops > 0)
+    fmt::print("  peak:      {:.1f} GFLOP/s FP32 on {} thread{} ({} chains, "
+               "measured now)\n",
+               info.peak->gflops, info.peak->threads,
+               info.peak->threads == 1 ? "" : "s", isaName(info.peak->isa));
+  else
+    fmt::print("  peak:      not measured\n");
+  fmt::print("  work:      {}FLOP per sample (2*in*out per dense layer; bias, "
+             "activations and normalisations not counted)\n",
+             formatCount(double(info.flops)));
+  if (info.backend == "ref")
+    fmt::print("  note:      --backend ref times the float64 oracle, not "
+               "generated code; its numbers say nothing about compiled "
+               "speed\n");
+  fmt::print("\n{:>8} {:>11} {:>11} {:>11} {:>11} {:>11} {:>11} {:>10} "
+             "{:>9} {:>7} {:>10} {:>10}\n",
+             "batch", "median", "min", "p10", "p90", "max", "per sample",
+             "samples/s", "GFLOP/s", "%peak", "max|err|", "samples");
+}
+
+void printRow(const RunInfo &info, const BatchResult &r) {
+  const Spread &s = r.spread;
+  double perSample = s.median / double(r.batch);
+  double gflops = double(info.flops) * double(r.batch) / s.median * 1e-9;
+  std::string peak =
+      info.peak && info.peak->gflops > 0
+          ? fmt::format("{:.1f}", 100 * gflops / info.peak->gflops)
+          : std::string("-");
+  std::string error =
+      r.maxAbsError ? fmt::format("{:.2g}", *r.maxAbsError) : std::string("-");
+  fmt::print("{:>8} {:>11} {:>11} {:>11} {:>11} {:>11} {:>11} {:>10} "
+             "{:>9.2f} {:>7} {:>10} {:>10}\n",
+             r.batch, formatSeconds(s.median), formatSeconds(s.min),
+             formatSeconds(s.p10), formatSeconds(s.p90), formatSeconds(s.max),
+             formatSeconds(perSample), formatCount(1.0 / perSample), gflops,
+             peak, error, fmt::format("{}x{}", r.samples, r.runsPerSample));
+  std::fflush(stdout);
+}
+
+int bench(const DriverOptions &opts, SourceManager &sourceMgr,
+          DiagnosticEngine &diag) {
+  std::string backend = opts.backend.empty() ? "cpu" : opts.backend;
+  std::vector<uint64_t> batches = opts.batches;
+  if (batches.empty())
+    batches = {1, 64, 1024};
+  for (uint64_t batch : batches)
+    if (batch == 0) {
+      diag.error("--batch 0 times nothing; every batch must be at least 1");
+      return 1;
+    }
+
+  RunInfo info;
+  info.file = opts.positional.front();
+  info.backend = backend;
+  info.threads = opts.threads;
+  info.cpuName = hostCpuName();
+  info.hardwareThreads = hostHardwareThreads();
+
+  Clock::time_point frontendStart = Clock::now();
+  std::unique_ptr<ir::Model> model = loadOptimizedModel(opts, sourceMgr, diag);
+  if (!model)
+    return 1;
+  info.frontendSeconds = secondsSince(frontendStart);
+  info.model = model->name;
+  info.flops = flopsPerSample(*model);
+  info.weightBytes = weightBytes(*model);
+
+  int64_t inFeatures = model->inputType().features();
+  int64_t outFeatures = model->outputType().features();
+  uint64_t maxBatch = *std::max_element(batches.begin(), batches.end());
+  // Input and output of the largest batch; the interpreter also keeps two
+  // float64 matrices of the widest value.
+  double needed = double(maxBatch) * double(inFeatures + outFeatures) * 4.0;
+  if (backend == "ref")
+    needed += double(maxBatch) * double(widestValue(*model)) * 8.0 * 3.0;
+  if (needed > double(kMaxBufferBytes)) {
+    diag.error(fmt::format("batch {} of model '{}' needs {} of buffers; "
+                           "seqc bench allocates at most {}",
+                           maxBatch, model->name, formatBytes(uint64_t(needed)),
+                           formatBytes(kMaxBufferBytes)));
+    return 1;
+  }
+
+  std::unique_ptr<Executor> executor;
+  if (backend == "ref") {
+    if (opts.threads > 1)
+      diag.report(Severity::Warning,
+                  fmt::format("the reference interpreter runs on one thread; "
+                              "--threads {} is ignored",
+                              opts.threads));
+    info.threads = 1;
+    executor = std::make_unique<ReferenceExecutor>(*model);
+  } else {
+    Clock::time_point compileStart = Clock::now();
+    executor = createExecutor(*model, opts, diag);
+    if (!executor)
+      return 1;
+    info.compileSeconds = secondsSince(compileStart);
+    info.artifactBytes = executor->artifactBytes();
+  }
+
+  // The machine's peak for the ISA the code uses (a GPU's is not measured).
+  if (backend != "cuda") {
+    SimdIsa isa =
+        backend == "ref" ? detectHostIsa() : isaForCpuOption(opts.cpu);
+    info.peak = measurePeakFlops(isa, info.threads);
+  }
+
+  AlignedFloats input(maxBatch * uint64_t(inFeatures));
+  AlignedFloats output(maxBatch * uint64_t(outFeatures));
+  std::mt19937_64 rng(kInputSeed);
+  for (uint64_t i = 0; i < maxBatch * uint64_t(inFeatures); ++i)
+    input.get()[i] = float(double(rng() >> 40) * 0x1p-23 - 1.0);
+
+  if (!opts.json)
+    printHeader(info, *model);
+  for (uint64_t batch : batches) {
+    BatchResult result;
+    if (!timeBatch(*executor, input.get(), output.get(), batch, opts.repeat,
+                   diag, result))
+      return 1;
+    if (backend != "ref") {
+      checkAgainstReference(*model, input.get(), output.get(), result);
+      double bound = 1e-4 * std::max(1.0, result.refMaxAbs);
+      if (!(*result.maxAbsError <= bound))
+        diag.report(Severity::Warning,
+                    fmt::format("at batch {} the output differs from the "
+                                "float64 reference by up to {:.3g} (outputs "
+                                "up to {:.3g}); these timings may be of "
+                                "wrong code",
+                                batch, *result.maxAbsError, result.refMaxAbs));
+    }
+    if (opts.json)
+      printJsonLine(info, result);
+    else
+      printRow(info, result);
+  }
+  return 0;
+}
+
+} // namespace
+
+int runBenchCommand(const DriverOptions &opts) {
+  SourceManager sourceMgr;
+  DiagnosticEngine diag(sourceMgr);
+  try {
+    return bench(opts, sourceMgr, diag);
+  } catch (const std::bad_alloc &) {
+    diag.error("out of memory while setting up the benchmark buffers");
+    return 2;
+  }
+}
+
+} // namespace seqc::driver

@@ -1,0 +1,212 @@
+//===- CpuTarget.cpp - seqc emit/compile/run for --target cpu -------------===//
+//
+// Part of seqc. The driver's side of the LLVM CPU backend: option handling,
+// `seqc emit --target cpu`, `seqc compile --target cpu` (PREFIX.h, PREFIX.o
+// and optionally PREFIX.a, written atomically) and the JIT executor behind
+// `seqc run --backend cpu`, which uses the runtime's thread pool for
+// --threads N.
+//
+//===----------------------------------------------------------------------===//
+
+#ifdef SEQC_HAVE_LLVM
+
+#include "compiler/codegen/cpu/CpuBackend.h"
+#include "compiler/driver/Targets.h"
+#include "compiler/support/FileIO.h"
+#include "runtime/ThreadPool.h"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <vector>
+
+namespace seqc::driver {
+
+namespace {
+
+namespace cpu = seqc::codegen::cpu;
+
+std::string fileName(const std::string &path) {
+  size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+cpu::CpuTargetOptions targetOptions(const DriverOptions &opts,
+                                    const std::string &prefix) {
+  cpu::CpuTargetOptions t;
+  t.cpu = opts.cpu;
+  t.triple = opts.targetTriple;
+  t.prefix = prefix;
+  t.fastMath = opts.fastMath;
+  return t;
+}
+
+/// True (after reporting) when \p path is one of the command's inputs.
+bool isInputFile(const DriverOptions &opts, const std::string &path,
+                 DiagnosticEngine &diag) {
+  std::vector<std::string> inputs = opts.positional;
+  if (opts.weights)
+    inputs.push_back(*opts.weights);
+  for (const std::string &in : inputs)
+    if (isSameFile(path, in)) {
+      diag.error(
+          fmt::format("refusing to overwrite the input file '{}'", path));
+      return true;
+    }
+  return false;
+}
+
+bool precisionIsF32(const DriverOptions &opts, DiagnosticEngine &diag) {
+  if (opts.precision.empty() || opts.precision == "f32")
+    return true;
+  diag.error(fmt::format("--precision {} is not supported by the CPU backend "
+                         "(it computes in f32)",
+                         opts.precision));
+  return false;
+}
+
+class CpuExecutor : public Executor {
+public:
+  CpuExecutor(std::unique_ptr<cpu::JitModel> jit, seqc_thread_pool *pool)
+      : jit(std::move(jit)), pool(pool) {}
+  ~CpuExecutor() override { seqc_thread_pool_destroy(pool); }
+
+  bool run(const float *input, float *output, uint64_t batch,
+           DiagnosticEngine &diag) override {
+    size_t bytes = jit->scratchBytes(batch);
+    if (bytes == SIZE_MAX) {
+      diag.error(fmt::format("batch of {} rows is too large", batch));
+      return false;
+    }
+    if (scratch.size() < bytes)
+      scratch.resize(bytes);
+    int status = pool ? jit->runParallel(input, output, batch, scratch.data(),
+                                         seqc_parallel_for, pool)
+                      : jit->run(input, output, batch, scratch.data());
+    if (status != cpu::kRunOk) {
+      diag.error(
+          fmt::format("the compiled model failed with status {}", status));
+      return false;
+    }
+    return true;
+  }
+
+private:
+  std::unique_ptr<cpu::JitModel> jit;
+  seqc_thread_pool *pool;
+  std::vector<unsigned char> scratch;
+};
+
+} // namespace
+
+int emitCpu(const ir::Model &fused, const DriverOptions &opts,
+            DiagnosticEngine &diag) {
+  const std::string format = opts.format.empty() ? "llvm" : opts.format;
+  if (format != "llvm" && format != "asm") {
+    diag.error(fmt::format("--format {} is not a CPU output format (use llvm "
+                           "or asm)",
+                           format));
+    return 1;
+  }
+  if (!precisionIsF32(opts, diag))
+    return 1;
+  std::string prefix = opts.name.empty() ? fused.name : opts.name;
+  if (!cpu::isValidPrefix(prefix)) {
+    if (!opts.name.empty()) {
+      diag.error(fmt::format("'{}' cannot prefix C symbols; use --name "
+                             "IDENTIFIER",
+                             prefix));
+      return 1;
+    }
+    prefix = "model";
+  }
+  std::string text, error;
+  if (!cpu::generate(fused, targetOptions(opts, prefix),
+                     format == "asm" ? cpu::OutputKind::Assembly
+                                     : cpu::OutputKind::LLVMIR,
+                     text, error)) {
+    diag.error(error);
+    return 1;
+  }
+  if (opts.output.empty() || opts.output == "-") {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    return 0;
+  }
+  if (isInputFile(opts, opts.output, diag))
+    return 1;
+  if (!writeFileAtomic(opts.output, text, error)) {
+    diag.error(error);
+    return 2;
+  }
+  return 0;
+}
+
+int compileCpu(const ir::Model &fused, const DriverOptions &opts,
+               DiagnosticEngine &diag) {
+  if (!precisionIsF32(opts, diag))
+    return 1;
+  std::string base = opts.output;
+  for (const char *ext : {".o", ".h", ".a"})
+    if (base.size() > 2 && base.compare(base.size() - 2, 2, ext) == 0)
+      base.resize(base.size() - 2);
+  const std::string prefix = opts.name.empty() ? fileName(base) : opts.name;
+  if (!cpu::isValidPrefix(prefix)) {
+    diag.error(fmt::format("'{}' cannot prefix C symbols; name the model with "
+                           "--name IDENTIFIER",
+                           prefix));
+    return 1;
+  }
+  std::vector<std::string> paths = {base + ".o", base + ".h"};
+  if (opts.staticLib)
+    paths.push_back(base + ".a");
+  for (const std::string &path : paths)
+    if (isInputFile(opts, path, diag))
+      return 1;
+  cpu::CpuTargetOptions target = targetOptions(opts, prefix);
+  std::string object, error;
+  if (!cpu::generate(fused, target, cpu::OutputKind::Object, object, error)) {
+    diag.error(error);
+    return 1;
+  }
+  std::string header = cpu::generateHeader(fused, target);
+  std::string archive;
+  if (opts.staticLib &&
+      !cpu::makeStaticLibrary(object, fileName(base) + ".o", archive, error)) {
+    diag.error(error);
+    return 2;
+  }
+  if (!writeFileAtomic(base + ".o", object, error) ||
+      !writeFileAtomic(base + ".h", header, error) ||
+      (opts.staticLib && !writeFileAtomic(base + ".a", archive, error))) {
+    diag.error(error);
+    return 2;
+  }
+  return 0;
+}
+
+std::unique_ptr<Executor> createCpuExecutor(const ir::Model &fused,
+                                            const DriverOptions &opts,
+                                            DiagnosticEngine &diag) {
+  if (!precisionIsF32(opts, diag))
+    return nullptr;
+  std::string error;
+  std::unique_ptr<cpu::JitModel> jit =
+      cpu::JitModel::create(fused, targetOptions(opts, "seqc_model"), error);
+  if (!jit) {
+    diag.error(error);
+    return nullptr;
+  }
+  seqc_thread_pool *pool = nullptr;
+  if (opts.threads > 1) {
+    pool = seqc_thread_pool_create(opts.threads);
+    if (!pool) {
+      diag.error(fmt::format("cannot start {} threads", opts.threads));
+      return nullptr;
+    }
+  }
+  return std::make_unique<CpuExecutor>(std::move(jit), pool);
+}
+
+} // namespace seqc::driver
+
+#endif // SEQC_HAVE_LLVM

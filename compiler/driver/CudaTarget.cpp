@@ -1,0 +1,220 @@
+//===- CudaTarget.cpp - seqc emit/compile/run for --target cuda -----------===//
+//
+// Part of seqc. The driver's side of the CUDA backend: option handling, the
+// emit and compile commands, and the executor behind `--backend cuda`.
+//
+//===----------------------------------------------------------------------===//
+
+#ifdef SEQC_HAVE_CUDA
+
+#include "compiler/codegen/cuda/CudaCodegen.h"
+#include "compiler/codegen/cuda/CudaJit.h"
+#include "compiler/codegen/cuda/CudaObject.h"
+#include "compiler/codegen/cuda/Nvrtc.h"
+#include "compiler/driver/Targets.h"
+#include "compiler/support/FileIO.h"
+#include "runtime/seqc_cuda_runtime.h"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+namespace seqc::driver {
+
+namespace {
+
+/// Reads --gpu-arch, --precision, --fast-math and SEQC_CUDA_STRATEGY.
+/// \p defaultArch is used when --gpu-arch is absent.
+bool cudaOptionsFrom(const DriverOptions &opts, const std::string &defaultArch,
+                     cuda::CudaOptions &out, DiagnosticEngine &diag) {
+  const std::string archText = opts.gpuArch.empty() ? defaultArch : opts.gpuArch;
+  std::optional<cuda::GpuArch> arch = cuda::parseGpuArch(archText);
+  if (!arch) {
+    diag.error(fmt::format("unknown --gpu-arch '{}' (expected sm_80, sm_86, "
+                           "sm_89, sm_90, ...)",
+                           archText));
+    return false;
+  }
+  std::optional<cuda::Precision> precision =
+      cuda::parsePrecision(opts.precision);
+  if (!precision) {
+    diag.error(fmt::format("unknown --precision '{}' (expected f32, bf16 or "
+                           "f16)",
+                           opts.precision));
+    return false;
+  }
+  out.arch = *arch;
+  out.precision = *precision;
+  out.fastMath = opts.fastMath;
+  out.strategy = cuda::Strategy::Auto;
+  if (const char *s = std::getenv("SEQC_CUDA_STRATEGY"); s && *s) {
+    std::string value = s;
+    if (value == "fused")
+      out.strategy = cuda::Strategy::Fused;
+    else if (value == "layered")
+      out.strategy = cuda::Strategy::Layered;
+    else if (value != "auto") {
+      diag.error(fmt::format("SEQC_CUDA_STRATEGY is '{}'; expected auto, "
+                             "fused or layered",
+                             value));
+      return false;
+    }
+  }
+  return true;
+}
+
+/// Emits and (when \p compile) NVRTC-compiles \p model.
+bool buildCuda(const ir::Model &model, const cuda::CudaOptions &options,
+               bool compile, const std::string &cacheDir,
+               cuda::CudaProgram &program, cuda::NvrtcOutput &compiled,
+               DiagnosticEngine &diag) {
+  std::string error;
+  if (!cuda::emitCudaProgram(model, options, program, error)) {
+    diag.error(fmt::format("cannot generate CUDA for model '{}': {}",
+                           model.name, error));
+    return false;
+  }
+  if (!compile)
+    return true;
+  cuda::NvrtcOptions nvrtc;
+  nvrtc.arch = options.arch;
+  nvrtc.fastMath = options.fastMath;
+  nvrtc.cacheDir = cacheDir;
+  nvrtc.sourceName = model.name + ".cu";
+  if (!cuda::compileCuda(program.source, nvrtc, compiled, error)) {
+    diag.error(error);
+    return false;
+  }
+  return true;
+}
+
+std::string baseName(const std::string &path) {
+  size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+/// Writes \p text to opts.output, or stdout when it is empty.
+int writeOutput(const DriverOptions &opts, const std::string &text,
+                DiagnosticEngine &diag) {
+  if (opts.output.empty() || opts.output == "-") {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    return 0;
+  }
+  if (!opts.positional.empty() && isSameFile(opts.output, opts.positional[0])) {
+    diag.error(fmt::format("refusing to overwrite the input file '{}'",
+                           opts.output));
+    return 1;
+  }
+  std::string error;
+  if (!writeFileAtomic(opts.output, text, error)) {
+    diag.error(error);
+    return 2;
+  }
+  return 0;
+}
+
+class CudaExecutor : public Executor {
+public:
+  explicit CudaExecutor(std::unique_ptr<cuda::CudaJitModel> model)
+      : model(std::move(model)) {}
+
+  bool run(const float *input, float *output, uint64_t batch,
+           DiagnosticEngine &diag) override {
+    if (model->runHost(input, output, batch) != SEQC_CUDA_OK) {
+      diag.error(fmt::format("CUDA: {}", seqc_cuda_last_error()));
+      return false;
+    }
+    return true;
+  }
+
+private:
+  std::unique_ptr<cuda::CudaJitModel> model;
+};
+
+} // namespace
+
+int emitCuda(const ir::Model &fused, const DriverOptions &opts,
+             DiagnosticEngine &diag) {
+  const std::string format = opts.format.empty() ? "cuda" : opts.format;
+  if (format != "cuda" && format != "ptx") {
+    diag.error(fmt::format("--format {} is not a CUDA output format (use "
+                           "cuda or ptx)",
+                           format));
+    return 1;
+  }
+  cuda::CudaOptions options;
+  if (!cudaOptionsFrom(opts, "sm_80", options, diag))
+    return 1;
+  cuda::CudaProgram program;
+  cuda::NvrtcOutput compiled;
+  if (!buildCuda(fused, options, format == "ptx", "", program, compiled, diag))
+    return 1;
+  return writeOutput(opts, format == "ptx" ? compiled.ptx : program.source,
+                     diag);
+}
+
+int compileCuda(const ir::Model &fused, const DriverOptions &opts,
+                DiagnosticEngine &diag) {
+  if (opts.staticLib) {
+    diag.error("--static-lib is not supported with --target cuda; link "
+               "PREFIX.o with libseqc_runtime.a");
+    return 1;
+  }
+  std::string base = opts.output;
+  for (const char *ext : {".o", ".h"})
+    if (base.size() > 2 && base.compare(base.size() - 2, 2, ext) == 0)
+      base.resize(base.size() - 2);
+  const std::string prefix = opts.name.empty() ? baseName(base) : opts.name;
+  if (!cuda::isValidPrefix(prefix)) {
+    diag.error(fmt::format("'{}' cannot prefix C symbols; name the model "
+                           "with --name IDENTIFIER",
+                           prefix));
+    return 1;
+  }
+  cuda::CudaOptions options;
+  if (!cudaOptionsFrom(opts, "sm_80", options, diag))
+    return 1;
+  cuda::CudaProgram program;
+  cuda::NvrtcOutput compiled;
+  if (!buildCuda(fused, options, true, "", program, compiled, diag))
+    return 1;
+  std::string error;
+  if (!cuda::writeCudaArtifacts(program, compiled, base, prefix, error)) {
+    diag.error(error);
+    return 2;
+  }
+  return 0;
+}
+
+std::unique_ptr<Executor> createCudaExecutor(const ir::Model &fused,
+                                             const DriverOptions &opts,
+                                             DiagnosticEngine &diag) {
+  // Fail fast (before compiling) without a GPU, and compile for the GPU at
+  // hand unless --gpu-arch says otherwise.
+  int arch = 0;
+  if (seqc_cuda_device_arch(0, &arch) != SEQC_CUDA_OK) {
+    diag.error(fmt::format("CUDA: {}", seqc_cuda_last_error()));
+    return nullptr;
+  }
+  cuda::CudaOptions options;
+  if (!cudaOptionsFrom(opts, fmt::format("sm_{}", arch), options, diag))
+    return nullptr;
+  cuda::CudaProgram program;
+  cuda::NvrtcOutput compiled;
+  if (!buildCuda(fused, options, true, cuda::defaultCudaCacheDir(), program,
+                 compiled, diag))
+    return nullptr;
+  std::string error;
+  std::unique_ptr<cuda::CudaJitModel> model = cuda::CudaJitModel::create(
+      std::move(program), std::move(compiled), 0, error);
+  if (!model) {
+    diag.error(fmt::format("CUDA: {}", error));
+    return nullptr;
+  }
+  return std::make_unique<CudaExecutor>(std::move(model));
+}
+
+} // namespace seqc::driver
+
+#endif // SEQC_HAVE_CUDA

@@ -1,0 +1,351 @@
+//===- PeakFlops.cpp - Measured FP32 peak of this machine -----------------===//
+//
+// Part of seqc. Each kernel keeps many independent accumulators in
+// registers and updates every one with `acc = acc * a + b` per iteration: a
+// chain per accumulator, so the number of chains in flight covers the FMA
+// latency (4-5 cycles) times the FMA pipes (2) on current x86 cores. The
+// values converge to b / (1 - a) and never become denormal. The kernels are
+// compiled for their ISA with __attribute__((target)) and called only after
+// CPUID and XGETBV say the CPU and the OS support it.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/driver/PeakFlops.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <string>
+#include <thread>
+#include <vector>
+
+#if defined(__x86_64__) || defined(__i386__)
+#define SEQC_PEAK_X86 1
+#include <cpuid.h>
+#include <immintrin.h>
+#endif
+
+#ifdef __linux__
+#include <sched.h>
+#endif
+
+namespace seqc::driver {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/// A kernel runs \p iters iterations and returns a value that depends on
+/// every accumulator, so no chain can be dropped.
+using Kernel = float (*)(uint64_t iters, float seed);
+
+#define SEQC_REPEAT8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+#define SEQC_REPEAT12(X) SEQC_REPEAT8(X) X(8) X(9) X(10) X(11)
+#define SEQC_REPEAT24(X)                                                       \
+  SEQC_REPEAT12(X)                                                             \
+  X(12) X(13) X(14) X(15) X(16) X(17) X(18) X(19) X(20) X(21) X(22) X(23)
+
+/// 8 scalar chains of multiply + add.
+constexpr unsigned kScalarChains = 8;
+float scalarChains(uint64_t iters, float seed) {
+  const float a = 0.9999999f, b = seed * 1e-7f;
+#define SEQC_DECL(i) float acc##i = seed + float(i);
+  SEQC_REPEAT8(SEQC_DECL)
+#undef SEQC_DECL
+  for (uint64_t n = 0; n < iters; ++n) {
+#define SEQC_STEP(i) acc##i = acc##i * a + b;
+    SEQC_REPEAT8(SEQC_STEP)
+#undef SEQC_STEP
+  }
+  float sum = 0.0f;
+#define SEQC_SUM(i) sum += acc##i;
+  SEQC_REPEAT8(SEQC_SUM)
+#undef SEQC_SUM
+  return sum;
+}
+
+#ifdef SEQC_PEAK_X86
+
+/// 12 chains of 4-wide SSE multiply + add (two instructions per update).
+constexpr unsigned kSseChains = 12;
+__attribute__((target("sse2"))) float sseChains(uint64_t iters, float seed) {
+  const __m128 a = _mm_set1_ps(0.9999999f), b = _mm_set1_ps(seed * 1e-7f);
+#define SEQC_DECL(i) __m128 acc##i = _mm_set1_ps(seed + float(i));
+  SEQC_REPEAT12(SEQC_DECL)
+#undef SEQC_DECL
+  for (uint64_t n = 0; n < iters; ++n) {
+#define SEQC_STEP(i) acc##i = _mm_add_ps(_mm_mul_ps(acc##i, a), b);
+    SEQC_REPEAT12(SEQC_STEP)
+#undef SEQC_STEP
+  }
+  __m128 sum = _mm_setzero_ps();
+#define SEQC_SUM(i) sum = _mm_add_ps(sum, acc##i);
+  SEQC_REPEAT12(SEQC_SUM)
+#undef SEQC_SUM
+  alignas(16) float lanes[4];
+  _mm_store_ps(lanes, sum);
+  return lanes[0] + lanes[1] + lanes[2] + lanes[3];
+}
+
+/// 12 chains of 8-wide FMA: 14 of the 16 ymm registers.
+constexpr unsigned kAvx2Chains = 12;
+__attribute__((target("avx2,fma"))) float avx2Chains(uint64_t iters,
+                                                     float seed) {
+  const __m256 a = _mm256_set1_ps(0.9999999f), b = _mm256_set1_ps(seed * 1e-7f);
+#define SEQC_DECL(i) __m256 acc##i = _mm256_set1_ps(seed + float(i));
+  SEQC_REPEAT12(SEQC_DECL)
+#undef SEQC_DECL
+  for (uint64_t n = 0; n < iters; ++n) {
+#define SEQC_STEP(i) acc##i = _mm256_fmadd_ps(acc##i, a, b);
+    SEQC_REPEAT12(SEQC_STEP)
+#undef SEQC_STEP
+  }
+  __m256 sum = _mm256_setzero_ps();
+#define SEQC_SUM(i) sum = _mm256_add_ps(sum, acc##i);
+  SEQC_REPEAT12(SEQC_SUM)
+#undef SEQC_SUM
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, sum);
+  float total = 0.0f;
+  for (float lane : lanes)
+    total += lane;
+  return total;
+}
+
+/// 24 chains of 16-wide FMA: 26 of the 32 zmm registers.
+constexpr unsigned kAvx512Chains = 24;
+__attribute__((target("avx512f"))) float avx512Chains(uint64_t iters,
+                                                      float seed) {
+  const __m512 a = _mm512_set1_ps(0.9999999f), b = _mm512_set1_ps(seed * 1e-7f);
+#define SEQC_DECL(i) __m512 acc##i = _mm512_set1_ps(seed + float(i));
+  SEQC_REPEAT24(SEQC_DECL)
+#undef SEQC_DECL
+  for (uint64_t n = 0; n < iters; ++n) {
+#define SEQC_STEP(i) acc##i = _mm512_fmadd_ps(acc##i, a, b);
+    SEQC_REPEAT24(SEQC_STEP)
+#undef SEQC_STEP
+  }
+  __m512 sum = _mm512_setzero_ps();
+#define SEQC_SUM(i) sum = _mm512_add_ps(sum, acc##i);
+  SEQC_REPEAT24(SEQC_SUM)
+#undef SEQC_SUM
+  // Not _mm512_reduce_add_ps: GCC 12's header warns inside it.
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, sum);
+  float total = 0.0f;
+  for (float lane : lanes)
+    total += lane;
+  return total;
+}
+
+/// XCR0, the register state the OS saves on a context switch.
+uint64_t readXcr0() {
+  uint32_t eax = 0, edx = 0;
+  __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
+  return (uint64_t(edx) << 32) | eax;
+}
+
+#endif // SEQC_PEAK_X86
+
+#undef SEQC_REPEAT8
+#undef SEQC_REPEAT12
+#undef SEQC_REPEAT24
+
+/// The kernel for \p isa and the FLOPs one of its iterations does.
+Kernel kernelFor(SimdIsa isa, double &flopsPerIter) {
+  switch (isa) {
+#ifdef SEQC_PEAK_X86
+  case SimdIsa::Avx512:
+    flopsPerIter = 2.0 * 16 * kAvx512Chains;
+    return avx512Chains;
+  case SimdIsa::Avx2Fma:
+    flopsPerIter = 2.0 * 8 * kAvx2Chains;
+    return avx2Chains;
+  case SimdIsa::Sse:
+    flopsPerIter = 2.0 * 4 * kSseChains;
+    return sseChains;
+#else
+  case SimdIsa::Avx512:
+  case SimdIsa::Avx2Fma:
+  case SimdIsa::Sse:
+#endif
+  case SimdIsa::Scalar:
+    break;
+  }
+  flopsPerIter = 2.0 * kScalarChains;
+  return scalarChains;
+}
+
+double secondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+} // namespace
+
+std::string_view isaName(SimdIsa isa) {
+  switch (isa) {
+  case SimdIsa::Avx512:
+    return "AVX-512 FMA";
+  case SimdIsa::Avx2Fma:
+    return "AVX2 FMA";
+  case SimdIsa::Sse:
+    return "SSE mul+add";
+  case SimdIsa::Scalar:
+    break;
+  }
+  return "scalar";
+}
+
+SimdIsa detectHostIsa() {
+#ifdef SEQC_PEAK_X86
+  unsigned eax, ebx, ecx, edx;
+  if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx))
+    return SimdIsa::Sse;
+  bool osxsave = ecx & (1u << 27), avx = ecx & (1u << 28),
+       fma = ecx & (1u << 12);
+  if (!osxsave || !avx)
+    return SimdIsa::Sse;
+  uint64_t xcr0 = readXcr0();
+  // XMM and YMM state (bits 1, 2); opmask, ZMM_Hi256, Hi16_ZMM (5, 6, 7).
+  bool osAvx = (xcr0 & 0x6) == 0x6;
+  bool osAvx512 = (xcr0 & 0xe6) == 0xe6;
+  if (!osAvx || !__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx))
+    return SimdIsa::Sse;
+  bool avx2 = ebx & (1u << 5), avx512f = ebx & (1u << 16);
+  if (avx512f && osAvx512 && fma)
+    return SimdIsa::Avx512;
+  if (avx2 && fma)
+    return SimdIsa::Avx2Fma;
+  return SimdIsa::Sse;
+#else
+  return SimdIsa::Scalar;
+#endif
+}
+
+SimdIsa isaForCpuOption(std::string_view cpu) {
+  SimdIsa host = detectHostIsa();
+  if (cpu.empty())
+    return host;
+  bool any = false;
+  SimdIsa best = SimdIsa::Scalar;
+  while (true) {
+    size_t comma = cpu.find(',');
+    std::string_view entry = cpu.substr(0, comma);
+    SimdIsa level = host;
+    if (entry == "x86-64-v4")
+      level = SimdIsa::Avx512;
+    else if (entry == "x86-64-v3")
+      level = SimdIsa::Avx2Fma;
+    else if (entry == "x86-64-v2" || entry == "x86-64")
+      level = SimdIsa::Sse;
+    SimdIsa usable = std::min(level, host);
+    best = any ? std::max(best, usable) : usable;
+    any = true;
+    if (comma == std::string_view::npos)
+      break;
+    cpu.remove_prefix(comma + 1);
+  }
+  return best;
+}
+
+std::string hostCpuName() {
+#ifdef SEQC_PEAK_X86
+  unsigned regs[12] = {};
+  unsigned maxLeaf = __get_cpuid_max(0x80000000u, nullptr);
+  if (maxLeaf < 0x80000004u)
+    return "unknown";
+  for (unsigned i = 0; i < 3; ++i)
+    __get_cpuid(0x80000002u + i, &regs[4 * i], &regs[4 * i + 1],
+                &regs[4 * i + 2], &regs[4 * i + 3]);
+  std::string name(reinterpret_cast<const char *>(regs), sizeof(regs));
+  name.resize(name.find('\0') == std::string::npos ? name.size()
+                                                   : name.find('\0'));
+  size_t first = name.find_first_not_of(' ');
+  size_t last = name.find_last_not_of(' ');
+  if (first == std::string::npos)
+    return "unknown";
+  return name.substr(first, last - first + 1);
+#else
+  return "unknown";
+#endif
+}
+
+unsigned hostHardwareThreads() {
+#ifdef __linux__
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+    return static_cast<unsigned>(CPU_COUNT(&set));
+#endif
+  unsigned n = std::thread::hardware_concurrency();
+  return n ? n : 1;
+}
+
+PeakFlops measurePeakFlops(SimdIsa isa, unsigned threads) {
+  threads = std::max(threads, 1u);
+  double flopsPerIter = 0.0;
+  Kernel kernel = kernelFor(isa, flopsPerIter);
+  volatile float sink = 0.0f;
+
+  // Calibrate on this thread: iterations for a ~20 ms trial.
+  uint64_t iters = 1 << 12;
+  double elapsed = 0.0;
+  while (true) {
+    Clock::time_point start = Clock::now();
+    sink = sink + kernel(iters, 1.0f);
+    elapsed = secondsSince(start);
+    if (elapsed >= 0.005 || iters >= (uint64_t(1) << 40))
+      break;
+    iters *= 2;
+  }
+  iters = std::max<uint64_t>(1, uint64_t(double(iters) * 0.02 / elapsed));
+
+  PeakFlops result;
+  result.isa = isa;
+  result.threads = threads;
+  constexpr int kTrials = 6;
+  for (int trial = 0; trial < kTrials; ++trial) {
+    std::vector<double> rates(threads, 0.0);
+    std::vector<float> sums(threads, 0.0f);
+    std::atomic<unsigned> ready{0};
+    std::atomic<bool> go{false};
+    auto body = [&](unsigned t) {
+      ready.fetch_add(1);
+      while (!go.load(std::memory_order_acquire))
+        std::this_thread::yield();
+      Clock::time_point start = Clock::now();
+      sums[t] = kernel(iters, 1.0f + float(t));
+      rates[t] = flopsPerIter * double(iters) / secondsSince(start);
+    };
+    std::vector<std::thread> workers;
+    bool spawnFailed = false;
+    try {
+      workers.reserve(threads - 1);
+      for (unsigned t = 1; t < threads; ++t)
+        workers.emplace_back(body, t);
+    } catch (const std::exception &) {
+      spawnFailed = true;
+    }
+    while (ready.load() != workers.size())
+      std::this_thread::yield();
+    go.store(true, std::memory_order_release);
+    body(0);
+    for (std::thread &worker : workers)
+      worker.join();
+    if (spawnFailed) {
+      result.gflops = 0.0;
+      return result;
+    }
+    double total = 0.0;
+    for (unsigned t = 0; t < threads; ++t) {
+      total += rates[t];
+      sink = sink + sums[t];
+    }
+    result.gflops = std::max(result.gflops, total * 1e-9);
+  }
+  return result;
+}
+
+} // namespace seqc::driver

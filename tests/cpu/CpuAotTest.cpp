@@ -1,0 +1,232 @@
+//===- CpuAotTest.cpp - Objects and headers linked into a C program -------===//
+//
+// Compiles two different models to objects (one wrapped in a static
+// library), links both into one plain C program with the system C compiler
+// (no -lm, no runtime), runs it on several batches and compares with the
+// reference. Also checks that the objects reference nothing beyond
+// memcpy/memset/memmove and carry no writable data.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/codegen/cpu/CpuBackend.h"
+#include "compiler/reference/Interpreter.h"
+#include "tests/cpu/TestModels.h"
+
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+using namespace seqc;
+using namespace seqc::codegen::cpu;
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path workDir = SEQC_TEST_WORKDIR;
+
+void writeBytes(const fs::path &path, const void *data, size_t size) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(static_cast<const char *>(data),
+            static_cast<std::streamsize>(size));
+  REQUIRE(out.good());
+}
+
+std::string readText(const fs::path &path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string capture(const std::string &cmd) {
+  std::string out;
+  FILE *pipe = popen(cmd.c_str(), "r");
+  REQUIRE(pipe);
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0)
+    out.append(buf, n);
+  CHECK(pclose(pipe) == 0);
+  return out;
+}
+
+void compileModel(const ir::Model &model, const std::string &prefix,
+                  bool staticLib, const std::string &triple) {
+  CpuTargetOptions opts;
+  opts.prefix = prefix;
+  opts.triple = triple;
+  std::string object, error;
+  INFO(error);
+  REQUIRE(generate(model, opts, OutputKind::Object, object, error));
+  writeBytes(workDir / (prefix + ".o"), object.data(), object.size());
+  std::string header = generateHeader(model, opts);
+  writeBytes(workDir / (prefix + ".h"), header.data(), header.size());
+  if (staticLib) {
+    std::string archive;
+    REQUIRE(makeStaticLibrary(object, prefix + ".o", archive, error));
+    writeBytes(workDir / ("lib" + prefix + ".a"), archive.data(),
+               archive.size());
+  }
+}
+
+const char *kMain = R"(#include "alpha.h"
+#include "beta.h"
+#include <stdio.h>
+#include <stdlib.h>
+
+/* A parallel-for that runs the items back to front, one at a time. */
+static void reverse_for(void *pool, size_t count, alpha_task_fn task, void *ctx) {
+  (void)pool;
+  while (count > 0) { task(ctx, count - 1, count); --count; }
+}
+
+static float *read_floats(const char *path, size_t n) {
+  float *p = malloc(n * sizeof(float) + 1);
+  FILE *f = fopen(path, "rb");
+  if (!p || !f || fread(p, sizeof(float), n, f) != n) exit(3);
+  fclose(f);
+  return p;
+}
+
+static void write_floats(const char *path, const float *p, size_t n) {
+  FILE *f = fopen(path, "wb");
+  if (!f || fwrite(p, sizeof(float), n, f) != n) exit(4);
+  fclose(f);
+}
+
+int main(int argc, char **argv) {
+  if (argc != 2) return 2;
+  size_t batch = (size_t)strtoull(argv[1], NULL, 10);
+  float *ain = read_floats("alpha_in.bin", batch * ALPHA_INPUT_FEATURES);
+  float *bin = read_floats("beta_in.bin", batch * BETA_INPUT_FEATURES);
+  float *aout = malloc(batch * ALPHA_OUTPUT_FEATURES * sizeof(float) + 1);
+  float *aout2 = malloc(batch * ALPHA_OUTPUT_FEATURES * sizeof(float) + 1);
+  float *bout = malloc(batch * BETA_OUTPUT_FEATURES * sizeof(float) + 1);
+  void *ascratch = malloc(alpha_scratch_bytes(batch) + 1);
+  void *bscratch = malloc(beta_scratch_bytes(batch) + 1);
+  if (alpha_run(ain, aout, batch, ascratch) != ALPHA_OK) return 5;
+  if (alpha_run_parallel(ain, aout2, batch, ascratch, reverse_for, NULL) != ALPHA_OK) return 6;
+  for (size_t i = 0; i < batch * ALPHA_OUTPUT_FEATURES; ++i)
+    if (aout[i] != aout2[i]) return 7;
+  if (beta_run(bin, bout, batch, bscratch) != BETA_OK) return 8;
+  if (batch > 0 && alpha_run(NULL, aout, batch, ascratch) != ALPHA_ERROR_NULL_POINTER) return 9;
+  write_floats("alpha_out.bin", aout, batch * ALPHA_OUTPUT_FEATURES);
+  write_floats("beta_out.bin", bout, batch * BETA_OUTPUT_FEATURES);
+  return 0;
+}
+)";
+
+} // namespace
+
+/// Compiles two models for \p triple, links them into one C program with
+/// \p cc and runs it (through \p runner, e.g. qemu) on several batches.
+void runScenario(const std::string &triple, const std::string &cc,
+                 const std::string &ccFlags, const std::string &runner) {
+  fs::remove_all(workDir);
+  fs::create_directories(workDir);
+  test::ModelBuilder alpha(64, 21);
+  alpha.dense(33, {ir::ActKind::ReLU, 0, 0});
+  alpha.layerNorm(true);
+  alpha.dense(10, {ir::ActKind::None, 0, 0}, true, ir::RowNorm::Softmax);
+  test::ModelBuilder beta(3, 22);
+  beta.dense(4, {ir::ActKind::Tanh, 0, 0});
+  beta.dense(2, {ir::ActKind::GELU, 0, 0});
+  compileModel(alpha.model, "alpha", false, triple);
+  compileModel(beta.model, "beta", true, triple);
+  writeBytes(workDir / "main.c", kMain, std::strlen(kMain));
+
+  // Nothing beyond memcpy/memset/memmove, and no writable data.
+  for (const char *obj : {"alpha.o", "beta.o"}) {
+    std::string undefined = capture("nm -u " + (workDir / obj).string());
+    std::istringstream lines(undefined);
+    std::string type, name;
+    while (lines >> type >> name) {
+      INFO(obj << " needs " << name);
+      CHECK((name == "memcpy" || name == "memset" || name == "memmove"));
+    }
+    std::string sections = capture("size -A " + (workDir / obj).string());
+    std::istringstream secLines(sections);
+    std::string line;
+    while (std::getline(secLines, line)) {
+      std::istringstream fields(line);
+      std::string sec;
+      uint64_t size = 0;
+      fields >> sec >> size;
+      if (sec.rfind(".data", 0) == 0 || sec.rfind(".bss", 0) == 0) {
+        INFO(obj << " has writable section " << sec);
+        CHECK(size == 0);
+      }
+    }
+    std::string defined =
+        capture("nm -g --defined-only " + (workDir / obj).string());
+    std::string prefix = std::string(obj).substr(0, std::string(obj).find('.'));
+    std::istringstream defs(defined);
+    std::string addr;
+    while (defs >> addr >> type >> name) {
+      INFO(obj << " exports " << name);
+      CHECK(name.rfind(prefix + "_", 0) == 0);
+    }
+  }
+  std::string header = readText(workDir / "alpha.h");
+  CHECK(header.find("size_t alpha_scratch_bytes(size_t batch);") !=
+        std::string::npos);
+
+  std::string build = "cd " + workDir.string() + " && " + cc + " " + ccFlags +
+                      " -std=c99 -Wall -Wextra -Werror -pedantic -o app main.c "
+                      "alpha.o -L. -lbeta 2>&1";
+  INFO(build);
+  CHECK(capture(build).empty());
+
+  std::mt19937 rng(5);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  for (uint64_t batch : {0u, 1u, 7u, 1000u, 4099u}) {
+    std::vector<float> ain(batch * 64), bin(batch * 3);
+    for (float &v : ain)
+      v = dist(rng);
+    for (float &v : bin)
+      v = dist(rng);
+    writeBytes(workDir / "alpha_in.bin", ain.data(), ain.size() * 4);
+    writeBytes(workDir / "beta_in.bin", bin.data(), bin.size() * 4);
+    int status = std::system(("cd " + workDir.string() + " && " + runner +
+                              "./app " + std::to_string(batch))
+                                 .c_str());
+    INFO("batch " << batch);
+    REQUIRE(status == 0);
+    std::string aout = readText(workDir / "alpha_out.bin");
+    std::string bout = readText(workDir / "beta_out.bin");
+    REQUIRE(aout.size() == batch * 10 * 4);
+    REQUIRE(bout.size() == batch * 2 * 4);
+    std::vector<float> a(batch * 10), bv(batch * 2);
+    std::memcpy(a.data(), aout.data(), aout.size());
+    std::memcpy(bv.data(), bout.data(), bout.size());
+    CHECK(test::scaledError(
+              a, reference::run(alpha.model, test::toMatrix(ain, batch, 64))) <=
+          1e-4);
+    CHECK(test::scaledError(
+              bv, reference::run(beta.model, test::toMatrix(bin, batch, 3))) <=
+          1e-4);
+  }
+}
+
+bool haveProgram(const std::string &name) {
+  return std::system(("command -v " + name + " > /dev/null 2>&1").c_str()) == 0;
+}
+
+TEST_CASE("two compiled models link into one C program") {
+  runScenario("", SEQC_TEST_CC, "", "");
+}
+
+TEST_CASE("aarch64 objects link with the cross gcc and run under qemu") {
+  if (!haveProgram("aarch64-linux-gnu-gcc") || !haveProgram("qemu-aarch64")) {
+    MESSAGE("skipped: needs aarch64-linux-gnu-gcc and qemu-aarch64 "
+            "(apt-get install gcc-aarch64-linux-gnu qemu-user)");
+    return;
+  }
+  runScenario("aarch64-linux-gnu", "aarch64-linux-gnu-gcc", "-static",
+              "qemu-aarch64 ");
+}
