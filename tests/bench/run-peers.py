@@ -201,6 +201,48 @@ def seqc_backend(seqc, requested):
     return "ref"
 
 
+def run_all(net, spec, flops, batches, threads, args, seqc, backend, exes,
+            wanted, torch_python, peer_script, ort_python, onnx_path,
+            blas_set):
+    """One round: seqc and every peer on one network at one thread count."""
+    repeat = ["--repeat", str(args.repeat)] if args.repeat else []
+    blist = ",".join(str(b) for b in batches)
+    runs = {}
+    seqc_batches = [b for b in batches
+                    if backend != "ref" or flops * b <= REF_MAX_FLOPS]
+    if seqc_batches:
+        runs["seqc"] = run_json(
+            [seqc, "bench", os.path.join(HERE, net + ".nn"), "--init-seed",
+             "1", "--backend", backend, "--json", "--threads", str(threads),
+             "--batch", ",".join(str(b) for b in seqc_batches)] + repeat,
+            thread_env(threads), f"seqc {net} t{threads}")
+    common = ["--layers", spec, "--batch", blist, "--threads",
+              str(threads)] + repeat
+    for peer in ("onednn", "openblas", "libxsmm"):
+        if peer not in exes:
+            continue
+        runs[peer] = run_json([exes[peer]] + common, thread_env(threads),
+                              f"{peer} {net} t{threads}")
+        if peer == "openblas" and blas_set:
+            runs["openblas-unset"] = run_json(
+                [exes[peer]] + common, thread_env(threads, True),
+                f"openblas (OPENBLAS_CORETYPE unset) {net} t{threads}")
+    if "pytorch" in wanted:
+        cmd = [torch_python, peer_script, "torch"] + common
+        runs["pytorch"] = run_json(cmd, thread_env(threads),
+                                   f"pytorch {net} t{threads}")
+        if blas_set:
+            runs["pytorch-unset"] = run_json(
+                cmd, thread_env(threads, True),
+                f"pytorch (OPENBLAS_CORETYPE unset) {net} t{threads}")
+    if ort_python:
+        runs["onnxruntime"] = run_json(
+            [ort_python, peer_script, "ort", "--onnx", onnx_path, "--batch",
+             blist, "--threads", str(threads)] + repeat,
+            thread_env(threads), f"onnxruntime {net} t{threads}")
+    return runs
+
+
 def fmt_time(seconds):
     if seconds is None:
         return "-"
@@ -239,6 +281,9 @@ def main():
     parser.add_argument("--peers", default=",".join(PEERS))
     parser.add_argument("--repeat", type=int, default=0,
                         help="samples per batch (default: automatic, ~1 s)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="measure everything N times, interleaved, and "
+                             "keep each cell's fastest median")
     parser.add_argument("--seqc-backend", default="auto",
                         choices=["auto", "cpu", "ref"])
     parser.add_argument("--markdown", help="also write the table here")
@@ -257,7 +302,6 @@ def main():
     if unknown:
         sys.exit(f"run-peers: unknown networks {sorted(unknown)}")
     wanted = set(args.peers.split(","))
-    repeat = ["--repeat", str(args.repeat)] if args.repeat else []
 
     exes = build_cxx_peers(out_dir, wanted)
     torch_python = "/usr/bin/python3"
@@ -288,64 +332,42 @@ def main():
         spec = network_layers(seqc, net)
         flops = flops_per_sample(spec)
         onnx_path = os.path.join(out_dir, "onnx", net + ".onnx")
-        if ort_python and not os.path.exists(onnx_path + ".npz"):
-            subprocess.run([torch_python, peer_script, "export", "--layers",
-                            spec, "--onnx", onnx_path], check=True,
-                           capture_output=True)
+        have_onnx = False
+        if ort_python:
+            export = subprocess.run(
+                [torch_python, peer_script, "export", "--layers", spec,
+                 "--onnx", onnx_path], capture_output=True, text=True)
+            have_onnx = export.returncode == 0
+            if not have_onnx:
+                log(f"onnxruntime {net}: skipped, torch.onnx.export "
+                    f"failed:\n{export.stderr[-2000:]}")
         for threads in threads_list:
-            blist = ",".join(str(b) for b in batches)
-            runs = {}
-            seqc_batches = [b for b in batches
-                            if backend != "ref" or flops * b <= REF_MAX_FLOPS]
-            if seqc_batches:
-                runs["seqc"] = run_json(
-                    [seqc, "bench", os.path.join(HERE, net + ".nn"),
-                     "--init-seed", "1", "--backend", backend, "--json",
-                     "--threads", str(threads), "--batch",
-                     ",".join(str(b) for b in seqc_batches)] + repeat,
-                    thread_env(threads), f"seqc {net} t{threads}")
-            common = ["--layers", spec, "--batch", blist, "--threads",
-                      str(threads)] + repeat
-            for peer in ("onednn", "openblas", "libxsmm"):
-                if peer not in exes:
-                    continue
-                runs[peer] = run_json([exes[peer]] + common,
-                                      thread_env(threads),
-                                      f"{peer} {net} t{threads}")
-                if peer == "openblas" and blas_set:
-                    runs["openblas-unset"] = run_json(
-                        [exes[peer]] + common, thread_env(threads, True),
-                        f"openblas (OPENBLAS_CORETYPE unset) {net} t{threads}")
-            if "pytorch" in wanted:
-                cmd = [torch_python, peer_script, "torch"] + common
-                runs["pytorch"] = run_json(cmd, thread_env(threads),
-                                           f"pytorch {net} t{threads}")
-                if blas_set:
-                    runs["pytorch-unset"] = run_json(
-                        cmd, thread_env(threads, True),
-                        f"pytorch (OPENBLAS_CORETYPE unset) {net} t{threads}")
-            if ort_python:
-                runs["onnxruntime"] = run_json(
-                    [ort_python, peer_script, "ort", "--onnx", onnx_path,
-                     "--batch", blist, "--threads", str(threads)] + repeat,
-                    thread_env(threads), f"onnxruntime {net} t{threads}")
-            for column, by_batch in runs.items():
-                for batch, record in by_batch.items():
-                    record["column"] = column
-                    record["net"] = net
-                    raw.write(json.dumps(record) + "\n")
-                    results.setdefault((net, batch, threads), {})[column] = \
-                        record
-                    if column.startswith("openblas") or \
-                            column.startswith("pytorch"):
-                        blas_kernels[column] = record.get("info", "")
+            for round_index in range(args.rounds):
+                runs = run_all(net, spec, flops, batches, threads, args,
+                               seqc, backend, exes, wanted, torch_python,
+                               peer_script, ort_python if have_onnx else None,
+                               onnx_path, blas_set)
+                for column, by_batch in runs.items():
+                    for batch, record in by_batch.items():
+                        record["column"] = column
+                        record["net"] = net
+                        record["round"] = round_index
+                        raw.write(json.dumps(record) + "\n")
+                        cell = results.setdefault((net, batch, threads), {})
+                        # Over rounds, a cell keeps its fastest median.
+                        if column not in cell or record["median_seconds"] < \
+                                cell[column]["median_seconds"]:
+                            cell[column] = record
+                        if column.startswith("openblas") or \
+                                column.startswith("pytorch"):
+                            blas_kernels[column] = record.get("info", "")
             raw.flush()
     raw.close()
     minutes = (time.time() - started) / 60
 
     table = render(results, nets, threads_list, backend, blas_set,
                    blas_kernels, load_before, load_average(), minutes,
-                   " ".join(sys.argv), raw_path)
+                   " ".join(sys.argv), raw_path, args.rounds)
     print(table)
     if args.markdown:
         with open(args.markdown, "w") as f:
@@ -353,7 +375,7 @@ def main():
 
 
 def render(results, nets, threads_list, backend, blas_set, blas_kernels,
-           load_before, load_after, minutes, command, raw_path):
+           load_before, load_after, minutes, command, raw_path, rounds):
     seqc_title = "seqc" if backend == "cpu" else "seqc (ref)"
     out = []
     cpu = peak = None
@@ -364,7 +386,9 @@ def render(results, nets, threads_list, backend, blas_set, blas_kernels,
     out.append(f"Host: {cpu or 'unknown CPU'}; load average {load_before} "
                f"before, {load_after} after; {minutes:.1f} min; "
                f"{datetime.datetime.now():%Y-%m-%d %H:%M}.  ")
-    out.append(f"Raw results: `{raw_path}`  ")
+    out.append(f"Raw results: `{raw_path}`" +
+               (f"; {rounds} rounds, each cell the fastest median"
+                if rounds > 1 else "") + "  ")
     if backend != "cpu":
         out.append("**seqc column: the float64 reference interpreter "
                    "(`--backend ref`), not compiled code** -- the CPU "

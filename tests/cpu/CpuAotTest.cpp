@@ -56,10 +56,12 @@ std::string capture(const std::string &cmd) {
 }
 
 void compileModel(const ir::Model &model, const std::string &prefix,
-                  bool staticLib, const std::string &triple) {
+                  bool staticLib, const std::string &triple,
+                  const std::string &cpu) {
   CpuTargetOptions opts;
   opts.prefix = prefix;
   opts.triple = triple;
+  opts.cpu = cpu;
   std::string object, error;
   INFO(error);
   REQUIRE(generate(model, opts, OutputKind::Object, object, error));
@@ -126,7 +128,8 @@ int main(int argc, char **argv) {
 /// Compiles two models for \p triple, links them into one C program with
 /// \p cc and runs it (through \p runner, e.g. qemu) on several batches.
 void runScenario(const std::string &triple, const std::string &cc,
-                 const std::string &ccFlags, const std::string &runner) {
+                 const std::string &ccFlags, const std::string &runner,
+                 const std::string &cpu = "") {
   fs::remove_all(workDir);
   fs::create_directories(workDir);
   test::ModelBuilder alpha(64, 21);
@@ -136,8 +139,8 @@ void runScenario(const std::string &triple, const std::string &cc,
   test::ModelBuilder beta(3, 22);
   beta.dense(4, {ir::ActKind::Tanh, 0, 0});
   beta.dense(2, {ir::ActKind::GELU, 0, 0});
-  compileModel(alpha.model, "alpha", false, triple);
-  compileModel(beta.model, "beta", true, triple);
+  compileModel(alpha.model, "alpha", false, triple, cpu);
+  compileModel(beta.model, "beta", true, triple, cpu);
   writeBytes(workDir / "main.c", kMain, std::strlen(kMain));
 
   // Nothing beyond memcpy/memset/memmove, and no writable data.
@@ -220,6 +223,16 @@ bool haveProgram(const std::string &name) {
 TEST_CASE("two compiled models link into one C program") {
   runScenario("", SEQC_TEST_CC, "", "");
 }
+
+#if defined(__x86_64__)
+TEST_CASE("a multiversioned object picks its variant by CPUID") {
+  // The host runs at least x86-64-v2; the ifunc resolver must pick a variant
+  // it supports (v4 only where AVX-512 is there) and compute the same result.
+  runScenario("", SEQC_TEST_CC, "", "", "x86-64-v2,x86-64-v3,x86-64-v4");
+  std::string header = readText(workDir / "alpha.h");
+  CHECK(header.find("ALPHA_ERROR_UNSUPPORTED_CPU (-4)") != std::string::npos);
+}
+#endif
 
 TEST_CASE("aarch64 objects link with the cross gcc and run under qemu") {
   if (!haveProgram("aarch64-linux-gnu-gcc") || !haveProgram("qemu-aarch64")) {

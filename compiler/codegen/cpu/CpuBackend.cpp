@@ -159,10 +159,69 @@ void optimizeModule(Module &mod, TargetMachine &tm) {
   mpm.run(mod, mam);
 }
 
+/// Splits a --cpu list ("x86-64-v3,x86-64-v4").
+std::vector<std::string> splitCpus(const std::string &text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    if (comma == std::string::npos)
+      comma = text.size();
+    out.push_back(text.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
+
+/// The target machines of a model: one, or one per variant of a CPU list.
+struct Targets {
+  ResolvedTarget primary;
+  std::unique_ptr<TargetMachine> tm;
+  std::vector<std::unique_ptr<TargetMachine>> variants;
+};
+
+bool createTargets(const CpuTargetOptions &opts, Targets &out,
+                   std::string &error) {
+  std::vector<std::string> cpus = splitCpus(opts.cpu);
+  if (cpus.size() > 1) {
+    for (const std::string &cpu : cpus) {
+      CpuTargetOptions one = opts;
+      one.cpu = cpu;
+      ResolvedTarget rt;
+      if (cpu.empty() || cpu == "native") {
+        error = fmt::format("--cpu {}: a CPU list must name each CPU "
+                            "(e.g. x86-64-v3,x86-64-v4)",
+                            opts.cpu);
+        return false;
+      }
+      if (!resolveTarget(one, rt, error))
+        return false;
+      if (Triple(rt.triple).getArch() != Triple::x86_64) {
+        error = fmt::format("--cpu {}: CPU lists (multiversioning) are "
+                            "supported for x86-64 only, not '{}'",
+                            opts.cpu, rt.triple);
+        return false;
+      }
+      out.variants.push_back(createTargetMachine(rt));
+      if (out.variants.size() == 1)
+        out.primary = rt;
+    }
+  } else if (!resolveTarget(opts, out.primary, error)) {
+    return false;
+  }
+  out.tm = createTargetMachine(out.primary);
+  if (!out.tm) {
+    error = fmt::format("cannot create a target machine for '{}'",
+                        out.primary.triple);
+    return false;
+  }
+  return true;
+}
+
 /// Builds and optimises the module for \p model.
 std::unique_ptr<Module> buildModule(const ir::Model &model,
                                     const CpuTargetOptions &opts,
-                                    TargetMachine &tm, LLVMContext &ctx,
+                                    Targets &targets, LLVMContext &ctx,
                                     std::string &error) {
   if (!isValidPrefix(opts.prefix)) {
     error = fmt::format(
@@ -171,8 +230,26 @@ std::unique_ptr<Module> buildModule(const ir::Model &model,
   }
   if (!checkModel(model, error))
     return nullptr;
-  KernelConfig cfg = kernelConfigFor(tm);
-  std::unique_ptr<Module> mod = emitModel(model, opts.prefix, cfg, tm, ctx);
+  TargetMachine &tm = *targets.tm;
+  auto mod = std::make_unique<Module>(opts.prefix, ctx);
+  mod->setTargetTriple(tm.getTargetTriple().str());
+  mod->setDataLayout(tm.createDataLayout());
+  if (targets.variants.empty()) {
+    emitModel(*mod, model, opts.prefix, kernelConfigFor(tm), true);
+  } else {
+    std::vector<CpuVariant> variants;
+    for (size_t i = 0; i < targets.variants.size(); ++i) {
+      const TargetMachine &vtm = *targets.variants[i];
+      CpuVariant v;
+      v.symbolPrefix = fmt::format("{}.v{}", opts.prefix, i);
+      for (const std::string &f : dispatchableX86Features())
+        if (vtm.getMCSubtargetInfo()->checkFeatures("+" + f))
+          v.features.push_back(f);
+      emitModel(*mod, model, v.symbolPrefix, kernelConfigFor(vtm), false);
+      variants.push_back(std::move(v));
+    }
+    emitCpuDispatch(*mod, opts.prefix, variants);
+  }
   std::string verifyErrors;
   raw_string_ostream os(verifyErrors);
   if (verifyModule(*mod, &os)) {
@@ -187,16 +264,13 @@ std::unique_ptr<Module> buildModule(const ir::Model &model,
 
 bool generate(const ir::Model &model, const CpuTargetOptions &opts,
               OutputKind kind, std::string &out, std::string &error) {
-  ResolvedTarget rt;
-  if (!resolveTarget(opts, rt, error))
+  Targets targets;
+  if (!createTargets(opts, targets, error))
     return false;
-  std::unique_ptr<TargetMachine> tm = createTargetMachine(rt);
-  if (!tm) {
-    error = fmt::format("cannot create a target machine for '{}'", rt.triple);
-    return false;
-  }
+  TargetMachine *tm = targets.tm.get();
+  const ResolvedTarget &rt = targets.primary;
   LLVMContext ctx;
-  std::unique_ptr<Module> mod = buildModule(model, opts, *tm, ctx, error);
+  std::unique_ptr<Module> mod = buildModule(model, opts, targets, ctx, error);
   if (!mod)
     return false;
   if (kind == OutputKind::LLVMIR) {
@@ -266,16 +340,37 @@ std::unique_ptr<JitModel> JitModel::create(const ir::Model &model,
   }
   CpuTargetOptions hostOpts = opts;
   hostOpts.triple.clear();
-  ResolvedTarget rt;
-  if (!resolveTarget(hostOpts, rt, error))
-    return nullptr;
-  std::unique_ptr<TargetMachine> tm = createTargetMachine(rt);
-  if (!tm) {
-    error = "cannot create a target machine for this host";
-    return nullptr;
+  std::vector<std::string> cpus = splitCpus(opts.cpu);
+  if (cpus.size() > 1) {
+    // A CPU list: compile the last variant this host supports.
+    Targets all;
+    if (!createTargets(hostOpts, all, error))
+      return nullptr;
+    StringMap<bool> host = sys::getHostCPUFeatures();
+    hostOpts.cpu.clear();
+    for (size_t i = cpus.size(); i-- > 0;) {
+      bool ok = true;
+      for (const std::string &f : dispatchableX86Features())
+        if (all.variants[i]->getMCSubtargetInfo()->checkFeatures("+" + f))
+          ok = ok && host.lookup(f);
+      if (ok) {
+        hostOpts.cpu = cpus[i];
+        break;
+      }
+    }
+    if (hostOpts.cpu.empty()) {
+      error = fmt::format("none of the CPUs in --cpu {} can run on this host",
+                          opts.cpu);
+      return nullptr;
+    }
   }
+  Targets targets;
+  if (!createTargets(hostOpts, targets, error))
+    return nullptr;
+  const ResolvedTarget &rt = targets.primary;
   auto ctx = std::make_unique<LLVMContext>();
-  std::unique_ptr<Module> mod = buildModule(model, hostOpts, *tm, *ctx, error);
+  std::unique_ptr<Module> mod =
+      buildModule(model, hostOpts, targets, *ctx, error);
   if (!mod)
     return nullptr;
 

@@ -24,7 +24,10 @@ namespace seqc::codegen::cpu {
 /// What to generate code for.
 struct CpuTargetOptions {
   /// LLVM CPU name: "" or "native" = the host, "x86-64-v3", "skylake-avx512",
-  /// "generic", ...
+  /// "generic", ...; or a comma-separated list of named x86-64 CPUs
+  /// ("x86-64-v3,x86-64-v4") for one object that picks the last one the
+  /// running CPU supports (CPUID, through GNU ifuncs); the JIT compiles the
+  /// best one for the host.
   std::string cpu;
   /// Target triple: "" = the host; e.g. "aarch64-linux-gnu".
   std::string triple;
@@ -41,6 +44,8 @@ enum RunStatus : int {
   kRunNullPointer = -1,   ///< input or output is NULL while batch > 0
   kRunNullScratch = -2,   ///< scratch is NULL but scratch_bytes(batch) > 0
   kRunBatchTooLarge = -3, ///< batch > limits::kMaxBatch
+  /// Multiversioned objects only: no variant runs on this CPU.
+  kRunUnsupportedCpu = -4,
 };
 
 /// The task and parallel-for signatures of the generated code's hook.

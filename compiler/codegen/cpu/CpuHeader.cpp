@@ -132,8 +132,13 @@ std::string generateHeader(const ir::Model &model,
                    "{}_scratch_bytes(batch) > 0 */\n",
                    up, p);
   h += fmt::format(
-      "#define {}_ERROR_BATCH_TOO_LARGE (-3) /* batch > {}_MAX_BATCH */\n\n",
-      up, up);
+      "#define {}_ERROR_BATCH_TOO_LARGE (-3) /* batch > {}_MAX_BATCH */\n", up,
+      up);
+  if (opts.cpu.find(',') != std::string::npos)
+    h += fmt::format("#define {}_ERROR_UNSUPPORTED_CPU (-4) /* no variant of "
+                     "'{}' runs on this CPU */\n",
+                     up, opts.cpu);
+  h += "\n";
   if (plan.scratchBuffers == 0)
     h += "/* Working memory the caller provides: this model needs none (always "
          "0). */\n";

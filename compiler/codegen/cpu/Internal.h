@@ -77,12 +77,29 @@ KernelConfig kernelConfigFor(const llvm::TargetMachine &tm);
 /// Blocks one Dense/Linear layer for the target.
 DensePlan planDense(const ir::Op &op, const KernelConfig &cfg);
 
-/// Builds the LLVM module for \p model (not yet optimised).
-std::unique_ptr<llvm::Module> emitModel(const ir::Model &model,
-                                        const std::string &prefix,
-                                        const KernelConfig &config,
-                                        const llvm::TargetMachine &tm,
-                                        llvm::LLVMContext &ctx);
+/// Adds the code for \p model to \p mod with symbols `PREFIX_run`,
+/// `PREFIX_run_parallel`, `PREFIX_scratch_bytes`; external when
+/// \p exportSymbols, else internal (the variants of a multiversioned object).
+void emitModel(llvm::Module &mod, const ir::Model &model,
+               const std::string &prefix, const KernelConfig &config,
+               bool exportSymbols);
+
+/// One ISA variant of a multiversioned x86-64 object.
+struct CpuVariant {
+  /// Prefix of its internal symbols.
+  std::string symbolPrefix;
+  /// LLVM feature names (`avx2`, `avx512f`, ...) checked with CPUID.
+  std::vector<std::string> features;
+};
+
+/// The x86 features a CPUID-based dispatcher can check.
+const std::vector<std::string> &dispatchableX86Features();
+
+/// Emits the exported entry points of a multiversioned object: GNU ifuncs
+/// whose resolver picks the last variant the CPU supports (CPUID/XGETBV),
+/// or a stub returning kRunUnsupportedCpu.
+void emitCpuDispatch(llvm::Module &mod, const std::string &prefix,
+                     const std::vector<CpuVariant> &variants);
 
 } // namespace seqc::codegen::cpu
 
