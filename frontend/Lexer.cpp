@@ -224,6 +224,9 @@ bool Lexer::lexString() {
 }
 
 std::vector<Token> Lexer::run() {
+  // Python accepts (and ignores) a UTF-8 byte-order mark at the start.
+  if (text.substr(0, 3) == "\xEF\xBB\xBF")
+    pos = lineStart = 3;
   auto pushNewline = [&](size_t offset) {
     if (!tokens.empty() && tokens.back().kind != TokenKind::Newline) {
       Token token;

@@ -17,10 +17,12 @@ int runCheckCommand(const DriverOptions &opts) {
   uint64_t numParams = 0;
   for (const ir::Param &param : model->params)
     numParams += param.data.numElements();
-  fmt::print("{}: ok: model '{}' maps {} to {} with {} layers and {} "
-             "parameters\n",
+  size_t numLayers = model->ops.size();
+  fmt::print("{}: ok: model '{}' maps {} to {} with {} layer{} and {} "
+             "parameter{}\n",
              opts.positional.front(), model->name, model->inputType().str(),
-             model->outputType().str(), model->ops.size(), numParams);
+             model->outputType().str(), numLayers, numLayers == 1 ? "" : "s",
+             numParams, numParams == 1 ? "" : "s");
   return 0;
 }
 

@@ -58,30 +58,40 @@ public:
       return false;
     }
     model.values[0].type = ir::Type::batched(width);
-    const ir::Op *producer = nullptr;
+    // The op that last fixed the width (a Linear or a norm), and the op
+    // just before the current one (ignoring no-ops).
+    const ir::Op *widthSetter = nullptr;
+    const ir::Op *previous = nullptr;
     for (ir::Op &op : model.ops) {
       int64_t required = requiredWidth(op);
       if (required != 0 && required != width) {
-        std::string from =
-            producer ? fmt::format("the layer before it ({}) produces {}",
-                                   producer->description, width)
-                     : fmt::format("the model's input has {}", width);
+        std::string from;
+        if (!widthSetter)
+          from = fmt::format("the model's input has {}", width);
+        else if (widthSetter == previous)
+          from = fmt::format("the layer before it ({}) produces {}",
+                             widthSetter->description, width);
+        else
+          from = fmt::format("it receives {} from {}", width,
+                             widthSetter->description);
         diag.error(op.loc,
                    fmt::format("{} expects {} {}, but {}", op.description,
                                required, noun(op), from),
                    op.locLength);
-        if (producer && producer->loc.isValid())
-          diag.note(producer->loc,
+        if (widthSetter && widthSetter->loc.isValid())
+          diag.note(widthSetter->loc,
                     fmt::format("{} produces {} features here",
-                                producer->description, width),
-                    producer->locLength);
+                                widthSetter->description, width),
+                    widthSetter->locLength);
         return false;
       }
       if (op.kind == ir::OpKind::Linear || op.kind == ir::OpKind::Dense)
         width = op.outFeatures;
       model.values[op.result].type = ir::Type::batched(width);
+      if (requiredWidth(op) != 0)
+        widthSetter = &op;
       if (op.kind != ir::OpKind::Identity)
-        producer = &op;
+        previous = &op;
     }
     return true;
   }

@@ -85,10 +85,12 @@ void checkBatch(const ir::Model &model, const JitModel &jit, uint64_t batch,
   CHECK(err <= 1e-4);
 }
 
-std::unique_ptr<JitModel> compile(const ir::Model &model) {
+std::unique_ptr<JitModel> compile(const ir::Model &model,
+                                  const std::string &cpu = "") {
   std::string error;
   CpuTargetOptions opts;
   opts.prefix = "net";
+  opts.cpu = cpu;
   std::unique_ptr<JitModel> jit = JitModel::create(model, opts, error);
   INFO(error);
   REQUIRE(jit);
@@ -102,11 +104,13 @@ ir::Activation randomAct(std::mt19937 &rng) {
 
 } // namespace
 
-TEST_CASE("random networks match the reference") {
-  std::mt19937 rng(20240601);
+namespace {
+
+void randomNetworks(uint32_t seed, int trials, const std::string &cpu) {
+  std::mt19937 rng(seed);
   const int64_t widths[] = {1, 2, 3, 5, 8, 9, 16, 17, 31, 33, 48, 64, 100, 129};
   const uint64_t batches[] = {0, 1, 2, 3, 7, 13, 64, 65, 1000, 2051};
-  for (int trial = 0; trial < 24; ++trial) {
+  for (int trial = 0; trial < trials; ++trial) {
     int64_t inF = widths[rng() % std::size(widths)];
     test::ModelBuilder mb(inF, static_cast<uint32_t>(rng()));
     int depth = 1 + static_cast<int>(rng() % 5);
@@ -137,12 +141,35 @@ TEST_CASE("random networks match the reference") {
         break;
       }
     }
-    INFO("trial " << trial << " shape " << shape);
-    std::unique_ptr<JitModel> jit = compile(mb.model);
+    INFO("cpu '" << cpu << "' trial " << trial << " shape " << shape);
+    std::unique_ptr<JitModel> jit = compile(mb.model, cpu);
     for (uint64_t batch : batches)
       checkBatch(mb.model, *jit, batch, rng, static_cast<int>(batch % 3));
   }
 }
+
+} // namespace
+
+TEST_CASE("random networks match the reference") {
+  randomNetworks(20240601, 24, "");
+}
+
+#if defined(__x86_64__)
+TEST_CASE("random networks match the reference with 4-wide SSE kernels") {
+  randomNetworks(99, 8, "x86-64-v2");
+}
+
+TEST_CASE("a CPU list JIT-compiles the best variant for the host") {
+  std::mt19937 rng(4);
+  test::ModelBuilder mb(40, 3);
+  mb.dense(50, {ir::ActKind::GELU, 0, 0});
+  mb.dense(7, {});
+  std::unique_ptr<JitModel> jit =
+      compile(mb.model, "x86-64-v2,x86-64-v3,x86-64-v4");
+  for (uint64_t batch : {1u, 29u})
+    checkBatch(mb.model, *jit, batch, rng, 0);
+}
+#endif
 
 TEST_CASE("wide layers take the cache-blocked path") {
   std::mt19937 rng(7);

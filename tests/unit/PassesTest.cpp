@@ -349,8 +349,8 @@ TEST_CASE("shape-check: mismatched widths are reported at the layer") {
        "t.nn:1:38: error: Linear(2, 1) expects 2 input features, but the layer "
        "before it (Linear(2, 3)) produces 3\n"},
       {"Net = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.BatchNorm1d(4))\n",
-       "t.nn:1:49: error: BatchNorm1d(4) expects 4 features, but the layer "
-       "before it (ReLU()) produces 3\n"},
+       "t.nn:1:49: error: BatchNorm1d(4) expects 4 features, but it receives "
+       "3 from Linear(2, 3)\n"},
       {"Net = nn.Sequential(nn.Linear(2, 3), nn.Dropout(), nn.LayerNorm(2))\n",
        "t.nn:1:52: error: LayerNorm(2) expects 2 features, but the layer "
        "before "
@@ -376,13 +376,13 @@ TEST_CASE("shape-check: the note points at the layer that set the width") {
                          "Net = nn.Sequential(Enc, nn.Linear(3, 1))\n",
                          1, diagnostics));
   CHECK(diagnostics ==
-        "t.nn:2:26: error: Linear(3, 1) expects 3 input features, but the "
-        "layer before it (Tanh()) produces 4\n"
+        "t.nn:2:26: error: Linear(3, 1) expects 3 input features, but it "
+        "receives 4 from Linear(8, 4)\n"
         "  Net = nn.Sequential(Enc, nn.Linear(3, 1))\n"
         "                           ^~~~~~~~~~~~~~~\n"
-        "t.nn:1:38: note: Tanh() produces 4 features here\n"
+        "t.nn:1:21: note: Linear(8, 4) produces 4 features here\n"
         "  Enc = nn.Sequential(nn.Linear(8, 4), nn.Tanh())\n"
-        "                                       ^~~~~~~~~\n");
+        "                      ^~~~~~~~~~~~~~~\n");
 }
 
 TEST_CASE("shape-check: a model without ops is an error, not a crash") {

@@ -29,21 +29,12 @@ struct Tile {
 };
 
 struct LayerPlan {
-  const peer::Layer *layer;
+  const peer::Layer *layer = nullptr;
   std::vector<float> wt; ///< [in][out]
   std::vector<Tile> tiles;
-  /// kernels[(mb, nb, kb)] for each distinct block shape, dispatched once.
-  struct Kernel {
-    int64_t mb, nb, kb;
-    libxsmm_smmfunction fn;
-  };
-  std::vector<Kernel> kernels;
-  libxsmm_smmfunction find(int64_t mb, int64_t nb, int64_t kb) const {
-    for (const Kernel &k : kernels)
-      if (k.mb == mb && k.nb == nb && k.kb == kb)
-        return k.fn;
-    return nullptr;
-  }
+  int64_t kChunks = 0;
+  /// The kernel of every (tile, K chunk), tile-major, dispatched ahead.
+  std::vector<libxsmm_smmfunction> tileKernels;
 };
 
 libxsmm_smmfunction dispatch(int64_t m, int64_t n, int64_t k, int64_t lda,
@@ -70,59 +61,67 @@ LayerPlan plan(const peer::Layer &layer, int64_t batch) {
     for (int64_t m0 = 0; m0 < layer.out; m0 += kBlockM)
       p.tiles.push_back({m0, std::min(kBlockM, layer.out - m0), n0,
                          std::min(kBlockN, batch - n0)});
+  p.kChunks = (layer.in + kBlockK - 1) / kBlockK;
   for (const Tile &t : p.tiles)
-    for (int64_t k0 = 0; k0 < layer.in; k0 += kBlockK) {
-      int64_t kb = std::min(kBlockK, layer.in - k0);
-      if (!p.find(t.mb, t.nb, kb))
-        p.kernels.push_back(
-            {t.mb, t.nb, kb,
-             dispatch(t.mb, t.nb, kb, layer.out, layer.in, layer.out)});
-    }
+    for (int64_t k0 = 0; k0 < layer.in; k0 += kBlockK)
+      // libxsmm caches kernels by shape: one JIT per distinct block.
+      p.tileKernels.push_back(dispatch(t.mb, t.nb,
+                                       std::min(kBlockK, layer.in - k0),
+                                       layer.out, layer.in, layer.out));
   return p;
 }
 
-void runLayer(const LayerPlan &p, const float *x, float *y, int threads) {
+/// One tile: bias, the K chunks, then the activation while it is in cache.
+void runTile(const LayerPlan &p, size_t ti, const float *x, float *y) {
   const peer::Layer &layer = *p.layer;
-  int64_t count = int64_t(p.tiles.size());
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-  for (int64_t ti = 0; ti < count; ++ti) {
-    const Tile &t = p.tiles[ti];
-    for (int64_t j = 0; j < t.nb; ++j) {
-      float *c = y + (t.n0 + j) * layer.out + t.m0;
+  const Tile &t = p.tiles[ti];
+  for (int64_t j = 0; j < t.nb; ++j) {
+    float *c = y + (t.n0 + j) * layer.out + t.m0;
+    for (int64_t i = 0; i < t.mb; ++i)
+      c[i] = layer.bias[t.m0 + i];
+  }
+  const libxsmm_smmfunction *fn = &p.tileKernels[ti * size_t(p.kChunks)];
+  for (int64_t k0 = 0, kc = 0; k0 < layer.in; k0 += kBlockK, ++kc)
+    fn[kc](p.wt.data() + k0 * layer.out + t.m0, x + t.n0 * layer.in + k0,
+           y + t.n0 * layer.out + t.m0);
+  if (layer.act == peer::Act::None)
+    return;
+  for (int64_t j = 0; j < t.nb; ++j) {
+    float *c = y + (t.n0 + j) * layer.out + t.m0;
+    switch (layer.act) {
+    case peer::Act::ReLU:
+#pragma omp simd
       for (int64_t i = 0; i < t.mb; ++i)
-        c[i] = layer.bias[t.m0 + i];
-    }
-    for (int64_t k0 = 0; k0 < layer.in; k0 += kBlockK) {
-      int64_t kb = std::min(kBlockK, layer.in - k0);
-      p.find(t.mb, t.nb, kb)(p.wt.data() + k0 * layer.out + t.m0,
-                             x + t.n0 * layer.in + k0,
-                             y + t.n0 * layer.out + t.m0);
-    }
-    if (layer.act == peer::Act::None)
-      continue;
-    for (int64_t j = 0; j < t.nb; ++j) {
-      float *c = y + (t.n0 + j) * layer.out + t.m0;
-      switch (layer.act) {
-      case peer::Act::ReLU:
+        c[i] = std::max(c[i], 0.0f);
+      break;
+    case peer::Act::Sigmoid:
 #pragma omp simd
-        for (int64_t i = 0; i < t.mb; ++i)
-          c[i] = std::max(c[i], 0.0f);
-        break;
-      case peer::Act::Sigmoid:
+      for (int64_t i = 0; i < t.mb; ++i)
+        c[i] = 1.0f / (1.0f + std::exp(-c[i]));
+      break;
+    case peer::Act::Tanh:
 #pragma omp simd
-        for (int64_t i = 0; i < t.mb; ++i)
-          c[i] = 1.0f / (1.0f + std::exp(-c[i]));
-        break;
-      case peer::Act::Tanh:
-#pragma omp simd
-        for (int64_t i = 0; i < t.mb; ++i)
-          c[i] = std::tanh(c[i]);
-        break;
-      case peer::Act::None:
-        break;
-      }
+      for (int64_t i = 0; i < t.mb; ++i)
+        c[i] = std::tanh(c[i]);
+      break;
+    case peer::Act::None:
+      break;
     }
   }
+}
+
+void runLayer(const LayerPlan &p, const float *x, float *y, int threads) {
+  size_t count = p.tiles.size();
+  // No OpenMP region on one thread or one tile: entering one (even with a
+  // false `if` clause) costs more than a tiny layer.
+  if (threads == 1 || count == 1) {
+    for (size_t ti = 0; ti < count; ++ti)
+      runTile(p, ti, x, y);
+    return;
+  }
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (size_t ti = 0; ti < count; ++ti)
+    runTile(p, ti, x, y);
 }
 
 } // namespace

@@ -19,37 +19,45 @@
 
 namespace {
 
-void biasAndActivation(const peer::Layer &layer, float *y, int64_t batch,
-                       int threads) {
+void biasAndActivationRow(const peer::Layer &layer, float *row) {
   const float *bias = layer.bias.data();
   int64_t n = layer.out;
-  peer::Act act = layer.act;
-#pragma omp parallel for num_threads(threads) if (threads > 1 && batch > 1)
-  for (int64_t r = 0; r < batch; ++r) {
-    float *row = y + r * n;
-    switch (act) {
-    case peer::Act::None:
+  switch (layer.act) {
+  case peer::Act::None:
 #pragma omp simd
-      for (int64_t c = 0; c < n; ++c)
-        row[c] += bias[c];
-      break;
-    case peer::Act::ReLU:
+    for (int64_t c = 0; c < n; ++c)
+      row[c] += bias[c];
+    break;
+  case peer::Act::ReLU:
 #pragma omp simd
-      for (int64_t c = 0; c < n; ++c)
-        row[c] = std::max(row[c] + bias[c], 0.0f);
-      break;
-    case peer::Act::Sigmoid:
+    for (int64_t c = 0; c < n; ++c)
+      row[c] = std::max(row[c] + bias[c], 0.0f);
+    break;
+  case peer::Act::Sigmoid:
 #pragma omp simd
-      for (int64_t c = 0; c < n; ++c)
-        row[c] = 1.0f / (1.0f + std::exp(-(row[c] + bias[c])));
-      break;
-    case peer::Act::Tanh:
+    for (int64_t c = 0; c < n; ++c)
+      row[c] = 1.0f / (1.0f + std::exp(-(row[c] + bias[c])));
+    break;
+  case peer::Act::Tanh:
 #pragma omp simd
-      for (int64_t c = 0; c < n; ++c)
-        row[c] = std::tanh(row[c] + bias[c]);
-      break;
-    }
+    for (int64_t c = 0; c < n; ++c)
+      row[c] = std::tanh(row[c] + bias[c]);
+    break;
   }
+}
+
+void biasAndActivation(const peer::Layer &layer, float *y, int64_t batch,
+                       int threads) {
+  // No OpenMP region for one thread or one row: entering one costs more
+  // than a small row.
+  if (threads == 1 || batch == 1) {
+    for (int64_t r = 0; r < batch; ++r)
+      biasAndActivationRow(layer, y + r * layer.out);
+    return;
+  }
+#pragma omp parallel for num_threads(threads)
+  for (int64_t r = 0; r < batch; ++r)
+    biasAndActivationRow(layer, y + r * layer.out);
 }
 
 } // namespace
