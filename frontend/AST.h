@@ -45,8 +45,8 @@ struct Expr {
   /// List: written with parentheses (a tuple) rather than brackets.
   bool isTuple = false;
 
-  int64_t intValue = 0;   ///< Integer, Bool (0/1)
-  double floatValue = 0;  ///< Integer and Float
+  int64_t intValue = 0;    ///< Integer, Bool (0/1)
+  double floatValue = 0;   ///< Integer and Float
   std::string stringValue; ///< String
 
   /// `nn.Linear` for a Name or Call.

@@ -63,7 +63,8 @@ public:
 
 private:
   SourceLoc locAt(size_t offset) const {
-    return SourceLoc{bufferId, line, static_cast<uint32_t>(offset - lineStart + 1)};
+    return SourceLoc{bufferId, line,
+                     static_cast<uint32_t>(offset - lineStart + 1)};
   }
   bool error(size_t offset, std::string_view message, uint32_t length = 1) {
     diag.error(locAt(offset), message, length);
@@ -161,7 +162,8 @@ bool Lexer::lexNumber() {
     char *end = nullptr;
     long long value = std::strtoll(digits.c_str(), &end, 10);
     if (errno == ERANGE)
-      return error(start, fmt::format("integer literal {} is too large", digits),
+      return error(start,
+                   fmt::format("integer literal {} is too large", digits),
                    static_cast<uint32_t>(pos - start));
     push(TokenKind::Integer, start, pos);
     tokens.back().intValue = value;
@@ -269,7 +271,8 @@ std::vector<Token> Lexer::run() {
     }
     if (isIdentStart(c)) {
       size_t start = pos;
-      while (pos < text.size() && (isIdentStart(text[pos]) || isDigit(text[pos])))
+      while (pos < text.size() &&
+             (isIdentStart(text[pos]) || isDigit(text[pos])))
         ++pos;
       push(TokenKind::Identifier, start, pos);
       tokens.back().text = std::string(text.substr(start, pos - start));
@@ -331,7 +334,8 @@ std::vector<Token> Lexer::run() {
         ok = error(pos, "non-ASCII character in source (only ASCII is "
                         "allowed outside strings and comments)");
       else if (u < 0x20 || u == 0x7f)
-        ok = error(pos, fmt::format("unexpected control character 0x{:02x}", u));
+        ok =
+            error(pos, fmt::format("unexpected control character 0x{:02x}", u));
       else
         ok = error(pos, fmt::format("unexpected character '{}'", c));
       continue;

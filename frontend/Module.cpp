@@ -11,10 +11,9 @@ ModuleParam *Module::findParam(std::string_view name) {
   return nullptr;
 }
 
-static void visitParams(
-    Module &module, const std::string &prefix,
-    const std::function<void(const std::string &, Module &, ModuleParam &)>
-        &visit) {
+static void visitParams(Module &module, const std::string &prefix,
+                        const std::function<void(const std::string &, Module &,
+                                                 ModuleParam &)> &visit) {
   for (ModuleParam &param : module.params)
     visit(prefix + param.name, module, param);
   for (size_t i = 0; i < module.children.size(); ++i)
@@ -22,10 +21,9 @@ static void visitParams(
                 visit);
 }
 
-void forEachParam(
-    Module &root,
-    const std::function<void(const std::string &, Module &, ModuleParam &)>
-        &visit) {
+void forEachParam(Module &root,
+                  const std::function<void(const std::string &, Module &,
+                                           ModuleParam &)> &visit) {
   visitParams(root, "", visit);
 }
 

@@ -74,9 +74,10 @@ struct Module {
 
 /// Visits every parameter of \p root with its state_dict key (`2.0.weight`),
 /// in PyTorch's state_dict order.
-void forEachParam(Module &root,
-                  const std::function<void(const std::string &key, Module &owner,
-                                           ModuleParam &param)> &visit);
+void forEachParam(
+    Module &root,
+    const std::function<void(const std::string &key, Module &owner,
+                             ModuleParam &param)> &visit);
 
 } // namespace seqc::frontend
 

@@ -45,9 +45,9 @@ private:
       consume();
       return true;
     }
-    return fail(peek(), fmt::format("expected {} {}, found {}",
-                                    tokenKindName(kind), context,
-                                    describe(peek())));
+    return fail(peek(),
+                fmt::format("expected {} {}, found {}", tokenKindName(kind),
+                            context, describe(peek())));
   }
   std::string describe(const Token &token) const {
     if (token.kind == TokenKind::Identifier)
@@ -86,11 +86,11 @@ private:
 
 static bool isKeyword(std::string_view word) {
   static constexpr std::string_view kKeywords[] = {
-      "and",   "as",     "assert", "async", "await",  "break",  "class",
-      "continue", "def", "del",    "elif",  "else",   "except", "finally",
-      "for",   "from",   "global", "if",    "import", "in",     "is",
-      "lambda", "nonlocal", "not", "or",    "pass",   "raise",  "return",
-      "try",   "while",  "with",   "yield"};
+      "and",      "as",       "assert", "async", "await",  "break",  "class",
+      "continue", "def",      "del",    "elif",  "else",   "except", "finally",
+      "for",      "from",     "global", "if",    "import", "in",     "is",
+      "lambda",   "nonlocal", "not",    "or",    "pass",   "raise",  "return",
+      "try",      "while",    "with",   "yield"};
   for (std::string_view keyword : kKeywords)
     if (keyword == word)
       return true;
@@ -99,7 +99,8 @@ static bool isKeyword(std::string_view word) {
 
 bool Parser::parseDotted(std::vector<std::string> &parts) {
   if (!at(TokenKind::Identifier) || isKeyword(peek().text))
-    return fail(peek(), fmt::format("expected a name, found {}", describe(peek())));
+    return fail(peek(),
+                fmt::format("expected a name, found {}", describe(peek())));
   parts.push_back(consume().text);
   while (at(TokenKind::Dot)) {
     consume();
@@ -126,8 +127,8 @@ bool Parser::parseImport(Statement &stmt) {
                             module.front()));
   if (isFrom) {
     if (!atKeyword("import"))
-      return fail(peek(), fmt::format("expected 'import', found {}",
-                                      describe(peek())));
+      return fail(peek(),
+                  fmt::format("expected 'import', found {}", describe(peek())));
     consume();
     if (at(TokenKind::Star)) {
       consume();
@@ -302,8 +303,8 @@ ExprPtr Parser::parsePrimary() {
     return expr;
   }
   default:
-    fail(token, fmt::format("expected an expression, found {}",
-                            describe(token)));
+    fail(token,
+         fmt::format("expected an expression, found {}", describe(token)));
     return nullptr;
   }
 }
@@ -365,8 +366,8 @@ ExprPtr Parser::parseBracketed(TokenKind open) {
   if (!checkDepth(start))
     return nullptr;
   consume();
-  TokenKind close = open == TokenKind::LParen ? TokenKind::RParen
-                                              : TokenKind::RBracket;
+  TokenKind close =
+      open == TokenKind::LParen ? TokenKind::RParen : TokenKind::RBracket;
   auto list = std::make_unique<Expr>();
   list->kind = Expr::Kind::List;
   list->loc = start.loc;
@@ -395,10 +396,10 @@ ExprPtr Parser::parseBracketed(TokenKind open) {
       return nullptr;
     }
     if (!at(close)) {
-      fail(peek(), fmt::format("expected ',' or {} in a {}, found {}",
-                               tokenKindName(close),
-                               list->isTuple ? "tuple" : "list",
-                               describe(peek())));
+      fail(peek(),
+           fmt::format("expected ',' or {} in a {}, found {}",
+                       tokenKindName(close), list->isTuple ? "tuple" : "list",
+                       describe(peek())));
       return nullptr;
     }
   }

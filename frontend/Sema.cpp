@@ -98,13 +98,22 @@ const std::vector<LayerSpec> &layerSpecs() {
         {"max_val", ArgType::Float},
         {"inplace", ArgType::Bool}},
        3},
-      {"Hardsigmoid", LK::Activation, AK::Hardsigmoid,
-       {{"inplace", ArgType::Bool}}, 1},
-      {"Hardswish", LK::Activation, AK::Hardswish, {{"inplace", ArgType::Bool}},
+      {"Hardsigmoid",
+       LK::Activation,
+       AK::Hardsigmoid,
+       {{"inplace", ArgType::Bool}},
+       1},
+      {"Hardswish",
+       LK::Activation,
+       AK::Hardswish,
+       {{"inplace", ArgType::Bool}},
        1},
       {"Mish", LK::Activation, AK::Mish, {{"inplace", ArgType::Bool}}, 1},
       {"Softmax", LK::Softmax, AK::None, {{"dim", ArgType::OptionalInt}}, 1},
-      {"LogSoftmax", LK::LogSoftmax, AK::None, {{"dim", ArgType::OptionalInt}},
+      {"LogSoftmax",
+       LK::LogSoftmax,
+       AK::None,
+       {{"dim", ArgType::OptionalInt}},
        1},
       {"Identity", LK::Identity, AK::None, {}, 0, true},
       {"Dropout",
@@ -163,9 +172,12 @@ size_t editDistance(std::string_view a, std::string_view b) {
     row[0] = i;
     for (size_t j = 1; j <= b.size(); ++j) {
       size_t up = row[j];
-      char ca = static_cast<char>(std::tolower(static_cast<unsigned char>(a[i - 1])));
-      char cb = static_cast<char>(std::tolower(static_cast<unsigned char>(b[j - 1])));
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (ca == cb ? 0 : 1)});
+      char ca =
+          static_cast<char>(std::tolower(static_cast<unsigned char>(a[i - 1])));
+      char cb =
+          static_cast<char>(std::tolower(static_cast<unsigned char>(b[j - 1])));
+      row[j] =
+          std::min({row[j] + 1, row[j - 1] + 1, diag + (ca == cb ? 0 : 1)});
       diag = up;
     }
   }
@@ -273,8 +285,7 @@ bool Sema::readBool(const Expr &expr, std::string_view what, bool &out) {
   return true;
 }
 
-bool Sema::readFeatures(const Expr &expr, std::string_view what,
-                        int64_t &out) {
+bool Sema::readFeatures(const Expr &expr, std::string_view what, int64_t &out) {
   if (!readInt(expr, what, out))
     return false;
   if (out <= 0)
@@ -317,15 +328,14 @@ bool Sema::readLiteral(const Expr &expr, std::string_view what,
                                   e->describe()));
     double v = e->floatValue;
     if (std::fabs(v) > 3.4028234663852886e38)
-      return fail(*e, fmt::format("{} element {} does not fit float32", what,
-                                  v));
+      return fail(*e,
+                  fmt::format("{} element {} does not fit float32", what, v));
     out.data.push_back(static_cast<float>(v));
   }
   return true;
 }
 
-bool Sema::bindArgs(const Expr &call, const LayerSpec &spec,
-                    BoundArgs &bound) {
+bool Sema::bindArgs(const Expr &call, const LayerSpec &spec, BoundArgs &bound) {
   std::string name(spec.className);
   if (spec.acceptsAnything)
     return true;
@@ -339,8 +349,9 @@ bool Sema::bindArgs(const Expr &call, const LayerSpec &spec,
   for (size_t i = 0; i < call.args.size(); ++i)
     bound.values[std::string(spec.args[i].name)] = call.args[i].get();
   for (const KeywordArg &keyword : call.keywords) {
-    auto it = std::find_if(spec.args.begin(), spec.args.end(),
-                           [&](const ArgSpec &a) { return a.name == keyword.name; });
+    auto it =
+        std::find_if(spec.args.begin(), spec.args.end(),
+                     [&](const ArgSpec &a) { return a.name == keyword.name; });
     if (it == spec.args.end()) {
       std::string valid, suggestion;
       size_t best = suggestionBound(keyword.name);
@@ -472,7 +483,8 @@ std::shared_ptr<Module> Sema::evalLayer(const Expr &call,
     shown.push_back(std::to_string(module->inFeatures));
     shown.push_back(std::to_string(module->outFeatures));
     bool hasBias = true;
-    if (const Expr *bias = args.get("bias"); bias && bias->kind == Expr::Kind::Bool)
+    if (const Expr *bias = args.get("bias");
+        bias && bias->kind == Expr::Kind::Bool)
       hasBias = bias->intValue != 0;
     if (!hasBias)
       shown.push_back("bias=False");
@@ -602,9 +614,11 @@ std::shared_ptr<Module> Sema::evalLayer(const Expr &call,
       }
     } else if (spec.className == "Flatten") {
       int64_t start = 1, end = -1;
-      if (const Expr *e = args.get("start_dim"); e && !readInt(*e, "Flatten start_dim", start))
+      if (const Expr *e = args.get("start_dim");
+          e && !readInt(*e, "Flatten start_dim", start))
         return nullptr;
-      if (const Expr *e = args.get("end_dim"); e && !readInt(*e, "Flatten end_dim", end))
+      if (const Expr *e = args.get("end_dim");
+          e && !readInt(*e, "Flatten end_dim", end))
         return nullptr;
       bool startOk = start == 1 || start == -1;
       bool endOk = end == 1 || end == -1;
@@ -729,8 +743,8 @@ bool Sema::finishContainer(Module &module, const Expr &call) {
   module.numParamElements = 0;
   for (const auto &child : module.children) {
     module.depth = std::max(module.depth, child->depth + 1);
-    module.numLayers = std::min<uint64_t>(module.numLayers + child->numLayers,
-                                          UINT64_MAX / 2);
+    module.numLayers =
+        std::min<uint64_t>(module.numLayers + child->numLayers, UINT64_MAX / 2);
     module.numParamElements = std::min<uint64_t>(
         module.numParamElements + child->numParamElements, UINT64_MAX / 2);
   }
@@ -786,8 +800,8 @@ std::shared_ptr<Module> Sema::evalSequential(const Expr &call) {
       }
       if (std::find(module->childNames.begin(), module->childNames.end(),
                     childName) != module->childNames.end()) {
-        fail(*item->args[0], fmt::format("layer name '{}' is used twice",
-                                         childName));
+        fail(*item->args[0],
+             fmt::format("layer name '{}' is used twice", childName));
         return nullptr;
       }
       std::shared_ptr<Module> child = evalModule(*item->args[1]);
@@ -805,8 +819,8 @@ std::shared_ptr<Module> Sema::evalSequential(const Expr &call) {
       module->children.push_back(std::move(child));
     }
   }
-  module->description = fmt::format("Sequential({} layers)",
-                                    module->children.size());
+  module->description =
+      fmt::format("Sequential({} layers)", module->children.size());
   if (!finishContainer(*module, call))
     return nullptr;
   return module;
@@ -922,8 +936,8 @@ bool Sema::runMethodCall(const Expr &call) {
   unsigned before = diag.getNumErrors();
   if (!loadStateDict(*binding->module, path, strict, diag)) {
     if (diag.getNumErrors() != before)
-      diag.note(call.loc, fmt::format("while loading weights into '{}' here",
-                                      target),
+      diag.note(call.loc,
+                fmt::format("while loading weights into '{}' here", target),
                 call.length);
     return false;
   }

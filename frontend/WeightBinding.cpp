@@ -43,8 +43,9 @@ bool loadStateDict(Module &root, const std::string &path, bool strict,
     if (slots.emplace(key, Slot{&owner, &param}).second)
       order.push_back(key);
     if (owner.kind == LayerKind::BatchNorm1d && param.name == "running_mean")
-      statsKeys.insert(key.substr(0, key.size() - std::string("running_mean").size()) +
-                       "num_batches_tracked");
+      statsKeys.insert(
+          key.substr(0, key.size() - std::string("running_mean").size()) +
+          "num_batches_tracked");
   });
 
   unsigned reports = 0;
@@ -55,9 +56,10 @@ bool loadStateDict(Module &root, const std::string &path, bool strict,
       return;
     diag.fileError(path, message);
     if (owner)
-      diag.note(owner->loc, fmt::format("the parameter belongs to {} here",
-                                        owner->description),
-                owner->locLength);
+      diag.note(
+          owner->loc,
+          fmt::format("the parameter belongs to {} here", owner->description),
+          owner->locLength);
   };
 
   std::set<std::string> seen;
@@ -137,29 +139,29 @@ private:
 
 void initializeParams(Module &root, uint64_t seed) {
   Random random(seed);
-  forEachParam(root, [&](const std::string &, Module &owner,
-                         ModuleParam &param) {
-    if (param.source == ParamSource::Inline)
-      return;
-    param.value = Tensor::zeros(param.shape);
-    switch (param.init) {
-    case ModuleParam::InitKind::Ones:
-      std::fill(param.value.data.begin(), param.value.data.end(), 1.0f);
-      break;
-    case ModuleParam::InitKind::Zeros:
-      break;
-    case ModuleParam::InitKind::Uniform: {
-      // PyTorch's Linear: kaiming_uniform(a=sqrt(5)) for the weight and
-      // U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for the bias: both have bound
-      // 1/sqrt(in_features).
-      double bound = 1.0 / std::sqrt(static_cast<double>(owner.inFeatures));
-      for (float &v : param.value.data)
-        v = random.uniform(bound);
-      break;
-    }
-    }
-    param.source = ParamSource::Init;
-  });
+  forEachParam(
+      root, [&](const std::string &, Module &owner, ModuleParam &param) {
+        if (param.source == ParamSource::Inline)
+          return;
+        param.value = Tensor::zeros(param.shape);
+        switch (param.init) {
+        case ModuleParam::InitKind::Ones:
+          std::fill(param.value.data.begin(), param.value.data.end(), 1.0f);
+          break;
+        case ModuleParam::InitKind::Zeros:
+          break;
+        case ModuleParam::InitKind::Uniform: {
+          // PyTorch's Linear: kaiming_uniform(a=sqrt(5)) for the weight and
+          // U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for the bias: both have bound
+          // 1/sqrt(in_features).
+          double bound = 1.0 / std::sqrt(static_cast<double>(owner.inFeatures));
+          for (float &v : param.value.data)
+            v = random.uniform(bound);
+          break;
+        }
+        }
+        param.source = ParamSource::Init;
+      });
 }
 
 bool checkAllParamsBound(Module &root, std::string_view modelName,
@@ -170,14 +172,14 @@ bool checkAllParamsBound(Module &root, std::string_view modelName,
     std::vector<std::string> keys;
   };
   std::vector<Unbound> unbound;
-  forEachParam(root, [&](const std::string &key, Module &owner,
-                         ModuleParam &param) {
-    if (param.source != ParamSource::None)
-      return;
-    if (unbound.empty() || unbound.back().owner != &owner)
-      unbound.push_back({&owner, {}});
-    unbound.back().keys.push_back("'" + key + "'");
-  });
+  forEachParam(root,
+               [&](const std::string &key, Module &owner, ModuleParam &param) {
+                 if (param.source != ParamSource::None)
+                   return;
+                 if (unbound.empty() || unbound.back().owner != &owner)
+                   unbound.push_back({&owner, {}});
+                 unbound.back().keys.push_back("'" + key + "'");
+               });
   for (size_t i = 0; i < unbound.size() && i < kMaxReportsPerFile; ++i) {
     const Unbound &layer = unbound[i];
     std::string message =

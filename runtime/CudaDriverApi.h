@@ -29,7 +29,9 @@ typedef enum CUdevice_attribute_enum {
 typedef enum CUfunction_attribute_enum {
   SEQC_CU_FUNCTION_ATTRIBUTE_MAX = 0x7fffffff
 } CUfunction_attribute;
-typedef enum CUjit_option_enum { SEQC_CU_JIT_OPTION_MAX = 0x7fffffff } CUjit_option;
+typedef enum CUjit_option_enum {
+  SEQC_CU_JIT_OPTION_MAX = 0x7fffffff
+} CUjit_option;
 typedef enum CUstreamCaptureMode_enum {
   SEQC_CU_STREAM_CAPTURE_MODE_MAX = 0x7fffffff
 } CUstreamCaptureMode;
@@ -84,7 +86,7 @@ typedef enum CUstreamCaptureMode_enum {
   X(cuMemFree, cuMemFree_v2, CUresult, (CUdeviceptr))                          \
   X(cuMemcpyHtoD, cuMemcpyHtoD_v2, CUresult,                                   \
     (CUdeviceptr, const void *, size_t))                                       \
-  X(cuMemsetD32Async, cuMemsetD32Async, CUresult,                             \
+  X(cuMemsetD32Async, cuMemsetD32Async, CUresult,                              \
     (CUdeviceptr, unsigned int, size_t, CUstream))                             \
   X(cuMemcpyHtoDAsync, cuMemcpyHtoDAsync_v2, CUresult,                         \
     (CUdeviceptr, const void *, size_t, CUstream))                             \

@@ -270,8 +270,9 @@ static int loadModule(seqc_cuda_model *model) {
                 "no PTX is embedded",
                 model->name, desc->cubin_arch, cubinError);
   char log[1024] = "";
-  CUjit_option options[2] = {(CUjit_option)SEQC_CU_JIT_ERROR_LOG_BUFFER,
-                             (CUjit_option)SEQC_CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES};
+  CUjit_option options[2] = {
+      (CUjit_option)SEQC_CU_JIT_ERROR_LOG_BUFFER,
+      (CUjit_option)SEQC_CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES};
   void *values[2] = {log, (void *)(size_t)sizeof log};
   CUresult result =
       cu.cuModuleLoadDataEx(&model->module, desc->ptx, 2, options, values);
@@ -291,10 +292,11 @@ static int prepareFunctions(seqc_cuda_model *model) {
   int optin = 0;
   cu.cuDeviceGetAttribute(
       &optin,
-      (CUdevice_attribute)SEQC_CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN,
+      (CUdevice_attribute)
+          SEQC_CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN,
       model->device);
-  model->functions = calloc(desc->num_launches ? desc->num_launches : 1,
-                            sizeof(CUfunction));
+  model->functions =
+      calloc(desc->num_launches ? desc->num_launches : 1, sizeof(CUfunction));
   if (!model->functions)
     return fail(SEQC_CUDA_ERROR_OUT_OF_MEMORY, "out of host memory");
   for (uint32_t i = 0; i < desc->num_launches; ++i) {
@@ -312,7 +314,8 @@ static int prepareFunctions(seqc_cuda_model *model) {
                     model->name, l->kernel, l->shared_bytes, optin);
       result = cu.cuFuncSetAttribute(
           model->functions[i],
-          (CUfunction_attribute)SEQC_CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+          (CUfunction_attribute)
+              SEQC_CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
           (int)l->shared_bytes);
       if (result != SEQC_CU_SUCCESS)
         return driverFailure(result, "cuFuncSetAttribute", model->name);
@@ -433,7 +436,7 @@ void seqc_cuda_model_destroy(seqc_cuda_model *model) {
 static int ensureScratch(seqc_cuda_model *model, uint64_t batch) {
   if (model->desc.scratch_floats_per_row == 0 || batch <= model->scratchRows)
     return SEQC_CUDA_OK;
-  releaseGraph(model); /* it refers to the old buffers */
+  releaseGraph(model);   /* it refers to the old buffers */
   cu.cuCtxSynchronize(); /* work in flight may still use them */
   for (int i = 0; i < 2; ++i) {
     if (model->scratch[i])
@@ -445,8 +448,7 @@ static int ensureScratch(seqc_cuda_model *model, uint64_t batch) {
   for (int i = 0; i < 2; ++i) {
     CUresult result = cu.cuMemAlloc(&model->scratch[i], bytes);
     if (result != SEQC_CU_SUCCESS)
-      return driverFailure(result, "allocating activation memory",
-                           model->name);
+      return driverFailure(result, "allocating activation memory", model->name);
   }
   model->scratchRows = batch;
   return SEQC_CUDA_OK;
@@ -583,8 +585,7 @@ static int ensureHostBuffers(seqc_cuda_model *model, uint64_t batch) {
     result = cu.cuMemAlloc(&model->hostOutput,
                            (size_t)batch * model->desc.out_features * 4u);
   if (result != SEQC_CU_SUCCESS)
-    return driverFailure(result, "allocating input/output memory",
-                         model->name);
+    return driverFailure(result, "allocating input/output memory", model->name);
   model->hostRows = batch;
   return SEQC_CUDA_OK;
 }
@@ -602,16 +603,16 @@ int seqc_cuda_model_run_host(seqc_cuda_model *model, const float *input,
   status = ensureHostBuffers(model, batch);
   if (status != SEQC_CUDA_OK)
     return leave(status);
-  CUresult result = cu.cuMemcpyHtoDAsync(model->hostInput, input, inBytes,
-                                model->stream);
+  CUresult result =
+      cu.cuMemcpyHtoDAsync(model->hostInput, input, inBytes, model->stream);
   if (result != SEQC_CU_SUCCESS)
     return leave(driverFailure(result, "copying the input", model->name));
   status = runOnDevice(model, model->hostInput, model->hostOutput, batch,
                        model->stream);
   if (status != SEQC_CUDA_OK)
     return leave(status);
-  result = cu.cuMemcpyDtoHAsync(output, model->hostOutput, outBytes,
-                                model->stream);
+  result =
+      cu.cuMemcpyDtoHAsync(output, model->hostOutput, outBytes, model->stream);
   if (result == SEQC_CU_SUCCESS)
     result = cu.cuStreamSynchronize(model->stream);
   if (result != SEQC_CU_SUCCESS)

@@ -80,15 +80,15 @@ typedef struct seqc_cuda_launch {
 /* Everything the runtime needs to run one compiled model. Pointers must
  * stay valid while a model created from it lives. */
 typedef struct seqc_cuda_model_desc {
-  uint32_t abi_version;           /* SEQC_CUDA_ABI_VERSION */
-  const char *name;               /* for messages */
+  uint32_t abi_version; /* SEQC_CUDA_ABI_VERSION */
+  const char *name;     /* for messages */
   uint64_t in_features;
   uint64_t out_features;
-  const void *cubin;              /* may be NULL */
+  const void *cubin; /* may be NULL */
   uint64_t cubin_size;
-  uint32_t cubin_arch;            /* e.g. 80 for sm_80 */
-  const char *ptx;                /* NUL-terminated; may be NULL */
-  const void *params;             /* packed parameters, uploaded once */
+  uint32_t cubin_arch; /* e.g. 80 for sm_80 */
+  const char *ptx;     /* NUL-terminated; may be NULL */
+  const void *params;  /* packed parameters, uploaded once */
   uint64_t params_size;
   uint64_t scratch_floats_per_row;
   uint32_t num_launches;

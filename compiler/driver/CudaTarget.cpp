@@ -28,7 +28,8 @@ namespace {
 /// \p defaultArch is used when --gpu-arch is absent.
 bool cudaOptionsFrom(const DriverOptions &opts, const std::string &defaultArch,
                      cuda::CudaOptions &out, DiagnosticEngine &diag) {
-  const std::string archText = opts.gpuArch.empty() ? defaultArch : opts.gpuArch;
+  const std::string archText =
+      opts.gpuArch.empty() ? defaultArch : opts.gpuArch;
   std::optional<cuda::GpuArch> arch = cuda::parseGpuArch(archText);
   if (!arch) {
     diag.error(fmt::format("unknown --gpu-arch '{}' (expected sm_80, sm_86, "
@@ -102,8 +103,8 @@ int writeOutput(const DriverOptions &opts, const std::string &text,
     return 0;
   }
   if (!opts.positional.empty() && isSameFile(opts.output, opts.positional[0])) {
-    diag.error(fmt::format("refusing to overwrite the input file '{}'",
-                           opts.output));
+    diag.error(
+        fmt::format("refusing to overwrite the input file '{}'", opts.output));
     return 1;
   }
   std::string error;

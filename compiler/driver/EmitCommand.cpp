@@ -12,14 +12,14 @@ namespace {
 int generate(const DriverOptions &opts, [[maybe_unused]] bool compile) {
   SourceManager sourceMgr;
   DiagnosticEngine diag(sourceMgr);
-  std::unique_ptr<ir::Model> model =
-      loadOptimizedModel(opts, sourceMgr, diag);
+  std::unique_ptr<ir::Model> model = loadOptimizedModel(opts, sourceMgr, diag);
   if (!model)
     return 1;
   std::string target = opts.target.empty() ? "cpu" : opts.target;
   if (target == "cpu") {
 #ifdef SEQC_HAVE_LLVM
-    return compile ? compileCpu(*model, opts, diag) : emitCpu(*model, opts, diag);
+    return compile ? compileCpu(*model, opts, diag)
+                   : emitCpu(*model, opts, diag);
 #else
     diag.error("this seqc was built without the LLVM CPU backend "
                "(configure with -DSEQC_ENABLE_LLVM=ON and llvm-19-dev)");
@@ -27,7 +27,8 @@ int generate(const DriverOptions &opts, [[maybe_unused]] bool compile) {
 #endif
   }
 #ifdef SEQC_HAVE_CUDA
-  return compile ? compileCuda(*model, opts, diag) : emitCuda(*model, opts, diag);
+  return compile ? compileCuda(*model, opts, diag)
+                 : emitCuda(*model, opts, diag);
 #else
   diag.error("this seqc was built without the CUDA backend (configure with "
              "-DSEQC_ENABLE_CUDA=ON and the CUDA toolkit's NVRTC)");
@@ -47,9 +48,9 @@ int runCompileCommand(const DriverOptions &opts) {
   return generate(opts, true);
 }
 
-std::unique_ptr<Executor> createExecutor([[maybe_unused]] const ir::Model &fused,
-                                         const DriverOptions &opts,
-                                         DiagnosticEngine &diag) {
+std::unique_ptr<Executor>
+createExecutor([[maybe_unused]] const ir::Model &fused,
+               const DriverOptions &opts, DiagnosticEngine &diag) {
   if (opts.backend == "cuda") {
 #ifdef SEQC_HAVE_CUDA
     return createCudaExecutor(fused, opts, diag);

@@ -40,10 +40,15 @@ run:
                         the shape-checked IR
   --threads N
 
-emit / compile / bench:
+emit / compile:
   --target cpu|cuda  --format FMT  -o PATH  --name PREFIX  --cpu CPU
   --target-triple T  --gpu-arch sm_XX  --precision f32|bf16|f16  --fast-math
-  --static-lib  --batch LIST  --threads N  --json  --repeat N
+  --static-lib
+
+bench (latency, GFLOP/s and share of the measured FP32 peak; docs/performance.md):
+  --batch LIST          batch sizes to time (default 1,64,1024)
+  --backend cpu|cuda|ref  (ref: the float64 interpreter, a sanity check only)
+  --threads N  --cpu CPU  --json (one object per batch)  --repeat N (samples)
 )";
 }
 
@@ -281,8 +286,9 @@ std::optional<DriverOptions> parseOptions(int argc, char **argv,
       return std::nullopt;
     }
     if (!allowedIn(*spec, command)) {
-      fmt::print(stderr, "seqc: error: option '{}' does not apply to 'seqc {}'\n",
-                 name, command);
+      fmt::print(stderr,
+                 "seqc: error: option '{}' does not apply to 'seqc {}'\n", name,
+                 command);
       return std::nullopt;
     }
     if (spec->takesValue && !hasInlineValue) {
@@ -302,8 +308,9 @@ std::optional<DriverOptions> parseOptions(int argc, char **argv,
     }
   }
   if (opts.positional.size() != 1) {
-    fmt::print(stderr, "seqc: error: 'seqc {}' needs exactly one MODEL.nn "
-                       "file (got {})\n",
+    fmt::print(stderr,
+               "seqc: error: 'seqc {}' needs exactly one MODEL.nn "
+               "file (got {})\n",
                command, opts.positional.size());
     return std::nullopt;
   }

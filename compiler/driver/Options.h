@@ -46,8 +46,7 @@ struct DriverOptions {
 /// Parses argv. On a usage error prints a message to stderr and returns
 /// nullopt (the caller exits with code 1). `--help` prints usage and sets
 /// \p exitNow.
-std::optional<DriverOptions> parseOptions(int argc, char **argv,
-                                          bool &exitNow);
+std::optional<DriverOptions> parseOptions(int argc, char **argv, bool &exitNow);
 
 /// The usage text.
 const char *usageText();

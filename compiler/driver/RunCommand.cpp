@@ -22,9 +22,8 @@ std::string layerExpression(const std::string &model, const std::string &path) {
   size_t start = 0;
   while (start < path.size()) {
     size_t dot = path.find('.', start);
-    std::string part = path.substr(start, dot == std::string::npos
-                                              ? std::string::npos
-                                              : dot - start);
+    std::string part = path.substr(
+        start, dot == std::string::npos ? std::string::npos : dot - start);
     bool numeric = !part.empty() &&
                    part.find_first_not_of("0123456789") == std::string::npos;
     out += numeric ? "[" + part + "]" : "." + part;
@@ -52,8 +51,8 @@ void printLayers(const ir::Model &model,
     std::string name = i + 1 == model.ops.size()
                            ? std::string("Output")
                            : fmt::format("HiddenLayer{}", i + 1);
-    fmt::print("{} = {}({})  # {}\n", name, layerExpression(model.name, op.path),
-               previous, op.description);
+    fmt::print("{} = {}({})  # {}\n", name,
+               layerExpression(model.name, op.path), previous, op.description);
     const reference::Matrix &m = outputs[i];
     fmt::print("{}", formatMatrix(m.data, m.rows, m.cols));
     previous = name;
@@ -101,8 +100,8 @@ int runRunCommand(const DriverOptions &opts) {
     return 1;
   }
   if (!opts.output.empty() && isSameFile(opts.output, opts.input)) {
-    diag.error(fmt::format("refusing to overwrite the input file '{}'",
-                           opts.input));
+    diag.error(
+        fmt::format("refusing to overwrite the input file '{}'", opts.input));
     return 1;
   }
   int64_t outFeatures = model->outputType().features();

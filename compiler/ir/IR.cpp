@@ -138,8 +138,7 @@ void Model::removeDeadParams() {
   }
   params = std::move(kept);
   for (Op &op : ops)
-    for (ParamId *id :
-         {&op.weight, &op.bias, &op.runningMean, &op.runningVar})
+    for (ParamId *id : {&op.weight, &op.bias, &op.runningMean, &op.runningVar})
       if (*id != kNoParam)
         *id = remap[*id];
 }

@@ -140,8 +140,9 @@ struct Param {
   uint32_t locLength = 1;
   std::string layerDescription;
 
-  bool isBound() const { return data.data.size() == data.numElements() &&
-                                data.shape == shape; }
+  bool isBound() const {
+    return data.data.size() == data.numElements() && data.shape == shape;
+  }
 };
 
 /// A value of the chain.
@@ -159,9 +160,7 @@ public:
 
   /// The value the model reads and the value it produces.
   int32_t inputValue() const { return 0; }
-  int32_t outputValue() const {
-    return ops.empty() ? 0 : ops.back().result;
-  }
+  int32_t outputValue() const { return ops.empty() ? 0 : ops.back().result; }
   const Type &inputType() const { return values.front().type; }
   const Type &outputType() const { return values[outputValue()].type; }
 

@@ -11,8 +11,8 @@ static std::string paramRef(const Model &model, ParamId id) {
 }
 
 static std::string printOp(const Model &model, const Op &op) {
-  std::string line = fmt::format("  %{} = {} %{}", op.result, opName(op.kind),
-                                 op.input);
+  std::string line =
+      fmt::format("  %{} = {} %{}", op.result, opName(op.kind), op.input);
   std::vector<std::string> params;
   for (ParamId id : {op.weight, op.bias, op.runningMean, op.runningVar})
     if (id != kNoParam)

@@ -37,7 +37,8 @@ std::string Verifier::checkParam(size_t opIndex, ParamId id, const char *role,
   const Param &param = model.params[id];
   if (param.shape != shape)
     return fmt::format("op {} {} parameter '{}' has shape {}, expected {}",
-                       opIndex, role, param.name, Tensor::shapeString(param.shape),
+                       opIndex, role, param.name,
+                       Tensor::shapeString(param.shape),
                        Tensor::shapeString(shape));
   if (requireBound && !param.isBound())
     return fmt::format("parameter '{}' has no data", param.name);
@@ -78,10 +79,10 @@ std::string Verifier::checkOp(size_t index, const Op &op) {
   case OpKind::BatchNorm:
     if (!(err = sameShape()).empty())
       return err;
-    for (auto [id, role, optional] :
-         {std::tuple{op.weight, "weight", true}, {op.bias, "bias", true},
-          {op.runningMean, "running_mean", false},
-          {op.runningVar, "running_var", false}})
+    for (auto [id, role, optional] : {std::tuple{op.weight, "weight", true},
+                                      {op.bias, "bias", true},
+                                      {op.runningMean, "running_mean", false},
+                                      {op.runningVar, "running_var", false}})
       if (!(err = checkParam(index, id, role, {inF}, optional)).empty())
         return err;
     return {};
@@ -109,8 +110,7 @@ std::string Verifier::run() {
                        model.ops.size());
   for (size_t i = 0; i < model.values.size(); ++i) {
     const Type &type = model.values[i].type;
-    if (type.dims.size() != 2 || type.dims[0] != kBatchDim ||
-        type.dims[1] <= 0)
+    if (type.dims.size() != 2 || type.dims[0] != kBatchDim || type.dims[1] <= 0)
       return fmt::format("value %{} has type {}, expected f32[B,F] with F > 0",
                          i, type.str());
   }

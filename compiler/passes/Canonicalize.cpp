@@ -54,8 +54,9 @@ private:
     int64_t n = op.inFeatures;
     std::vector<float> &mean = model.params[op.runningMean].data.data;
     std::vector<float> &var = model.params[op.runningVar].data.data;
-    const std::vector<float> *weight =
-        op.weight == ir::kNoParam ? nullptr : &model.params[op.weight].data.data;
+    const std::vector<float> *weight = op.weight == ir::kNoParam
+                                           ? nullptr
+                                           : &model.params[op.weight].data.data;
     const std::vector<float> *bias =
         op.bias == ir::kNoParam ? nullptr : &model.params[op.bias].data.data;
     Tensor scale = Tensor::zeros({n}), shift = Tensor::zeros({n});

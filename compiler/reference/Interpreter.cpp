@@ -2,8 +2,8 @@
 
 #include "compiler/reference/Interpreter.h"
 
-#include <cassert>
 #include <algorithm>
+#include <cassert>
 #include <cmath>
 #include <limits>
 
@@ -94,8 +94,8 @@ Matrix runOp(const ir::Model &model, const Op &op, const Matrix &x) {
           acc += x.at(r, i) * static_cast<double>(wRow[i]);
         if (b)
           acc += (*b)[o];
-        y.at(r, o) = op.kind == OpKind::Dense ? evalActivation(op.act, acc)
-                                              : acc;
+        y.at(r, o) =
+            op.kind == OpKind::Dense ? evalActivation(op.act, acc) : acc;
       }
     }
     if (op.kind == OpKind::Dense && op.rowNorm != ir::RowNorm::None)

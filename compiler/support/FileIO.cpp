@@ -39,9 +39,9 @@ std::optional<std::string> readFile(const std::string &path, uint64_t maxBytes,
     if (n < 0 && errno == EINTR)
       continue;
     if (n <= 0) {
-      error = fmt::format("cannot read '{}': {}", path,
-                          n == 0 ? "unexpected end of file"
-                                 : std::strerror(errno));
+      error =
+          fmt::format("cannot read '{}': {}", path,
+                      n == 0 ? "unexpected end of file" : std::strerror(errno));
       ::close(fd);
       return std::nullopt;
     }

@@ -158,12 +158,12 @@ TEST_CASE("a C program linked with two CUDA objects") {
     std::memcpy(v.data(), bytes.data(), v.size() * 4);
     return v;
   };
-  CHECK(test::scaledError(floats(*y1),
-                          reference::run(narrow->model,
-                                         test::toMatrix(x1, batch, 64))) <=
+  CHECK(test::scaledError(
+            floats(*y1),
+            reference::run(narrow->model, test::toMatrix(x1, batch, 64))) <=
         1e-4);
-  CHECK(test::scaledError(floats(*y2),
-                          reference::run(wide->model,
-                                         test::toMatrix(x2, batch, 131))) <=
+  CHECK(test::scaledError(
+            floats(*y2),
+            reference::run(wide->model, test::toMatrix(x2, batch, 131))) <=
         1e-4);
 }

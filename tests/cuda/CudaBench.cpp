@@ -30,8 +30,8 @@ struct Suite {
 ir::Model build(const Suite &s) {
   test::ModelBuilder b(s.widths.front(), 42);
   for (size_t i = 1; i < s.widths.size(); ++i)
-    b.dense(s.widths[i], {i + 1 < s.widths.size() ? s.act : ir::ActKind::None,
-                          0, 0});
+    b.dense(s.widths[i],
+            {i + 1 < s.widths.size() ? s.act : ir::ActKind::None, 0, 0});
   b.model.name = s.name;
   return std::move(b.model);
 }

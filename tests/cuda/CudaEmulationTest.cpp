@@ -1,4 +1,5 @@
-//===- CudaEmulationTest.cpp - Emitted kernels vs the reference, on the CPU ===//
+//===- CudaEmulationTest.cpp - Emitted kernels vs the reference, on the CPU
+//===//
 //
 // Part of seqc's tests. Every small test network, both strategies, all three
 // precisions: the emitted CUDA source is compiled as host C++ against
@@ -55,8 +56,8 @@ void *buildEmulated(const cuda::CudaProgram &program, const std::string &tag) {
       "-I'{}' -o '{}' '{}'",
       SEQC_TEST_CXX, SEQC_TEST_SOURCE_DIR, so, cpp);
   int status = std::system(command.c_str());
-  REQUIRE_MESSAGE(status == 0, "host compile of the emitted CUDA failed: ",
-                  command);
+  REQUIRE_MESSAGE(status == 0,
+                  "host compile of the emitted CUDA failed: ", command);
   void *handle = dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL);
   REQUIRE_MESSAGE(handle, dlerror());
   return handle;
@@ -92,7 +93,8 @@ void checkNetwork(const std::string &name) {
       }
       CHECK(program.strategy == strategy);
       void *handle = buildEmulated(program, tag);
-      auto lookup = reinterpret_cast<LookupFn>(dlsym(handle, "seqc_emu_lookup"));
+      auto lookup =
+          reinterpret_cast<LookupFn>(dlsym(handle, "seqc_emu_lookup"));
       auto launchKernel =
           reinterpret_cast<LaunchFn>(dlsym(handle, "seqc_emu_launch"));
       REQUIRE(static_cast<bool>(lookup));
@@ -102,7 +104,8 @@ void checkNetwork(const std::string &name) {
             test::randomInput(batch, in, static_cast<uint32_t>(batch + 11));
         // A non-finite row checks NaN and infinity propagation.
         if (batch >= 5) {
-          x[static_cast<size_t>(3 * in)] = std::numeric_limits<float>::quiet_NaN();
+          x[static_cast<size_t>(3 * in)] =
+              std::numeric_limits<float>::quiet_NaN();
           x[static_cast<size_t>(4 * in + in / 2)] =
               std::numeric_limits<float>::infinity();
         }
@@ -115,7 +118,8 @@ void checkNetwork(const std::string &name) {
               Kernel k = lookup(l.kernel.c_str());
               REQUIRE(static_cast<bool>(k));
               launchKernel(k, gridX, l.gridY, l.threads, l.sharedBytes, xb, yb,
-                           program.params.data(), static_cast<long long>(batch));
+                           program.params.data(),
+                           static_cast<long long>(batch));
             });
         reference::Matrix want =
             reference::run(net->model, test::toMatrix(x, batch, in));

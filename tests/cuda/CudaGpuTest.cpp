@@ -63,17 +63,17 @@ void checkOnGpu(const test::CudaTestNetwork &net) {
     for (cuda::Precision precision :
          {cuda::Precision::F32, cuda::Precision::BF16, cuda::Precision::F16})
       for (bool ptxFallback : {false, true}) {
-        if (ptxFallback && (precision != cuda::Precision::F32 ||
-                            deviceArch < 90 || large))
+        if (ptxFallback &&
+            (precision != cuda::Precision::F32 || deviceArch < 90 || large))
           continue;
         cuda::CudaOptions options;
         options.arch = *cuda::parseGpuArch(
             ptxFallback ? "sm_80" : fmt::format("sm_{}", deviceArch));
         options.strategy = strategy;
         options.precision = precision;
-        const std::string tag = fmt::format(
-            "{} {} {} {}", net.name, cuda::strategyName(strategy),
-            cuda::precisionName(precision), options.arch.smName());
+        const std::string tag =
+            fmt::format("{} {} {} {}", net.name, cuda::strategyName(strategy),
+                        cuda::precisionName(precision), options.arch.smName());
         cuda::CudaProgram program;
         std::string error;
         if (!cuda::emitCudaProgram(net.model, options, program, error)) {
@@ -84,15 +84,14 @@ void checkOnGpu(const test::CudaTestNetwork &net) {
         cuda::NvrtcOptions nvrtc;
         nvrtc.arch = options.arch;
         cuda::NvrtcOutput compiled;
-        REQUIRE_MESSAGE(cuda::compileCuda(program.source, nvrtc, compiled,
-                                          error),
-                        error);
+        REQUIRE_MESSAGE(
+            cuda::compileCuda(program.source, nvrtc, compiled, error), error);
         auto model = cuda::CudaJitModel::create(program, compiled, 0, error);
         REQUIRE_MESSAGE(model, tag, ": ", error);
         const uint64_t big = large ? 4096 : (1ull << 20);
-        for (uint64_t batch : {uint64_t(0), uint64_t(1), uint64_t(7),
-                               uint64_t(16), uint64_t(17), uint64_t(1000),
-                               big}) {
+        for (uint64_t batch :
+             {uint64_t(0), uint64_t(1), uint64_t(7), uint64_t(16), uint64_t(17),
+              uint64_t(1000), big}) {
           std::vector<float> x =
               test::randomInput(batch, in, static_cast<uint32_t>(batch));
           std::vector<float> y(static_cast<size_t>(batch * out), -777.0f);
@@ -115,8 +114,9 @@ void checkOnGpu(const test::CudaTestNetwork &net) {
       }
 }
 
-const test::CudaTestNetwork *findNetwork(
-    const std::vector<test::CudaTestNetwork> &nets, const std::string &name) {
+const test::CudaTestNetwork *
+findNetwork(const std::vector<test::CudaTestNetwork> &nets,
+            const std::string &name) {
   for (const auto &n : nets)
     if (n.name == name)
       return &n;

@@ -35,10 +35,9 @@ void compileAll(const test::CudaTestNetwork &net) {
         options.precision = precision;
         cuda::CudaProgram program;
         std::string error;
-        const std::string tag =
-            fmt::format("{} {} {} {}", net.name, archName,
-                        cuda::strategyName(strategy),
-                        cuda::precisionName(precision));
+        const std::string tag = fmt::format("{} {} {} {}", net.name, archName,
+                                            cuda::strategyName(strategy),
+                                            cuda::precisionName(precision));
         if (!cuda::emitCudaProgram(net.model, options, program, error)) {
           INFO(tag, ": ", error);
           CHECK(strategy == cuda::Strategy::Fused);
@@ -53,8 +52,9 @@ void compileAll(const test::CudaTestNetwork &net) {
         REQUIRE(ok);
         // A CUBIN is an ELF file; the PTX names the target and every kernel.
         REQUIRE(out.cubin.size() > 4);
-        CHECK(out.cubin.compare(0, 4, "\x7f"
-                                      "ELF") == 0);
+        CHECK(out.cubin.compare(0, 4,
+                                "\x7f"
+                                "ELF") == 0);
         CHECK(out.ptx.find(".target " + options.arch.smName()) !=
               std::string::npos);
         for (const cuda::KernelLaunch &l : program.launches) {
@@ -95,26 +95,26 @@ TEST_CASE("strategy choice follows the widths") {
   cuda::CudaOptions options;
   cuda::CudaProgram program;
   std::string error;
-  REQUIRE(cuda::emitCudaProgram(network("narrow").model, options, program,
-                                error));
+  REQUIRE(
+      cuda::emitCudaProgram(network("narrow").model, options, program, error));
   CHECK(program.strategy == cuda::Strategy::Fused);
   CHECK(program.launches.size() == 1);
-  REQUIRE(cuda::emitCudaProgram(network("mnist").model, options, program,
-                                error));
+  REQUIRE(
+      cuda::emitCudaProgram(network("mnist").model, options, program, error));
   CHECK(program.strategy == cuda::Strategy::Layered);
   // Three dense layers, each a skinny and a tiled kernel.
   CHECK(program.launches.size() == 6);
   CHECK(program.scratchFloatsPerRow == 512);
   options.strategy = cuda::Strategy::Fused;
-  CHECK_FALSE(cuda::emitCudaProgram(network("mnist").model, options, program,
-                                    error));
+  CHECK_FALSE(
+      cuda::emitCudaProgram(network("mnist").model, options, program, error));
   CHECK(error.find("784 features") != std::string::npos);
   // Tensor cores need sm_80.
   options = cuda::CudaOptions();
   options.precision = cuda::Precision::BF16;
   options.arch = *cuda::parseGpuArch("sm_75");
-  CHECK_FALSE(cuda::emitCudaProgram(network("narrow").model, options, program,
-                                    error));
+  CHECK_FALSE(
+      cuda::emitCudaProgram(network("narrow").model, options, program, error));
   CHECK(error.find("sm_80") != std::string::npos);
 }
 
@@ -134,8 +134,7 @@ TEST_CASE("NVRTC failures carry the NVRTC log") {
 }
 
 TEST_CASE("compiled kernels are cached in memory and on disk") {
-  const std::string dir =
-      std::string(SEQC_TEST_WORKDIR) + "/nvrtc-cache";
+  const std::string dir = std::string(SEQC_TEST_WORKDIR) + "/nvrtc-cache";
   std::filesystem::remove_all(dir);
   cuda::NvrtcOptions nvrtc;
   nvrtc.cacheDir = dir;

@@ -204,7 +204,8 @@ inline void seqc_mma(float (&d)[4], const unsigned (&a)[4], unsigned b0,
     int lane = n * 4 + (k % 8) / 2;
     return elem(slot(lane).b[k >= 8 ? 1 : 0], k % 2);
   };
-  const int g = static_cast<int>(self.lane >> 2), q = static_cast<int>(self.lane & 3);
+  const int g = static_cast<int>(self.lane >> 2),
+            q = static_cast<int>(self.lane & 3);
   float out[4];
   for (int i = 0; i < 4; ++i) {
     int r = g + (i >= 2 ? 8 : 0), n = 2 * q + (i & 1);

@@ -25,7 +25,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   diag.captureTo(&sink);
   uint32_t id = sourceMgr.addBuffer(
       "fuzz.nn", std::string(reinterpret_cast<const char *>(data), size));
-  std::optional<frontend::File> file = frontend::parseBuffer(id, sourceMgr, diag);
+  std::optional<frontend::File> file =
+      frontend::parseBuffer(id, sourceMgr, diag);
   if (!file)
     return 0;
   frontend::SemaOptions options;

@@ -49,14 +49,12 @@ TEST_CASE("lexer: numbers, strings, names and line joining") {
   for (const Token &t : tokens)
     kinds.push_back(t.kind);
   using K = TokenKind;
-  std::vector<K> expected = {K::Identifier, K::Equals,   K::Identifier,
-                             K::LParen,     K::Integer,  K::Comma,
-                             K::Float,      K::Comma,    K::Float,
-                             K::Comma,      K::String,   K::Comma,
-                             K::String,     K::Comma,    K::LBracket,
-                             K::Integer,    K::Comma,    K::Integer,
-                             K::RBracket,   K::RParen,   K::Newline,
-                             K::EndOfFile};
+  std::vector<K> expected = {
+      K::Identifier, K::Equals,   K::Identifier, K::LParen,   K::Integer,
+      K::Comma,      K::Float,    K::Comma,      K::Float,    K::Comma,
+      K::String,     K::Comma,    K::String,     K::Comma,    K::LBracket,
+      K::Integer,    K::Comma,    K::Integer,    K::RBracket, K::RParen,
+      K::Newline,    K::EndOfFile};
   CHECK(kinds == expected);
   CHECK(tokens[4].intValue == 1000);
   CHECK(tokens[6].floatValue == doctest::Approx(2.5e-3));
@@ -69,8 +67,9 @@ TEST_CASE("lexer: numbers, strings, names and line joining") {
 TEST_CASE("lexer: errors carry a location") {
   Harness h("x = 1\ny = 99999999999999999999999\n");
   CHECK_FALSE(h.parse());
-  CHECK(h.output.find("t.nn:2:5: error: integer literal 99999999999999999999999 "
-                      "is too large") == 0);
+  CHECK(
+      h.output.find("t.nn:2:5: error: integer literal 99999999999999999999999 "
+                    "is too large") == 0);
   Harness h2("x = 'abc\n");
   CHECK_FALSE(h2.parse());
   CHECK(h2.output.find("t.nn:1:5: error: unterminated string literal") == 0);
@@ -100,8 +99,8 @@ TEST_CASE("parser: statements, calls and keyword arguments") {
 }
 
 TEST_CASE("parser: deep nesting is an error, not a stack overflow") {
-  std::string deep = "x = " + std::string(10000, '(') + "1" +
-                     std::string(10000, ')') + "\n";
+  std::string deep =
+      "x = " + std::string(10000, '(') + "1" + std::string(10000, ')') + "\n";
   Harness h(deep);
   CHECK_FALSE(h.parse());
   CHECK(h.output.find("nesting is deeper than the limit") != std::string::npos);
@@ -113,20 +112,20 @@ TEST_CASE("parser: deep nesting is an error, not a stack overflow") {
 TEST_CASE("parser: syntax errors point at the token") {
   Harness h("Net = nn.Sequential(nn.Linear(2, 3) nn.ReLU())\n");
   CHECK_FALSE(h.parse());
-  CHECK(h.output ==
-        "t.nn:1:37: error: expected ',' or ')' in the arguments of "
-        "'nn.Sequential', found 'nn'\n"
-        "  Net = nn.Sequential(nn.Linear(2, 3) nn.ReLU())\n"
-        "                                      ^~\n");
+  CHECK(h.output == "t.nn:1:37: error: expected ',' or ')' in the arguments of "
+                    "'nn.Sequential', found 'nn'\n"
+                    "  Net = nn.Sequential(nn.Linear(2, 3) nn.ReLU())\n"
+                    "                                      ^~\n");
 }
 
 TEST_CASE("sema: layers, defaults and PyTorch argument binding") {
-  Harness h("A = nn.Sequential(nn.Linear(4, 8), LeakyReLU(0.2), "
-            "nn.ELU(alpha=0.5), nn.Softplus(2, 10), nn.GELU(approximate='tanh'), "
-            "nn.Hardtanh(-2, 2), nn.BatchNorm1d(8, eps=1e-3), "
-            "nn.LayerNorm([8], elementwise_affine=False), nn.Dropout(0.1), "
-            "nn.Linear(8, 2, bias=False), nn.LogSoftmax(dim=1))\n"
-            "B = nn.Sequential(A, nn.Softmax(-1))\n");
+  Harness h(
+      "A = nn.Sequential(nn.Linear(4, 8), LeakyReLU(0.2), "
+      "nn.ELU(alpha=0.5), nn.Softplus(2, 10), nn.GELU(approximate='tanh'), "
+      "nn.Hardtanh(-2, 2), nn.BatchNorm1d(8, eps=1e-3), "
+      "nn.LayerNorm([8], elementwise_affine=False), nn.Dropout(0.1), "
+      "nn.Linear(8, 2, bias=False), nn.LogSoftmax(dim=1))\n"
+      "B = nn.Sequential(A, nn.Softmax(-1))\n");
   std::optional<Program> program = h.analyze();
   REQUIRE(program);
   REQUIRE(program->models.size() == 2);
@@ -166,7 +165,8 @@ TEST_CASE("sema: inline literals and their shape checks") {
   CHECK(linear.params[0].value.data == std::vector<float>{1, -2, -1, 1});
   CHECK(linear.params[1].value.data == std::vector<float>{1, 0});
 
-  Harness bad("N = nn.Sequential(nn.Linear(2, 2, weight=[[1, -2, 3], [-1, 1]]))\n");
+  Harness bad(
+      "N = nn.Sequential(nn.Linear(2, 2, weight=[[1, -2, 3], [-1, 1]]))\n");
   CHECK_FALSE(bad.analyze());
   CHECK(bad.output.find("has 3 elements, not 2") != std::string::npos);
 }
@@ -227,6 +227,7 @@ TEST_CASE("lowering: nested sequentials become one chain with PyTorch keys") {
   for (const ir::Param &param : model->params) {
     CHECK(param.isBound());
     for (float v : param.data.data)
-      CHECK(std::abs(v) <= 1.0f / std::sqrt(param.name[0] == '0' ? 2.0f : 3.0f));
+      CHECK(std::abs(v) <=
+            1.0f / std::sqrt(param.name[0] == '0' ? 2.0f : 3.0f));
   }
 }

@@ -23,7 +23,8 @@ std::unique_ptr<ir::Model> loadExample(const char *file, SourceManager &sm,
                                        DiagnosticEngine &diag) {
   driver::DriverOptions opts;
   opts.command = "run";
-  opts.positional = {std::string(SEQC_SOURCE_DIR) + "/examples/lecture/" + file};
+  opts.positional = {std::string(SEQC_SOURCE_DIR) + "/examples/lecture/" +
+                     file};
   return driver::loadCheckedModel(opts, sm, diag);
 }
 
@@ -54,8 +55,8 @@ TEST_CASE("lecture: the 2-3-2-1 network reproduces HiddenLayer1 and "
     const std::vector<float> &w2 = model->params[2].data.data; // 1.weight
     for (int r = 0; r < 3; ++r) {
       // Error of layer 1 from rounded weights and bias.
-      double bound1 = kWeightRounding * (std::fabs(x.at(r, 0)) +
-                                         std::fabs(x.at(r, 1)) + 1.0);
+      double bound1 = kWeightRounding *
+                      (std::fabs(x.at(r, 0)) + std::fabs(x.at(r, 1)) + 1.0);
       double h1Abs = 0.0;
       for (int c = 0; c < 3; ++c) {
         CHECK(std::fabs(layers[0].at(r, c) - slideH1[r][c]) <=

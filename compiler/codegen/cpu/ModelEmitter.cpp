@@ -73,8 +73,9 @@ DensePlan planDense(const ir::Op &op, const KernelConfig &cfg) {
   unsigned accBudget = cfg.vectorRegs - p.nrVecs - 2;
   p.mr = std::max(1u, std::min(cfg.maxMr, accBudget / p.nrVecs));
   p.panels = (p.n + p.nr - 1) / p.nr;
-  // The B micro-panel (kc x nr) stays in L1: about 32 KiB.
-  uint64_t kcTarget = std::max<uint64_t>(64, 8192 / p.nr);
+  // The B micro-panel (kc x nr) takes about half of a 32 KiB L1, leaving
+  // room for the mr rows of A it meets and the C tile.
+  uint64_t kcTarget = std::max<uint64_t>(64, 4096 / p.nr);
   p.kc = p.k <= kcTarget * 3 / 2 ? std::max<uint64_t>(p.k, 1) : kcTarget;
   // The A block (mc x kc) stays in L2: about 256 KiB.
   uint64_t mc = 262144 / (4 * p.kc);

@@ -395,8 +395,8 @@ public:
     auto it = names.find(key);
     if (it != names.end())
       return it->second + "()";
-    std::string name = "seqc_act_" + identifierFrom(std::string(
-                                         ir::actName(act.kind)));
+    std::string name =
+        "seqc_act_" + identifierFrom(std::string(ir::actName(act.kind)));
     if (used.count(name))
       name += fmt::format("_{}", names.size());
     used[name] = true;
@@ -485,8 +485,9 @@ bool emitFusedF32(const ir::Model &model, const std::vector<Stage> &stages,
           for (int64_t k = 0; k < s.in; ++k)
             wt[k * t.np + n] = (*s.weight)[n * s.in + k];
         uint64_t w = pack.floats(wt);
-        setup += fmt::format("  const float *w{0} = smem + {1}; // W^T [{2}][{3}]\n",
-                             i, w / 4, s.in, t.np);
+        setup +=
+            fmt::format("  const float *w{0} = smem + {1}; // W^T [{2}][{3}]\n",
+                        i, w / 4, s.in, t.np);
         if (s.bias) {
           uint64_t b = pack.floats(paddedCopy(s.bias, t.np));
           setup += fmt::format("  const float *b{} = smem + {};\n", i, b / 4);
@@ -538,32 +539,30 @@ bool emitFusedF32(const ir::Model &model, const std::vector<Stage> &stages,
         cur = 1 - cur;
         if (s.rowNorm != ir::RowNorm::None) {
           loop += "    __syncthreads();\n";
-          loop += fmt::format("    seqc_block_softmax<{}, {}, {}, {}>(buf{});\n",
-                              rows, s.out, ld,
-                              s.rowNorm == ir::RowNorm::LogSoftmax ? "true"
-                                                                   : "false",
-                              cur);
+          loop += fmt::format(
+              "    seqc_block_softmax<{}, {}, {}, {}>(buf{});\n", rows, s.out,
+              ld, s.rowNorm == ir::RowNorm::LogSoftmax ? "true" : "false", cur);
         }
         break;
       }
       case ir::OpKind::Act:
-        loop += fmt::format("    seqc_block_act<{}, {}, {}>(buf{}, {});\n", rows,
-                            s.out, ld, cur, acts.use(s.act));
+        loop += fmt::format("    seqc_block_act<{}, {}, {}>(buf{}, {});\n",
+                            rows, s.out, ld, cur, acts.use(s.act));
         break;
       case ir::OpKind::Softmax:
       case ir::OpKind::LogSoftmax:
-        loop += fmt::format("    seqc_block_softmax<{}, {}, {}, {}>(buf{});\n",
-                            rows, s.out, ld,
-                            s.kind == ir::OpKind::LogSoftmax ? "true" : "false",
-                            cur);
+        loop += fmt::format(
+            "    seqc_block_softmax<{}, {}, {}, {}>(buf{});\n", rows, s.out, ld,
+            s.kind == ir::OpKind::LogSoftmax ? "true" : "false", cur);
         break;
       case ir::OpKind::LayerNorm:
-        loop += fmt::format(
-            "    seqc_block_layernorm<{}, {}, {}, {}, {}>(buf{}, {}, {}, {});\n",
-            rows, s.out, ld, s.weight ? "true" : "false",
-            s.bias ? "true" : "false", cur,
-            s.weight ? fmt::format("w{}", i) : "nullptr",
-            s.bias ? fmt::format("b{}", i) : "nullptr", floatLiteral(s.eps));
+        loop += fmt::format("    seqc_block_layernorm<{}, {}, {}, {}, "
+                            "{}>(buf{}, {}, {}, {});\n",
+                            rows, s.out, ld, s.weight ? "true" : "false",
+                            s.bias ? "true" : "false", cur,
+                            s.weight ? fmt::format("w{}", i) : "nullptr",
+                            s.bias ? fmt::format("b{}", i) : "nullptr",
+                            floatLiteral(s.eps));
         break;
       case ir::OpKind::Affine:
         loop += fmt::format("    seqc_block_affine<{}, {}, {}, {}>(buf{}, w{}, "
@@ -633,9 +632,9 @@ bool emitFusedMma(const ir::Model &model, const std::vector<Stage> &stages,
   ParamPacker pack;
   std::string setup, loop;
 
-  int h = 0;                               // current fragment array
-  int64_t width = inWidth;                 // its valid columns
-  int64_t padded = roundUp(inWidth, 16);   // its padded columns
+  int h = 0;                             // current fragment array
+  int64_t width = inWidth;               // its valid columns
+  int64_t padded = roundUp(inWidth, 16); // its padded columns
   loop += fmt::format("    float h0[{}][4];\n    seqc_warp_load_rows<{}, {}>("
                       "h0, x, row0, batch, lane);\n",
                       padded / 8, inWidth, padded);
@@ -653,9 +652,10 @@ bool emitFusedMma(const ir::Model &model, const std::vector<Stage> &stages,
           w[n * ldw + k] = bf16 ? floatToBf16(v) : floatToF16(v);
         }
       uint64_t wOff = pack.halves(w);
-      setup += fmt::format("  const unsigned short *w{0} = reinterpret_cast<"
-                           "const unsigned short *>(smem + {1}); // W [{2}][{3}]\n",
-                           i, wOff, np, ldw);
+      setup +=
+          fmt::format("  const unsigned short *w{0} = reinterpret_cast<"
+                      "const unsigned short *>(smem + {1}); // W [{2}][{3}]\n",
+                      i, wOff, np, ldw);
       if (s.bias) {
         uint64_t bOff = pack.floats(paddedCopy(s.bias, np));
         setup += fmt::format("  const float *b{0} = reinterpret_cast<const "
@@ -780,8 +780,7 @@ struct Buffer {
 
 bool emitLayered(const ir::Model &model, const std::vector<Stage> &stages,
                  const CudaOptions &options, CudaProgram &program,
-                 ActivationTable &acts, std::string &body,
-                 std::string &error) {
+                 ActivationTable &acts, std::string &body, std::string &error) {
   const bool f32 = options.precision == Precision::F32;
   const bool bf16 = options.precision == Precision::BF16;
   const int wt = f32 ? 0 : bf16 ? 1 : 2;
@@ -865,27 +864,30 @@ bool emitLayered(const ir::Model &model, const std::vector<Stage> &stages,
         bias = ptr("float", pack.floats(paddedCopy(s.bias, np), 256));
       const std::string act = acts.use(s.act);
       const std::string name = fmt::format("seqc_l{}", kernelIndex++);
-      const std::string shape = fmt::format(
-          "{}, {}, {}, {}, {}, {}, {}", s.in, kp, current.ld, xmode, s.out,
-          out.ld, s.bias ? "true" : "false");
+      const std::string shape =
+          fmt::format("{}, {}, {}, {}, {}, {}, {}", s.in, kp, current.ld, xmode,
+                      s.out, out.ld, s.bias ? "true" : "false");
       body += fmt::format("/// {}: {} (batch > 16: {}-tiled GEMM)\n", si,
                           s.comment, f32 ? "128x128 fp32" : "128x128 mma");
-      body += fmt::format("extern \"C\" __global__ void __launch_bounds__(256)\n"
-                          "{}_gemm{} {{\n",
-                          name, kKernelParams);
+      body +=
+          fmt::format("extern \"C\" __global__ void __launch_bounds__(256)\n"
+                      "{}_gemm{} {{\n",
+                      name, kKernelParams);
       if (f32)
-        body += fmt::format("  seqc_gemm_f32<{}>(x, y, {}, {}, batch, {});\n}}\n",
-                            shape, ptr("float", wOff), bias, act);
+        body +=
+            fmt::format("  seqc_gemm_f32<{}>(x, y, {}, {}, batch, {});\n}}\n",
+                        shape, ptr("float", wOff), bias, act);
       else
         body += fmt::format(
             "  seqc_gemm_mma<{}, {}>(x, y, {}, {}, batch, {});\n}}\n", shape,
             bf16 ? "true" : "false", ptr("unsigned short", wOff), bias, act);
-      body += fmt::format("/// {}: the same layer for batches of at most 16\n"
-                          "extern \"C\" __global__ void __launch_bounds__(128)\n"
-                          "{}_gemv{} {{\n"
-                          "  seqc_gemv<{}, {}>(x, y, params + {}ull, {}, batch, "
-                          "{});\n}}\n\n",
-                          si, name, kKernelParams, shape, wt, wOff, bias, act);
+      body +=
+          fmt::format("/// {}: the same layer for batches of at most 16\n"
+                      "extern \"C\" __global__ void __launch_bounds__(128)\n"
+                      "{}_gemv{} {{\n"
+                      "  seqc_gemv<{}, {}>(x, y, params + {}ull, {}, batch, "
+                      "{});\n}}\n\n",
+                      si, name, kKernelParams, shape, wt, wOff, bias, act);
       KernelLaunch gemm;
       gemm.kernel = name + "_gemm";
       gemm.threads = 256;
@@ -920,10 +922,9 @@ bool emitLayered(const ir::Model &model, const std::vector<Stage> &stages,
         width = s.out;
         if (step.inPlaceSoftmax) {
           ops += fmt::format("  // {}: row norm of {}\n", si, s.comment);
-          ops += fmt::format("  seqc_row_softmax<{}, {}>(in, out, lane);\n",
-                             s.out,
-                             s.rowNorm == ir::RowNorm::LogSoftmax ? "true"
-                                                                  : "false");
+          ops += fmt::format(
+              "  seqc_row_softmax<{}, {}>(in, out, lane);\n", s.out,
+              s.rowNorm == ir::RowNorm::LogSoftmax ? "true" : "false");
           src = "out";
           continue;
         }
@@ -950,7 +951,8 @@ bool emitLayered(const ir::Model &model, const std::vector<Stage> &stages,
         case ir::OpKind::Affine:
           ops += fmt::format(
               "  seqc_row_affine<{}, {}>({}, out, {}, {}, lane);\n", s.out,
-              s.bias ? "true" : "false", src, ptr("float", pack.floats(*s.weight)),
+              s.bias ? "true" : "false", src,
+              ptr("float", pack.floats(*s.weight)),
               s.bias ? ptr("float", pack.floats(*s.bias)) : "nullptr");
           break;
         default:
@@ -1006,11 +1008,10 @@ std::string planComment(const CudaProgram &program) {
       when = l.maxBatch == UINT64_MAX
                  ? fmt::format(", batch >= {}", l.minBatch)
                  : fmt::format(", batch {}..{}", l.minBatch, l.maxBatch);
-    std::string grid =
-        l.blocksPerSm
-            ? fmt::format("min(ceil(batch/{}), {} per SM)", l.rowsPerBlock,
-                          l.blocksPerSm)
-            : fmt::format("ceil(batch/{})", l.rowsPerBlock);
+    std::string grid = l.blocksPerSm
+                           ? fmt::format("min(ceil(batch/{}), {} per SM)",
+                                         l.rowsPerBlock, l.blocksPerSm)
+                           : fmt::format("ceil(batch/{})", l.rowsPerBlock);
     text += fmt::format("//   {:<16} {} -> {}, grid ({}, {}), {} threads, {} B "
                         "shared{}\n",
                         l.kernel, bufferNames[l.input], bufferNames[l.output],
@@ -1031,10 +1032,10 @@ bool emitCudaProgram(const ir::Model &model, const CudaOptions &options,
   program.inFeatures = static_cast<uint64_t>(model.inputType().features());
   program.outFeatures = static_cast<uint64_t>(model.outputType().features());
   if (options.precision != Precision::F32 && options.arch.number() < 80) {
-    error = fmt::format("--precision {} uses mma.sync tensor-core "
-                        "instructions that need sm_80 or newer, not {}",
-                        precisionName(options.precision),
-                        options.arch.smName());
+    error =
+        fmt::format("--precision {} uses mma.sync tensor-core "
+                    "instructions that need sm_80 or newer, not {}",
+                    precisionName(options.precision), options.arch.smName());
     return false;
   }
   for (const ir::Param &p : model.params)

@@ -4,11 +4,9 @@
 
 namespace seqc::cuda {
 
-std::unique_ptr<CudaJitModel> CudaJitModel::create(CudaProgram program,
-                                                   NvrtcOutput compiled,
-                                                   int device,
-                                                   std::string &error,
-                                                   int *status) {
+std::unique_ptr<CudaJitModel>
+CudaJitModel::create(CudaProgram program, NvrtcOutput compiled, int device,
+                     std::string &error, int *status) {
   std::unique_ptr<CudaJitModel> jit(new CudaJitModel());
   jit->prog = std::move(program);
   jit->compiled = std::move(compiled);

@@ -35,9 +35,9 @@ std::string cudaObjectSourceText(const CudaProgram &program,
 /// Writes `<base>.h` and `<base>.o` (base = DIR/PREFIX). Each file is
 /// written atomically; on failure neither is left behind and \p error says
 /// why.
-bool writeCudaArtifacts(const CudaProgram &program,
-                        const NvrtcOutput &compiled, const std::string &base,
-                        const std::string &prefix, std::string &error);
+bool writeCudaArtifacts(const CudaProgram &program, const NvrtcOutput &compiled,
+                        const std::string &base, const std::string &prefix,
+                        std::string &error);
 
 } // namespace seqc::cuda
 

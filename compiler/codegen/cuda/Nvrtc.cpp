@@ -109,10 +109,9 @@ bool compileCuda(const std::string &source, const NvrtcOptions &options,
       "--gpu-architecture=" + options.arch.smName(), "-std=c++17"};
   if (options.fastMath)
     flags.push_back("--use_fast_math");
-  std::string key = hashKey(nvrtcVersionString() + "\n" +
-                            (options.wantPtx ? "ptx\n" : "cubin\n") +
-                            fmt::format("{}\n", fmt::join(flags, " ")) +
-                            source);
+  std::string key = hashKey(
+      nvrtcVersionString() + "\n" + (options.wantPtx ? "ptx\n" : "cubin\n") +
+      fmt::format("{}\n", fmt::join(flags, " ")) + source);
   {
     std::lock_guard<std::mutex> lock(cacheMutex);
     auto it = memoryCache.find(key);
@@ -130,9 +129,9 @@ bool compileCuda(const std::string &source, const NvrtcOptions &options,
   }
 
   nvrtcProgram program;
-  nvrtcResult result = nvrtcCreateProgram(&program, source.c_str(),
-                                          options.sourceName.c_str(), 0,
-                                          nullptr, nullptr);
+  nvrtcResult result =
+      nvrtcCreateProgram(&program, source.c_str(), options.sourceName.c_str(),
+                         0, nullptr, nullptr);
   if (result != NVRTC_SUCCESS) {
     error = fmt::format("nvrtcCreateProgram failed: {}",
                         nvrtcGetErrorString(result));
@@ -141,8 +140,8 @@ bool compileCuda(const std::string &source, const NvrtcOptions &options,
   std::vector<const char *> argv;
   for (const std::string &f : flags)
     argv.push_back(f.c_str());
-  result = nvrtcCompileProgram(program, static_cast<int>(argv.size()),
-                               argv.data());
+  result =
+      nvrtcCompileProgram(program, static_cast<int>(argv.size()), argv.data());
   size_t logSize = 0;
   nvrtcGetProgramLogSize(program, &logSize);
   std::string log(logSize, '\0');
@@ -151,10 +150,10 @@ bool compileCuda(const std::string &source, const NvrtcOptions &options,
   while (!log.empty() && (log.back() == '\0' || log.back() == '\n'))
     log.pop_back();
   if (result != NVRTC_SUCCESS) {
-    error = fmt::format("NVRTC failed to compile the generated CUDA for {} "
-                        "({}):\n{}",
-                        options.arch.smName(), nvrtcGetErrorString(result),
-                        log);
+    error =
+        fmt::format("NVRTC failed to compile the generated CUDA for {} "
+                    "({}):\n{}",
+                    options.arch.smName(), nvrtcGetErrorString(result), log);
     nvrtcDestroyProgram(&program);
     return false;
   }
