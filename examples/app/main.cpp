@@ -134,8 +134,8 @@ int main(int argc, char **argv) {
   std::vector<float> scores(batch * kClasses);
   std::vector<unsigned char> scratch(digits_scratch_bytes(batch));
   auto start = std::chrono::steady_clock::now();
-  int status = digits_run(samples.pixels.data(), scores.data(), batch,
-                          scratch.data());
+  int status =
+      digits_run(samples.pixels.data(), scores.data(), batch, scratch.data());
   auto stop = std::chrono::steady_clock::now();
   if (status != DIGITS_OK) {
     std::fprintf(stderr, "classify: error: digits_run returned %d\n", status);

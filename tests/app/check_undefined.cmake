@@ -5,6 +5,8 @@
 # Fails unless `nm -u` on every object lists only memcpy, memset and memmove,
 # and the object defines PREFIX_run (so a wrong or empty file cannot pass).
 
+cmake_minimum_required(VERSION 3.20)
+
 if(NOT NM OR NOT OBJECTS)
   message(FATAL_ERROR "check_undefined.cmake: NM and OBJECTS must be set")
 endif()

@@ -36,8 +36,7 @@ int main(int argc, char **argv) {
   if (!scores || !samples)
     return 2;
   int64_t rows = scores->shape[0], classes = scores->shape[1];
-  if (samples->shape.size() != 2 || samples->shape[0] != rows ||
-      classes == 0) {
+  if (samples->shape.size() != 2 || samples->shape[0] != rows || classes == 0) {
     fmt::print(stderr,
                "count_correct: error: {} scores for {} samples ({} classes)\n",
                rows, samples->shape.empty() ? 0 : samples->shape[0], classes);

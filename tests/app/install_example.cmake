@@ -2,7 +2,8 @@
 #
 # cmake -DSEQC_BUILD_DIR=<seqc build> -DAPP_SOURCE=<examples/app>
 #       -DWORKDIR=<dir> -DCOUNT_CORRECT=<count_correct> -DGENERATOR=<gen>
-#       [-DMAKE_PROGRAM=<ninja>] [-DCXX_COMPILER=<c++>] -P install_example.cmake
+#       [-DMAKE_PROGRAM=<ninja>] [-DCXX_COMPILER=<c++>]
+#       [-DSANITIZE=<sanitizers seqc was built with>] -P install_example.cmake
 #
 # 1. `cmake --install` the seqc build into WORKDIR/prefix and checks the
 #    package's files are there.
@@ -13,6 +14,8 @@
 #    the number of rows `seqc run --backend ref` classifies correctly and the
 #    number train_digits.py recorded in the CSV (`# pytorch_correct: N of M`):
 #    all three must be equal.
+
+cmake_minimum_required(VERSION 3.20)
 
 foreach(var SEQC_BUILD_DIR APP_SOURCE WORKDIR COUNT_CORRECT GENERATOR)
   if(NOT DEFINED ${var} OR "${${var}}" STREQUAL "")
@@ -67,6 +70,12 @@ endif()
 if(CXX_COMPILER)
   list(APPEND configure "-DCMAKE_CXX_COMPILER=${CXX_COMPILER}")
 endif()
+if(SANITIZE)
+  # The installed runtime library is instrumented: the app must link the
+  # sanitizers' runtimes too.
+  list(APPEND configure "-DCMAKE_CXX_FLAGS=-fsanitize=${SANITIZE}"
+       "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=${SANITIZE}")
+endif()
 run_checked("configuring examples/app" ${configure})
 file(STRINGS "${build}/CMakeCache.txt" seqcDir REGEX "^seqc_DIR:")
 if(NOT seqcDir STREQUAL "seqc_DIR:PATH=${packageDir}")
@@ -107,8 +116,14 @@ foreach(line IN LISTS lines)
     set(pytorchCorrect ${CMAKE_MATCH_1})
     set(pytorchTotal ${CMAKE_MATCH_2})
   elseif(NOT line MATCHES "^#")
-    string(REGEX REPLACE "^[^,]*," "" line "${line}")
-    string(APPEND pixels "${line}\n")
+    # Drop the first field (string(REGEX REPLACE) would drop every field:
+    # CMake's `^` matches at the start of each retry).
+    string(FIND "${line}" "," comma)
+    if(comma GREATER_EQUAL 0)
+      math(EXPR comma "${comma} + 1")
+      string(SUBSTRING "${line}" ${comma} -1 line)
+      string(APPEND pixels "${line}\n")
+    endif()
   endif()
 endforeach()
 if(pytorchCorrect STREQUAL "")

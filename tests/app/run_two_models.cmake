@@ -8,6 +8,8 @@
 # models), then for each pair runs `seqc run --backend ref` on the same input
 # and compares with npycompare at 1e-4 scaled by max(1, max |reference|).
 
+cmake_minimum_required(VERSION 3.20)
+
 foreach(var SEQC NPYCOMPARE PROGRAM WORKDIR DIGITS_MODEL DIGITS_WEIGHTS
             MIXED_MODEL MIXED_SEED)
   if(NOT DEFINED ${var} OR "${${var}}" STREQUAL "")

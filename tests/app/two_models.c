@@ -58,7 +58,7 @@ static int failures = 0;
 #define CHECK(cond, ...)                                                       \
   do {                                                                         \
     if (!(cond)) {                                                             \
-      fprintf(stderr, "two_models: FAILED %s:%d: %s: ", __FILE__, __LINE__,   \
+      fprintf(stderr, "two_models: FAILED %s:%d: %s: ", __FILE__, __LINE__,    \
               #cond);                                                          \
       fprintf(stderr, __VA_ARGS__);                                            \
       fputc('\n', stderr);                                                     \

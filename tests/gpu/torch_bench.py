@@ -63,7 +63,7 @@ def timeit(fn, target=0.2):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--compile-nets", default="narrow,digits,mnist",
+    parser.add_argument("--compile-nets", default="narrow,mnist",
                         help="networks to also run through torch.compile")
     parser.add_argument("--nets", default=",".join(SUITE))
     parser.add_argument("--batches", default="1,65536")
