@@ -2,8 +2,11 @@
 # Installs what seqc needs to build and test on Debian 12 (as root). Safe to
 # run again: packages already present are left alone.
 set -euo pipefail
+# clang + libclang-rt: the libFuzzer targets; the aarch64 cross gcc and
+# qemu-user: the cross-compiled CPU object is linked and run under emulation.
 packages=(cmake ninja-build g++ ccache python3 llvm-19-dev libfmt-dev doctest-dev
-          clang libclang-rt-14-dev)
+          clang libclang-rt-14-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+          qemu-user)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
