@@ -73,16 +73,32 @@ DensePlan planDense(const ir::Op &op, const KernelConfig &cfg) {
   unsigned accBudget = cfg.vectorRegs - p.nrVecs - 2;
   p.mr = std::max(1u, std::min(cfg.maxMr, accBudget / p.nrVecs));
   p.panels = (p.n + p.nr - 1) / p.nr;
-  // The B micro-panel (kc x nr) takes about half of a 32 KiB L1, leaving
-  // room for the mr rows of A it meets and the C tile.
-  uint64_t kcTarget = std::max<uint64_t>(64, 4096 / p.nr);
-  p.kc = p.k <= kcTarget * 3 / 2 ? std::max<uint64_t>(p.k, 1) : kcTarget;
+  // The B micro-panel (kc x nr) stays in L1: about 32 KiB. k is cut into
+  // blocks of equal size (so no short last block pays a full pass over C).
+  uint64_t kcTarget = std::max<uint64_t>(64, 8192 / p.nr);
+  if (p.k <= kcTarget * 3 / 2) {
+    p.kc = std::max<uint64_t>(p.k, 1);
+  } else {
+    uint64_t blocks = (p.k + kcTarget - 1) / kcTarget;
+    p.kc = (p.k + blocks - 1) / blocks;
+  }
   // The A block (mc x kc) stays in L2: about 256 KiB.
   uint64_t mc = 262144 / (4 * p.kc);
   mc = std::clamp<uint64_t>(mc / p.mr * p.mr, p.mr, 20 * p.mr);
   p.mc = mc;
-  // Up to 8 panel groups, so one row block still splits across threads.
+  // A single row (batch 1, or the last row of a block) is a matrix-vector
+  // product: one broadcast of A feeds gemvPanels adjacent panels, so the
+  // loads of packed weights, not the broadcasts, set the pace, and enough
+  // independent accumulators hide the FMA latency without splitting k.
+  p.gemvPanels = p.mr == 1 ? 1
+                           : static_cast<unsigned>(std::clamp<uint64_t>(
+                                 cfg.vectorRegs / 2 / p.nrVecs, 1, p.panels));
+  // Up to 8 panel groups, so one row block still splits across threads; a
+  // group holds whole gemvPanels runs.
   p.panelsPerGroup = (p.panels + 7) / 8;
+  p.panelsPerGroup =
+      std::min<uint64_t>(p.panels, (p.panelsPerGroup + p.gemvPanels - 1) /
+                                       p.gemvPanels * p.gemvPanels);
   p.groups = (p.panels + p.panelsPerGroup - 1) / p.panelsPerGroup;
   return p;
 }
@@ -157,7 +173,7 @@ private:
 
   // Dense layers.
   Function *emitMicrokernel(const ir::Op &op, const DensePlan &plan,
-                            unsigned mr, unsigned opIndex);
+                            unsigned mr, unsigned pg, unsigned opIndex);
   Stage emitDenseStage(const ir::Op &op, unsigned opIndex);
   // Row-wise ops on [rows, F] buffers.
   Stage emitRowStage(const ir::Op &op, unsigned opIndex, bool inPlaceNorm);
@@ -315,12 +331,15 @@ std::vector<Value *> ModelEmitter::rowLoop(
 //===----------------------------------------------------------------------===//
 
 Function *ModelEmitter::emitMicrokernel(const ir::Op &op, const DensePlan &pl,
-                                        unsigned mr, unsigned opIndex) {
-  // void ukr(A, lda, Bp, C, ldc, kc, flags, bias, nvalid)
+                                        unsigned mr, unsigned pg,
+                                        unsigned opIndex) {
+  // void ukr(A, lda, Bp, C, ldc, kc, flags, bias, nvalid): an mr x (pg * nr)
+  // tile over pg adjacent packed panels (panel q's micro-panel starts at
+  // Bp + q * k * nr, its columns at C + q * nr).
   FunctionType *ft = FunctionType::get(
       voidTy, {ptrTy, i64, ptrTy, ptrTy, i64, i64, i32, ptrTy, i64}, false);
   Function *f = newFunction(
-      ft, fmt::format("{}.dense{}.ukr{}x{}", prefix, opIndex, mr, pl.nr),
+      ft, fmt::format("{}.dense{}.ukr{}x{}", prefix, opIndex, mr, pg * pl.nr),
       false);
   for (unsigned i : {0u, 2u, 3u, 7u})
     f->addParamAttr(i, Attribute::NoAlias);
@@ -329,8 +348,16 @@ Function *ModelEmitter::emitMicrokernel(const ir::Op &op, const DensePlan &pl,
   Value *ldc = &*args++, *kc = &*args++, *flags = &*args++;
   Value *bias = &*args++, *nvalid = &*args++;
 
-  unsigned vw = cfg.vectorWidth, nrv = pl.nrVecs;
+  unsigned vw = cfg.vectorWidth, nrv = pl.nrVecs * pg;
   unsigned tile = mr * nrv;
+  // Vector v of a row lies in panel v / nrVecs at column offset cOff(v).
+  auto cOff = [&](unsigned v) {
+    return uint64_t(v / pl.nrVecs) * pl.nr + uint64_t(v % pl.nrVecs) * vw;
+  };
+  auto bOff = [&](unsigned v) {
+    return uint64_t(v / pl.nrVecs) * pl.k * pl.nr +
+           uint64_t(v % pl.nrVecs) * vw;
+  };
   // Independent accumulator sets over k hide the FMA latency of small tiles.
   unsigned sets = std::max(1u, std::min(4u, (8 + tile - 1) / tile));
   BasicBlock *entry = BasicBlock::Create(ctx, "entry", f);
@@ -339,12 +366,12 @@ Function *ModelEmitter::emitMicrokernel(const ir::Op &op, const DensePlan &pl,
   auto colMask = [&](unsigned v) {
     std::vector<Constant *> idx;
     for (unsigned l = 0; l < vw; ++l)
-      idx.push_back(ConstantInt::get(i64, v * vw + l));
+      idx.push_back(ConstantInt::get(i64, cOff(v) + l));
     Value *iota = ConstantVector::get(idx);
     return b.CreateICmpSLT(iota, b.CreateVectorSplat(vw, nvalid));
   };
   auto cPtr = [&](unsigned m, unsigned v) {
-    return gepF(c, b.CreateAdd(b.CreateMul(c64(m), ldc), c64(v * vw)));
+    return gepF(c, b.CreateAdd(b.CreateMul(c64(m), ldc), c64(cOff(v))));
   };
 
   // Initial accumulators: zero on the first k block, else the partial sums.
@@ -375,12 +402,25 @@ Function *ModelEmitter::emitMicrokernel(const ir::Op &op, const DensePlan &pl,
     }
 
   Align bAlign(std::min<unsigned>(64, vw * 4));
+  // When the layer's weights do not fit in L2, each micro-panel's first pass
+  // (and every pass of a single row) streams them from L3 or memory, so
+  // prefetch every panel's stream kPrefetchSteps k-steps ahead (prefetches
+  // never fault). Measured on Zen 3: 64 or 128 steps were no better for
+  // tiles and clearly worse for a single row.
+  constexpr uint64_t kPrefetchSteps = 32;
+  bool prefetch = pl.k * pl.panels * pl.nr * 4 > (uint64_t(1) << 19);
   auto step = [&](Value *k, unsigned set, std::vector<Value *> &acc) {
     std::vector<Value *> bv;
-    for (unsigned v = 0; v < nrv; ++v)
-      bv.push_back(b.CreateAlignedLoad(
-          vecTy, gepF(bp, b.CreateAdd(b.CreateMul(k, c64(pl.nr)), c64(v * vw))),
-          bAlign));
+    for (unsigned v = 0; v < nrv; ++v) {
+      Value *off = b.CreateAdd(b.CreateMul(k, c64(pl.nr)), c64(bOff(v)));
+      if (prefetch && (bOff(v) * 4) % 64 == 0)
+        b.CreateIntrinsic(
+            Intrinsic::prefetch, {ptrTy},
+            {b.CreateGEP(f32, bp,
+                         b.CreateAdd(off, c64(kPrefetchSteps * pl.nr))),
+             b.getInt32(0), b.getInt32(3), b.getInt32(1)});
+      bv.push_back(b.CreateAlignedLoad(vecTy, gepF(bp, off), bAlign));
+    }
     for (unsigned m = 0; m < mr; ++m) {
       Value *av = b.CreateAlignedLoad(
           f32, gepF(a, b.CreateAdd(b.CreateMul(c64(m), lda), k)), Align(4));
@@ -429,7 +469,7 @@ Function *ModelEmitter::emitMicrokernel(const ir::Op &op, const DensePlan &pl,
   if (op.bias != ir::kNoParam)
     for (unsigned v = 0; v < nrv; ++v)
       biasVec.push_back(
-          b.CreateAlignedLoad(vecTy, gepF(bias, c64(v * vw)), bAlign));
+          b.CreateAlignedLoad(vecTy, gepF(bias, c64(cOff(v))), bAlign));
   for (unsigned m = 0; m < mr; ++m)
     for (unsigned v = 0; v < nrv; ++v) {
       Value *x = accs[m * nrv + v];
@@ -449,7 +489,8 @@ Function *ModelEmitter::emitMicrokernel(const ir::Op &op, const DensePlan &pl,
   }
   BasicBlock *fullBB = BasicBlock::Create(ctx, "store.full", f);
   BasicBlock *maskBB = BasicBlock::Create(ctx, "store.masked", f);
-  b.CreateCondBr(b.CreateICmpSGE(nvalid, c64(pl.nr)), fullBB, maskBB);
+  b.CreateCondBr(b.CreateICmpSGE(nvalid, c64(uint64_t(pg) * pl.nr)), fullBB,
+                 maskBB);
   b.SetInsertPoint(fullBB);
   for (unsigned m = 0; m < mr; ++m)
     for (unsigned v = 0; v < nrv; ++v)
@@ -490,7 +531,13 @@ ModelEmitter::Stage ModelEmitter::emitDenseStage(const ir::Op &op,
   }
   std::vector<Function *> kernels(pl.mr + 1, nullptr);
   for (unsigned mr = 1; mr <= pl.mr; ++mr)
-    kernels[mr] = emitMicrokernel(op, pl, mr, opIndex);
+    kernels[mr] = emitMicrokernel(op, pl, mr, 1, opIndex);
+  // Single-row kernels across 1..gemvPanels panels (index = panels).
+  unsigned pgMax = pl.gemvPanels;
+  std::vector<Function *> gemv(pgMax + 1, nullptr);
+  gemv[1] = kernels[1];
+  for (unsigned pg = 2; pg <= pgMax; ++pg)
+    gemv[pg] = emitMicrokernel(op, pl, 1, pg, opIndex);
 
   Function *f =
       newFunction(taskTy, fmt::format("{}.dense{}", prefix, opIndex), false);
@@ -524,35 +571,62 @@ ModelEmitter::Stage ModelEmitter::emitDenseStage(const ir::Op &op,
       Value *last =
           b.CreateZExt(b.CreateICmpEQ(b.CreateAdd(kc0, kc), c64(k)), i32);
       Value *flags = b.CreateOr(first, b.CreateShl(last, 1));
-      emitForEach(pBeg, pEnd, c64(1), [&](Value *p) {
+      // Calls `fn` on rows [m, m + its mr) and the panels from p on.
+      auto callKernel = [&](Function *fn, Value *p, Value *m) {
         Value *bp = gepF(wG, b.CreateAdd(b.CreateMul(p, c64(k * nr)),
                                          b.CreateMul(kc0, c64(nr))));
         Value *cp = gepF(out, b.CreateMul(p, c64(nr)));
         Value *bias = biasG ? gepF(biasPtr, b.CreateMul(p, c64(nr))) : biasPtr;
         Value *nvalid = b.CreateSub(c64(n), b.CreateMul(p, c64(nr)));
-        auto callKernel = [&](unsigned mr, Value *m) {
-          Value *aPtr = gepF(in, b.CreateAdd(b.CreateMul(m, c64(k)), kc0));
-          Value *cPtr = gepF(cp, b.CreateMul(m, c64(n)));
-          b.CreateCall(kernels[mr], {aPtr, c64(k), bp, cPtr, c64(n), kc, flags,
-                                     bias, nvalid});
-        };
-        emitForEach(c64(0), nFull, c64(1), [&](Value *t) {
-          callKernel(mrMax, b.CreateAdd(m0, b.CreateMul(t, c64(mrMax))));
-        });
-        if (mrMax > 1) {
-          Function *fn = b.GetInsertBlock()->getParent();
-          BasicBlock *done = BasicBlock::Create(ctx, "rem.done", fn);
-          SwitchInst *sw = b.CreateSwitch(rem, done, mrMax - 1);
-          for (unsigned r = 1; r < mrMax; ++r) {
-            BasicBlock *caseBB = BasicBlock::Create(ctx, "rem", fn);
-            sw->addCase(ConstantInt::get(cast<IntegerType>(i64), r), caseBB);
-            b.SetInsertPoint(caseBB);
-            callKernel(r, mTail);
-            b.CreateBr(done);
-          }
-          b.SetInsertPoint(done);
+        Value *aPtr = gepF(in, b.CreateAdd(b.CreateMul(m, c64(k)), kc0));
+        Value *cPtr = gepF(cp, b.CreateMul(m, c64(n)));
+        b.CreateCall(fn,
+                     {aPtr, c64(k), bp, cPtr, c64(n), kc, flags, bias, nvalid});
+      };
+      // A switch on `v` with cases [first, count); others do nothing.
+      auto emitSwitch = [&](Value *v, unsigned first, unsigned count,
+                            const std::function<void(unsigned)> &body) {
+        if (first >= count)
+          return;
+        Function *fn = b.GetInsertBlock()->getParent();
+        BasicBlock *done = BasicBlock::Create(ctx, "sw.done", fn);
+        SwitchInst *sw = b.CreateSwitch(v, done, count - first);
+        for (unsigned r = first; r < count; ++r) {
+          BasicBlock *caseBB = BasicBlock::Create(ctx, "sw.case", fn);
+          sw->addCase(ConstantInt::get(cast<IntegerType>(i64), r), caseBB);
+          b.SetInsertPoint(caseBB);
+          body(r);
+          b.CreateBr(done);
         }
+        b.SetInsertPoint(done);
+      };
+      // Full tiles and remainders of 2 or more rows (1 too without the wide
+      // single-row kernels) go panel by panel.
+      emitForEach(pBeg, pEnd, c64(1), [&](Value *p) {
+        emitForEach(c64(0), nFull, c64(1), [&](Value *t) {
+          callKernel(kernels[mrMax], p,
+                     b.CreateAdd(m0, b.CreateMul(t, c64(mrMax))));
+        });
+        emitSwitch(rem, pgMax > 1 ? 2 : 1, mrMax,
+                   [&](unsigned r) { callKernel(kernels[r], p, mTail); });
       });
+      if (pgMax > 1) {
+        // A single remaining row: gemvPanels panels per call.
+        Function *fn = b.GetInsertBlock()->getParent();
+        BasicBlock *gemvBB = BasicBlock::Create(ctx, "gemv", fn);
+        BasicBlock *gemvDone = BasicBlock::Create(ctx, "gemv.done", fn);
+        b.CreateCondBr(b.CreateICmpEQ(rem, c64(1)), gemvBB, gemvDone);
+        b.SetInsertPoint(gemvBB);
+        Value *nP = b.CreateSub(pEnd, pBeg);
+        Value *pFullEnd = b.CreateAdd(
+            pBeg, b.CreateMul(b.CreateUDiv(nP, c64(pgMax)), c64(pgMax)));
+        emitForEach(pBeg, pFullEnd, c64(pgMax),
+                    [&](Value *p) { callKernel(gemv[pgMax], p, mTail); });
+        emitSwitch(b.CreateSub(pEnd, pFullEnd), 1, pgMax,
+                   [&](unsigned q) { callKernel(gemv[q], pFullEnd, mTail); });
+        b.CreateBr(gemvDone);
+        b.SetInsertPoint(gemvDone);
+      }
     });
   });
   b.CreateRetVoid();

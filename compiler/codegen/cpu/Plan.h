@@ -37,6 +37,7 @@ struct DensePlan {
   uint64_t panels = 0;         ///< ceil(n / nr) packed weight panels
   uint64_t kc = 0;             ///< k block (B micro-panel in L1)
   uint64_t mc = 0;             ///< row block (A block in L2)
+  unsigned gemvPanels = 1;     ///< panels across the single-row kernel
   uint64_t panelsPerGroup = 1; ///< panels per work item
   uint64_t groups = 1;         ///< panel groups per row block
 };
