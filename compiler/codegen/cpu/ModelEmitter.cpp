@@ -137,7 +137,13 @@ private:
     /// Buffers: 0 = input, 1 = output, 2/3 = scratch buffers 0/1.
     int src = 0;
     int dst = 1;
+    /// Rough multiply-adds per row, to keep small stages off the pool.
+    uint64_t workPerRow = 1;
   };
+
+  /// Below this many multiply-adds a stage runs on the calling thread: waking
+  /// pool workers costs microseconds, more than such a stage takes.
+  static constexpr uint64_t kMinParallelWork = 1u << 17;
 
   Function *newFunction(FunctionType *ty, const std::string &name,
                         bool exported);
@@ -1095,7 +1101,11 @@ void ModelEmitter::emitRun(const ModelPlan &plan,
     BasicBlock *serialBB = BasicBlock::Create(ctx, "serial", f);
     BasicBlock *parBB = BasicBlock::Create(ctx, "parallel", f);
     BasicBlock *next = BasicBlock::Create(ctx, "next", f);
-    b.CreateCondBr(serial, serialBB, parBB);
+    // Serial when no hook is given or the stage is too small to share.
+    uint64_t minRows = (kMinParallelWork + st.workPerRow - 1) /
+                       std::max<uint64_t>(st.workPerRow, 1);
+    Value *small = b.CreateICmpULT(rows, c64(minRows));
+    b.CreateCondBr(b.CreateOr(serial, small), serialBB, parBB);
     b.SetInsertPoint(serialBB);
     b.CreateCall(taskTy, st.fn, {ctxPtr, c64(0), items});
     b.CreateBr(next);
@@ -1133,6 +1143,10 @@ void ModelEmitter::emit() {
       Stage st = emitTinyStage();
       st.src = 0;
       st.dst = 1;
+      st.workPerRow = 0;
+      for (const ir::Op &op : model.ops)
+        st.workPerRow += static_cast<uint64_t>(op.inFeatures) * op.outFeatures +
+                         model.values[op.result].type.features();
       stages.push_back(st);
     }
   } else {
@@ -1145,11 +1159,17 @@ void ModelEmitter::emit() {
                      : emitRowStage(op, static_cast<unsigned>(i), false);
       st.src = src;
       st.dst = dst;
+      int64_t width = model.values[op.result].type.features();
+      st.workPerRow =
+          (op.kind == ir::OpKind::Dense || op.kind == ir::OpKind::Linear)
+              ? static_cast<uint64_t>(op.inFeatures) * op.outFeatures
+              : static_cast<uint64_t>(width) * 16;
       stages.push_back(st);
       if (op.kind == ir::OpKind::Dense && op.rowNorm != ir::RowNorm::None) {
         Stage norm = emitRowStage(op, static_cast<unsigned>(i), true);
         norm.src = dst;
         norm.dst = dst;
+        norm.workPerRow = static_cast<uint64_t>(width) * 16;
         stages.push_back(norm);
       }
     }
