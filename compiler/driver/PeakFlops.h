@@ -52,7 +52,10 @@ struct PeakFlops {
 
 /// Runs FMA chains (enough independent accumulators to cover the latency of
 /// two FMA pipes) on \p threads threads at once, best of a few ~20 ms trials.
-/// Takes about 0.2 s. gflops is 0 when the threads cannot be started.
+/// Each thread's rate is taken over its own CPU time (Linux), so time the
+/// scheduler gives to other processes on a shared machine is not counted;
+/// at most hostHardwareThreads() threads are counted. Takes about 0.2 s of
+/// CPU time. gflops is 0 when the threads cannot be started.
 PeakFlops measurePeakFlops(SimdIsa isa, unsigned threads);
 
 } // namespace seqc::driver

@@ -141,9 +141,10 @@ private:
     uint64_t workPerRow = 1;
   };
 
-  /// Below this many multiply-adds a stage runs on the calling thread: waking
-  /// pool workers costs microseconds, more than such a stage takes.
-  static constexpr uint64_t kMinParallelWork = 1u << 17;
+  /// Below this many multiply-adds (about 40 us of work on one core) a stage
+  /// runs on the calling thread: waking a pool worker on a busy or virtual
+  /// machine can take tens of microseconds, more than sharing would save.
+  static constexpr uint64_t kMinParallelWork = 1u << 21;
 
   Function *newFunction(FunctionType *ty, const std::string &name,
                         bool exported);
