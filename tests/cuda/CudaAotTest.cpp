@@ -106,10 +106,10 @@ TEST_CASE("a C program linked with two CUDA objects") {
 
   const std::string app = workDir + "/aot_app";
   std::string command = fmt::format(
-      "'{}' -std=c11 -Wall -Wextra -Werror -I'{}' -o '{}' '{}/aot_app.c' "
+      "'{}' -std=c11 -Wall -Wextra -Werror {} -I'{}' -o '{}' '{}/aot_app.c' "
       "'{}/narrow.o' '{}/wide.o' '{}' -ldl -lpthread",
-      SEQC_TEST_CC, workDir, app, SEQC_TEST_SOURCE_DIR, workDir, workDir,
-      SEQC_TEST_RUNTIME_LIB);
+      SEQC_TEST_CC, SEQC_TEST_SANITIZE_FLAGS, workDir, app,
+      SEQC_TEST_SOURCE_DIR, workDir, workDir, SEQC_TEST_RUNTIME_LIB);
   INFO(command);
   REQUIRE(run(command, output) == 0);
 
