@@ -17,19 +17,17 @@ public:
 private:
   ir::ParamId addParam(const Module &module, const std::string &path,
                        std::string_view paramName) {
-    for (const ModuleParam &param : module.params) {
-      if (param.name != paramName)
-        continue;
-      ir::Param irParam;
-      irParam.name = path.empty() ? param.name : path + "." + param.name;
-      irParam.shape = param.shape;
-      irParam.data = param.value;
-      irParam.loc = module.loc;
-      irParam.locLength = module.locLength;
-      irParam.layerDescription = module.description;
-      return model.addParam(std::move(irParam));
-    }
-    return ir::kNoParam;
+    const ModuleParam *param = module.findParam(paramName);
+    if (!param)
+      return ir::kNoParam;
+    ir::Param irParam;
+    irParam.name = path.empty() ? param->name : path + "." + param->name;
+    irParam.shape = param->shape;
+    irParam.data = param->value;
+    irParam.loc = module.loc;
+    irParam.locLength = module.locLength;
+    irParam.layerDescription = module.description;
+    return model.addParam(std::move(irParam));
   }
 
   ir::Model &model;

@@ -11,6 +11,10 @@ ModuleParam *Module::findParam(std::string_view name) {
   return nullptr;
 }
 
+const ModuleParam *Module::findParam(std::string_view name) const {
+  return const_cast<Module *>(this)->findParam(name);
+}
+
 static void visitParams(Module &module, const std::string &prefix,
                         const std::function<void(const std::string &, Module &,
                                                  ModuleParam &)> &visit) {

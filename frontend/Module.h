@@ -70,6 +70,7 @@ struct Module {
   uint64_t numParamElements = 0;
 
   ModuleParam *findParam(std::string_view name);
+  const ModuleParam *findParam(std::string_view name) const;
 };
 
 /// Visits every parameter of \p root with its state_dict key (`2.0.weight`),

@@ -102,13 +102,6 @@ ParamId Model::addParam(Param param) {
   return static_cast<ParamId>(params.size() - 1);
 }
 
-std::optional<ParamId> Model::findParam(std::string_view name) const {
-  for (size_t i = 0; i < params.size(); ++i)
-    if (params[i].name == name)
-      return static_cast<ParamId>(i);
-  return std::nullopt;
-}
-
 void Model::renumberValues() {
   std::vector<Value> newValues;
   newValues.reserve(ops.size() + 1);

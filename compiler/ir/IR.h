@@ -14,7 +14,6 @@
 #include "compiler/support/SourceLoc.h"
 
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -168,8 +167,6 @@ public:
   int32_t addValue(Type type = Type());
   /// Appends a parameter and returns its index.
   ParamId addParam(Param param);
-  /// Looks a parameter up by state_dict key.
-  std::optional<ParamId> findParam(std::string_view name) const;
 
   /// Rebuilds the value list so that op i reads value i and defines i + 1,
   /// keeping types; used by passes that remove or merge ops.
