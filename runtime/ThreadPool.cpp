@@ -1,13 +1,28 @@
 //===- ThreadPool.cpp - The parallel-for hook for generated models --------===//
 //
-// Part of seqc's runtime. Workers spin briefly on a generation counter (so
-// back-to-back layers do not pay a futex wake-up each) and then sleep on a
-// condition variable.
+// Part of seqc's runtime. Work is handed out dynamically: the caller and the
+// workers claim chunks of items from one atomic counter, so a thread that
+// the OS delays (a busy or virtual machine) only loses the items it has
+// claimed, and a worker that wakes after the caller has finished every item
+// is not waited for. Workers spin briefly on the job word (so back-to-back
+// layers do not pay a futex wake-up each) and then sleep on a condition
+// variable.
+//
+// The protocol, with `job` = generation << 1 | open:
+//  * the caller writes count/task/ctx/next, then publishes job = (g, open);
+//  * a worker that sees a new generation first joins (active += 1), then
+//    re-reads job: if it is still (g, open) it claims chunks until none is
+//    left, else it leaves at once; either way it ends with active -= 1;
+//  * the caller claims chunks too, then closes the job (g, closed) and
+//    waits until active == 0. A worker that joins later sees a closed or a
+//    newer job and never touches that job's fields; the caller writes the
+//    next job's fields only after active == 0 and before publishing it.
 //
 //===----------------------------------------------------------------------===//
 
 #include "ThreadPool.h"
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -26,6 +41,9 @@ static inline void cpuRelax() {}
 
 namespace {
 constexpr int kSpinIterations = 4000;
+/// Chunks per thread: enough to even out uneven items and late threads,
+/// few enough that claiming (one atomic add) costs nothing measurable.
+constexpr size_t kChunksPerThread = 8;
 using TaskFn = void (*)(void *, size_t, size_t);
 } // namespace
 
@@ -36,42 +54,66 @@ struct seqc_thread_pool {
   std::condition_variable wake;
   std::condition_variable done;
   std::mutex callMutex;
-  std::atomic<uint64_t> generation{0};
-  std::atomic<unsigned> remaining{0};
+  /// generation << 1 | open.
+  std::atomic<uint64_t> job{0};
+  /// Workers inside the current job (joined and not yet left).
+  std::atomic<unsigned> active{0};
+  /// Next unclaimed item.
+  std::atomic<size_t> next{0};
+  /// Threads asleep on `wake` / the caller asleep on `done`.
+  std::atomic<unsigned> sleepers{0};
+  std::atomic<bool> callerSleeps{false};
   bool stop = false;
-  // The current job, published by the release store of `generation`.
+  // The current job, published by the release store of `job`.
   size_t count = 0;
+  size_t chunk = 1;
   TaskFn task = nullptr;
   void *ctx = nullptr;
 
-  void runShare(unsigned index) {
-    size_t begin = count * index / threads;
-    size_t end = count * (index + 1) / threads;
-    if (begin < end)
-      task(ctx, begin, end);
+  void claimAll() {
+    for (;;) {
+      size_t begin = next.fetch_add(chunk, std::memory_order_relaxed);
+      if (begin >= count)
+        return;
+      task(ctx, begin, std::min(count, begin + chunk));
+    }
   }
 
-  void workerLoop(unsigned index) {
+  void leave() {
+    if (active.fetch_sub(1, std::memory_order_seq_cst) == 1 &&
+        callerSleeps.load(std::memory_order_seq_cst)) {
+      std::lock_guard<std::mutex> lock(mutex);
+      done.notify_one();
+    }
+  }
+
+  void workerLoop() {
     uint64_t seen = 0;
     for (;;) {
-      for (int i = 0; i < kSpinIterations &&
-                      generation.load(std::memory_order_acquire) == seen;
-           ++i)
+      uint64_t now = job.load(std::memory_order_acquire);
+      for (int i = 0; i < kSpinIterations && (now >> 1) == (seen >> 1); ++i) {
         cpuRelax();
-      if (generation.load(std::memory_order_acquire) == seen) {
+        now = job.load(std::memory_order_acquire);
+      }
+      if ((now >> 1) == (seen >> 1)) {
         std::unique_lock<std::mutex> lock(mutex);
+        sleepers.fetch_add(1, std::memory_order_seq_cst);
         wake.wait(lock, [&] {
-          return stop || generation.load(std::memory_order_acquire) != seen;
+          return stop ||
+                 (job.load(std::memory_order_seq_cst) >> 1) != (seen >> 1);
         });
+        sleepers.fetch_sub(1, std::memory_order_relaxed);
         if (stop)
           return;
+        now = job.load(std::memory_order_acquire);
       }
-      seen = generation.load(std::memory_order_acquire);
-      runShare(index);
-      if (remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-        std::lock_guard<std::mutex> lock(mutex);
-        done.notify_one();
-      }
+      seen = now;
+      if (!(now & 1))
+        continue; // closed before this worker got to it
+      active.fetch_add(1, std::memory_order_seq_cst);
+      if (job.load(std::memory_order_seq_cst) == now)
+        claimAll();
+      leave();
     }
   }
 };
@@ -85,7 +127,7 @@ extern "C" seqc_thread_pool *seqc_thread_pool_create(unsigned threads) {
   pool->threads = threads;
   try {
     for (unsigned i = 1; i < threads; ++i)
-      pool->workers.emplace_back([pool, i] { pool->workerLoop(i); });
+      pool->workers.emplace_back([pool] { pool->workerLoop(); });
   } catch (...) {
     pool->threads = static_cast<unsigned>(pool->workers.size()) + 1;
     seqc_thread_pool_destroy(pool);
@@ -122,24 +164,34 @@ extern "C" void seqc_parallel_for(void *poolPtr, size_t count,
     return;
   }
   std::lock_guard<std::mutex> call(pool->callMutex);
+  // No worker is inside a job here (the previous call waited for active ==
+  // 0, and late joiners see a closed job), so the fields are ours.
   pool->count = count;
+  pool->chunk =
+      std::max<size_t>(1, count / (size_t(pool->threads) * kChunksPerThread));
   pool->task = task;
   pool->ctx = ctx;
-  pool->remaining.store(pool->threads - 1, std::memory_order_relaxed);
-  {
+  pool->next.store(0, std::memory_order_relaxed);
+  uint64_t generation = (pool->job.load(std::memory_order_relaxed) >> 1) + 1;
+  uint64_t open = generation << 1 | 1;
+  pool->job.store(open, std::memory_order_seq_cst);
+  if (pool->sleepers.load(std::memory_order_seq_cst) != 0) {
     std::lock_guard<std::mutex> lock(pool->mutex);
-    pool->generation.fetch_add(1, std::memory_order_acq_rel);
+    pool->wake.notify_all();
   }
-  pool->wake.notify_all();
-  pool->runShare(0);
-  for (int i = 0; i < kSpinIterations &&
-                  pool->remaining.load(std::memory_order_acquire) != 0;
+  pool->claimAll();
+  // Close the job: workers that join from now on leave at once.
+  pool->job.store(open & ~uint64_t(1), std::memory_order_seq_cst);
+  for (int i = 0;
+       i < kSpinIterations && pool->active.load(std::memory_order_acquire) != 0;
        ++i)
     cpuRelax();
-  if (pool->remaining.load(std::memory_order_acquire) != 0) {
+  if (pool->active.load(std::memory_order_acquire) != 0) {
     std::unique_lock<std::mutex> lock(pool->mutex);
+    pool->callerSleeps.store(true, std::memory_order_seq_cst);
     pool->done.wait(lock, [&] {
-      return pool->remaining.load(std::memory_order_acquire) == 0;
+      return pool->active.load(std::memory_order_seq_cst) == 0;
     });
+    pool->callerSleeps.store(false, std::memory_order_relaxed);
   }
 }

@@ -32,7 +32,8 @@ void seqc_thread_pool_destroy(seqc_thread_pool *pool);
 unsigned seqc_thread_pool_size(const seqc_thread_pool *pool);
 
 /* Calls task(ctx, begin, end) on contiguous, disjoint ranges that cover
- * [0, count) -- one range per thread, split evenly -- and returns when all
+ * [0, count) -- handed out in chunks to whichever thread is free, so a
+ * thread the OS delays does not hold up the rest -- and returns when all
  * have finished. `pool` is a seqc_thread_pool (NULL runs serially on the
  * calling thread). Calls from several threads at once are serialised. */
 void seqc_parallel_for(void *pool, size_t count,

@@ -131,8 +131,11 @@ public:
 private:
   struct Stage {
     Function *fn = nullptr;
-    /// Work items = ceil(batch / rowsPerItem) * itemsPerRowBlock.
+    /// Work items = ceil(batch / rowsPerItem) * itemsPerRowBlock; with
+    /// rowAlign > 0, rowsPerItem is the largest row block and the blocks are
+    /// evened out at run time (see rowBlockRows).
     uint64_t rowsPerItem = 1;
+    uint64_t rowAlign = 0;
     uint64_t itemsPerRowBlock = 1;
     /// Buffers: 0 = input, 1 = output, 2/3 = scratch buffers 0/1.
     int src = 0;
@@ -148,6 +151,22 @@ private:
 
   Function *newFunction(FunctionType *ty, const std::string &name,
                         bool exported);
+  /// Rows per block when `rows` rows are cut into blocks of at most
+  /// `maxRows` (a multiple of `align`) of nearly equal size, each a multiple
+  /// of `align`: so no thread is left with a short last block while
+  /// another still has a full one.
+  Value *rowBlockRows(Value *rows, uint64_t maxRows, uint64_t align) {
+    Value *blocks = b.CreateBinaryIntrinsic(
+        Intrinsic::umax,
+        b.CreateUDiv(b.CreateAdd(rows, c64(maxRows - 1)), c64(maxRows)),
+        c64(1));
+    Value *even =
+        b.CreateUDiv(b.CreateAdd(rows, b.CreateSub(blocks, c64(1))), blocks);
+    Value *aligned =
+        b.CreateMul(b.CreateUDiv(b.CreateAdd(even, c64(align - 1)), c64(align)),
+                    c64(align));
+    return b.CreateBinaryIntrinsic(Intrinsic::umin, aligned, c64(maxRows));
+  }
   std::vector<Value *> emitLoop(Value *begin, Value *end, Value *step,
                                 std::vector<Value *> init,
                                 const LoopBody &body);
@@ -557,12 +576,13 @@ ModelEmitter::Stage ModelEmitter::emitDenseStage(const ir::Op &op,
   Value *biasPtr = biasG ? static_cast<Value *>(biasG)
                          : ConstantPointerNull::get(cast<PointerType>(ptrTy));
   uint64_t k = pl.k, n = pl.n, nr = pl.nr, mrMax = pl.mr;
+  Value *mcRows = rowBlockRows(rows, pl.mc, pl.mr);
   emitForEach(begin, end, c64(1), [&](Value *item) {
     Value *mb = b.CreateUDiv(item, c64(pl.groups));
     Value *g = b.CreateURem(item, c64(pl.groups));
-    Value *m0 = b.CreateMul(mb, c64(pl.mc));
-    Value *mEnd = b.CreateBinaryIntrinsic(Intrinsic::umin,
-                                          b.CreateAdd(m0, c64(pl.mc)), rows);
+    Value *m0 = b.CreateMul(mb, mcRows);
+    Value *mEnd =
+        b.CreateBinaryIntrinsic(Intrinsic::umin, b.CreateAdd(m0, mcRows), rows);
     Value *pBeg = b.CreateMul(g, c64(pl.panelsPerGroup));
     Value *pEnd = b.CreateBinaryIntrinsic(
         Intrinsic::umin, b.CreateAdd(pBeg, c64(pl.panelsPerGroup)),
@@ -640,6 +660,7 @@ ModelEmitter::Stage ModelEmitter::emitDenseStage(const ir::Op &op,
   Stage st;
   st.fn = f;
   st.rowsPerItem = pl.mc;
+  st.rowAlign = pl.mr;
   st.itemsPerRowBlock = pl.groups;
   return st;
 }
@@ -1096,8 +1117,11 @@ void ModelEmitter::emitRun(const ModelPlan &plan,
     b.CreateStore(bufs[st.src], b.CreateStructGEP(ctxTy, ctxPtr, 0));
     b.CreateStore(bufs[st.dst], b.CreateStructGEP(ctxTy, ctxPtr, 1));
     b.CreateStore(rows, b.CreateStructGEP(ctxTy, ctxPtr, 2));
-    Value *blocks = b.CreateUDiv(b.CreateAdd(rows, c64(st.rowsPerItem - 1)),
-                                 c64(st.rowsPerItem));
+    Value *blockRows = st.rowAlign
+                           ? rowBlockRows(rows, st.rowsPerItem, st.rowAlign)
+                           : c64(st.rowsPerItem);
+    Value *blocks = b.CreateUDiv(
+        b.CreateAdd(rows, b.CreateSub(blockRows, c64(1))), blockRows);
     Value *items = b.CreateMul(blocks, c64(st.itemsPerRowBlock));
     BasicBlock *serialBB = BasicBlock::Create(ctx, "serial", f);
     BasicBlock *parBB = BasicBlock::Create(ctx, "parallel", f);
