@@ -75,7 +75,8 @@ DensePlan planDense(const ir::Op &op, const KernelConfig &cfg) {
   p.panels = (p.n + p.nr - 1) / p.nr;
   // The B micro-panel (kc x nr) stays in L1: about 32 KiB. k is cut into
   // blocks of equal size (so no short last block pays a full pass over C).
-  uint64_t kcTarget = std::max<uint64_t>(64, 8192 / p.nr);
+  uint64_t kcTarget = std::max<uint64_t>(
+      64, (getenv("SEQC_KCB") ? atoi(getenv("SEQC_KCB")) : 8192) / p.nr);
   if (p.k <= kcTarget * 3 / 2) {
     p.kc = std::max<uint64_t>(p.k, 1);
   } else {
@@ -83,7 +84,8 @@ DensePlan planDense(const ir::Op &op, const KernelConfig &cfg) {
     p.kc = (p.k + blocks - 1) / blocks;
   }
   // The A block (mc x kc) stays in L2: about 256 KiB.
-  uint64_t mc = 262144 / (4 * p.kc);
+  uint64_t mc =
+      (getenv("SEQC_MCB") ? atoi(getenv("SEQC_MCB")) : 262144) / (4 * p.kc);
   mc = std::clamp<uint64_t>(mc / p.mr * p.mr, p.mr, 20 * p.mr);
   p.mc = mc;
   // A single row (batch 1, or the last row of a block) is a matrix-vector
@@ -151,6 +153,11 @@ private:
 
   Function *newFunction(FunctionType *ty, const std::string &name,
                         bool exported);
+  /// Whether a Dense layer's packed weights are too big for L2 (512 KiB),
+  /// so that they stream from L3 or memory and are worth prefetching.
+  static bool streamsWeights(const DensePlan &pl) {
+    return pl.k * pl.panels * pl.nr * 4 > (uint64_t(1) << 19);
+  }
   /// Rows per block when `rows` rows are cut into blocks of at most
   /// `maxRows` (a multiple of `align`) of nearly equal size, each a multiple
   /// of `align`: so no thread is left with a short last block while
@@ -359,11 +366,20 @@ std::vector<Value *> ModelEmitter::rowLoop(
 Function *ModelEmitter::emitMicrokernel(const ir::Op &op, const DensePlan &pl,
                                         unsigned mr, unsigned pg,
                                         unsigned opIndex) {
-  // void ukr(A, lda, Bp, C, ldc, kc, flags, bias, nvalid): an mr x (pg * nr)
-  // tile over pg adjacent packed panels (panel q's micro-panel starts at
-  // Bp + q * k * nr, its columns at C + q * nr).
+  // void ukr(A, lda, Bp, C, ldc, kc, flags, bias, nvalid, pf, pfStride): an
+  // mr x (pg * nr) tile over pg adjacent packed panels (panel q's
+  // micro-panel starts at Bp + q * k * nr, its columns at C + q * nr). When
+  // the layer's weights stream from L3 or memory, step k of a one-panel
+  // kernel prefetches the byte at pf + k * pfStride (the caller points it
+  // at the micro-panel the next tiles will need); a wider single-row kernel
+  // prefetches its own panels' streams instead. cNext is the output tile
+  // the caller will pass next: it is prefetched for writing on entry, so
+  // that tile's partial sums (or the lines its stores allocate) are in
+  // cache by the time it starts.
   FunctionType *ft = FunctionType::get(
-      voidTy, {ptrTy, i64, ptrTy, ptrTy, i64, i64, i32, ptrTy, i64}, false);
+      voidTy,
+      {ptrTy, i64, ptrTy, ptrTy, i64, i64, i32, ptrTy, i64, ptrTy, i64, ptrTy},
+      false);
   Function *f = newFunction(
       ft, fmt::format("{}.dense{}.ukr{}x{}", prefix, opIndex, mr, pg * pl.nr),
       false);
@@ -373,6 +389,7 @@ Function *ModelEmitter::emitMicrokernel(const ir::Op &op, const DensePlan &pl,
   Value *a = &*args++, *lda = &*args++, *bp = &*args++, *c = &*args++;
   Value *ldc = &*args++, *kc = &*args++, *flags = &*args++;
   Value *bias = &*args++, *nvalid = &*args++;
+  Value *pf = &*args++, *pfStride = &*args++, *cNext = &*args++;
 
   unsigned vw = cfg.vectorWidth, nrv = pl.nrVecs * pg;
   unsigned tile = mr * nrv;
@@ -399,6 +416,17 @@ Function *ModelEmitter::emitMicrokernel(const ir::Op &op, const DensePlan &pl,
   auto cPtr = [&](unsigned m, unsigned v) {
     return gepF(c, b.CreateAdd(b.CreateMul(c64(m), ldc), c64(cOff(v))));
   };
+
+  if (mr > 1) {
+    // Both ends of each row of the next tile (a row of nr floats spans at
+    // most two lines).
+    for (unsigned m = 0; m < mr; ++m)
+      for (uint64_t off : {uint64_t(0), uint64_t(pg) * pl.nr - 1})
+        b.CreateIntrinsic(
+            Intrinsic::prefetch, {ptrTy},
+            {gepF(cNext, b.CreateAdd(b.CreateMul(c64(m), ldc), c64(off))),
+             b.getInt32(1), b.getInt32(3), b.getInt32(1)});
+  }
 
   // Initial accumulators: zero on the first k block, else the partial sums.
   Value *zero = Constant::getNullValue(vecTy);
@@ -428,18 +456,26 @@ Function *ModelEmitter::emitMicrokernel(const ir::Op &op, const DensePlan &pl,
     }
 
   Align bAlign(std::min<unsigned>(64, vw * 4));
-  // When the layer's weights do not fit in L2, each micro-panel's first pass
-  // (and every pass of a single row) streams them from L3 or memory, so
-  // prefetch every panel's stream kPrefetchSteps k-steps ahead (prefetches
-  // never fault). Measured on Zen 3: 64 or 128 steps were no better for
-  // tiles and clearly worse for a single row.
+  // When the layer's weights do not fit in L2 they stream from L3 or
+  // memory (prefetches never fault):
+  //  * a single row reads every panel once: each panel's stream is
+  //    prefetched into L1 kPrefetchSteps k-steps ahead (measured on Zen 3:
+  //    64 or 128 steps were clearly worse);
+  //  * a tile reads a micro-panel the first tile of its panel brought into
+  //    L1, so it prefetches the *next* micro-panel (pf) into L2 only, where
+  //    it does not evict the one in use.
   constexpr uint64_t kPrefetchSteps = 32;
-  bool prefetch = pl.k * pl.panels * pl.nr * 4 > (uint64_t(1) << 19);
+  bool prefetch = streamsWeights(pl);
   auto step = [&](Value *k, unsigned set, std::vector<Value *> &acc) {
     std::vector<Value *> bv;
+    if (prefetch && pg == 1)
+      b.CreateIntrinsic(
+          Intrinsic::prefetch, {ptrTy},
+          {b.CreateGEP(b.getInt8Ty(), pf, b.CreateMul(k, pfStride)),
+           b.getInt32(0), b.getInt32(mr == 1 ? 3 : 2), b.getInt32(1)});
     for (unsigned v = 0; v < nrv; ++v) {
       Value *off = b.CreateAdd(b.CreateMul(k, c64(pl.nr)), c64(bOff(v)));
-      if (prefetch && (bOff(v) * 4) % 64 == 0)
+      if (prefetch && pg > 1 && (bOff(v) * 4) % 64 == 0)
         b.CreateIntrinsic(
             Intrinsic::prefetch, {ptrTy},
             {b.CreateGEP(f32, bp,
@@ -598,8 +634,24 @@ ModelEmitter::Stage ModelEmitter::emitDenseStage(const ir::Op &op,
       Value *last =
           b.CreateZExt(b.CreateICmpEQ(b.CreateAdd(kc0, kc), c64(k)), i32);
       Value *flags = b.CreateOr(first, b.CreateShl(last, 1));
-      // Calls `fn` on rows [m, m + its mr) and the panels from p on.
-      auto callKernel = [&](Function *fn, Value *p, Value *m) {
+      // The micro-panel that follows (p, kc0): the next panel of the group
+      // in this k block, else the group's first panel in the next k block,
+      // else (p, kc0) itself.
+      auto nextMicroPanel = [&](Value *p) {
+        Value *here =
+            b.CreateAdd(b.CreateMul(p, c64(k * nr)), b.CreateMul(kc0, c64(nr)));
+        Value *nextP = b.CreateAdd(here, c64(k * nr));
+        Value *nextK = b.CreateAdd(b.CreateMul(pBeg, c64(k * nr)),
+                                   b.CreateMul(b.CreateAdd(kc0, kc), c64(nr)));
+        Value *lastP = b.CreateICmpEQ(b.CreateAdd(p, c64(1)), pEnd);
+        Value *lastK = b.CreateICmpEQ(b.CreateAdd(kc0, kc), c64(k));
+        return gepF(wG, b.CreateSelect(
+                            lastP, b.CreateSelect(lastK, here, nextK), nextP));
+      };
+      // Calls `fn` on rows [m, m + its mr) and the panels from p on; `pf`
+      // and `pfStride` as the kernel takes them.
+      auto callKernel = [&](Function *fn, Value *p, Value *m, Value *pf,
+                            Value *pfStride, Value *cNext = nullptr) {
         Value *bp = gepF(wG, b.CreateAdd(b.CreateMul(p, c64(k * nr)),
                                          b.CreateMul(kc0, c64(nr))));
         Value *cp = gepF(out, b.CreateMul(p, c64(nr)));
@@ -607,8 +659,15 @@ ModelEmitter::Stage ModelEmitter::emitDenseStage(const ir::Op &op,
         Value *nvalid = b.CreateSub(c64(n), b.CreateMul(p, c64(nr)));
         Value *aPtr = gepF(in, b.CreateAdd(b.CreateMul(m, c64(k)), kc0));
         Value *cPtr = gepF(cp, b.CreateMul(m, c64(n)));
-        b.CreateCall(fn,
-                     {aPtr, c64(k), bp, cPtr, c64(n), kc, flags, bias, nvalid});
+        if (!pf) {
+          // Its own stream, kPrefetchSteps (32) k-steps ahead.
+          pf = gepF(bp, c64(32 * nr));
+          pfStride = c64(nr * 4);
+        }
+        if (!cNext)
+          cNext = cPtr;
+        b.CreateCall(fn, {aPtr, c64(k), bp, cPtr, c64(n), kc, flags, bias,
+                          nvalid, pf, pfStride, cNext});
       };
       // A switch on `v` with cases [first, count); others do nothing.
       auto emitSwitch = [&](Value *v, unsigned first, unsigned count,
@@ -629,13 +688,51 @@ ModelEmitter::Stage ModelEmitter::emitDenseStage(const ir::Op &op,
       };
       // Full tiles and remainders of 2 or more rows (1 too without the wide
       // single-row kernels) go panel by panel.
+      // The weights of panel p are in L1 from its first tile on, so the
+      // tiles prefetch the next micro-panel instead: tile t of T =
+      // min(tiles, kPrefetchTiles) covers the t-th T-th of it (a 64-byte
+      // line per k-step spread over T tiles), so it arrives from L3 or
+      // memory while this one is being used.
+      constexpr uint64_t kPrefetchTiles = 4;
+      Value *tiles =
+          b.CreateAdd(nFull, b.CreateZExt(b.CreateICmpNE(rem, c64(0)), i64));
+      Value *spread = b.CreateBinaryIntrinsic(
+          Intrinsic::umax,
+          b.CreateBinaryIntrinsic(Intrinsic::umin, tiles, c64(kPrefetchTiles)),
+          c64(1));
+      Value *pfStride = b.CreateUDiv(c64(nr * 4), spread);
+      auto tilePf = [&](Value *next, Value *t) {
+        Value *part = b.CreateBinaryIntrinsic(Intrinsic::umin, t,
+                                              b.CreateSub(spread, c64(1)));
+        return b.CreateGEP(b.getInt8Ty(), next,
+                           b.CreateMul(part, b.CreateMul(kc, pfStride)));
+      };
       emitForEach(pBeg, pEnd, c64(1), [&](Value *p) {
+        Value *next = nextMicroPanel(p);
+        // The tile after (t, p): the next rows of this panel, else the
+        // first rows of the next panel.
+        Value *cNextPanel = gepF(
+            out, b.CreateAdd(b.CreateMul(m0, c64(n)),
+                             b.CreateMul(b.CreateAdd(p, c64(1)), c64(nr))));
         emitForEach(c64(0), nFull, c64(1), [&](Value *t) {
-          callKernel(kernels[mrMax], p,
-                     b.CreateAdd(m0, b.CreateMul(t, c64(mrMax))));
+          Value *m = b.CreateAdd(m0, b.CreateMul(t, c64(mrMax)));
+          Value *mNext = b.CreateAdd(m, c64(mrMax));
+          Value *cNext =
+              b.CreateSelect(b.CreateICmpULT(mNext, mEnd),
+                             gepF(out, b.CreateAdd(b.CreateMul(mNext, c64(n)),
+                                                   b.CreateMul(p, c64(nr)))),
+                             cNextPanel);
+          callKernel(kernels[mrMax], p, m, tilePf(next, t), pfStride, cNext);
         });
-        emitSwitch(rem, pgMax > 1 ? 2 : 1, mrMax,
-                   [&](unsigned r) { callKernel(kernels[r], p, mTail); });
+        emitSwitch(rem, pgMax > 1 ? 2 : 1, mrMax, [&](unsigned r) {
+          Value *t = nFull;
+          Value *pfr = tilePf(next, t);
+          // A lone row (no wide single-row kernels) streams the panel itself.
+          if (r == 1)
+            callKernel(kernels[r], p, mTail, nullptr, nullptr);
+          else
+            callKernel(kernels[r], p, mTail, pfr, pfStride, cNextPanel);
+        });
       });
       if (pgMax > 1) {
         // A single remaining row: gemvPanels panels per call.
@@ -647,10 +744,12 @@ ModelEmitter::Stage ModelEmitter::emitDenseStage(const ir::Op &op,
         Value *nP = b.CreateSub(pEnd, pBeg);
         Value *pFullEnd = b.CreateAdd(
             pBeg, b.CreateMul(b.CreateUDiv(nP, c64(pgMax)), c64(pgMax)));
-        emitForEach(pBeg, pFullEnd, c64(pgMax),
-                    [&](Value *p) { callKernel(gemv[pgMax], p, mTail); });
-        emitSwitch(b.CreateSub(pEnd, pFullEnd), 1, pgMax,
-                   [&](unsigned q) { callKernel(gemv[q], pFullEnd, mTail); });
+        emitForEach(pBeg, pFullEnd, c64(pgMax), [&](Value *p) {
+          callKernel(gemv[pgMax], p, mTail, nullptr, nullptr);
+        });
+        emitSwitch(b.CreateSub(pEnd, pFullEnd), 1, pgMax, [&](unsigned q) {
+          callKernel(gemv[q], pFullEnd, mTail, nullptr, nullptr);
+        });
         b.CreateBr(gemvDone);
         b.SetInsertPoint(gemvDone);
       }
