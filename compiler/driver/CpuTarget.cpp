@@ -73,13 +73,18 @@ public:
 
   bool run(const float *input, float *output, uint64_t batch,
            DiagnosticEngine &diag) override {
-    size_t bytes = jit->scratchBytes(batch);
-    if (bytes == SIZE_MAX) {
-      diag.error(fmt::format("batch of {} rows is too large", batch));
-      return false;
+    // Sized once per batch size, as an app would (repeated runs of one
+    // batch, as in `seqc bench`, then cost nothing but the model).
+    if (batch != scratchBatch) {
+      size_t bytes = jit->scratchBytes(batch);
+      if (bytes == SIZE_MAX) {
+        diag.error(fmt::format("batch of {} rows is too large", batch));
+        return false;
+      }
+      if (scratch.size() < bytes)
+        scratch.resize(bytes);
+      scratchBatch = batch;
     }
-    if (scratch.size() < bytes)
-      scratch.resize(bytes);
     int status = pool ? jit->runParallel(input, output, batch, scratch.data(),
                                          seqc_parallel_for, pool)
                       : jit->run(input, output, batch, scratch.data());
@@ -95,6 +100,7 @@ private:
   std::unique_ptr<cpu::JitModel> jit;
   seqc_thread_pool *pool;
   std::vector<unsigned char> scratch;
+  uint64_t scratchBatch = ~uint64_t(0);
 };
 
 } // namespace

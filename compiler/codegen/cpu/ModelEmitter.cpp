@@ -1009,17 +1009,36 @@ std::vector<Value *> ModelEmitter::emitTinyChain(std::vector<Value *> feats) {
       const std::vector<float> &w = *paramData(op.weight);
       const std::vector<float> *bias = paramData(op.bias);
       std::vector<Value *> out;
+      // Each output is the sum of `chains` interleaved multiply-add chains
+      // (the first starts from the bias), added pairwise: at batch 1 the
+      // chain's latency is the run time, and this costs no more operations
+      // than one chain plus a bias add as long as chains <= 2 (at most
+      // 3 more for the widest tiny layer).
+      int64_t inF = op.inFeatures;
+      int64_t chains = std::min<int64_t>(
+          std::max<int64_t>(inF, 1),
+          std::min<int64_t>(4, std::max<int64_t>(2, (inF + 3) / 4)));
       for (int64_t j = 0; j < op.outFeatures; ++j) {
-        Value *acc = nullptr;
-        for (int64_t i = 0; i < op.inFeatures; ++i) {
-          Value *wv = ConstantFP::get(ty, w[j * op.inFeatures + i]);
+        std::vector<Value *> part(chains, nullptr);
+        if (bias)
+          part[0] = ConstantFP::get(ty, (*bias)[j]);
+        for (int64_t i = 0; i < inF; ++i) {
+          Value *wv = ConstantFP::get(ty, w[j * inF + i]);
+          Value *&acc = part[i % chains];
           acc =
               acc ? math.mulAdd(feats[i], wv, acc) : b.CreateFMul(feats[i], wv);
         }
-        if (!acc)
-          acc = ConstantFP::get(ty, 0.0);
-        if (bias)
-          acc = b.CreateFAdd(acc, ConstantFP::get(ty, (*bias)[j]));
+        while (part.size() > 1) {
+          std::vector<Value *> next;
+          for (size_t q = 0; q + 1 < part.size(); q += 2)
+            next.push_back(part[q] && part[q + 1]
+                               ? b.CreateFAdd(part[q], part[q + 1])
+                               : (part[q] ? part[q] : part[q + 1]));
+          if (part.size() % 2)
+            next.push_back(part.back());
+          part = std::move(next);
+        }
+        Value *acc = part[0] ? part[0] : ConstantFP::get(ty, 0.0);
         if (op.kind == ir::OpKind::Dense)
           acc = math.activation(op.act, acc);
         out.push_back(acc);
@@ -1098,6 +1117,9 @@ ModelEmitter::Stage ModelEmitter::emitTinyStage() {
   uint64_t outF = model.outputType().features();
   const uint64_t rowsPerItem = 1024;
   Function *f = newFunction(taskTy, prefix + ".tiny", false);
+  // Inlined into PREFIX_run's serial path, so batch 1 pays no call and no
+  // round trip of the buffer pointers through the task context.
+  f->addFnAttr(Attribute::AlwaysInline);
   auto args = f->arg_begin();
   Value *ctxArg = &*args++, *begin = &*args++, *end = &*args++;
   b.SetInsertPoint(BasicBlock::Create(ctx, "entry", f));
@@ -1206,7 +1228,13 @@ void ModelEmitter::emitRun(const ModelPlan &plan,
       b.CreateAdd(b.CreateMul(rows, c64(plan.scratchFeatures * 4)), c64(63)),
       c64(~uint64_t(63)));
   Value *bufs[4] = {in, out, base, b.CreateGEP(b.getInt8Ty(), base, per)};
-  Value *ctxPtr = b.CreateAlloca(ctxTy);
+  // In the entry block, so the frame is fixed (no dynamic stack pointer).
+  Value *ctxPtr;
+  {
+    IRBuilderBase::InsertPointGuard guard(b);
+    b.SetInsertPoint(entry, entry->getFirstInsertionPt());
+    ctxPtr = b.CreateAlloca(ctxTy);
+  }
   Value *serial = b.CreateIsNull(pf);
   if (model.ops.empty()) {
     uint64_t bytes = model.inputType().features() * 4;
