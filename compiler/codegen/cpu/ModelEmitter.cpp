@@ -125,7 +125,9 @@ public:
     voidTy = b.getVoidTy();
     vecTy = FixedVectorType::get(f32, cfg.vectorWidth);
     taskTy = FunctionType::get(voidTy, {ptrTy, i64, i64}, false);
-    ctxTy = StructType::get(ctx, {ptrTy, ptrTy, i64});
+    // {src, dst, rows, scratch 0, scratch 1}: stages read the first three,
+    // the fused stage all five.
+    ctxTy = StructType::get(ctx, {ptrTy, ptrTy, i64, ptrTy, ptrTy});
   }
 
   void emit();
@@ -144,7 +146,41 @@ private:
     int dst = 1;
     /// Rough multiply-adds per row, to keep small stages off the pool.
     uint64_t workPerRow = 1;
+    /// Row strides (floats) of src and dst.
+    uint64_t srcStride = 0, dstStride = 0;
+    /// A fused stage: row blocks of fusedBlockRows(rows, rowsPerItem).
+    bool fusedRows = false;
   };
+
+  /// Rows per item of a fused stage: at most `maxRows`, but small enough
+  /// that a small batch still makes about 8 items to share out (multiples
+  /// of 12 rows, i.e. of every microkernel height).
+  Value *fusedBlockRows(Value *rows, uint64_t maxRows) {
+    Value *share = b.CreateUDiv(b.CreateAdd(rows, c64(7)), c64(8));
+    Value *aligned = b.CreateMul(
+        b.CreateUDiv(b.CreateAdd(share, c64(11)), c64(12)), c64(12));
+    aligned = b.CreateBinaryIntrinsic(Intrinsic::umax, aligned, c64(12));
+    return b.CreateBinaryIntrinsic(Intrinsic::umin, aligned, c64(maxRows));
+  }
+
+  /// Work items of `st` for a batch of `rows` rows.
+  Value *stageItems(const Stage &st, Value *rows) {
+    Value *blockRows = st.fusedRows ? fusedBlockRows(rows, st.rowsPerItem)
+                       : st.rowAlign
+                           ? rowBlockRows(rows, st.rowsPerItem, st.rowAlign)
+                           : c64(st.rowsPerItem);
+    Value *blocks = b.CreateUDiv(
+        b.CreateAdd(rows, b.CreateSub(blockRows, c64(1))), blockRows);
+    return b.CreateMul(blocks, c64(st.itemsPerRowBlock));
+  }
+
+  /// Networks whose packed weights total at most this many bytes run as one
+  /// fused stage (emitFusedStage), their weights staying in L2.
+  static constexpr uint64_t kFuseMaxWeightBytes = 256 << 10;
+  /// Bytes of one row block's input plus output activations in a fused
+  /// stage: they stay in L2 between layers.
+  static constexpr uint64_t kFuseBlockBytes = 128 << 10;
+  Stage emitFusedStage(const std::vector<Stage> &stages, uint64_t maxRows);
 
   /// Below this many multiply-adds (about 40 us of work on one core) a stage
   /// runs on the calling thread: waking a pool worker on a busy or virtual
@@ -172,6 +208,7 @@ private:
     Value *aligned =
         b.CreateMul(b.CreateUDiv(b.CreateAdd(even, c64(align - 1)), c64(align)),
                     c64(align));
+    aligned = b.CreateBinaryIntrinsic(Intrinsic::umax, aligned, c64(12));
     return b.CreateBinaryIntrinsic(Intrinsic::umin, aligned, c64(maxRows));
   }
   std::vector<Value *> emitLoop(Value *begin, Value *end, Value *step,
@@ -207,9 +244,12 @@ private:
   // Dense layers.
   Function *emitMicrokernel(const ir::Op &op, const DensePlan &plan,
                             unsigned mr, unsigned pg, unsigned opIndex);
-  Stage emitDenseStage(const ir::Op &op, unsigned opIndex);
+  /// `lda`/`ldc`: row strides (floats) of the layer's input and output.
+  Stage emitDenseStage(const ir::Op &op, unsigned opIndex, uint64_t lda,
+                       uint64_t ldc);
   // Row-wise ops on [rows, F] buffers.
-  Stage emitRowStage(const ir::Op &op, unsigned opIndex, bool inPlaceNorm);
+  Stage emitRowStage(const ir::Op &op, unsigned opIndex, bool inPlaceNorm,
+                     uint64_t inStride, uint64_t outStride);
   void emitRowOp(const ir::Op &op, unsigned opIndex, Value *inRow,
                  Value *outRow, bool inPlaceNorm);
   void emitRowSoftmax(Value *inRow, Value *outRow, uint64_t features,
@@ -567,7 +607,8 @@ Function *ModelEmitter::emitMicrokernel(const ir::Op &op, const DensePlan &pl,
 }
 
 ModelEmitter::Stage ModelEmitter::emitDenseStage(const ir::Op &op,
-                                                 unsigned opIndex) {
+                                                 unsigned opIndex, uint64_t lda,
+                                                 uint64_t ldc) {
   DensePlan pl = planDense(op, cfg);
   // Pack W [n, k] into panels of nr columns: packed[p][k][j] = W[p*nr+j][k].
   const std::vector<float> &w = *paramData(op.weight);
@@ -657,8 +698,8 @@ ModelEmitter::Stage ModelEmitter::emitDenseStage(const ir::Op &op,
         Value *cp = gepF(out, b.CreateMul(p, c64(nr)));
         Value *bias = biasG ? gepF(biasPtr, b.CreateMul(p, c64(nr))) : biasPtr;
         Value *nvalid = b.CreateSub(c64(n), b.CreateMul(p, c64(nr)));
-        Value *aPtr = gepF(in, b.CreateAdd(b.CreateMul(m, c64(k)), kc0));
-        Value *cPtr = gepF(cp, b.CreateMul(m, c64(n)));
+        Value *aPtr = gepF(in, b.CreateAdd(b.CreateMul(m, c64(lda)), kc0));
+        Value *cPtr = gepF(cp, b.CreateMul(m, c64(ldc)));
         if (!pf) {
           // Its own stream, kPrefetchSteps (32) k-steps ahead.
           pf = gepF(bp, c64(32 * nr));
@@ -666,7 +707,7 @@ ModelEmitter::Stage ModelEmitter::emitDenseStage(const ir::Op &op,
         }
         if (!cNext)
           cNext = cPtr;
-        b.CreateCall(fn, {aPtr, c64(k), bp, cPtr, c64(n), kc, flags, bias,
+        b.CreateCall(fn, {aPtr, c64(lda), bp, cPtr, c64(ldc), kc, flags, bias,
                           nvalid, pf, pfStride, cNext});
       };
       // A switch on `v` with cases [first, count); others do nothing.
@@ -712,14 +753,14 @@ ModelEmitter::Stage ModelEmitter::emitDenseStage(const ir::Op &op,
         // The tile after (t, p): the next rows of this panel, else the
         // first rows of the next panel.
         Value *cNextPanel = gepF(
-            out, b.CreateAdd(b.CreateMul(m0, c64(n)),
+            out, b.CreateAdd(b.CreateMul(m0, c64(ldc)),
                              b.CreateMul(b.CreateAdd(p, c64(1)), c64(nr))));
         emitForEach(c64(0), nFull, c64(1), [&](Value *t) {
           Value *m = b.CreateAdd(m0, b.CreateMul(t, c64(mrMax)));
           Value *mNext = b.CreateAdd(m, c64(mrMax));
           Value *cNext =
               b.CreateSelect(b.CreateICmpULT(mNext, mEnd),
-                             gepF(out, b.CreateAdd(b.CreateMul(mNext, c64(n)),
+                             gepF(out, b.CreateAdd(b.CreateMul(mNext, c64(ldc)),
                                                    b.CreateMul(p, c64(nr)))),
                              cNextPanel);
           callKernel(kernels[mrMax], p, m, tilePf(next, t), pfStride, cNext);
@@ -942,10 +983,9 @@ void ModelEmitter::emitRowOp(const ir::Op &op, unsigned opIndex, Value *inRow,
   assert(false && "not a row-wise op");
 }
 
-ModelEmitter::Stage ModelEmitter::emitRowStage(const ir::Op &op,
-                                               unsigned opIndex,
-                                               bool inPlaceNorm) {
-  uint64_t inF = model.values[op.input].type.features();
+ModelEmitter::Stage
+ModelEmitter::emitRowStage(const ir::Op &op, unsigned opIndex, bool inPlaceNorm,
+                           uint64_t inStride, uint64_t outStride) {
   uint64_t outF = model.values[op.result].type.features();
   uint64_t rowsPerItem =
       std::max<uint64_t>(1, 16384 / std::max<uint64_t>(outF, 1));
@@ -963,8 +1003,8 @@ ModelEmitter::Stage ModelEmitter::emitRowStage(const ir::Op &op,
   Value *r1 = b.CreateBinaryIntrinsic(Intrinsic::umin,
                                       b.CreateMul(end, c64(rowsPerItem)), rows);
   emitForEach(r0, r1, c64(1), [&](Value *r) {
-    Value *inRow = gepF(in, b.CreateMul(r, c64(inF)));
-    Value *outRow = gepF(out, b.CreateMul(r, c64(outF)));
+    Value *inRow = gepF(in, b.CreateMul(r, c64(inStride)));
+    Value *outRow = gepF(out, b.CreateMul(r, c64(outStride)));
     emitRowOp(op, opIndex, inRow, outRow, inPlaceNorm);
   });
   b.CreateRetVoid();
@@ -1168,6 +1208,51 @@ ModelEmitter::Stage ModelEmitter::emitTinyStage() {
 }
 
 //===----------------------------------------------------------------------===//
+// Fused stages: the whole chain, one row block at a time.
+//===----------------------------------------------------------------------===//
+
+ModelEmitter::Stage
+ModelEmitter::emitFusedStage(const std::vector<Stage> &stages,
+                             uint64_t maxRows) {
+  Function *f = newFunction(taskTy, prefix + ".fused", false);
+  auto args = f->arg_begin();
+  Value *ctxArg = &*args++, *begin = &*args++, *end = &*args++;
+  b.SetInsertPoint(BasicBlock::Create(ctx, "entry", f));
+  Value *local = b.CreateAlloca(ctxTy);
+  Value *bufs[4];
+  for (unsigned i = 0; i < 4; ++i)
+    bufs[i] = b.CreateLoad(ptrTy,
+                           b.CreateStructGEP(ctxTy, ctxArg, i < 2 ? i : i + 1));
+  Value *rows = b.CreateLoad(i64, b.CreateStructGEP(ctxTy, ctxArg, 2));
+  Value *blockRows = fusedBlockRows(rows, maxRows);
+  emitForEach(begin, end, c64(1), [&](Value *item) {
+    Value *r0 = b.CreateMul(item, blockRows);
+    Value *n = b.CreateBinaryIntrinsic(Intrinsic::umin, blockRows,
+                                       b.CreateSub(rows, r0));
+    // Each stage on rows [r0, r0 + n) of its buffers, on this thread.
+    for (const Stage &st : stages) {
+      b.CreateStore(gepF(bufs[st.src], b.CreateMul(r0, c64(st.srcStride))),
+                    b.CreateStructGEP(ctxTy, local, 0));
+      b.CreateStore(gepF(bufs[st.dst], b.CreateMul(r0, c64(st.dstStride))),
+                    b.CreateStructGEP(ctxTy, local, 1));
+      b.CreateStore(n, b.CreateStructGEP(ctxTy, local, 2));
+      b.CreateCall(taskTy, st.fn, {local, c64(0), stageItems(st, n)});
+    }
+  });
+  b.CreateRetVoid();
+  Stage fused;
+  fused.fn = f;
+  fused.rowsPerItem = maxRows;
+  fused.fusedRows = true;
+  fused.src = 0;
+  fused.dst = 1;
+  fused.workPerRow = 0;
+  for (const Stage &st : stages)
+    fused.workPerRow += st.workPerRow;
+  return fused;
+}
+
+//===----------------------------------------------------------------------===//
 // Exported entry points.
 //===----------------------------------------------------------------------===//
 
@@ -1244,12 +1329,9 @@ void ModelEmitter::emitRun(const ModelPlan &plan,
     b.CreateStore(bufs[st.src], b.CreateStructGEP(ctxTy, ctxPtr, 0));
     b.CreateStore(bufs[st.dst], b.CreateStructGEP(ctxTy, ctxPtr, 1));
     b.CreateStore(rows, b.CreateStructGEP(ctxTy, ctxPtr, 2));
-    Value *blockRows = st.rowAlign
-                           ? rowBlockRows(rows, st.rowsPerItem, st.rowAlign)
-                           : c64(st.rowsPerItem);
-    Value *blocks = b.CreateUDiv(
-        b.CreateAdd(rows, b.CreateSub(blockRows, c64(1))), blockRows);
-    Value *items = b.CreateMul(blocks, c64(st.itemsPerRowBlock));
+    b.CreateStore(bufs[2], b.CreateStructGEP(ctxTy, ctxPtr, 3));
+    b.CreateStore(bufs[3], b.CreateStructGEP(ctxTy, ctxPtr, 4));
+    Value *items = stageItems(st, rows);
     BasicBlock *serialBB = BasicBlock::Create(ctx, "serial", f);
     BasicBlock *parBB = BasicBlock::Create(ctx, "parallel", f);
     BasicBlock *next = BasicBlock::Create(ctx, "next", f);
@@ -1302,28 +1384,64 @@ void ModelEmitter::emit() {
       stages.push_back(st);
     }
   } else {
+    auto isDense = [](const ir::Op &op) {
+      return op.kind == ir::OpKind::Dense || op.kind == ir::OpKind::Linear;
+    };
+    // A network whose weights fit in L2 goes through the whole chain one
+    // row block at a time (emitFusedStage): the activations then stay in
+    // cache between layers instead of streaming [batch, F] buffers through
+    // memory. Row blocks of different layers then use a scratch buffer at
+    // the same time, so its rows have one stride, the widest intermediate,
+    // rather than each layer's own width.
+    uint64_t weightBytes = 0, maxWidth = model.inputType().features();
+    size_t stageCount = 0;
+    for (const ir::Op &op : model.ops) {
+      if (isDense(op)) {
+        DensePlan pl = planDense(op, cfg);
+        weightBytes += pl.panels * pl.k * pl.nr * 4;
+      }
+      maxWidth =
+          std::max<uint64_t>(maxWidth, model.values[op.result].type.features());
+      stageCount +=
+          1 + (op.kind == ir::OpKind::Dense && op.rowNorm != ir::RowNorm::None);
+    }
+    bool fuse = stageCount > 1 && weightBytes <= kFuseMaxWeightBytes;
+    auto strideOf = [&](int buffer, uint64_t width) {
+      return fuse && buffer >= 2 ? plan.scratchFeatures : width;
+    };
     for (size_t i = 0; i < numOps; ++i) {
       const ir::Op &op = model.ops[i];
       int src = i == 0 ? 0 : dstOf(i - 1);
       int dst = dstOf(i);
-      Stage st = (op.kind == ir::OpKind::Dense || op.kind == ir::OpKind::Linear)
-                     ? emitDenseStage(op, static_cast<unsigned>(i))
-                     : emitRowStage(op, static_cast<unsigned>(i), false);
+      uint64_t inWidth = model.values[op.input].type.features();
+      uint64_t width = model.values[op.result].type.features();
+      uint64_t srcStride = strideOf(src, inWidth);
+      uint64_t dstStride = strideOf(dst, width);
+      Stage st = isDense(op) ? emitDenseStage(op, static_cast<unsigned>(i),
+                                              srcStride, dstStride)
+                             : emitRowStage(op, static_cast<unsigned>(i), false,
+                                            srcStride, dstStride);
       st.src = src;
       st.dst = dst;
-      int64_t width = model.values[op.result].type.features();
-      st.workPerRow =
-          (op.kind == ir::OpKind::Dense || op.kind == ir::OpKind::Linear)
-              ? static_cast<uint64_t>(op.inFeatures) * op.outFeatures
-              : static_cast<uint64_t>(width) * 16;
+      st.srcStride = srcStride;
+      st.dstStride = dstStride;
+      st.workPerRow = isDense(op) ? inWidth * width : width * 16;
       stages.push_back(st);
       if (op.kind == ir::OpKind::Dense && op.rowNorm != ir::RowNorm::None) {
-        Stage norm = emitRowStage(op, static_cast<unsigned>(i), true);
+        Stage norm = emitRowStage(op, static_cast<unsigned>(i), true, dstStride,
+                                  dstStride);
         norm.src = dst;
         norm.dst = dst;
-        norm.workPerRow = static_cast<uint64_t>(width) * 16;
+        norm.workPerRow = width * 16;
+        norm.srcStride = norm.dstStride = dstStride;
         stages.push_back(norm);
       }
+    }
+    if (fuse) {
+      uint64_t rows = std::clamp<uint64_t>(
+          kFuseBlockBytes / (8 * std::max<uint64_t>(maxWidth, 1)) / 12 * 12, 12,
+          1020);
+      stages = {emitFusedStage(stages, rows)};
     }
   }
   emitRun(plan, stages);
