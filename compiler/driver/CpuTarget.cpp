@@ -71,6 +71,8 @@ public:
       : jit(std::move(jit)), pool(pool) {}
   ~CpuExecutor() override { seqc_thread_pool_destroy(pool); }
 
+  uint64_t artifactBytes() const override { return jit->objectBytes(); }
+
   bool run(const float *input, float *output, uint64_t batch,
            DiagnosticEngine &diag) override {
     // Sized once per batch size, as an app would (repeated runs of one

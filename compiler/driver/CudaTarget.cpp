@@ -129,6 +129,11 @@ public:
     return true;
   }
 
+  /// The CUBIN loaded plus the packed parameters copied to the device.
+  uint64_t artifactBytes() const override {
+    return model->cubinBytes() + model->program().params.size();
+  }
+
 private:
   std::unique_ptr<cuda::CudaJitModel> model;
 };

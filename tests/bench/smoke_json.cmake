@@ -1,11 +1,15 @@
-# Runs `seqc bench` on MODEL with the reference backend and checks its --json
+# Runs `seqc bench` on MODEL with BACKEND (default ref) and checks its --json
 # output: one parseable object per batch, the batches and thread count asked
-# for, and min <= p10 <= median <= p90 <= max, all positive.
+# for, and min <= p10 <= median <= p90 <= max, all positive; for the cpu
+# backend also a compile time and an artifact size (the JIT's object code).
 if(NOT SEQC OR NOT MODEL)
-  message(FATAL_ERROR "usage: cmake -DSEQC=... -DMODEL=... -P smoke_json.cmake")
+  message(FATAL_ERROR "usage: cmake -DSEQC=... -DMODEL=... [-DBACKEND=cpu] -P smoke_json.cmake")
+endif()
+if(NOT BACKEND)
+  set(BACKEND ref)
 endif()
 execute_process(
-  COMMAND ${SEQC} bench ${MODEL} --init-seed 7 --backend ref --batch 1,3
+  COMMAND ${SEQC} bench ${MODEL} --init-seed 7 --backend ${BACKEND} --batch 1,3
           --repeat 3 --json
   OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
@@ -30,7 +34,7 @@ foreach(i RANGE 1)
     endif()
   endforeach()
   if(NOT batch EQUAL expected OR NOT threads EQUAL 1 OR NOT samples EQUAL 3
-     OR NOT backend STREQUAL "ref" OR NOT flops_per_sample EQUAL 28)
+     OR NOT backend STREQUAL "${BACKEND}" OR NOT flops_per_sample EQUAL 28)
     message(FATAL_ERROR "unexpected fields in line ${i}:\n${line}")
   endif()
   if(NOT min_seconds GREATER 0 OR min_seconds GREATER p10_seconds
@@ -38,6 +42,16 @@ foreach(i RANGE 1)
      OR p90_seconds GREATER max_seconds OR NOT gflops GREATER 0
      OR NOT peak_gflops GREATER 0 OR NOT runs_per_sample GREATER 0)
     message(FATAL_ERROR "inconsistent timings in line ${i}:\n${line}")
+  endif()
+  if(BACKEND STREQUAL "cpu")
+    string(JSON artifact GET "${line}" artifact_bytes)
+    string(JSON compile GET "${line}" compile_seconds)
+    # The lecture net's object: a few KiB of code, well under 1 MiB.
+    if(NOT artifact GREATER 1000 OR NOT artifact LESS 1000000
+       OR NOT compile GREATER 0)
+      message(FATAL_ERROR "cpu: artifact_bytes ${artifact} / compile_seconds "
+                          "${compile} out of range in line ${i}:\n${line}")
+    endif()
   endif()
 endforeach()
 message(STATUS "seqc bench --json: ok")

@@ -12,6 +12,7 @@
 #include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/ExecutionEngine/Orc/LLJIT.h"
+#include "llvm/ExecutionEngine/Orc/ObjectTransformLayer.h"
 #include "llvm/ExecutionEngine/Orc/ThreadSafeModule.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Verifier.h"
@@ -27,6 +28,7 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
 #include <mutex>
 
 using namespace llvm;
@@ -320,6 +322,8 @@ bool makeStaticLibrary(const std::string &object, const std::string &memberName,
 
 struct JitModel::Impl {
   std::unique_ptr<orc::LLJIT> jit;
+  /// Bytes of the object files the JIT linked (code + packed weights).
+  std::atomic<uint64_t> objectBytes{0};
   size_t (*scratchFn)(size_t) = nullptr;
   int (*runFn)(const float *, float *, size_t, void *) = nullptr;
   int (*runParallelFn)(const float *, float *, size_t, void *, ParallelForFn,
@@ -387,6 +391,13 @@ std::unique_ptr<JitModel> JitModel::create(const ir::Model &model,
   auto impl = std::make_unique<Impl>();
   impl->jit = std::move(*jit);
   mod->setDataLayout(impl->jit->getDataLayout());
+  Impl *state = impl.get();
+  impl->jit->getObjTransformLayer().setTransform(
+      [state](std::unique_ptr<MemoryBuffer> obj)
+          -> Expected<std::unique_ptr<MemoryBuffer>> {
+        state->objectBytes += obj->getBufferSize();
+        return obj;
+      });
   if (Error err = impl->jit->addIRModule(
           orc::ThreadSafeModule(std::move(mod), std::move(ctx)))) {
     error = "cannot JIT the model: " + toString(std::move(err));
@@ -408,6 +419,8 @@ std::unique_ptr<JitModel> JitModel::create(const ir::Model &model,
     return nullptr;
   return std::unique_ptr<JitModel>(new JitModel(std::move(impl)));
 }
+
+uint64_t JitModel::objectBytes() const { return impl->objectBytes.load(); }
 
 size_t JitModel::scratchBytes(size_t batch) const {
   return impl->scratchFn(batch);

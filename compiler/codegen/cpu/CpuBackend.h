@@ -87,6 +87,9 @@ public:
   ~JitModel();
 
   size_t scratchBytes(size_t batch) const;
+  /// Bytes of the object code the JIT compiled and linked: the machine code
+  /// plus the packed weights, about what `seqc compile` writes as PREFIX.o.
+  uint64_t objectBytes() const;
   /// Calls PREFIX_run; returns its status.
   int run(const float *input, float *output, size_t batch, void *scratch) const;
   /// Calls PREFIX_run_parallel with the given hook (nullptr = serial).

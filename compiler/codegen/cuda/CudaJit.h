@@ -41,6 +41,8 @@ public:
                 double &seconds);
 
   const CudaProgram &program() const { return prog; }
+  /// Bytes of the CUBIN that was loaded.
+  uint64_t cubinBytes() const { return compiled.cubin.size(); }
   seqc_cuda_model *handle() const { return model; }
 
 private:
