@@ -761,15 +761,20 @@ __device__ __forceinline__ void seqc_load_w(float (&out)[V], const void *w,
   }
 }
 
-/// y = act(x W^T + b) for batches of at most 16 rows (memory bound: every
-/// weight is read once). A warp computes two output columns for all rows;
-/// a block of 4 warps covers 8 columns. WT: 0 fp32, 1 bf16, 2 f16 weights.
+/// y = act(x W^T + b) for small batches, 16 rows per block in x (memory
+/// bound: every weight is read once per 16 rows). A warp computes two output
+/// columns for its block's rows; a block of 4 warps covers 8 columns. WT: 0
+/// fp32, 1 bf16, 2 f16 weights.
 template <int K, int KP, int LDX, int XMODE, int N, int LDY, bool BIAS, int WT,
           class Act>
 __device__ __forceinline__ void seqc_gemv(const float *x, float *y,
                                           const void *w, const float *bias,
                                           long long batch, Act act) {
   constexpr int V = WT == 0 ? 4 : 8; // weights per lane per step
+  const long long r0 = (long long)blockIdx.x * 16;
+  x += r0 * LDX;
+  y += r0 * LDY;
+  batch -= r0;
   const int lane = threadIdx.x & 31;
   const int n = (blockIdx.y * 4 + (threadIdx.x >> 5)) * 2;
   const int rows = batch < 16 ? (int)batch : 16;

@@ -4,12 +4,12 @@
 // Self-contained: compile with NVRTC, -std=c++17, no include path.
 //
 // Launch plan (replayed as one CUDA graph per batch size):
-//   seqc_l0_gemv     x -> scratch0, grid (ceil(batch/16), 4), 128 threads, 0 B shared, batch 1..16
-//   seqc_l0_gemm     x -> scratch0, grid (ceil(batch/128), 1), 256 threads, 40960 B shared, batch >= 17
-//   seqc_l1_gemv     scratch0 -> scratch1, grid (ceil(batch/16), 4), 128 threads, 0 B shared, batch 1..16
-//   seqc_l1_gemm     scratch0 -> scratch1, grid (ceil(batch/128), 1), 256 threads, 40960 B shared, batch >= 17
-//   seqc_l2_gemv     scratch1 -> y, grid (ceil(batch/16), 1), 128 threads, 0 B shared, batch 1..16
-//   seqc_l2_gemm     scratch1 -> y, grid (ceil(batch/128), 1), 256 threads, 40960 B shared, batch >= 17
+//   seqc_l0_gemv     x -> scratch0, grid (ceil(batch/16), 4), 128 threads, 0 B shared, batch 1..64
+//   seqc_l0_gemm     x -> scratch0, grid (ceil(batch/128), 1), 256 threads, 40960 B shared, batch >= 65
+//   seqc_l1_gemv     scratch0 -> scratch1, grid (ceil(batch/16), 4), 128 threads, 0 B shared, batch 1..64
+//   seqc_l1_gemm     scratch0 -> scratch1, grid (ceil(batch/128), 1), 256 threads, 40960 B shared, batch >= 65
+//   seqc_l2_gemv     scratch1 -> y, grid (ceil(batch/16), 1), 128 threads, 0 B shared, batch 1..64
+//   seqc_l2_gemm     scratch1 -> y, grid (ceil(batch/128), 1), 256 threads, 40960 B shared, batch >= 65
 // <prelude>
 
 /// clamp(v, 0, 6) as min(max(v, 0), 6) with std::min/max semantics (NaN stays NaN).
@@ -32,39 +32,39 @@ struct seqc_act_sigmoid {
   }
 };
 
-/// 0: dense 2 -> 3 (batch > 16: 128x128 mma-tiled GEMM)
+/// 0: dense 2 -> 3 (batch > 64: 128x128 mma-tiled GEMM)
 extern "C" __global__ void __launch_bounds__(256)
 seqc_l0_gemm(const float *__restrict__ x, float *__restrict__ y,
     const unsigned char *__restrict__ params, long long batch) {
   seqc_gemm_mma<2, 32, 2, 1, 3, 32, true, true>(x, y, reinterpret_cast<const unsigned short *>(params + 0ull), reinterpret_cast<const float *>(params + 8192ull), batch, seqc_act_none());
 }
-/// 0: the same layer for batches of at most 16
+/// 0: the same layer for batches of at most 64
 extern "C" __global__ void __launch_bounds__(128)
 seqc_l0_gemv(const float *__restrict__ x, float *__restrict__ y,
     const unsigned char *__restrict__ params, long long batch) {
   seqc_gemv<2, 32, 2, 1, 3, 32, true, 1>(x, y, params + 0ull, reinterpret_cast<const float *>(params + 8192ull), batch, seqc_act_none());
 }
 
-/// 1: dense 3 -> 2, relu (batch > 16: 128x128 mma-tiled GEMM)
+/// 1: dense 3 -> 2, relu (batch > 64: 128x128 mma-tiled GEMM)
 extern "C" __global__ void __launch_bounds__(256)
 seqc_l1_gemm(const float *__restrict__ x, float *__restrict__ y,
     const unsigned char *__restrict__ params, long long batch) {
   seqc_gemm_mma<3, 32, 32, 0, 2, 32, true, true>(x, y, reinterpret_cast<const unsigned short *>(params + 8704ull), reinterpret_cast<const float *>(params + 16896ull), batch, seqc_act_relu());
 }
-/// 1: the same layer for batches of at most 16
+/// 1: the same layer for batches of at most 64
 extern "C" __global__ void __launch_bounds__(128)
 seqc_l1_gemv(const float *__restrict__ x, float *__restrict__ y,
     const unsigned char *__restrict__ params, long long batch) {
   seqc_gemv<3, 32, 32, 0, 2, 32, true, 1>(x, y, params + 8704ull, reinterpret_cast<const float *>(params + 16896ull), batch, seqc_act_relu());
 }
 
-/// 2: dense 2 -> 1, sigmoid (batch > 16: 128x128 mma-tiled GEMM)
+/// 2: dense 2 -> 1, sigmoid (batch > 64: 128x128 mma-tiled GEMM)
 extern "C" __global__ void __launch_bounds__(256)
 seqc_l2_gemm(const float *__restrict__ x, float *__restrict__ y,
     const unsigned char *__restrict__ params, long long batch) {
   seqc_gemm_mma<2, 32, 32, 0, 1, 1, true, true>(x, y, reinterpret_cast<const unsigned short *>(params + 17408ull), reinterpret_cast<const float *>(params + 25600ull), batch, seqc_act_sigmoid());
 }
-/// 2: the same layer for batches of at most 16
+/// 2: the same layer for batches of at most 64
 extern "C" __global__ void __launch_bounds__(128)
 seqc_l2_gemv(const float *__restrict__ x, float *__restrict__ y,
     const unsigned char *__restrict__ params, long long batch) {
