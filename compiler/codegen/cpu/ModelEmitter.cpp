@@ -75,8 +75,7 @@ DensePlan planDense(const ir::Op &op, const KernelConfig &cfg) {
   p.panels = (p.n + p.nr - 1) / p.nr;
   // The B micro-panel (kc x nr) stays in L1: about 32 KiB. k is cut into
   // blocks of equal size (so no short last block pays a full pass over C).
-  uint64_t kcTarget = std::max<uint64_t>(
-      64, (getenv("SEQC_KCB") ? atoi(getenv("SEQC_KCB")) : 8192) / p.nr);
+  uint64_t kcTarget = std::max<uint64_t>(64, 8192 / p.nr);
   if (p.k <= kcTarget * 3 / 2) {
     p.kc = std::max<uint64_t>(p.k, 1);
   } else {
@@ -84,8 +83,7 @@ DensePlan planDense(const ir::Op &op, const KernelConfig &cfg) {
     p.kc = (p.k + blocks - 1) / blocks;
   }
   // The A block (mc x kc) stays in L2: about 256 KiB.
-  uint64_t mc =
-      (getenv("SEQC_MCB") ? atoi(getenv("SEQC_MCB")) : 262144) / (4 * p.kc);
+  uint64_t mc = 262144 / (4 * p.kc);
   mc = std::clamp<uint64_t>(mc / p.mr * p.mr, p.mr, 20 * p.mr);
   p.mc = mc;
   // A single row (batch 1, or the last row of a block) is a matrix-vector
@@ -159,6 +157,7 @@ private:
     Value *share = b.CreateUDiv(b.CreateAdd(rows, c64(7)), c64(8));
     Value *aligned = b.CreateMul(
         b.CreateUDiv(b.CreateAdd(share, c64(11)), c64(12)), c64(12));
+    // Never 0 (a divisor in stageItems), even for rows == 0.
     aligned = b.CreateBinaryIntrinsic(Intrinsic::umax, aligned, c64(12));
     return b.CreateBinaryIntrinsic(Intrinsic::umin, aligned, c64(maxRows));
   }
@@ -192,10 +191,14 @@ private:
 
   Function *newFunction(FunctionType *ty, const std::string &name,
                         bool exported);
+  /// Bytes of a Dense layer's packed (panel-padded) weights.
+  static uint64_t packedWeightBytes(const DensePlan &pl) {
+    return pl.k * pl.panels * pl.nr * 4;
+  }
   /// Whether a Dense layer's packed weights are too big for L2 (512 KiB),
   /// so that they stream from L3 or memory and are worth prefetching.
   static bool streamsWeights(const DensePlan &pl) {
-    return pl.k * pl.panels * pl.nr * 4 > (uint64_t(1) << 19);
+    return packedWeightBytes(pl) > (uint64_t(1) << 19);
   }
   /// Rows per block when `rows` rows are cut into blocks of at most
   /// `maxRows` (a multiple of `align`) of nearly equal size, each a multiple
@@ -211,7 +214,6 @@ private:
     Value *aligned =
         b.CreateMul(b.CreateUDiv(b.CreateAdd(even, c64(align - 1)), c64(align)),
                     c64(align));
-    aligned = b.CreateBinaryIntrinsic(Intrinsic::umax, aligned, c64(12));
     return b.CreateBinaryIntrinsic(Intrinsic::umin, aligned, c64(maxRows));
   }
   std::vector<Value *> emitLoop(Value *begin, Value *end, Value *step,
@@ -769,13 +771,12 @@ ModelEmitter::Stage ModelEmitter::emitDenseStage(const ir::Op &op,
           callKernel(kernels[mrMax], p, m, tilePf(next, t), pfStride, cNext);
         });
         emitSwitch(rem, pgMax > 1 ? 2 : 1, mrMax, [&](unsigned r) {
-          Value *t = nFull;
-          Value *pfr = tilePf(next, t);
           // A lone row (no wide single-row kernels) streams the panel itself.
           if (r == 1)
             callKernel(kernels[r], p, mTail, nullptr, nullptr);
           else
-            callKernel(kernels[r], p, mTail, pfr, pfStride, cNextPanel);
+            callKernel(kernels[r], p, mTail, tilePf(next, nFull), pfStride,
+                       cNextPanel);
         });
       });
       if (pgMax > 1) {
@@ -1323,6 +1324,9 @@ void ModelEmitter::emitRun(const ModelPlan &plan,
     b.SetInsertPoint(entry, entry->getFirstInsertionPt());
     ctxPtr = b.CreateAlloca(ctxTy);
   }
+  // The scratch buffers, for a fused stage (the same for every stage).
+  b.CreateStore(bufs[2], b.CreateStructGEP(ctxTy, ctxPtr, 3));
+  b.CreateStore(bufs[3], b.CreateStructGEP(ctxTy, ctxPtr, 4));
   Value *serial = b.CreateIsNull(pf);
   if (model.ops.empty()) {
     uint64_t bytes = model.inputType().features() * 4;
@@ -1332,8 +1336,6 @@ void ModelEmitter::emitRun(const ModelPlan &plan,
     b.CreateStore(bufs[st.src], b.CreateStructGEP(ctxTy, ctxPtr, 0));
     b.CreateStore(bufs[st.dst], b.CreateStructGEP(ctxTy, ctxPtr, 1));
     b.CreateStore(rows, b.CreateStructGEP(ctxTy, ctxPtr, 2));
-    b.CreateStore(bufs[2], b.CreateStructGEP(ctxTy, ctxPtr, 3));
-    b.CreateStore(bufs[3], b.CreateStructGEP(ctxTy, ctxPtr, 4));
     Value *items = stageItems(st, rows);
     BasicBlock *serialBB = BasicBlock::Create(ctx, "serial", f);
     BasicBlock *parBB = BasicBlock::Create(ctx, "parallel", f);
@@ -1399,10 +1401,8 @@ void ModelEmitter::emit() {
     uint64_t weightBytes = 0, maxWidth = model.inputType().features();
     size_t stageCount = 0;
     for (const ir::Op &op : model.ops) {
-      if (isDense(op)) {
-        DensePlan pl = planDense(op, cfg);
-        weightBytes += pl.panels * pl.k * pl.nr * 4;
-      }
+      if (isDense(op))
+        weightBytes += packedWeightBytes(planDense(op, cfg));
       maxWidth =
           std::max<uint64_t>(maxWidth, model.values[op.result].type.features());
       stageCount +=
