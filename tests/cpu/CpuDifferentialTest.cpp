@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/codegen/cpu/CpuBackend.h"
+#include "compiler/codegen/cpu/Plan.h"
 #include "compiler/reference/Interpreter.h"
 #include "tests/cpu/TestModels.h"
 
@@ -179,6 +180,29 @@ TEST_CASE("wide layers take the cache-blocked path") {
   mb.dense(70, {ir::ActKind::None, 0, 0}, true, ir::RowNorm::LogSoftmax);
   std::unique_ptr<JitModel> jit = compile(mb.model);
   for (uint64_t batch : {1u, 5u, 37u, 300u})
+    for (int mode = 0; mode < 3; ++mode)
+      checkBatch(mb.model, *jit, batch, rng, mode);
+}
+
+TEST_CASE("scratch rows of 256 floats or more are padded to odd lines") {
+  CHECK(scratchStride(10) == 10);
+  CHECK(scratchStride(255) == 255);
+  CHECK(scratchStride(256) == 272);
+  CHECK(scratchStride(300) == 304);
+  CHECK(scratchStride(2048) == 2064);
+  CHECK(scratchStride(2049) == 2064);
+  CHECK(scratchStride(2065) == 2096);
+  // Padded intermediates (512 -> 528, 256 -> 272, 600 -> 624) through dense
+  // layers and a separate softmax row stage, at batches around the row blocks.
+  std::mt19937 rng(11);
+  test::ModelBuilder mb(300, 13);
+  mb.dense(512, {ir::ActKind::Sigmoid, 0, 0});
+  mb.dense(256, {ir::ActKind::ReLU, 0, 0});
+  mb.dense(600, {ir::ActKind::None, 0, 0}, true, ir::RowNorm::Softmax);
+  mb.dense(33, {});
+  std::unique_ptr<JitModel> jit = compile(mb.model);
+  CHECK(scratchBytes(mb.model, 10) == 64 + 2 * ((10 * 624 * 4 + 63) & ~63));
+  for (uint64_t batch : {1u, 7u, 121u, 260u})
     for (int mode = 0; mode < 3; ++mode)
       checkBatch(mb.model, *jit, batch, rng, mode);
 }

@@ -31,9 +31,9 @@ ModelPlan planModel(const ir::Model &model) {
     return plan;
   plan.scratchBuffers = model.ops.size() == 2 ? 1 : 2;
   for (size_t i = 0; i + 1 < model.ops.size(); ++i)
-    plan.scratchFeatures =
-        std::max<uint64_t>(plan.scratchFeatures,
-                           model.values[model.ops[i].result].type.features());
+    plan.scratchFeatures = std::max<uint64_t>(
+        plan.scratchFeatures,
+        scratchStride(model.values[model.ops[i].result].type.features()));
   return plan;
 }
 

@@ -1410,7 +1410,9 @@ void ModelEmitter::emit() {
     }
     bool fuse = stageCount > 1 && weightBytes <= kFuseMaxWeightBytes;
     auto strideOf = [&](int buffer, uint64_t width) {
-      return fuse && buffer >= 2 ? plan.scratchFeatures : width;
+      if (buffer < 2)
+        return width;
+      return fuse ? plan.scratchFeatures : scratchStride(width);
     };
     for (size_t i = 0; i < numOps; ++i) {
       const ir::Op &op = model.ops[i];

@@ -19,12 +19,25 @@ struct ModelPlan {
   /// scratch); chosen when every width is at most kTinyMaxWidth and the
   /// dense weights total at most kTinyMaxWeights.
   bool tiny = false;
-  /// Ping-pong scratch buffers (0, 1 or 2), each [batch, scratchFeatures].
+  /// Ping-pong scratch buffers (0, 1 or 2), each [batch, scratchFeatures]:
+  /// the widest intermediate row stride (scratchStride).
   unsigned scratchBuffers = 0;
   uint64_t scratchFeatures = 0;
 };
 
 inline constexpr int64_t kTinyMaxWidth = 16;
+
+/// Row stride (floats) of a `width`-wide activation in a scratch buffer.
+/// Rows of 256 floats or more start on a 64-byte line and are an odd number
+/// of lines apart: the rows a microkernel tile reads or writes at once then
+/// fall in different L1 sets, where a power-of-two stride (2048 floats: 8
+/// KiB) would put all of them in one set and evict its weights.
+inline uint64_t scratchStride(uint64_t width) {
+  if (width < 256)
+    return width;
+  uint64_t lines = (width + 15) / 16;
+  return (lines | 1) * 16;
+}
 inline constexpr uint64_t kTinyMaxWeights = 512;
 
 ModelPlan planModel(const ir::Model &model);
