@@ -36,8 +36,12 @@ public:
   llvm::Value *logD(llvm::Value *z);
   /// log1p(e) for e in [0, 1] (NaN passes through).
   llvm::Value *log1pSmallD(llvm::Value *e);
-  /// 1 / (1 + exp(-x)).
-  llvm::Value *sigmoidD(llvm::Value *x);
+  /// exp(-a) for a in [0, 700] (NaN passes through): the cheaper exp the
+  /// sigmoid needs, to 6e-11 relative, far below a float's half ulp.
+  llvm::Value *expNegD(llvm::Value *a);
+  /// 1 / (1 + exp(-x)). With \p zeroTail, exactly 0 below x = -700, so that
+  /// x * sigmoid(x) is NaN at -inf as in PyTorch (else about 1e-304).
+  llvm::Value *sigmoidD(llvm::Value *x, bool zeroTail = false);
   /// tanh(x).
   llvm::Value *tanhD(llvm::Value *x);
   /// Phi(x), the standard normal CDF, with full relative accuracy in the
