@@ -673,8 +673,13 @@ ModelEmitter::Stage ModelEmitter::emitDenseStage(const ir::Op &op,
     Value *nFull = b.CreateUDiv(mCount, c64(mrMax));
     Value *rem = b.CreateSub(mCount, b.CreateMul(nFull, c64(mrMax)));
     Value *mTail = b.CreateAdd(m0, b.CreateMul(nFull, c64(mrMax)));
-    emitForEach(c64(0), c64(k), c64(pl.kc), [&](Value *kc0) {
-      Value *kc = b.CreateBinaryIntrinsic(Intrinsic::umin, c64(pl.kc),
+    // A lone row takes k in one block: there is no A block to keep in
+    // cache, and each weight stream then runs the whole of k instead of
+    // restarting (and losing the hardware prefetcher) every kc steps.
+    Value *kcStep =
+        b.CreateSelect(b.CreateICmpEQ(mCount, c64(1)), c64(k), c64(pl.kc));
+    emitForEach(c64(0), c64(k), kcStep, [&](Value *kc0) {
+      Value *kc = b.CreateBinaryIntrinsic(Intrinsic::umin, kcStep,
                                           b.CreateSub(c64(k), kc0));
       Value *first = b.CreateZExt(b.CreateICmpEQ(kc0, c64(0)), i32);
       Value *last =
