@@ -61,6 +61,12 @@ public:
   llvm::Value *clampHigh(llvm::Value *x, double hi);
 
 private:
+  /// Adding this 1.5 * 2^52 shifter to y / ln2 rounds it to an integer n
+  /// held in the low mantissa bits, with no float-to-int conversion.
+  static constexpr double kShifter = 6755399441055744.0;
+  /// 2^n from kd = n + kShifter, for -1022 <= n <= 1023.
+  llvm::Value *pow2FromShifted(llvm::Value *kd);
+
   llvm::IRBuilder<> &b;
 };
 

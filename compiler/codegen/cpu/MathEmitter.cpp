@@ -70,19 +70,25 @@ Value *MathEmitter::clampHigh(Value *x, double hi) {
   return b.CreateSelect(b.CreateFCmpOGT(x, h), h, x);
 }
 
+Value *MathEmitter::pow2FromShifted(Value *kd) {
+  auto *vt = cast<FixedVectorType>(kd->getType());
+  Type *intTy = FixedVectorType::get(b.getInt64Ty(), vt->getNumElements());
+  Value *bits = b.CreateBitCast(kd, intTy);
+  Value *scaleBits =
+      b.CreateShl(b.CreateAdd(bits, ConstantInt::get(intTy, 1023)), 52);
+  return b.CreateBitCast(scaleBits, kd->getType());
+}
+
 Value *MathEmitter::expD(Value *y, Value **expm1Out) {
   Type *ty = y->getType();
-  auto *vt = cast<FixedVectorType>(ty);
-  Type *intTy = FixedVectorType::get(b.getInt64Ty(), vt->getNumElements());
   // Clamp so 2^n stays a normal double; the ends are patched below. The
   // selects keep NaN.
   Value *yc = clampHigh(clampLow(y, -700.0), 700.0);
   // n = round(y / ln2) through the 1.5 * 2^52 shifter: its low mantissa bits
   // then hold n, so no float-to-int conversion (poison on NaN) is needed.
-  const double shifter = 6755399441055744.0;
   Value *kd = b.CreateFAdd(b.CreateFMul(yc, splat(ty, 1.4426950408889634)),
-                           splat(ty, shifter));
-  Value *n = b.CreateFSub(kd, splat(ty, shifter));
+                           splat(ty, kShifter));
+  Value *n = b.CreateFSub(kd, splat(ty, kShifter));
   // r = y - n ln2 in two steps (Cody-Waite); |r| <= ln2 / 2.
   Value *r = mulAdd(n, splat(ty, -6.93147180369123816490e-01), yc);
   r = mulAdd(n, splat(ty, -1.90821492927058770002e-10), r);
@@ -94,11 +100,7 @@ Value *MathEmitter::expD(Value *y, Value **expm1Out) {
   for (double c : coeffs)
     q = mulAdd(q, r, splat(ty, c));
   Value *p = b.CreateFMul(q, r);
-  // scale = 2^n from the shifter's bits.
-  Value *bits = b.CreateBitCast(kd, intTy);
-  Value *scaleBits =
-      b.CreateShl(b.CreateAdd(bits, ConstantInt::get(intTy, 1023)), 52);
-  Value *scale = b.CreateBitCast(scaleBits, ty);
+  Value *scale = pow2FromShifted(kd);
   Value *e = mulAdd(scale, p, scale);
   Value *tooSmall = b.CreateFCmpOLT(y, splat(ty, -700.0));
   Value *tooLarge = b.CreateFCmpOGT(y, splat(ty, 700.0));
@@ -151,25 +153,19 @@ Value *MathEmitter::log1pSmallD(Value *e) {
 
 Value *MathEmitter::expNegD(Value *a) {
   Type *ty = a->getType();
-  auto *vt = cast<FixedVectorType>(ty);
-  Type *intTy = FixedVectorType::get(b.getInt64Ty(), vt->getNumElements());
   // As expD, for y = -a in [-700, 0]: 2^n stays a normal double, so no end
   // needs patching, and one Cody-Waite step suffices (n ln2 with |n| <= 1010
   // is off by under 4e-14). e^r on |r| <= ln2 / 2 is a degree-7 Chebyshev
   // fit (tests/cpu/exp_fit.py): 5.6e-11 relative, 0.001 of a float ulp.
-  const double shifter = 6755399441055744.0;
-  Value *kd = mulAdd(a, splat(ty, -1.4426950408889634), splat(ty, shifter));
-  Value *n = b.CreateFSub(kd, splat(ty, shifter));
+  Value *kd = mulAdd(a, splat(ty, -1.4426950408889634), splat(ty, kShifter));
+  Value *n = b.CreateFSub(kd, splat(ty, kShifter));
   Value *r = mulAdd(n, splat(ty, -6.93147180559945286227e-01), b.CreateFNeg(a));
   Value *p = splat(ty, 0.00019907569310848288);
   for (double c : {0.0013948578326459795, 0.008333283538708528,
                    0.041666218319291945, 0.16666666786308587,
                    0.5000000107729166, 0.999999999995509, 0.9999999999595618})
     p = mulAdd(p, r, splat(ty, c));
-  Value *bits = b.CreateBitCast(kd, intTy);
-  Value *scaleBits =
-      b.CreateShl(b.CreateAdd(bits, ConstantInt::get(intTy, 1023)), 52);
-  return b.CreateFMul(p, b.CreateBitCast(scaleBits, ty));
+  return b.CreateFMul(p, pow2FromShifted(kd));
 }
 
 Value *MathEmitter::sigmoidD(Value *x, bool zeroTail) {

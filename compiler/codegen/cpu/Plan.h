@@ -26,6 +26,7 @@ struct ModelPlan {
 };
 
 inline constexpr int64_t kTinyMaxWidth = 16;
+inline constexpr uint64_t kTinyMaxWeights = 512;
 
 /// Row stride (floats) of a `width`-wide activation in a scratch buffer.
 /// Rows of 256 floats or more start on a 64-byte line and are an odd number
@@ -38,7 +39,6 @@ inline uint64_t scratchStride(uint64_t width) {
   uint64_t lines = (width + 15) / 16;
   return (lines | 1) * 16;
 }
-inline constexpr uint64_t kTinyMaxWeights = 512;
 
 ModelPlan planModel(const ir::Model &model);
 
