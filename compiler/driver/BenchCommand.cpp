@@ -6,6 +6,9 @@
 // latency, the time per sample, GFLOP/s and the fraction of this machine's
 // FP32 peak (measured on the spot by PeakFlops). The outputs of the last
 // timed run are checked against the float64 reference on a few rows.
+// --layers adds a per-stage profile of the CPU code, in the model as it
+// runs: a profiling build timestamps every stage (Executor::profiledStages)
+// and is timed the same way.
 //
 // Timing: a sample times `runsPerSample` back-to-back runs with
 // std::chrono::steady_clock, so that a sample lasts at least
@@ -27,6 +30,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <memory>
 #include <new>
@@ -137,10 +141,13 @@ struct BatchResult {
   double refMaxAbs = 0.0;
 };
 
-/// Warm-up, then timed samples. Returns false after the executor reported.
+/// Warm-up, then timed samples. With \p stageSamples (a profiling
+/// executor), also each sample's seconds per run of every stage. Returns
+/// false after the executor reported.
 bool timeBatch(Executor &executor, const float *input, float *output,
                uint64_t batch, unsigned repeat, DiagnosticEngine &diag,
-               BatchResult &result) {
+               BatchResult &result,
+               std::vector<std::vector<double>> *stageSamples = nullptr) {
   Clock::time_point warmStart = Clock::now();
   double first = 0.0;
   uint64_t warmRuns = 0;
@@ -170,12 +177,22 @@ bool timeBatch(Executor &executor, const float *input, float *output,
 
   std::vector<double> perRun;
   perRun.reserve(samples);
+  if (stageSamples) {
+    stageSamples->clear();
+    executor.takeStageSeconds(); // drops the warm-up
+  }
   for (unsigned s = 0; s < samples; ++s) {
     Clock::time_point start = Clock::now();
     for (uint64_t r = 0; r < runsPerSample; ++r)
       if (!executor.run(input, output, batch, diag))
         return false;
     perRun.push_back(secondsSince(start) / double(runsPerSample));
+    if (stageSamples) {
+      std::vector<double> stages = executor.takeStageSeconds();
+      for (double &seconds : stages)
+        seconds /= double(runsPerSample);
+      stageSamples->push_back(std::move(stages));
+    }
   }
   result.batch = batch;
   result.samples = samples;
@@ -325,7 +342,21 @@ struct RunInfo {
   uint64_t weightBytes = 0;
 };
 
-void printJsonLine(const RunInfo &info, const BatchResult &r) {
+/// One stage of the generated code in a --layers profile.
+struct StageReport {
+  size_t index = 0;
+  ProfiledStage stage;
+  /// What it computes: `[path] description` of its op as in the IR dump,
+  /// or the range of ops a fused stage covers.
+  std::string label;
+  /// 2 * in * out of its dense ops.
+  uint64_t flops = 0;
+};
+
+/// One JSON line: the whole model's, or with `stage` one stage's share of
+/// the profiled runs (then `info.flops` is the stage's own).
+void printJsonLine(const RunInfo &info, const BatchResult &r,
+                   const StageReport *stage = nullptr) {
   const Spread &s = r.spread;
   double perSample = s.median / double(r.batch);
   double gflops = double(info.flops) * double(r.batch) / s.median * 1e-9;
@@ -338,6 +369,13 @@ void printJsonLine(const RunInfo &info, const BatchResult &r) {
   field("file", jsonString(info.file));
   field("model", jsonString(info.model));
   field("backend", jsonString(info.backend));
+  if (stage) {
+    field("stage", fmt::format("{}", stage->index));
+    field("stage_kind", jsonString(stage->stage.kind));
+    field("first_op", fmt::format("{}", stage->stage.firstOp));
+    field("last_op", fmt::format("{}", stage->stage.lastOp));
+    field("stage_label", jsonString(stage->label));
+  }
   field("batch", fmt::format("{}", r.batch));
   field("threads", fmt::format("{}", info.threads));
   field("median_seconds", jsonNumber(s.median));
@@ -434,6 +472,140 @@ void printRow(const RunInfo &info, const BatchResult &r) {
   std::fflush(stdout);
 }
 
+/// `[path] description` of an op, or its mnemonic and types when the op
+/// carries no source description.
+std::string opLabel(const ir::Model &model, size_t index) {
+  const ir::Op &op = model.ops[index];
+  if (!op.description.empty())
+    return fmt::format("[{}] {}", op.path, op.description);
+  return fmt::format("{} {} -> {}", ir::opName(op.kind),
+                     model.values[op.input].type.str(),
+                     model.values[op.result].type.str());
+}
+
+/// What a stage computes, for the --layers table.
+std::string stageLabel(const ir::Model &model, const ProfiledStage &stage) {
+  if (stage.kind == "fused" || stage.kind == "tiny")
+    return fmt::format("ops {}-{} {}: {} ...", stage.firstOp, stage.lastOp,
+                       stage.kind, opLabel(model, stage.firstOp));
+  std::string label = opLabel(model, stage.firstOp);
+  if (stage.kind == "row norm")
+    label += model.ops[stage.firstOp].rowNorm == ir::RowNorm::LogSoftmax
+                 ? " (its log-softmax)"
+                 : " (its softmax)";
+  return label;
+}
+
+/// Warns when a timed run's checked rows differ from the float64 reference
+/// by more than 1e-4 of the output scale; `what` names the run.
+void warnIfWrong(const BatchResult &result, std::string_view what,
+                 DiagnosticEngine &diag) {
+  double bound = 1e-4 * std::max(1.0, result.refMaxAbs);
+  if (!result.maxAbsError || *result.maxAbsError <= bound)
+    return;
+  diag.report(Severity::Warning,
+              fmt::format("{} at batch {}: the output differs from the "
+                          "float64 reference by up to {:.3g} (outputs up to "
+                          "{:.3g}); these timings may be of wrong code",
+                          what, result.batch, *result.maxAbsError,
+                          result.refMaxAbs));
+}
+
+/// Width of the stage column of the --layers table.
+constexpr size_t kStageLabelWidth = 46;
+
+/// `--layers`: a profiling build of the model, timed like the plain one at
+/// every batch size, reports each stage's median time per run. `whole`
+/// holds the plain build's results, for the comparison line. Returns false
+/// after the compiler or the executor reported.
+bool profileStages(const ir::Model &model, const DriverOptions &opts,
+                   const RunInfo &info, const float *input, float *output,
+                   const std::vector<uint64_t> &batches,
+                   const std::vector<BatchResult> &whole,
+                   DiagnosticEngine &diag) {
+  std::unique_ptr<Executor> executor =
+      createExecutor(model, opts, diag, /*profile=*/true);
+  if (!executor)
+    return false;
+  std::vector<StageReport> stages;
+  for (const ProfiledStage &stage : executor->profiledStages()) {
+    StageReport report;
+    report.index = stages.size();
+    report.stage = stage;
+    report.label = stageLabel(model, stage);
+    if (stage.kind != "row op" && stage.kind != "row norm")
+      for (size_t i = stage.firstOp; i <= stage.lastOp; ++i) {
+        const ir::Op &op = model.ops[i];
+        if (op.kind == ir::OpKind::Dense || op.kind == ir::OpKind::Linear)
+          report.flops +=
+              2 * uint64_t(op.inFeatures) * uint64_t(op.outFeatures);
+      }
+    stages.push_back(std::move(report));
+  }
+  if (!opts.json) {
+    fmt::print("\nper stage (a build that timestamps every stage, timed the "
+               "same way; a stage is one pass over the batch):\n");
+    fmt::print("{:>8} {:>3}  {:<8} {:<{}} {:>11} {:>11} {:>9} {:>7} {:>6}\n",
+               "batch", "#", "kind", "computes", kStageLabelWidth, "median",
+               "p10", "GFLOP/s", "%peak", "share");
+  }
+  for (size_t b = 0; b < batches.size(); ++b) {
+    BatchResult total;
+    std::vector<std::vector<double>> samples;
+    if (!timeBatch(*executor, input, output, batches[b], opts.repeat, diag,
+                   total, &samples))
+      return false;
+    checkAgainstReference(model, input, output, total);
+    warnIfWrong(total, "the profiling build", diag);
+    double sum = 0.0;
+    std::vector<BatchResult> results;
+    for (const StageReport &stage : stages) {
+      std::vector<double> seconds;
+      for (const std::vector<double> &sample : samples)
+        seconds.push_back(sample[stage.index]);
+      BatchResult r;
+      r.batch = total.batch;
+      r.samples = total.samples;
+      r.runsPerSample = total.runsPerSample;
+      r.spread = spreadOf(std::move(seconds));
+      sum += r.spread.median;
+      results.push_back(r);
+    }
+    for (const StageReport &stage : stages) {
+      const BatchResult &r = results[stage.index];
+      if (opts.json) {
+        RunInfo stageInfo = info;
+        stageInfo.flops = stage.flops;
+        printJsonLine(stageInfo, r, &stage);
+        continue;
+      }
+      double gflops =
+          double(stage.flops) * double(r.batch) / r.spread.median * 1e-9;
+      bool hasPeak = info.peak && info.peak->gflops > 0 && stage.flops > 0;
+      std::string label = stage.label;
+      if (label.size() > kStageLabelWidth)
+        label = label.substr(0, kStageLabelWidth - 3) + "...";
+      fmt::print(
+          "{:>8} {:>3}  {:<8} {:<{}} {:>11} {:>11} {:>9} {:>7} "
+          "{:>5.1f}%\n",
+          r.batch, stage.index, stage.stage.kind, label, kStageLabelWidth,
+          formatSeconds(r.spread.median), formatSeconds(r.spread.p10),
+          stage.flops ? fmt::format("{:.2f}", gflops) : "-",
+          hasPeak ? fmt::format("{:.1f}", 100 * gflops / info.peak->gflops)
+                  : "-",
+          100 * r.spread.median / sum);
+    }
+    if (!opts.json)
+      fmt::print("{:>8} {:>3}  {:<8} {:<{}} {:>11} (profiled run {}, plain "
+                 "run {})\n",
+                 batches[b], "", "", "sum of the stage medians",
+                 kStageLabelWidth, formatSeconds(sum),
+                 formatSeconds(total.spread.median),
+                 formatSeconds(whole[b].spread.median));
+  }
+  return true;
+}
+
 int bench(const DriverOptions &opts, SourceManager &sourceMgr,
           DiagnosticEngine &diag) {
   std::string backend = opts.backend.empty() ? "cpu" : opts.backend;
@@ -445,6 +617,12 @@ int bench(const DriverOptions &opts, SourceManager &sourceMgr,
       diag.error("--batch 0 times nothing; every batch must be at least 1");
       return 1;
     }
+  if (opts.layers && backend != "cpu") {
+    diag.error(fmt::format("--layers times the stages of the CPU backend's "
+                           "code; --backend {} has no per-stage profile",
+                           backend));
+    return 1;
+  }
 
   RunInfo info;
   info.file = opts.positional.front();
@@ -511,6 +689,7 @@ int bench(const DriverOptions &opts, SourceManager &sourceMgr,
 
   if (!opts.json)
     printHeader(info, *model);
+  std::vector<BatchResult> results;
   for (uint64_t batch : batches) {
     BatchResult result;
     if (!timeBatch(*executor, input.get(), output.get(), batch, opts.repeat,
@@ -518,19 +697,20 @@ int bench(const DriverOptions &opts, SourceManager &sourceMgr,
       return 1;
     if (backend != "ref") {
       checkAgainstReference(*model, input.get(), output.get(), result);
-      double bound = 1e-4 * std::max(1.0, result.refMaxAbs);
-      if (!(*result.maxAbsError <= bound))
-        diag.report(Severity::Warning,
-                    fmt::format("at batch {} the output differs from the "
-                                "float64 reference by up to {:.3g} (outputs "
-                                "up to {:.3g}); these timings may be of "
-                                "wrong code",
-                                batch, *result.maxAbsError, result.refMaxAbs));
+      warnIfWrong(result, fmt::format("model '{}'", model->name), diag);
     }
     if (opts.json)
       printJsonLine(info, result);
     else
       printRow(info, result);
+    results.push_back(result);
+  }
+  if (opts.layers) {
+    // The plain build's code and packed weights are not needed any more.
+    executor.reset();
+    if (!profileStages(*model, opts, info, input.get(), output.get(), batches,
+                       results, diag))
+      return 1;
   }
   return 0;
 }

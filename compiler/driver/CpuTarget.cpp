@@ -17,6 +17,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cassert>
+#include <chrono>
 #include <cstdio>
 #include <vector>
 
@@ -68,10 +71,41 @@ bool precisionIsF32(const DriverOptions &opts, DiagnosticEngine &diag) {
 class CpuExecutor : public Executor {
 public:
   CpuExecutor(std::unique_ptr<cpu::JitModel> jit, seqc_thread_pool *pool)
-      : jit(std::move(jit)), pool(pool) {}
+      : jit(std::move(jit)), pool(pool) {
+    size_t stages = this->jit->stages().size();
+    if (this->jit->setProfileHook(&CpuExecutor::mark, this)) {
+      stamps.resize(stages + 1);
+      stageSeconds.assign(stages, 0.0);
+      clockSeconds = clockReadSeconds();
+    }
+  }
   ~CpuExecutor() override { seqc_thread_pool_destroy(pool); }
 
   uint64_t artifactBytes() const override { return jit->objectBytes(); }
+
+  std::vector<ProfiledStage> profiledStages() const override {
+    std::vector<ProfiledStage> out;
+    if (stamps.empty())
+      return out;
+    for (const cpu::StageInfo &info : jit->stages()) {
+      ProfiledStage stage;
+      stage.kind = info.kind == cpu::StageKind::Dense     ? "dense"
+                   : info.kind == cpu::StageKind::RowOp   ? "row op"
+                   : info.kind == cpu::StageKind::RowNorm ? "row norm"
+                   : info.kind == cpu::StageKind::Fused   ? "fused"
+                                                          : "tiny";
+      stage.firstOp = info.firstOp;
+      stage.lastOp = info.lastOp;
+      out.push_back(std::move(stage));
+    }
+    return out;
+  }
+
+  std::vector<double> takeStageSeconds() override {
+    std::vector<double> out = stageSeconds;
+    std::fill(stageSeconds.begin(), stageSeconds.end(), 0.0);
+    return out;
+  }
 
   bool run(const float *input, float *output, uint64_t batch,
            DiagnosticEngine &diag) override {
@@ -95,12 +129,44 @@ public:
           fmt::format("the compiled model failed with status {}", status));
       return false;
     }
+    // Batch 0 returns before the first mark.
+    for (size_t i = 0; batch > 0 && i < stageSeconds.size(); ++i)
+      stageSeconds[i] += std::max(
+          0.0,
+          std::chrono::duration<double>(stamps[i + 1] - stamps[i]).count() -
+              clockSeconds);
     return true;
   }
 
 private:
+  using Clock = std::chrono::steady_clock;
+  /// The profile hook: the generated code calls it on the running thread
+  /// before its first stage (mark 0) and after stage i (mark i + 1).
+  static void mark(void *self, uint32_t mark) {
+    auto *executor = static_cast<CpuExecutor *>(self);
+    assert(mark < executor->stamps.size() && "mark beyond the last stage");
+    executor->stamps[mark] = Clock::now();
+  }
+
+  /// The least time between two back-to-back clock reads: what an interval
+  /// between two marks holds besides the stage, subtracted from each.
+  static double clockReadSeconds() {
+    Clock::duration least = Clock::duration::max();
+    for (int i = 0; i < 1000; ++i) {
+      Clock::time_point a = Clock::now();
+      Clock::time_point b = Clock::now();
+      least = std::min(least, b - a);
+    }
+    return std::chrono::duration<double>(least).count();
+  }
+
   std::unique_ptr<cpu::JitModel> jit;
   seqc_thread_pool *pool;
+  /// Profiling builds: the marks of the last run, and each stage's seconds
+  /// summed since takeStageSeconds; both empty otherwise.
+  std::vector<Clock::time_point> stamps;
+  std::vector<double> stageSeconds;
+  double clockSeconds = 0.0;
   std::vector<unsigned char> scratch;
   uint64_t scratchBatch = ~uint64_t(0);
 };
@@ -194,12 +260,15 @@ int compileCpu(const ir::Model &fused, const DriverOptions &opts,
 
 std::unique_ptr<Executor> createCpuExecutor(const ir::Model &fused,
                                             const DriverOptions &opts,
-                                            DiagnosticEngine &diag) {
+                                            DiagnosticEngine &diag,
+                                            bool profile) {
   if (!precisionIsF32(opts, diag))
     return nullptr;
   std::string error;
+  cpu::CpuTargetOptions target = targetOptions(opts, "seqc_model");
+  target.profile = profile;
   std::unique_ptr<cpu::JitModel> jit =
-      cpu::JitModel::create(fused, targetOptions(opts, "seqc_model"), error);
+      cpu::JitModel::create(fused, target, error);
   if (!jit) {
     diag.error(error);
     return nullptr;

@@ -50,8 +50,13 @@ int runCompileCommand(const DriverOptions &opts) {
 
 std::unique_ptr<Executor>
 createExecutor([[maybe_unused]] const ir::Model &fused,
-               const DriverOptions &opts, DiagnosticEngine &diag) {
+               const DriverOptions &opts, DiagnosticEngine &diag,
+               [[maybe_unused]] bool profile) {
   if (opts.backend == "cuda") {
+    if (profile) {
+      diag.error("the CUDA backend has no per-stage profile");
+      return nullptr;
+    }
 #ifdef SEQC_HAVE_CUDA
     return createCudaExecutor(fused, opts, diag);
 #else
@@ -60,7 +65,7 @@ createExecutor([[maybe_unused]] const ir::Model &fused,
 #endif
   }
 #ifdef SEQC_HAVE_LLVM
-  return createCpuExecutor(fused, opts, diag);
+  return createCpuExecutor(fused, opts, diag, profile);
 #else
   diag.error("this seqc was built without the LLVM CPU backend; use "
              "--backend ref");

@@ -49,6 +49,8 @@ bench (latency, GFLOP/s and share of the measured FP32 peak; docs/performance.md
   --batch LIST          batch sizes to time (default 1,64,1024)
   --backend cpu|cuda|ref  (ref: the float64 interpreter, a sanity check only)
   --threads N  --cpu CPU  --json (one object per batch)  --repeat N (samples)
+  --layers              also time every op of the fused model alone (a
+                        per-layer profile: where the time goes)
 )";
 }
 
@@ -126,7 +128,7 @@ const std::vector<OptionSpec> &optionTable() {
            return false;
          return setString(o.backend, v);
        }},
-      {"--layers", false, "run",
+      {"--layers", false, "run bench",
        [](DriverOptions &o, std::string_view) {
          o.layers = true;
          return true;

@@ -15,8 +15,20 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <vector>
 
 namespace seqc::driver {
+
+/// One stage of the generated code, as a profiling executor times it: a
+/// pass over the batch that computes ops [firstOp, lastOp] of the model.
+struct ProfiledStage {
+  /// "dense", "row op", "row norm" (the softmax that ends a dense op),
+  /// "fused" (every op, block by block) or "tiny" (straight-line code).
+  std::string kind;
+  size_t firstOp = 0;
+  size_t lastOp = 0;
+};
 
 /// Runs a fused model on float32 rows, for `seqc run` and `seqc bench`.
 class Executor {
@@ -29,13 +41,21 @@ public:
   /// Bytes of what the backend generated for this model (machine code plus
   /// packed weights; the CUBIN), for `seqc bench`; 0 when not known.
   virtual uint64_t artifactBytes() const { return 0; }
+  /// A profiling executor (createExecutor with `profile`): the stages it
+  /// times, in order. Empty for others.
+  virtual std::vector<ProfiledStage> profiledStages() const { return {}; }
+  /// Seconds each stage took, summed over the runs since the last call;
+  /// then starts again from zero.
+  virtual std::vector<double> takeStageSeconds() { return {}; }
 };
 
 #ifdef SEQC_HAVE_LLVM
 /// JIT-compiles \p fused for this host. Returns nullptr after reporting.
+/// With \p profile, a build that times its stages (profiledStages).
 std::unique_ptr<Executor> createCpuExecutor(const ir::Model &fused,
                                             const DriverOptions &opts,
-                                            DiagnosticEngine &diag);
+                                            DiagnosticEngine &diag,
+                                            bool profile = false);
 /// `seqc emit --target cpu`: returns the exit code.
 int emitCpu(const ir::Model &fused, const DriverOptions &opts,
             DiagnosticEngine &diag);
@@ -55,10 +75,12 @@ int compileCuda(const ir::Model &fused, const DriverOptions &opts,
 #endif
 
 /// Creates the executor for opts.backend ("cpu" or "cuda"), or reports that
-/// this build of seqc lacks it. Returns nullptr after reporting.
+/// this build of seqc lacks it. \p profile asks for one that times its
+/// stages (the CPU backend only). Returns nullptr after reporting.
 std::unique_ptr<Executor> createExecutor(const ir::Model &fused,
                                          const DriverOptions &opts,
-                                         DiagnosticEngine &diag);
+                                         DiagnosticEngine &diag,
+                                         bool profile = false);
 
 } // namespace seqc::driver
 

@@ -87,11 +87,13 @@ void checkBatch(const ir::Model &model, const JitModel &jit, uint64_t batch,
 }
 
 std::unique_ptr<JitModel> compile(const ir::Model &model,
-                                  const std::string &cpu = "") {
+                                  const std::string &cpu = "",
+                                  bool profile = false) {
   std::string error;
   CpuTargetOptions opts;
   opts.prefix = "net";
   opts.cpu = cpu;
+  opts.profile = profile;
   std::unique_ptr<JitModel> jit = JitModel::create(model, opts, error);
   INFO(error);
   REQUIRE(jit);
@@ -229,6 +231,121 @@ TEST_CASE("tiny networks take the straight-line path") {
   std::unique_ptr<JitModel> jit2 = compile(all.model);
   for (uint64_t batch : {1u, 2u, 31u, 100u})
     checkBatch(all.model, *jit2, batch, rng, 0);
+}
+
+namespace {
+
+/// Records the marks of a profiling build's hook.
+void recordMark(void *user, uint32_t mark) {
+  static_cast<std::vector<uint32_t> *>(user)->push_back(mark);
+}
+
+/// Runs the profiling and the plain build of \p model on the same rows:
+/// the profiling build must mark 0, 1, ..., stages in order (serially and
+/// through the parallel-for hook) and compute exactly what the plain one
+/// does.
+void checkProfiledRuns(const ir::Model &model,
+                       const std::vector<StageInfo> &expected) {
+  std::unique_ptr<JitModel> plain = compile(model);
+  std::unique_ptr<JitModel> profiled = compile(model, "", /*profile=*/true);
+  CHECK_FALSE(plain->setProfileHook(recordMark, nullptr));
+  const std::vector<StageInfo> &stages = profiled->stages();
+  REQUIRE(stages.size() == expected.size());
+  for (size_t i = 0; i < stages.size(); ++i) {
+    INFO("stage " << i);
+    CHECK(stages[i].kind == expected[i].kind);
+    CHECK(stages[i].firstOp == expected[i].firstOp);
+    CHECK(stages[i].lastOp == expected[i].lastOp);
+  }
+  std::vector<uint32_t> marks, all;
+  for (uint32_t m = 0; m <= stages.size(); ++m)
+    all.push_back(m);
+  REQUIRE(profiled->setProfileHook(recordMark, &marks));
+  std::mt19937 rng(5);
+  std::normal_distribution<float> dist(0.0f, 1.5f);
+  for (uint64_t batch : {1u, 37u, 300u}) {
+    int64_t inF = model.inputType().features();
+    int64_t outF = model.outputType().features();
+    std::vector<float> input(batch * inF);
+    for (float &v : input)
+      v = dist(rng);
+    std::vector<unsigned char> scratch(plain->scratchBytes(batch) + 64);
+    std::vector<float> want(batch * outF), got(batch * outF);
+    REQUIRE(plain->run(input.data(), want.data(), batch, scratch.data()) ==
+            kRunOk);
+    for (int mode = 0; mode < 2; ++mode) {
+      INFO("batch " << batch << " mode " << mode);
+      marks.clear();
+      std::fill(got.begin(), got.end(), kGuard);
+      int status =
+          mode == 0
+              ? profiled->run(input.data(), got.data(), batch, scratch.data())
+              : profiled->runParallel(input.data(), got.data(), batch,
+                                      scratch.data(), reverseParallelFor,
+                                      nullptr);
+      REQUIRE(status == kRunOk);
+      CHECK(marks == all);
+      CHECK(std::memcmp(got.data(), want.data(), got.size() * 4) == 0);
+    }
+  }
+  // Batch 0 returns before the first stage; without a hook nothing is called.
+  marks.clear();
+  CHECK(profiled->run(nullptr, nullptr, 0, nullptr) == kRunOk);
+  CHECK(marks.empty());
+  REQUIRE(profiled->setProfileHook(nullptr, nullptr));
+  std::vector<float> input(model.inputType().features(), 0.5f);
+  std::vector<float> out(model.outputType().features());
+  std::vector<unsigned char> scratch(profiled->scratchBytes(1) + 64);
+  CHECK(profiled->run(input.data(), out.data(), 1, scratch.data()) == kRunOk);
+  CHECK(marks.empty());
+}
+
+} // namespace
+
+TEST_CASE("a profiling build marks every stage in order") {
+  SUBCASE("layered: dense, dense and its softmax, a row op, dense") {
+    test::ModelBuilder mb(300, 17);
+    mb.dense(512, {ir::ActKind::Sigmoid, 0, 0});
+    mb.dense(600, {}, true, ir::RowNorm::Softmax);
+    mb.layerNorm(true);
+    mb.dense(33, {ir::ActKind::ReLU, 0, 0});
+    checkProfiledRuns(mb.model, {{StageKind::Dense, 0, 0},
+                                 {StageKind::Dense, 1, 1},
+                                 {StageKind::RowNorm, 1, 1},
+                                 {StageKind::RowOp, 2, 2},
+                                 {StageKind::Dense, 3, 3}});
+  }
+  SUBCASE("small weights: one fused stage") {
+    test::ModelBuilder mb(20, 19);
+    mb.dense(40, {ir::ActKind::Tanh, 0, 0});
+    mb.dense(10, {}, true, ir::RowNorm::LogSoftmax);
+    checkProfiledRuns(mb.model, {{StageKind::Fused, 0, 1}});
+  }
+  SUBCASE("tiny: one straight-line stage") {
+    test::ModelBuilder mb(2, 5);
+    mb.dense(3, {});
+    mb.dense(2, {});
+    mb.dense(1, {});
+    checkProfiledRuns(mb.model, {{StageKind::Tiny, 0, 2}});
+  }
+  SUBCASE("only profiling builds carry the hook's globals") {
+    test::ModelBuilder mb(2, 5);
+    mb.dense(3, {});
+    CpuTargetOptions opts;
+    opts.prefix = "net";
+    std::string plainIr, profiledIr, error;
+    REQUIRE(generate(mb.model, opts, OutputKind::LLVMIR, plainIr, error));
+    opts.profile = true;
+    REQUIRE(generate(mb.model, opts, OutputKind::LLVMIR, profiledIr, error));
+    CHECK(plainIr.find("profile") == std::string::npos);
+    CHECK(profiledIr.find("@net_profile_hook") != std::string::npos);
+    CHECK(profiledIr.find("@net_profile_user") != std::string::npos);
+    // A CPU list (ifunc dispatch) cannot be profiled.
+    opts.cpu = "x86-64,x86-64-v3";
+    CHECK_FALSE(
+        generate(mb.model, opts, OutputKind::Object, profiledIr, error));
+    CHECK(error.find("profiling") != std::string::npos);
+  }
 }
 
 TEST_CASE("a model without ops copies its input") {

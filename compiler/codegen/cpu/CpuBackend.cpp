@@ -220,11 +220,13 @@ bool createTargets(const CpuTargetOptions &opts, Targets &out,
   return true;
 }
 
-/// Builds and optimises the module for \p model.
+/// Builds and optimises the module for \p model; \p stages (if given)
+/// receives the stages of PREFIX_run.
 std::unique_ptr<Module> buildModule(const ir::Model &model,
                                     const CpuTargetOptions &opts,
                                     Targets &targets, LLVMContext &ctx,
-                                    std::string &error) {
+                                    std::string &error,
+                                    std::vector<StageInfo> *stages = nullptr) {
   if (!isValidPrefix(opts.prefix)) {
     error = fmt::format(
         "'{}' is not a valid C identifier for the symbol prefix", opts.prefix);
@@ -237,8 +239,15 @@ std::unique_ptr<Module> buildModule(const ir::Model &model,
   mod->setTargetTriple(tm.getTargetTriple().str());
   mod->setDataLayout(tm.createDataLayout());
   if (targets.variants.empty()) {
-    emitModel(*mod, model, opts.prefix, kernelConfigFor(tm), true);
+    std::vector<StageInfo> infos = emitModel(
+        *mod, model, opts.prefix, kernelConfigFor(tm), true, opts.profile);
+    if (stages)
+      *stages = std::move(infos);
   } else {
+    if (opts.profile) {
+      error = "a profiling build needs a single CPU, not a --cpu list";
+      return nullptr;
+    }
     std::vector<CpuVariant> variants;
     for (size_t i = 0; i < targets.variants.size(); ++i) {
       const TargetMachine &vtm = *targets.variants[i];
@@ -328,6 +337,10 @@ struct JitModel::Impl {
   int (*runFn)(const float *, float *, size_t, void *) = nullptr;
   int (*runParallelFn)(const float *, float *, size_t, void *, ParallelForFn,
                        void *) = nullptr;
+  std::vector<StageInfo> stages;
+  /// Profiling builds: the globals the generated code reads its hook from.
+  ProfileHookFn *profileHook = nullptr;
+  void **profileUser = nullptr;
 };
 
 JitModel::JitModel(std::unique_ptr<Impl> impl) : impl(std::move(impl)) {}
@@ -373,8 +386,9 @@ std::unique_ptr<JitModel> JitModel::create(const ir::Model &model,
     return nullptr;
   const ResolvedTarget &rt = targets.primary;
   auto ctx = std::make_unique<LLVMContext>();
+  std::vector<StageInfo> stages;
   std::unique_ptr<Module> mod =
-      buildModule(model, hostOpts, targets, *ctx, error);
+      buildModule(model, hostOpts, targets, *ctx, error, &stages);
   if (!mod)
     return nullptr;
 
@@ -390,6 +404,7 @@ std::unique_ptr<JitModel> JitModel::create(const ir::Model &model,
   }
   auto impl = std::make_unique<Impl>();
   impl->jit = std::move(*jit);
+  impl->stages = std::move(stages);
   mod->setDataLayout(impl->jit->getDataLayout());
   Impl *state = impl.get();
   impl->jit->getObjTransformLayer().setTransform(
@@ -417,7 +432,21 @@ std::unique_ptr<JitModel> JitModel::create(const ir::Model &model,
       !lookup(opts.prefix + "_run", impl->runFn) ||
       !lookup(opts.prefix + "_run_parallel", impl->runParallelFn))
     return nullptr;
+  if (opts.profile &&
+      (!lookup(opts.prefix + "_profile_hook", impl->profileHook) ||
+       !lookup(opts.prefix + "_profile_user", impl->profileUser)))
+    return nullptr;
   return std::unique_ptr<JitModel>(new JitModel(std::move(impl)));
+}
+
+const std::vector<StageInfo> &JitModel::stages() const { return impl->stages; }
+
+bool JitModel::setProfileHook(ProfileHookFn hook, void *user) {
+  if (!impl->profileHook)
+    return false;
+  *impl->profileUser = user;
+  *impl->profileHook = hook;
+  return true;
 }
 
 uint64_t JitModel::objectBytes() const { return impl->objectBytes.load(); }

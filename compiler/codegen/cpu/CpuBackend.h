@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace seqc::codegen::cpu {
 
@@ -36,7 +37,30 @@ struct CpuTargetOptions {
   /// Accepted for the driver; the CPU backend currently always uses the
   /// exact activation routines (see docs/cpu-backend.md).
   bool fastMath = false;
+  /// A profiling build (`seqc bench --layers`): PREFIX_run_parallel calls a
+  /// hook before its first stage and after every stage, read from two extra
+  /// globals, PREFIX_profile_hook and PREFIX_profile_user (see
+  /// JitModel::setProfileHook). Off, the code has no trace of it.
+  bool profile = false;
 };
+
+/// What one stage of PREFIX_run does: a pass over the whole batch, split
+/// into work items, that computes ops [firstOp, lastOp] of the fused model.
+enum class StageKind {
+  Dense,   ///< one Dense/Linear op: GEMM with its fused bias and activation
+  RowOp,   ///< one row-wise op (activation, softmax, LayerNorm, affine)
+  RowNorm, ///< the softmax/log-softmax that ends a Dense op, in place
+  Fused,   ///< every op, one row block at a time (weights fit in L2)
+  Tiny,    ///< every op as straight-line code, rows in SIMD lanes
+};
+struct StageInfo {
+  StageKind kind = StageKind::Dense;
+  size_t firstOp = 0;
+  size_t lastOp = 0;
+};
+/// The profile hook: `mark` is 0 before the first stage and i + 1 after
+/// stage i, called on the thread that called PREFIX_run_parallel.
+using ProfileHookFn = void (*)(void *user, uint32_t mark);
 
 /// Error codes returned by the generated PREFIX_run functions.
 enum RunStatus : int {
@@ -95,6 +119,11 @@ public:
   /// Calls PREFIX_run_parallel with the given hook (nullptr = serial).
   int runParallel(const float *input, float *output, size_t batch,
                   void *scratch, ParallelForFn parallelFor, void *pool) const;
+  /// The stages PREFIX_run goes through, in order.
+  const std::vector<StageInfo> &stages() const;
+  /// Profiling builds (CpuTargetOptions::profile): routes the marks to
+  /// \p hook (nullptr: none). Returns false for other builds.
+  bool setProfileHook(ProfileHookFn hook, void *user);
 
 private:
   struct Impl;

@@ -7,6 +7,7 @@
 #ifndef SEQC_CODEGEN_CPU_INTERNAL_H
 #define SEQC_CODEGEN_CPU_INTERNAL_H
 
+#include "compiler/codegen/cpu/CpuBackend.h"
 #include "compiler/codegen/cpu/Plan.h"
 #include "compiler/ir/IR.h"
 
@@ -90,9 +91,13 @@ DensePlan planDense(const ir::Op &op, const KernelConfig &cfg);
 /// Adds the code for \p model to \p mod with symbols `PREFIX_run`,
 /// `PREFIX_run_parallel`, `PREFIX_scratch_bytes`; external when
 /// \p exportSymbols, else internal (the variants of a multiversioned object).
-void emitModel(llvm::Module &mod, const ir::Model &model,
-               const std::string &prefix, const KernelConfig &config,
-               bool exportSymbols);
+/// With \p profile, PREFIX_run_parallel also calls the hook in the globals
+/// `PREFIX_profile_hook`/`PREFIX_profile_user` (CpuTargetOptions::profile).
+/// Returns the stages PREFIX_run goes through, in order.
+std::vector<StageInfo> emitModel(llvm::Module &mod, const ir::Model &model,
+                                 const std::string &prefix,
+                                 const KernelConfig &config, bool exportSymbols,
+                                 bool profile = false);
 
 /// One ISA variant of a multiversioned x86-64 object.
 struct CpuVariant {

@@ -112,9 +112,9 @@ class ModelEmitter {
 public:
   ModelEmitter(const ir::Model &model, const std::string &prefix,
                const KernelConfig &cfg, LLVMContext &ctx, Module &mod,
-               bool exportSymbols)
+               bool exportSymbols, bool profile)
       : model(model), prefix(prefix), cfg(cfg), ctx(ctx), mod(mod), b(ctx),
-        math(b), exportSymbols(exportSymbols) {
+        math(b), exportSymbols(exportSymbols), profile(profile) {
     f32 = b.getFloatTy();
     f64 = b.getDoubleTy();
     i64 = b.getInt64Ty();
@@ -128,7 +128,8 @@ public:
     ctxTy = StructType::get(ctx, {ptrTy, ptrTy, i64, ptrTy, ptrTy});
   }
 
-  void emit();
+  /// Emits the model; returns the stages PREFIX_run goes through.
+  std::vector<StageInfo> emit();
 
 private:
   struct Stage {
@@ -266,6 +267,9 @@ private:
 
   void emitScratchBytes(const ModelPlan &plan);
   void emitRun(const ModelPlan &plan, const std::vector<Stage> &stages);
+  /// Profiling builds: `if (hook) hook(user, mark)` through the globals
+  /// PREFIX_profile_hook and PREFIX_profile_user.
+  void emitProfileMark(uint32_t mark);
 
   const ir::Model &model;
   std::string prefix;
@@ -280,6 +284,8 @@ private:
   StructType *ctxTy;
   Function *scratchFn = nullptr;
   bool exportSymbols;
+  bool profile;
+  GlobalVariable *profileHook = nullptr, *profileUser = nullptr;
 };
 
 Function *ModelEmitter::newFunction(FunctionType *ty, const std::string &name,
@@ -1337,7 +1343,18 @@ void ModelEmitter::emitRun(const ModelPlan &plan,
     uint64_t bytes = model.inputType().features() * 4;
     b.CreateMemMove(out, Align(4), in, Align(4), b.CreateMul(rows, c64(bytes)));
   }
-  for (const Stage &st : stages) {
+  if (profile) {
+    auto global = [&](const std::string &name) {
+      return new GlobalVariable(
+          mod, ptrTy, false, GlobalValue::ExternalLinkage,
+          ConstantPointerNull::get(cast<PointerType>(ptrTy)), name);
+    };
+    profileHook = global(prefix + "_profile_hook");
+    profileUser = global(prefix + "_profile_user");
+    emitProfileMark(0);
+  }
+  for (size_t stageIndex = 0; stageIndex < stages.size(); ++stageIndex) {
+    const Stage &st = stages[stageIndex];
     b.CreateStore(bufs[st.src], b.CreateStructGEP(ctxTy, ctxPtr, 0));
     b.CreateStore(bufs[st.dst], b.CreateStructGEP(ctxTy, ctxPtr, 1));
     b.CreateStore(rows, b.CreateStructGEP(ctxTy, ctxPtr, 2));
@@ -1359,6 +1376,8 @@ void ModelEmitter::emitRun(const ModelPlan &plan,
     b.CreateCall(pfTy, pf, {pool, items, st.fn, ctxPtr});
     b.CreateBr(next);
     b.SetInsertPoint(next);
+    if (profile)
+      emitProfileMark(static_cast<uint32_t>(stageIndex + 1));
   }
   b.CreateRet(b.getInt32(kRunOk));
 
@@ -1373,10 +1392,25 @@ void ModelEmitter::emitRun(const ModelPlan &plan,
   b.CreateRet(b.CreateCall(f, {rIn, rOut, rRows, rScratch, nullPtr, nullPtr}));
 }
 
-void ModelEmitter::emit() {
+void ModelEmitter::emitProfileMark(uint32_t mark) {
+  Function *f = b.GetInsertBlock()->getParent();
+  Value *hook = b.CreateLoad(ptrTy, profileHook);
+  BasicBlock *call = BasicBlock::Create(ctx, "profile", f);
+  BasicBlock *next = BasicBlock::Create(ctx, "profiled", f);
+  b.CreateCondBr(b.CreateIsNull(hook), next, call);
+  b.SetInsertPoint(call);
+  FunctionType *hookTy = FunctionType::get(voidTy, {ptrTy, i32}, false);
+  b.CreateCall(hookTy, hook,
+               {b.CreateLoad(ptrTy, profileUser), b.getInt32(mark)});
+  b.CreateBr(next);
+  b.SetInsertPoint(next);
+}
+
+std::vector<StageInfo> ModelEmitter::emit() {
   ModelPlan plan = planModel(model);
   emitScratchBytes(plan);
   std::vector<Stage> stages;
+  std::vector<StageInfo> infos;
   size_t numOps = model.ops.size();
   auto dstOf = [&](size_t i) -> int {
     return i + 1 == numOps ? 1
@@ -1392,6 +1426,7 @@ void ModelEmitter::emit() {
         st.workPerRow += static_cast<uint64_t>(op.inFeatures) * op.outFeatures +
                          model.values[op.result].type.features();
       stages.push_back(st);
+      infos.push_back({StageKind::Tiny, 0, numOps - 1});
     }
   } else {
     auto isDense = [](const ir::Op &op) {
@@ -1437,6 +1472,8 @@ void ModelEmitter::emit() {
       st.dstStride = dstStride;
       st.workPerRow = isDense(op) ? inWidth * width : width * 16;
       stages.push_back(st);
+      infos.push_back(
+          {isDense(op) ? StageKind::Dense : StageKind::RowOp, i, i});
       if (op.kind == ir::OpKind::Dense && op.rowNorm != ir::RowNorm::None) {
         Stage norm = emitRowStage(op, static_cast<unsigned>(i), true, dstStride,
                                   dstStride);
@@ -1445,6 +1482,7 @@ void ModelEmitter::emit() {
         norm.workPerRow = width * 16;
         norm.srcStride = norm.dstStride = dstStride;
         stages.push_back(norm);
+        infos.push_back({StageKind::RowNorm, i, i});
       }
     }
     if (fuse) {
@@ -1452,18 +1490,22 @@ void ModelEmitter::emit() {
           kFuseBlockBytes / (8 * std::max<uint64_t>(maxWidth, 1)) / 12 * 12, 12,
           1020);
       stages = {emitFusedStage(stages, rows)};
+      infos = {{StageKind::Fused, 0, numOps - 1}};
     }
   }
   emitRun(plan, stages);
+  return infos;
 }
 
 } // namespace
 
-void emitModel(Module &mod, const ir::Model &model, const std::string &prefix,
-               const KernelConfig &config, bool exportSymbols) {
+std::vector<StageInfo> emitModel(Module &mod, const ir::Model &model,
+                                 const std::string &prefix,
+                                 const KernelConfig &config, bool exportSymbols,
+                                 bool profile) {
   ModelEmitter emitter(model, prefix, config, mod.getContext(), mod,
-                       exportSymbols);
-  emitter.emit();
+                       exportSymbols, profile);
+  return emitter.emit();
 }
 
 //===----------------------------------------------------------------------===//
