@@ -4,7 +4,12 @@
 // workers claim chunks of items from one atomic counter, so a thread that
 // the OS delays (a busy or virtual machine) only loses the items it has
 // claimed, and a worker that wakes after the caller has finished every item
-// is not waited for. Workers spin briefly on the job word (so back-to-back
+// is not waited for. Chunks are guided: each claim takes 1 / (2 * threads)
+// of what is left (at least one item), so the first claims are large and
+// the last ones single items, and no thread finishes while another has just
+// started a big chunk (2 threads, mnist at batch 1024, 72 items per layer:
+// median 8.6-10.2 -> 7.9-9.1 ms in 7 of 7 interleaved runs against chunks
+// of count / 16). Workers spin briefly on the job word (so back-to-back
 // layers do not pay a futex wake-up each) and then sleep on a condition
 // variable.
 //
@@ -41,9 +46,6 @@ static inline void cpuRelax() {}
 
 namespace {
 constexpr int kSpinIterations = 4000;
-/// Chunks per thread: enough to even out uneven items and late threads,
-/// few enough that claiming (one atomic add) costs nothing measurable.
-constexpr size_t kChunksPerThread = 8;
 using TaskFn = void (*)(void *, size_t, size_t);
 } // namespace
 
@@ -66,16 +68,22 @@ struct seqc_thread_pool {
   bool stop = false;
   // The current job, published by the release store of `job`.
   size_t count = 0;
-  size_t chunk = 1;
   TaskFn task = nullptr;
   void *ctx = nullptr;
 
+  /// Claims and runs chunks until no item is left: 1 / (2 * threads) of
+  /// the remaining items each, at least one. The chunk sizes depend only on
+  /// `count` and `threads`, not on which thread claims them.
   void claimAll() {
-    for (;;) {
-      size_t begin = next.fetch_add(chunk, std::memory_order_relaxed);
-      if (begin >= count)
-        return;
-      task(ctx, begin, std::min(count, begin + chunk));
+    size_t begin = next.load(std::memory_order_relaxed);
+    while (begin < count) {
+      size_t size =
+          std::max<size_t>(1, (count - begin) / (2 * size_t(threads)));
+      if (next.compare_exchange_weak(begin, begin + size,
+                                     std::memory_order_relaxed)) {
+        task(ctx, begin, begin + size);
+        begin = next.load(std::memory_order_relaxed);
+      }
     }
   }
 
@@ -167,8 +175,6 @@ extern "C" void seqc_parallel_for(void *poolPtr, size_t count,
   // No worker is inside a job here (the previous call waited for active ==
   // 0, and late joiners see a closed job), so the fields are ours.
   pool->count = count;
-  pool->chunk =
-      std::max<size_t>(1, count / (size_t(pool->threads) * kChunksPerThread));
   pool->task = task;
   pool->ctx = ctx;
   pool->next.store(0, std::memory_order_relaxed);

@@ -13,10 +13,13 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -71,6 +74,48 @@ TEST_CASE("every item runs exactly once, for any count and pool size") {
          {size_t(0), size_t(1), size_t(2), size_t(3), size_t(7), size_t(16),
           size_t(17), size_t(100), size_t(1000), size_t(100003)})
       checkOnce(pool, count);
+    seqc_thread_pool_destroy(pool);
+  }
+}
+
+namespace {
+
+/// The ranges one parallel-for handed out.
+struct Ranges {
+  std::mutex mutex;
+  std::vector<std::pair<size_t, size_t>> seen;
+};
+
+void recordRange(void *ctx, size_t begin, size_t end) {
+  auto *r = static_cast<Ranges *>(ctx);
+  std::lock_guard<std::mutex> lock(r->mutex);
+  r->seen.emplace_back(begin, end);
+}
+
+} // namespace
+
+TEST_CASE("chunks are guided: 1 / (2 * threads) of what is left, at least 1") {
+  // Whichever thread claims a chunk, its size follows from the items left,
+  // so the ranges are the same in every run.
+  for (unsigned threads : {2u, 3u, 8u}) {
+    seqc_thread_pool *pool = seqc_thread_pool_create(threads);
+    REQUIRE(pool != nullptr);
+    for (size_t count : {size_t(2), size_t(5), size_t(72), size_t(100003)}) {
+      Ranges r;
+      seqc_parallel_for(pool, count, recordRange, &r);
+      std::sort(r.seen.begin(), r.seen.end());
+      INFO("threads " << threads << " count " << count);
+      size_t begin = 0;
+      for (const auto &[b, e] : r.seen) {
+        REQUIRE(b == begin);
+        size_t left = count - begin;
+        CHECK(e - b == std::max<size_t>(1, left / (2 * threads)));
+        begin = e;
+      }
+      CHECK(begin == count);
+      // Few claims even for many items: about 2 * threads * ln(count).
+      CHECK(r.seen.size() <= 2 * threads * 14 + 2 * threads);
+    }
     seqc_thread_pool_destroy(pool);
   }
 }
