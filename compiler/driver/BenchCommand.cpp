@@ -351,10 +351,13 @@ struct StageReport {
   std::string label;
   /// 2 * in * out of its dense ops.
   uint64_t flops = 0;
+  /// f32 bytes of its ops' parameters.
+  uint64_t weightBytes = 0;
 };
 
 /// One JSON line: the whole model's, or with `stage` one stage's share of
-/// the profiled runs (then `info.flops` is the stage's own).
+/// the profiled runs (then `info` carries the stage's own FLOPs and weight
+/// bytes, and the profiling build's compile time and artifact size).
 void printJsonLine(const RunInfo &info, const BatchResult &r,
                    const StageReport *stage = nullptr) {
   const Spread &s = r.spread;
@@ -523,23 +526,29 @@ bool profileStages(const ir::Model &model, const DriverOptions &opts,
                    const std::vector<uint64_t> &batches,
                    const std::vector<BatchResult> &whole,
                    DiagnosticEngine &diag) {
+  Clock::time_point compileStart = Clock::now();
   std::unique_ptr<Executor> executor =
       createExecutor(model, opts, diag, /*profile=*/true);
   if (!executor)
     return false;
+  double compileSeconds = secondsSince(compileStart);
   std::vector<StageReport> stages;
   for (const ProfiledStage &stage : executor->profiledStages()) {
     StageReport report;
     report.index = stages.size();
     report.stage = stage;
     report.label = stageLabel(model, stage);
-    if (stage.kind != "row op" && stage.kind != "row norm")
-      for (size_t i = stage.firstOp; i <= stage.lastOp; ++i) {
-        const ir::Op &op = model.ops[i];
-        if (op.kind == ir::OpKind::Dense || op.kind == ir::OpKind::Linear)
-          report.flops +=
-              2 * uint64_t(op.inFeatures) * uint64_t(op.outFeatures);
-      }
+    // A row-norm stage finishes a dense op that the stage before computed.
+    bool ownsOps = stage.kind != "row norm";
+    for (size_t i = stage.firstOp; ownsOps && i <= stage.lastOp; ++i) {
+      const ir::Op &op = model.ops[i];
+      if (op.kind == ir::OpKind::Dense || op.kind == ir::OpKind::Linear)
+        report.flops += 2 * uint64_t(op.inFeatures) * uint64_t(op.outFeatures);
+      for (ir::ParamId id : {op.weight, op.bias, op.runningMean, op.runningVar})
+        if (id != ir::kNoParam)
+          report.weightBytes +=
+              model.params[id].data.numElements() * sizeof(float);
+    }
     stages.push_back(std::move(report));
   }
   if (!opts.json) {
@@ -576,6 +585,9 @@ bool profileStages(const ir::Model &model, const DriverOptions &opts,
       if (opts.json) {
         RunInfo stageInfo = info;
         stageInfo.flops = stage.flops;
+        stageInfo.weightBytes = stage.weightBytes;
+        stageInfo.compileSeconds = compileSeconds;
+        stageInfo.artifactBytes = executor->artifactBytes();
         printJsonLine(stageInfo, r, &stage);
         continue;
       }

@@ -19,8 +19,10 @@ if(NOT count EQUAL 8)
   message(FATAL_ERROR "expected 8 JSON lines (2 whole, 3 stages x 2 batches), "
                       "got ${count}:\n${out}")
 endif()
-# Stage lines come per batch, stages in order; 2 * in * out FLOPs each.
+# Stage lines come per batch, stages in order; 2 * in * out FLOPs and
+# (in * out + out) * 4 weight bytes each.
 set(expectedFlops 802816 524288 10240)
+set(expectedWeightBytes 1607680 1050624 20520)
 foreach(i RANGE 2 7)
   list(GET lines ${i} line)
   math(EXPR stage "(${i} - 2) % 3")
@@ -30,9 +32,11 @@ foreach(i RANGE 2 7)
     set(expectedBatch 3)
   endif()
   list(GET expectedFlops ${stage} flops)
+  list(GET expectedWeightBytes ${stage} weightBytes)
   foreach(key stage stage_kind first_op last_op stage_label batch
               flops_per_sample median_seconds min_seconds p10_seconds
-              p90_seconds max_seconds gflops samples)
+              p90_seconds max_seconds gflops samples weight_bytes
+              compile_seconds artifact_bytes)
     string(JSON ${key}_ ERROR_VARIABLE jsonError GET "${line}" ${key})
     if(jsonError)
       message(FATAL_ERROR "line ${i}: ${jsonError}\n${line}")
@@ -41,7 +45,9 @@ foreach(i RANGE 2 7)
   if(NOT stage_ EQUAL stage OR NOT stage_kind_ STREQUAL "dense"
      OR NOT first_op_ EQUAL stage OR NOT last_op_ EQUAL stage
      OR NOT batch_ EQUAL expectedBatch OR NOT flops_per_sample_ EQUAL flops
-     OR NOT samples_ EQUAL 3 OR NOT stage_label_ MATCHES "Linear")
+     OR NOT samples_ EQUAL 3 OR NOT stage_label_ MATCHES "Linear"
+     OR NOT weight_bytes_ EQUAL weightBytes OR NOT compile_seconds_ GREATER 0
+     OR NOT artifact_bytes_ GREATER weightBytes)
     message(FATAL_ERROR "unexpected fields in line ${i}:\n${line}")
   endif()
   if(NOT min_seconds_ GREATER 0 OR min_seconds_ GREATER p10_seconds_
