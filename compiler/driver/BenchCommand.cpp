@@ -28,6 +28,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cassert>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -570,8 +571,10 @@ bool profileStages(const ir::Model &model, const DriverOptions &opts,
     std::vector<BatchResult> results;
     for (const StageReport &stage : stages) {
       std::vector<double> seconds;
-      for (const std::vector<double> &sample : samples)
+      for (const std::vector<double> &sample : samples) {
+        assert(sample.size() == stages.size() && "one time per stage");
         seconds.push_back(sample[stage.index]);
+      }
       BatchResult r;
       r.batch = total.batch;
       r.samples = total.samples;
@@ -591,9 +594,14 @@ bool profileStages(const ir::Model &model, const DriverOptions &opts,
         printJsonLine(stageInfo, r, &stage);
         continue;
       }
+      // A stage shorter than a clock read can measure 0 once that is
+      // subtracted: no rate and no share then.
+      bool timed = r.spread.median > 0;
       double gflops =
-          double(stage.flops) * double(r.batch) / r.spread.median * 1e-9;
-      bool hasPeak = info.peak && info.peak->gflops > 0 && stage.flops > 0;
+          timed ? double(stage.flops) * double(r.batch) / r.spread.median * 1e-9
+                : 0.0;
+      bool hasPeak =
+          timed && info.peak && info.peak->gflops > 0 && stage.flops > 0;
       std::string label = stage.label;
       if (label.size() > kStageLabelWidth)
         label = label.substr(0, kStageLabelWidth - 3) + "...";
@@ -602,10 +610,10 @@ bool profileStages(const ir::Model &model, const DriverOptions &opts,
           "{:>5.1f}%\n",
           r.batch, stage.index, stage.stage.kind, label, kStageLabelWidth,
           formatSeconds(r.spread.median), formatSeconds(r.spread.p10),
-          stage.flops ? fmt::format("{:.2f}", gflops) : "-",
+          timed && stage.flops ? fmt::format("{:.2f}", gflops) : "-",
           hasPeak ? fmt::format("{:.1f}", 100 * gflops / info.peak->gflops)
                   : "-",
-          100 * r.spread.median / sum);
+          sum > 0 ? 100 * r.spread.median / sum : 0.0);
     }
     if (!opts.json)
       fmt::print("{:>8} {:>3}  {:<8} {:<{}} {:>11} (profiled run {}, plain "
