@@ -35,8 +35,9 @@ unsigned seqc_thread_pool_size(const seqc_thread_pool *pool);
  * [0, count) -- handed out in chunks to whichever thread is free, so a
  * thread the OS delays does not hold up the rest; each chunk is
  * 1 / (2 * threads) of the items not yet handed out, at least one -- and
- * returns when all have finished. `pool` is a seqc_thread_pool (NULL runs serially on the
- * calling thread). Calls from several threads at once are serialised. */
+ * returns when all have finished. `pool` is a seqc_thread_pool (NULL runs
+ * serially on the calling thread). Calls from several threads at once are
+ * serialised. */
 void seqc_parallel_for(void *pool, size_t count,
                        void (*task)(void *ctx, size_t begin, size_t end),
                        void *ctx);

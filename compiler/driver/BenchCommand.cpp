@@ -489,7 +489,7 @@ std::string opLabel(const ir::Model &model, size_t index) {
 
 /// What a stage computes, for the --layers table.
 std::string stageLabel(const ir::Model &model, const ProfiledStage &stage) {
-  if (stage.kind == "fused" || stage.kind == "tiny")
+  if (stage.lastOp > stage.firstOp)
     return fmt::format("ops {}-{} {}: {} ...", stage.firstOp, stage.lastOp,
                        stage.kind, opLabel(model, stage.firstOp));
   std::string label = opLabel(model, stage.firstOp);

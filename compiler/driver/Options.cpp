@@ -49,8 +49,8 @@ bench (latency, GFLOP/s and share of the measured FP32 peak; docs/performance.md
   --batch LIST          batch sizes to time (default 1,64,1024)
   --backend cpu|cuda|ref  (ref: the float64 interpreter, a sanity check only)
   --threads N  --cpu CPU  --json (one object per batch)  --repeat N (samples)
-  --layers              also time every op of the fused model alone (a
-                        per-layer profile: where the time goes)
+  --layers              (cpu) also time every stage of the generated code in
+                        the running model: where the time goes
 )";
 }
 

@@ -8,39 +8,21 @@ endif()
 if(NOT BACKEND)
   set(BACKEND ref)
 endif()
-execute_process(
-  COMMAND ${SEQC} bench ${MODEL} --init-seed 7 --backend ${BACKEND} --batch 1,3
-          --repeat 3 --json
-  OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
-if(NOT rc EQUAL 0)
-  message(FATAL_ERROR "seqc bench failed (${rc}):\n${out}\n${err}")
-endif()
-string(STRIP "${out}" out)
-string(REPLACE "\n" ";" lines "${out}")
-list(LENGTH lines count)
-if(NOT count EQUAL 2)
-  message(FATAL_ERROR "expected 2 JSON lines (batches 1 and 3), got ${count}:\n${out}")
-endif()
+include(${CMAKE_CURRENT_LIST_DIR}/bench_json.cmake)
+seqc_bench_json_lines(lines err 2 ${MODEL} --init-seed 7 --backend ${BACKEND}
+                      --batch 1,3 --repeat 3 --json)
 set(expectedBatches 1 3)
 foreach(i RANGE 1)
   list(GET lines ${i} line)
   list(GET expectedBatches ${i} expected)
-  foreach(key batch threads median_seconds gflops min_seconds p10_seconds p90_seconds
-              max_seconds seconds_per_sample samples runs_per_sample flops_per_sample
-              peak_gflops backend)
-    string(JSON ${key} ERROR_VARIABLE jsonError GET "${line}" ${key})
-    if(jsonError)
-      message(FATAL_ERROR "line ${i}: ${jsonError}\n${line}")
-    endif()
-  endforeach()
+  seqc_json_fields("${line}" ${i} "" batch threads seconds_per_sample samples
+                   runs_per_sample flops_per_sample peak_gflops backend)
   if(NOT batch EQUAL expected OR NOT threads EQUAL 1 OR NOT samples EQUAL 3
      OR NOT backend STREQUAL "${BACKEND}" OR NOT flops_per_sample EQUAL 28)
     message(FATAL_ERROR "unexpected fields in line ${i}:\n${line}")
   endif()
-  if(NOT min_seconds GREATER 0 OR min_seconds GREATER p10_seconds
-     OR p10_seconds GREATER median_seconds OR median_seconds GREATER p90_seconds
-     OR p90_seconds GREATER max_seconds OR NOT gflops GREATER 0
-     OR NOT peak_gflops GREATER 0 OR NOT runs_per_sample GREATER 0)
+  seqc_check_spread("${line}" ${i})
+  if(NOT peak_gflops GREATER 0 OR NOT runs_per_sample GREATER 0)
     message(FATAL_ERROR "inconsistent timings in line ${i}:\n${line}")
   endif()
   if(BACKEND STREQUAL "cpu")

@@ -5,19 +5,11 @@
 if(NOT SEQC OR NOT MODEL)
   message(FATAL_ERROR "usage: cmake -DSEQC=... -DMODEL=... -P smoke_layers.cmake")
 endif()
-execute_process(
-  COMMAND ${SEQC} bench ${MODEL} --init-seed 7 --batch 1,3 --repeat 3 --json
-          --layers
-  OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
-if(NOT rc EQUAL 0 OR NOT err STREQUAL "")
-  message(FATAL_ERROR "seqc bench --layers failed (${rc}):\n${out}\n${err}")
-endif()
-string(STRIP "${out}" out)
-string(REPLACE "\n" ";" lines "${out}")
-list(LENGTH lines count)
-if(NOT count EQUAL 8)
-  message(FATAL_ERROR "expected 8 JSON lines (2 whole, 3 stages x 2 batches), "
-                      "got ${count}:\n${out}")
+include(${CMAKE_CURRENT_LIST_DIR}/bench_json.cmake)
+seqc_bench_json_lines(lines err 8 ${MODEL} --init-seed 7 --batch 1,3
+                      --repeat 3 --json --layers)
+if(NOT err STREQUAL "")
+  message(FATAL_ERROR "seqc bench --layers wrote to stderr:\n${err}")
 endif()
 # Stage lines come per batch, stages in order; 2 * in * out FLOPs and
 # (in * out + out) * 4 weight bytes each.
@@ -25,37 +17,26 @@ set(expectedFlops 802816 524288 10240)
 set(expectedWeightBytes 1607680 1050624 20520)
 foreach(i RANGE 2 7)
   list(GET lines ${i} line)
-  math(EXPR stage "(${i} - 2) % 3")
+  math(EXPR expectedStage "(${i} - 2) % 3")
   if(i LESS 5)
     set(expectedBatch 1)
   else()
     set(expectedBatch 3)
   endif()
-  list(GET expectedFlops ${stage} flops)
-  list(GET expectedWeightBytes ${stage} weightBytes)
-  foreach(key stage stage_kind first_op last_op stage_label batch
-              flops_per_sample median_seconds min_seconds p10_seconds
-              p90_seconds max_seconds gflops samples weight_bytes
-              compile_seconds artifact_bytes)
-    string(JSON ${key}_ ERROR_VARIABLE jsonError GET "${line}" ${key})
-    if(jsonError)
-      message(FATAL_ERROR "line ${i}: ${jsonError}\n${line}")
-    endif()
-  endforeach()
-  if(NOT stage_ EQUAL stage OR NOT stage_kind_ STREQUAL "dense"
-     OR NOT first_op_ EQUAL stage OR NOT last_op_ EQUAL stage
-     OR NOT batch_ EQUAL expectedBatch OR NOT flops_per_sample_ EQUAL flops
-     OR NOT samples_ EQUAL 3 OR NOT stage_label_ MATCHES "Linear"
-     OR NOT weight_bytes_ EQUAL weightBytes OR NOT compile_seconds_ GREATER 0
-     OR NOT artifact_bytes_ GREATER weightBytes)
+  list(GET expectedFlops ${expectedStage} flops)
+  list(GET expectedWeightBytes ${expectedStage} weightBytes)
+  seqc_json_fields("${line}" ${i} "" stage stage_kind first_op last_op
+                   stage_label batch flops_per_sample samples weight_bytes
+                   compile_seconds artifact_bytes)
+  if(NOT stage EQUAL expectedStage OR NOT stage_kind STREQUAL "dense"
+     OR NOT first_op EQUAL expectedStage OR NOT last_op EQUAL expectedStage
+     OR NOT batch EQUAL expectedBatch OR NOT flops_per_sample EQUAL flops
+     OR NOT samples EQUAL 3 OR NOT stage_label MATCHES "Linear"
+     OR NOT weight_bytes EQUAL weightBytes OR NOT compile_seconds GREATER 0
+     OR NOT artifact_bytes GREATER weightBytes)
     message(FATAL_ERROR "unexpected fields in line ${i}:\n${line}")
   endif()
-  if(NOT min_seconds_ GREATER 0 OR min_seconds_ GREATER p10_seconds_
-     OR p10_seconds_ GREATER median_seconds_
-     OR median_seconds_ GREATER p90_seconds_
-     OR p90_seconds_ GREATER max_seconds_ OR NOT gflops_ GREATER 0)
-    message(FATAL_ERROR "inconsistent timings in line ${i}:\n${line}")
-  endif()
+  seqc_check_spread("${line}" ${i})
 endforeach()
 foreach(i RANGE 1)
   list(GET lines ${i} line)
