@@ -1,4 +1,4 @@
-//===- CudaAotTest.cpp - PREFIX.h + PREFIX.o linked into a C program -----===//
+//===- CudaAotTest.cpp - PREFIX.h + PREFIX.o linked into a C program ------===//
 //
 // Part of seqc's tests. Two CUDA models (one fused, one layered) are written
 // as objects with their headers, linked with the runtime into aot_app.c, and

@@ -1,5 +1,4 @@
-//===- CudaEmulationTest.cpp - Emitted kernels vs the reference, on the CPU
-//===//
+//===- CudaEmulationTest.cpp - Emitted kernels vs the reference, on CPU ---===//
 //
 // Part of seqc's tests. Every small test network, both strategies, all three
 // precisions: the emitted CUDA source is compiled as host C++ against

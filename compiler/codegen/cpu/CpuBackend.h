@@ -1,5 +1,4 @@
-//===- CpuBackend.h - The LLVM CPU backend (LLVM-free interface) -*- C++
-//-*-===//
+//===- CpuBackend.h - The LLVM CPU backend, LLVM-free API -------*- C++ -*-===//
 //
 // Part of seqc. Turns a fused model into native code through LLVM: textual
 // LLVM IR, assembly, a relocatable object (plus a static archive), or an

@@ -1,7 +1,8 @@
 //===- Internal.h - Shared internals of the LLVM CPU backend ----*- C++ -*-===//
 //
-// Part of seqc. Private to compiler/codegen/cpu: the vector math emitter and
-// the IR-to-LLVM model emitter.
+// Part of seqc. Private to compiler/codegen/cpu: the vector math emitter,
+// kernel shapes and Dense blocking, the model emitter's entry point and the
+// multiversioning dispatch.
 //
 //===----------------------------------------------------------------------===//
 #ifndef SEQC_CODEGEN_CPU_INTERNAL_H

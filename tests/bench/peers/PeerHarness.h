@@ -1,5 +1,4 @@
-//===- PeerHarness.h - Shared parts of the benchmark peer programs -*- C++
-//-*-===//
+//===- PeerHarness.h - Shared parts of the peer programs --------*- C++ -*-===//
 //
 // Part of seqc's benchmark harness (tests/bench/run-peers.sh). Every peer
 // program (oneDNN, OpenBLAS, libxsmm) runs the same MLP -- given as a layer

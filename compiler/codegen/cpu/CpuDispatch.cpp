@@ -1,0 +1,161 @@
+//===- CpuDispatch.cpp - CPUID dispatch of multiversioned objects ---------===//
+//
+// Part of seqc. The exported entry points of an object compiled for several
+// x86-64 CPUs: GNU ifuncs whose resolver reads CPUID and XGETBV and picks the
+// last variant the CPU supports.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/codegen/cpu/Internal.h"
+
+#include "llvm/IR/Constants.h"
+#include "llvm/IR/GlobalIFunc.h"
+#include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/InlineAsm.h"
+
+using namespace llvm;
+
+namespace seqc::codegen::cpu {
+
+namespace {
+
+/// Where CPUID reports a feature: leaf (1, 7 or 0x80000001), register
+/// (1 = ebx, 2 = ecx) and bit; `osState` is the XCR0 mask the OS must enable.
+struct FeatureBit {
+  const char *name;
+  unsigned leaf;
+  unsigned reg;
+  unsigned bit;
+  uint32_t osState;
+};
+
+constexpr FeatureBit kFeatureBits[] = {
+    {"sse3", 1, 2, 0, 0},         {"ssse3", 1, 2, 9, 0},
+    {"fma", 1, 2, 12, 0x6},       {"cx16", 1, 2, 13, 0},
+    {"sse4.1", 1, 2, 19, 0},      {"sse4.2", 1, 2, 20, 0},
+    {"movbe", 1, 2, 22, 0},       {"popcnt", 1, 2, 23, 0},
+    {"xsave", 1, 2, 26, 0},       {"avx", 1, 2, 28, 0x6},
+    {"f16c", 1, 2, 29, 0x6},      {"bmi", 7, 1, 3, 0},
+    {"avx2", 7, 1, 5, 0x6},       {"bmi2", 7, 1, 8, 0},
+    {"avx512f", 7, 1, 16, 0xe6},  {"avx512dq", 7, 1, 17, 0xe6},
+    {"avx512cd", 7, 1, 28, 0xe6}, {"avx512bw", 7, 1, 30, 0xe6},
+    {"avx512vl", 7, 1, 31, 0xe6}, {"lzcnt", 0x80000001u, 2, 5, 0},
+};
+
+} // namespace
+
+const std::vector<std::string> &dispatchableX86Features() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> v;
+    for (const FeatureBit &f : kFeatureBits)
+      v.push_back(f.name);
+    return v;
+  }();
+  return names;
+}
+
+void emitCpuDispatch(Module &mod, const std::string &prefix,
+                     const std::vector<CpuVariant> &variants) {
+  LLVMContext &ctx = mod.getContext();
+  IRBuilder<> b(ctx);
+  Type *i32 = b.getInt32Ty(), *i64 = b.getInt64Ty();
+  Type *ptrTy = PointerType::getUnqual(ctx);
+  auto internal = [&](FunctionType *ty, const std::string &name) {
+    Function *f = Function::Create(ty, GlobalValue::InternalLinkage, name, mod);
+    f->addFnAttr(Attribute::NoUnwind);
+    return f;
+  };
+
+  // scratch_bytes does not depend on the ISA: forward to the first variant.
+  FunctionType *scratchTy = FunctionType::get(i64, {i64}, false);
+  Function *scratch = Function::Create(scratchTy, GlobalValue::ExternalLinkage,
+                                       prefix + "_scratch_bytes", mod);
+  scratch->addFnAttr(Attribute::NoUnwind);
+  b.SetInsertPoint(BasicBlock::Create(ctx, "entry", scratch));
+  b.CreateRet(b.CreateCall(
+      mod.getFunction(variants.front().symbolPrefix + "_scratch_bytes"),
+      {&*scratch->arg_begin()}));
+
+  // Resolver: read CPUID leaves 1, 7 and 0x80000001 and XCR0.
+  StructType *cpuidTy = StructType::get(ctx, {i32, i32, i32, i32});
+  InlineAsm *cpuidAsm = InlineAsm::get(
+      FunctionType::get(cpuidTy, {i32, i32}, false), "cpuid",
+      "={ax},={bx},={cx},={dx},{ax},{cx},~{dirflag},~{fpsr},~{flags}",
+      /*hasSideEffects=*/true);
+  InlineAsm *xgetbvAsm = InlineAsm::get(
+      FunctionType::get(StructType::get(ctx, {i32, i32}), {i32}, false),
+      ".byte 0x0f, 0x01, 0xd0", "={ax},={dx},{cx},~{dirflag},~{fpsr},~{flags}",
+      true);
+
+  for (const char *entry : {"_run", "_run_parallel"}) {
+    bool parallel = std::string(entry) == "_run_parallel";
+    FunctionType *fnTy =
+        parallel ? FunctionType::get(
+                       i32, {ptrTy, ptrTy, i64, ptrTy, ptrTy, ptrTy}, false)
+                 : FunctionType::get(i32, {ptrTy, ptrTy, i64, ptrTy}, false);
+    Function *stub = internal(fnTy, prefix + ".unsupported" + entry);
+    b.SetInsertPoint(BasicBlock::Create(ctx, "entry", stub));
+    b.CreateRet(b.getInt32(kRunUnsupportedCpu));
+
+    Function *resolver = internal(FunctionType::get(ptrTy, {}, false),
+                                  prefix + ".resolve" + entry);
+    BasicBlock *entryBB = BasicBlock::Create(ctx, "entry", resolver);
+    BasicBlock *xsaveBB = BasicBlock::Create(ctx, "xgetbv", resolver);
+    BasicBlock *pickBB = BasicBlock::Create(ctx, "pick", resolver);
+    b.SetInsertPoint(entryBB);
+    auto cpuid = [&](uint32_t leaf) {
+      return b.CreateCall(cpuidAsm, {b.getInt32(leaf), b.getInt32(0)});
+    };
+    Value *maxLeaf = b.CreateExtractValue(cpuid(0), 0);
+    Value *leaf1 = cpuid(1);
+    Value *leaf7 = cpuid(7);
+    Value *maxExt = b.CreateExtractValue(cpuid(0x80000000u), 0);
+    Value *ext = cpuid(0x80000001u);
+    Value *zero = b.getInt32(0);
+    Value *regs[3][3];
+    for (unsigned r = 1; r <= 2; ++r) {
+      regs[0][r] = b.CreateExtractValue(leaf1, r);
+      regs[1][r] = b.CreateSelect(b.CreateICmpUGE(maxLeaf, b.getInt32(7)),
+                                  b.CreateExtractValue(leaf7, r), zero);
+      regs[2][r] =
+          b.CreateSelect(b.CreateICmpUGE(maxExt, b.getInt32(0x80000001u)),
+                         b.CreateExtractValue(ext, r), zero);
+    }
+    Value *osxsave =
+        b.CreateICmpNE(b.CreateAnd(regs[0][2], b.getInt32(1u << 27)), zero);
+    b.CreateCondBr(osxsave, xsaveBB, pickBB);
+    b.SetInsertPoint(xsaveBB);
+    Value *xcr0Read =
+        b.CreateExtractValue(b.CreateCall(xgetbvAsm, {b.getInt32(0)}), 0);
+    b.CreateBr(pickBB);
+    b.SetInsertPoint(pickBB);
+    PHINode *xcr0 = b.CreatePHI(i32, 2);
+    xcr0->addIncoming(zero, entryBB);
+    xcr0->addIncoming(xcr0Read, xsaveBB);
+    Value *chosen = stub;
+    // Later variants are preferred: build the select chain first to last.
+    for (const CpuVariant &v : variants) {
+      Value *ok = b.getTrue();
+      for (const std::string &name : v.features)
+        for (const FeatureBit &f : kFeatureBits) {
+          if (name != f.name)
+            continue;
+          unsigned which = f.leaf == 1 ? 0 : f.leaf == 7 ? 1 : 2;
+          Value *bit = b.CreateICmpNE(
+              b.CreateAnd(regs[which][f.reg], b.getInt32(1u << f.bit)), zero);
+          ok = b.CreateAnd(ok, bit);
+          if (f.osState)
+            ok = b.CreateAnd(
+                ok, b.CreateICmpEQ(b.CreateAnd(xcr0, b.getInt32(f.osState)),
+                                   b.getInt32(f.osState)));
+        }
+      Function *impl = mod.getFunction(v.symbolPrefix + entry);
+      chosen = b.CreateSelect(ok, impl, chosen);
+    }
+    b.CreateRet(chosen);
+    GlobalIFunc::create(fnTy, 0, GlobalValue::ExternalLinkage, prefix + entry,
+                        resolver, &mod);
+  }
+}
+
+} // namespace seqc::codegen::cpu

@@ -1,0 +1,92 @@
+//===- KernelPlan.cpp - Kernel shapes and Dense-layer blocking ------------===//
+//
+// Part of seqc. How the microkernels are shaped for a target (vector width,
+// registers) and how each Dense layer is blocked for the caches: panel
+// width, tile rows, k and row blocks, panel groups (docs/cpu-backend.md).
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/codegen/cpu/Internal.h"
+#include "compiler/codegen/cpu/Plan.h"
+
+#include "llvm/MC/MCSubtargetInfo.h"
+
+#include <algorithm>
+
+using namespace llvm;
+
+namespace seqc::codegen::cpu {
+
+KernelConfig kernelConfigFor(const TargetMachine &tm) {
+  KernelConfig cfg;
+  const Triple &triple = tm.getTargetTriple();
+  const MCSubtargetInfo *sti = tm.getMCSubtargetInfo();
+  cfg.cpu = tm.getTargetCPU().str();
+  cfg.features = tm.getTargetFeatureString().str();
+  if (triple.isX86()) {
+    if (sti->checkFeatures("+avx512f")) {
+      cfg.vectorWidth = 16;
+      cfg.vectorRegs = 32;
+      cfg.wideVectors = true;
+    } else if (sti->checkFeatures("+avx")) {
+      cfg.vectorWidth = 8;
+      cfg.vectorRegs = 16;
+    } else {
+      cfg.vectorWidth = 4;
+      cfg.vectorRegs = 16;
+    }
+  } else if (triple.isAArch64()) {
+    cfg.vectorWidth = 4;
+    cfg.vectorRegs = 32;
+  } else {
+    cfg.vectorWidth = 4;
+    cfg.vectorRegs = 16;
+  }
+  cfg.maxNrVecs = 2;
+  cfg.maxMr = 12;
+  return cfg;
+}
+
+DensePlan planDense(const ir::Op &op, const KernelConfig &cfg) {
+  DensePlan p;
+  p.k = op.inFeatures;
+  p.n = op.outFeatures;
+  unsigned vw = cfg.vectorWidth;
+  p.nrVecs = static_cast<unsigned>(
+      std::min<uint64_t>(cfg.maxNrVecs, (p.n + vw - 1) / vw));
+  p.nr = p.nrVecs * vw;
+  // Accumulators plus the B vectors and one broadcast must fit the file.
+  unsigned accBudget = cfg.vectorRegs - p.nrVecs - 2;
+  p.mr = std::max(1u, std::min(cfg.maxMr, accBudget / p.nrVecs));
+  p.panels = (p.n + p.nr - 1) / p.nr;
+  // The B micro-panel (kc x nr) stays in L1: about 32 KiB. k is cut into
+  // blocks of equal size (so no short last block pays a full pass over C).
+  uint64_t kcTarget = std::max<uint64_t>(64, 8192 / p.nr);
+  if (p.k <= kcTarget * 3 / 2) {
+    p.kc = std::max<uint64_t>(p.k, 1);
+  } else {
+    uint64_t blocks = (p.k + kcTarget - 1) / kcTarget;
+    p.kc = (p.k + blocks - 1) / blocks;
+  }
+  // The A block (mc x kc) stays in L2: about 256 KiB.
+  uint64_t mc = 262144 / (4 * p.kc);
+  mc = std::clamp<uint64_t>(mc / p.mr * p.mr, p.mr, 20 * p.mr);
+  p.mc = mc;
+  // A single row (batch 1, or the last row of a block) is a matrix-vector
+  // product: one broadcast of A feeds gemvPanels adjacent panels, so the
+  // loads of packed weights, not the broadcasts, set the pace, and enough
+  // independent accumulators hide the FMA latency without splitting k.
+  p.gemvPanels = p.mr == 1 ? 1
+                           : static_cast<unsigned>(std::clamp<uint64_t>(
+                                 cfg.vectorRegs / 2 / p.nrVecs, 1, p.panels));
+  // Up to 8 panel groups, so one row block still splits across threads; a
+  // group holds whole gemvPanels runs.
+  p.panelsPerGroup = (p.panels + 7) / 8;
+  p.panelsPerGroup =
+      std::min<uint64_t>(p.panels, (p.panelsPerGroup + p.gemvPanels - 1) /
+                                       p.gemvPanels * p.gemvPanels);
+  p.groups = (p.panels + p.panelsPerGroup - 1) / p.panelsPerGroup;
+  return p;
+}
+
+} // namespace seqc::codegen::cpu

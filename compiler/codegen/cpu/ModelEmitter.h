@@ -1,0 +1,237 @@
+//===- ModelEmitter.h - Fused IR to LLVM IR ---------------------*- C++ -*-===//
+//
+// Part of seqc. Private to compiler/codegen/cpu: the class that builds one
+// model's LLVM IR. Its members are defined by job: ModelEmitter.cpp (shared
+// loop and memory helpers, fused stages, the entry points), DenseEmitter.cpp
+// (packed weights and microkernels), RowOpEmitter.cpp (row-wise ops) and
+// TinyEmitter.cpp (tiny networks as straight-line code).
+//
+//===----------------------------------------------------------------------===//
+#ifndef SEQC_CODEGEN_CPU_MODELEMITTER_H
+#define SEQC_CODEGEN_CPU_MODELEMITTER_H
+
+#include "compiler/codegen/cpu/CpuBackend.h"
+#include "compiler/codegen/cpu/Internal.h"
+#include "compiler/codegen/cpu/Plan.h"
+
+#include "llvm/IR/Constants.h"
+#include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/Intrinsics.h"
+#include "llvm/IR/Module.h"
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace seqc::codegen::cpu {
+
+/// The body of an emitted loop: gets the induction variable and the
+/// carried values, returns the carried values of the next iteration.
+using LoopBody = std::function<std::vector<llvm::Value *>(
+    llvm::Value *iv, const std::vector<llvm::Value *> &carried)>;
+
+/// Builds the LLVM IR of one model into a module (see emitModel).
+class ModelEmitter {
+public:
+  ModelEmitter(const ir::Model &model, const std::string &prefix,
+               const KernelConfig &cfg, llvm::LLVMContext &ctx,
+               llvm::Module &mod, bool exportSymbols, bool profile)
+      : model(model), prefix(prefix), cfg(cfg), ctx(ctx), mod(mod), b(ctx),
+        math(b), exportSymbols(exportSymbols), profile(profile) {
+    f32 = b.getFloatTy();
+    f64 = b.getDoubleTy();
+    i64 = b.getInt64Ty();
+    i32 = b.getInt32Ty();
+    ptrTy = llvm::PointerType::getUnqual(ctx);
+    voidTy = b.getVoidTy();
+    vecTy = llvm::FixedVectorType::get(f32, cfg.vectorWidth);
+    taskTy = llvm::FunctionType::get(voidTy, {ptrTy, i64, i64}, false);
+    // {src, dst, rows, scratch 0, scratch 1}: stages read the first three,
+    // the fused stage all five.
+    ctxTy = llvm::StructType::get(ctx, {ptrTy, ptrTy, i64, ptrTy, ptrTy});
+  }
+
+  /// Emits the model; returns the stages PREFIX_run goes through.
+  std::vector<StageInfo> emit();
+
+private:
+  struct Stage {
+    llvm::Function *fn = nullptr;
+    /// Work items = ceil(batch / rowsPerItem) * itemsPerRowBlock; with
+    /// rowAlign > 0, rowsPerItem is the largest row block and the blocks are
+    /// evened out at run time (see rowBlockRows).
+    uint64_t rowsPerItem = 1;
+    uint64_t rowAlign = 0;
+    uint64_t itemsPerRowBlock = 1;
+    /// Buffers: 0 = input, 1 = output, 2/3 = scratch buffers 0/1.
+    int src = 0;
+    int dst = 1;
+    /// Rough multiply-adds per row, to keep small stages off the pool.
+    uint64_t workPerRow = 1;
+    /// Row strides (floats) of src and dst.
+    uint64_t srcStride = 0, dstStride = 0;
+    /// A fused stage: row blocks of fusedBlockRows(rows, rowsPerItem).
+    bool fusedRows = false;
+  };
+
+  /// Rows per item of a fused stage: at most `maxRows`, but small enough
+  /// that a small batch still makes about 8 items to share out (multiples
+  /// of 12 rows, i.e. of every microkernel height).
+  llvm::Value *fusedBlockRows(llvm::Value *rows, uint64_t maxRows) {
+    llvm::Value *share = b.CreateUDiv(b.CreateAdd(rows, c64(7)), c64(8));
+    llvm::Value *aligned = b.CreateMul(
+        b.CreateUDiv(b.CreateAdd(share, c64(11)), c64(12)), c64(12));
+    // Never 0 (a divisor in stageItems), even for rows == 0.
+    aligned = b.CreateBinaryIntrinsic(llvm::Intrinsic::umax, aligned, c64(12));
+    return b.CreateBinaryIntrinsic(llvm::Intrinsic::umin, aligned,
+                                   c64(maxRows));
+  }
+
+  /// Work items of `st` for a batch of `rows` rows.
+  llvm::Value *stageItems(const Stage &st, llvm::Value *rows) {
+    llvm::Value *blockRows =
+        st.fusedRows  ? fusedBlockRows(rows, st.rowsPerItem)
+        : st.rowAlign ? rowBlockRows(rows, st.rowsPerItem, st.rowAlign)
+                      : c64(st.rowsPerItem);
+    llvm::Value *blocks = b.CreateUDiv(
+        b.CreateAdd(rows, b.CreateSub(blockRows, c64(1))), blockRows);
+    return b.CreateMul(blocks, c64(st.itemsPerRowBlock));
+  }
+
+  /// Networks whose packed weights total at most this many bytes run as one
+  /// fused stage (emitFusedStage), their weights staying in L2.
+  static constexpr uint64_t kFuseMaxWeightBytes = 256 << 10;
+  /// Bytes of one row block's input plus output activations in a fused
+  /// stage: they stay in L2 between layers.
+  static constexpr uint64_t kFuseBlockBytes = 128 << 10;
+  Stage emitFusedStage(const std::vector<Stage> &stages, uint64_t maxRows);
+
+  /// Below this many multiply-adds (about 5 us of work on one core) a stage
+  /// runs on the calling thread. Above it sharing pays even when a worker is
+  /// slow to wake, since the pool's caller then claims the items itself and
+  /// does not wait for it (2 threads on mnist at batch 1: 42 -> 24 us; at
+  /// 2^21, the bound before the pool handed work out dynamically, its layers
+  /// all ran serially).
+  static constexpr uint64_t kMinParallelWork = 1u << 18;
+
+  /// A stage's task function `void(ctx, begin, end)` with its entry block
+  /// open and the input, output and row count loaded from the context.
+  struct Task {
+    llvm::Function *fn;
+    llvm::Value *begin, *end, *in, *out, *rows;
+  };
+  Task beginTask(const std::string &name);
+  /// The rows [first, last) of items [begin, end) of `rowsPerItem` rows.
+  std::pair<llvm::Value *, llvm::Value *> itemRows(const Task &task,
+                                                   uint64_t rowsPerItem);
+
+  llvm::Function *newFunction(llvm::FunctionType *ty, const std::string &name,
+                              bool exported);
+  /// Bytes of a Dense layer's packed (panel-padded) weights.
+  static uint64_t packedWeightBytes(const DensePlan &pl) {
+    return pl.k * pl.panels * pl.nr * 4;
+  }
+  /// Whether a Dense layer's packed weights are too big for L2 (512 KiB),
+  /// so that they stream from L3 or memory and are worth prefetching.
+  static bool streamsWeights(const DensePlan &pl) {
+    return packedWeightBytes(pl) > (uint64_t(1) << 19);
+  }
+  /// Rows per block when `rows` rows are cut into blocks of at most
+  /// `maxRows` (a multiple of `align`) of nearly equal size, each a multiple
+  /// of `align`: so no thread is left with a short last block while
+  /// another still has a full one.
+  llvm::Value *rowBlockRows(llvm::Value *rows, uint64_t maxRows,
+                            uint64_t align) {
+    llvm::Value *blocks = b.CreateBinaryIntrinsic(
+        llvm::Intrinsic::umax,
+        b.CreateUDiv(b.CreateAdd(rows, c64(maxRows - 1)), c64(maxRows)),
+        c64(1));
+    llvm::Value *even =
+        b.CreateUDiv(b.CreateAdd(rows, b.CreateSub(blocks, c64(1))), blocks);
+    llvm::Value *aligned =
+        b.CreateMul(b.CreateUDiv(b.CreateAdd(even, c64(align - 1)), c64(align)),
+                    c64(align));
+    return b.CreateBinaryIntrinsic(llvm::Intrinsic::umin, aligned,
+                                   c64(maxRows));
+  }
+  std::vector<llvm::Value *> emitLoop(llvm::Value *begin, llvm::Value *end,
+                                      llvm::Value *step,
+                                      std::vector<llvm::Value *> init,
+                                      const LoopBody &body);
+  void emitForEach(llvm::Value *begin, llvm::Value *end, llvm::Value *step,
+                   const std::function<void(llvm::Value *)> &body) {
+    emitLoop(begin, end, step, {},
+             [&](llvm::Value *iv, const std::vector<llvm::Value *> &) {
+               body(iv);
+               return std::vector<llvm::Value *>{};
+             });
+  }
+  llvm::Value *c64(uint64_t v) { return llvm::ConstantInt::get(i64, v); }
+  llvm::Value *gepF(llvm::Value *base, llvm::Value *index) {
+    return b.CreateInBoundsGEP(f32, base, index);
+  }
+  llvm::GlobalVariable *constantArray(const std::vector<float> &data,
+                                      const std::string &name);
+  llvm::GlobalVariable *constantArrayD(const std::vector<double> &data,
+                                       const std::string &name);
+  const std::vector<float> *paramData(ir::ParamId id) const {
+    return id == ir::kNoParam ? nullptr : &model.params[id].data.data;
+  }
+  llvm::Value *maskFor(unsigned lanes, uint64_t valid);
+  llvm::Value *loadRowVec(llvm::Value *row, llvm::Value *col, llvm::Value *mask,
+                          llvm::Value *passThru);
+  void storeRowVec(llvm::Value *v, llvm::Value *row, llvm::Value *col,
+                   llvm::Value *mask);
+  std::vector<llvm::Value *>
+  rowLoop(uint64_t features, std::vector<llvm::Value *> init,
+          const std::function<std::vector<llvm::Value *>(
+              llvm::Value *col, llvm::Value *mask,
+              const std::vector<llvm::Value *> &)> &body);
+
+  // Dense layers.
+  llvm::Function *emitMicrokernel(const ir::Op &op, const DensePlan &plan,
+                                  unsigned mr, unsigned pg, unsigned opIndex);
+  /// `lda`/`ldc`: row strides (floats) of the layer's input and output.
+  Stage emitDenseStage(const ir::Op &op, unsigned opIndex, uint64_t lda,
+                       uint64_t ldc);
+  // Row-wise ops on [rows, F] buffers.
+  Stage emitRowStage(const ir::Op &op, unsigned opIndex, bool inPlaceNorm,
+                     uint64_t inStride, uint64_t outStride);
+  void emitRowOp(const ir::Op &op, unsigned opIndex, llvm::Value *inRow,
+                 llvm::Value *outRow, bool inPlaceNorm);
+  void emitRowSoftmax(llvm::Value *inRow, llvm::Value *outRow,
+                      uint64_t features, bool logForm);
+  // Tiny networks: the whole chain, SIMD across rows.
+  Stage emitTinyStage();
+  std::vector<llvm::Value *> emitTinyChain(std::vector<llvm::Value *> feats);
+  std::vector<llvm::Value *> tinySoftmax(std::vector<llvm::Value *> feats,
+                                         bool logForm);
+
+  void emitScratchBytes(const ModelPlan &plan);
+  void emitRun(const ModelPlan &plan, const std::vector<Stage> &stages);
+  /// Profiling builds: `if (hook) hook(user, mark)` through the globals
+  /// PREFIX_profile_hook and PREFIX_profile_user.
+  void emitProfileMark(uint32_t mark);
+
+  const ir::Model &model;
+  std::string prefix;
+  const KernelConfig &cfg;
+  llvm::LLVMContext &ctx;
+  llvm::Module &mod;
+  llvm::IRBuilder<> b;
+  MathEmitter math;
+  llvm::Type *f32, *f64, *i64, *i32, *ptrTy, *voidTy;
+  llvm::FixedVectorType *vecTy;
+  llvm::FunctionType *taskTy;
+  llvm::StructType *ctxTy;
+  llvm::Function *scratchFn = nullptr;
+  bool exportSymbols;
+  bool profile;
+  llvm::GlobalVariable *profileHook = nullptr, *profileUser = nullptr;
+};
+
+} // namespace seqc::codegen::cpu
+
+#endif // SEQC_CODEGEN_CPU_MODELEMITTER_H

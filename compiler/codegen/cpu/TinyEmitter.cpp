@@ -1,0 +1,202 @@
+//===- TinyEmitter.cpp - Tiny networks as straight-line code --------------===//
+//
+// Part of seqc. Networks whose widths are all at most 16 and whose weights
+// are few: the whole chain as straight-line code with the weights as
+// immediates and rows in SIMD lanes (docs/cpu-backend.md, "Tiny path").
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/codegen/cpu/ModelEmitter.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+using namespace llvm;
+
+namespace seqc::codegen::cpu {
+
+std::vector<Value *> ModelEmitter::tinySoftmax(std::vector<Value *> feats,
+                                               bool logForm) {
+  Value *m = feats[0];
+  for (size_t i = 1; i < feats.size(); ++i)
+    m = b.CreateSelect(b.CreateFCmpOLT(m, feats[i]), feats[i], m);
+  Value *md = math.toDouble(m);
+  std::vector<Value *> shifted, exps;
+  Value *sum = nullptr;
+  for (Value *x : feats) {
+    Value *s = b.CreateFSub(math.toDouble(x), md);
+    shifted.push_back(s);
+    Value *e = math.expD(s);
+    exps.push_back(e);
+    sum = sum ? b.CreateFAdd(sum, e) : e;
+  }
+  Value *logSum = logForm ? math.logD(sum) : nullptr;
+  for (size_t i = 0; i < feats.size(); ++i)
+    feats[i] = math.toFloat(logForm ? b.CreateFSub(shifted[i], logSum)
+                                    : b.CreateFDiv(exps[i], sum));
+  return feats;
+}
+
+std::vector<Value *> ModelEmitter::emitTinyChain(std::vector<Value *> feats) {
+  for (const ir::Op &op : model.ops) {
+    Type *ty = feats.empty() ? nullptr : feats[0]->getType();
+    switch (op.kind) {
+    case ir::OpKind::Linear:
+    case ir::OpKind::Dense: {
+      const std::vector<float> &w = *paramData(op.weight);
+      const std::vector<float> *bias = paramData(op.bias);
+      std::vector<Value *> out;
+      // Each output is the sum of `chains` interleaved multiply-add chains
+      // (the first starts from the bias), added pairwise: at batch 1 the
+      // chain's latency is the run time, and this costs no more operations
+      // than one chain plus a bias add as long as chains <= 2 (at most
+      // 3 more for the widest tiny layer).
+      int64_t inF = op.inFeatures;
+      int64_t chains = std::min<int64_t>(
+          std::max<int64_t>(inF, 1),
+          std::min<int64_t>(4, std::max<int64_t>(2, (inF + 3) / 4)));
+      for (int64_t j = 0; j < op.outFeatures; ++j) {
+        std::vector<Value *> part(chains, nullptr);
+        if (bias)
+          part[0] = ConstantFP::get(ty, (*bias)[j]);
+        for (int64_t i = 0; i < inF; ++i) {
+          Value *wv = ConstantFP::get(ty, w[j * inF + i]);
+          Value *&acc = part[i % chains];
+          acc =
+              acc ? math.mulAdd(feats[i], wv, acc) : b.CreateFMul(feats[i], wv);
+        }
+        while (part.size() > 1) {
+          std::vector<Value *> next;
+          for (size_t q = 0; q + 1 < part.size(); q += 2)
+            next.push_back(part[q] && part[q + 1]
+                               ? b.CreateFAdd(part[q], part[q + 1])
+                               : (part[q] ? part[q] : part[q + 1]));
+          if (part.size() % 2)
+            next.push_back(part.back());
+          part = std::move(next);
+        }
+        Value *acc = part[0] ? part[0] : ConstantFP::get(ty, 0.0);
+        if (op.kind == ir::OpKind::Dense)
+          acc = math.activation(op.act, acc);
+        out.push_back(acc);
+      }
+      feats = std::move(out);
+      if (op.kind == ir::OpKind::Dense && op.rowNorm != ir::RowNorm::None)
+        feats = tinySoftmax(std::move(feats),
+                            op.rowNorm == ir::RowNorm::LogSoftmax);
+      break;
+    }
+    case ir::OpKind::Act:
+      for (Value *&x : feats)
+        x = math.activation(op.act, x);
+      break;
+    case ir::OpKind::Softmax:
+    case ir::OpKind::LogSoftmax:
+      feats = tinySoftmax(std::move(feats), op.kind == ir::OpKind::LogSoftmax);
+      break;
+    case ir::OpKind::Identity:
+      break;
+    case ir::OpKind::Affine:
+    case ir::OpKind::BatchNorm:
+    case ir::OpKind::LayerNorm: {
+      const std::vector<float> *w = paramData(op.weight);
+      const std::vector<float> *bias = paramData(op.bias);
+      std::vector<Value *> xd;
+      for (Value *x : feats)
+        xd.push_back(math.toDouble(x));
+      Type *dty = xd[0]->getType();
+      Value *mean = nullptr, *inv = nullptr;
+      if (op.kind == ir::OpKind::LayerNorm) {
+        double count = static_cast<double>(feats.size());
+        for (Value *x : xd)
+          mean = mean ? b.CreateFAdd(mean, x) : x;
+        mean = b.CreateFDiv(mean, ConstantFP::get(dty, count));
+        Value *var = nullptr;
+        for (Value *x : xd) {
+          Value *d = b.CreateFSub(x, mean);
+          var = var ? math.mulAdd(d, d, var) : b.CreateFMul(d, d);
+        }
+        var = b.CreateFDiv(var, ConstantFP::get(dty, count));
+        inv =
+            b.CreateFDiv(ConstantFP::get(dty, 1.0),
+                         b.CreateUnaryIntrinsic(
+                             Intrinsic::sqrt,
+                             b.CreateFAdd(var, ConstantFP::get(dty, op.eps))));
+      }
+      for (size_t c = 0; c < feats.size(); ++c) {
+        Value *y = xd[c];
+        if (op.kind == ir::OpKind::LayerNorm)
+          y = b.CreateFMul(b.CreateFSub(y, mean), inv);
+        if (op.kind == ir::OpKind::BatchNorm) {
+          double mu = (*paramData(op.runningMean))[c];
+          double sd = std::sqrt(
+              static_cast<double>((*paramData(op.runningVar))[c]) + op.eps);
+          y = b.CreateFDiv(b.CreateFSub(y, ConstantFP::get(dty, mu)),
+                           ConstantFP::get(dty, sd));
+        }
+        if (w)
+          y = b.CreateFMul(y,
+                           ConstantFP::get(dty, static_cast<double>((*w)[c])));
+        if (bias)
+          y = b.CreateFAdd(
+              y, ConstantFP::get(dty, static_cast<double>((*bias)[c])));
+        feats[c] = math.toFloat(y);
+      }
+      break;
+    }
+    }
+  }
+  return feats;
+}
+
+ModelEmitter::Stage ModelEmitter::emitTinyStage() {
+  uint64_t inF = model.inputType().features();
+  uint64_t outF = model.outputType().features();
+  const uint64_t rowsPerItem = 1024;
+  Task task = beginTask(prefix + ".tiny");
+  // Inlined into PREFIX_run's serial path, so batch 1 pays no call and no
+  // round trip of the buffer pointers through the task context.
+  task.fn->addFnAttr(Attribute::AlwaysInline);
+  Value *in = task.in, *out = task.out;
+  auto [r0, r1] = itemRows(task, rowsPerItem);
+  unsigned lanes = cfg.vectorWidth;
+  auto block = [&](Value *r, unsigned l) {
+    Type *ty = FixedVectorType::get(f32, l);
+    std::vector<Value *> feats;
+    for (uint64_t i = 0; i < inF; ++i) {
+      Value *v = PoisonValue::get(ty);
+      for (unsigned lane = 0; lane < l; ++lane) {
+        Value *idx = b.CreateAdd(
+            b.CreateMul(b.CreateAdd(r, c64(lane)), c64(inF)), c64(i));
+        v = b.CreateInsertElement(
+            v, b.CreateAlignedLoad(f32, gepF(in, idx), Align(4)),
+            static_cast<uint64_t>(lane));
+      }
+      feats.push_back(v);
+    }
+    feats = emitTinyChain(std::move(feats));
+    for (uint64_t j = 0; j < outF; ++j)
+      for (unsigned lane = 0; lane < l; ++lane) {
+        Value *idx = b.CreateAdd(
+            b.CreateMul(b.CreateAdd(r, c64(lane)), c64(outF)), c64(j));
+        b.CreateAlignedStore(
+            b.CreateExtractElement(feats[j], static_cast<uint64_t>(lane)),
+            gepF(out, idx), Align(4));
+      }
+  };
+  // Full blocks of `lanes` rows, then single rows.
+  Value *count = b.CreateSub(r1, r0);
+  Value *fullEnd =
+      b.CreateAdd(r0, b.CreateMul(b.CreateUDiv(count, c64(lanes)), c64(lanes)));
+  emitForEach(r0, fullEnd, c64(lanes), [&](Value *r) { block(r, lanes); });
+  emitForEach(fullEnd, r1, c64(1), [&](Value *r) { block(r, 1); });
+  b.CreateRetVoid();
+  Stage st;
+  st.fn = task.fn;
+  st.rowsPerItem = rowsPerItem;
+  return st;
+}
+
+} // namespace seqc::codegen::cpu
