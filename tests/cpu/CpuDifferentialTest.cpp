@@ -28,19 +28,6 @@ namespace {
 
 constexpr float kGuard = 12345.0f;
 
-/// A parallel-for that runs the items in reverse order, in uneven chunks, to
-/// check that the generated code only relies on the hook's contract.
-void reverseParallelFor(void *, size_t count, TaskFn task, void *ctx) {
-  size_t end = count;
-  size_t chunk = 1;
-  while (end > 0) {
-    size_t begin = end > chunk ? end - chunk : 0;
-    task(ctx, begin, end);
-    end = begin;
-    chunk = chunk * 2 + 1;
-  }
-}
-
 /// Runs \p jit on \p batch random rows and checks against the reference.
 void checkBatch(const ir::Model &model, const JitModel &jit, uint64_t batch,
                 std::mt19937 &rng, int mode) {
@@ -61,7 +48,7 @@ void checkBatch(const ir::Model &model, const JitModel &jit, uint64_t batch,
     status = jit.run(input.data(), output.data(), batch, scratchPtr);
   } else if (mode == 1) {
     status = jit.runParallel(input.data(), output.data(), batch, scratchPtr,
-                             reverseParallelFor, nullptr);
+                             test::reverseParallelFor, nullptr);
   } else {
 #ifdef SEQC_HAVE_RUNTIME
     seqc_thread_pool *pool = seqc_thread_pool_create(3);
@@ -281,7 +268,7 @@ void checkProfiledRuns(const ir::Model &model,
           mode == 0
               ? profiled->run(input.data(), got.data(), batch, scratch.data())
               : profiled->runParallel(input.data(), got.data(), batch,
-                                      scratch.data(), reverseParallelFor,
+                                      scratch.data(), test::reverseParallelFor,
                                       nullptr);
       REQUIRE(status == kRunOk);
       CHECK(marks == all);

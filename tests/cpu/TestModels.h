@@ -2,6 +2,7 @@
 #ifndef SEQC_TESTS_CPU_TESTMODELS_H
 #define SEQC_TESTS_CPU_TESTMODELS_H
 
+#include "compiler/codegen/cpu/CpuBackend.h"
 #include "compiler/ir/IR.h"
 #include "compiler/reference/Interpreter.h"
 
@@ -101,6 +102,20 @@ inline std::vector<ir::Activation> allActivations() {
       {K::Softplus, 5, 2.5},  {K::Hardtanh, -1, 1},    {K::Hardtanh, -0.25, 2},
       {K::Hardsigmoid, 0, 0}, {K::Hardswish, 0, 0},    {K::Mish, 0, 0},
   };
+}
+
+/// A parallel-for that runs the items in reverse order, in uneven chunks, to
+/// check that the generated code only relies on the hook's contract.
+inline void reverseParallelFor(void *, size_t count, codegen::cpu::TaskFn task,
+                               void *ctx) {
+  size_t end = count;
+  size_t chunk = 1;
+  while (end > 0) {
+    size_t begin = end > chunk ? end - chunk : 0;
+    task(ctx, begin, end);
+    end = begin;
+    chunk = chunk * 2 + 1;
+  }
 }
 
 /// Max of |got - want| / max(1, |want|) over all elements; NaN must match

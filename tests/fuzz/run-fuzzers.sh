@@ -3,22 +3,24 @@
 # runs each for SECONDS (default 60), starting from the seed corpora in
 # tests/fuzz/corpus/<target>/ (and the test inputs). Any crash, leak, timeout
 # or sanitizer report fails. New inputs found are kept in build-fuzz/corpus/.
+# FuzzCpuCodegen (built when llvm-19-dev is installed) JIT-compiles every
+# model it makes and compares the output with the reference interpreter.
 #   tests/fuzz/run-fuzzers.sh [SECONDS] [TARGET...]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(FuzzParser FuzzCheck FuzzSafetensors FuzzNpy FuzzCsv)
+[ ${#targets[@]} -gt 0 ] || targets=(FuzzParser FuzzCheck FuzzCpuCodegen FuzzSafetensors FuzzNpy FuzzCsv)
 
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DSEQC_ENABLE_FUZZ=ON -DSEQC_SANITIZE=address,undefined \
-  -DSEQC_ENABLE_LLVM=OFF -DSEQC_ENABLE_CUDA=OFF >/dev/null
+  -DSEQC_ENABLE_LLVM=ON -DSEQC_ENABLE_CUDA=OFF >/dev/null
 cmake --build build-fuzz -j"${SEQC_JOBS:-2}" --target fuzz_targets
 
 seeds_for() {
   case "$1" in
-    FuzzParser|FuzzCheck) find examples tests -name '*.nn' ;;
+    FuzzParser|FuzzCheck|FuzzCpuCodegen) find examples tests -name '*.nn' ;;
     FuzzSafetensors) find examples tests -name '*.safetensors' ;;
     FuzzNpy) find examples tests -name '*.npy' ;;
     FuzzCsv) find examples tests -name '*.csv' ;;

@@ -1,0 +1,136 @@
+//===- FuzzCpuCodegen.cpp - libFuzzer target: CPU code vs the reference ---===//
+//
+// Takes whatever small model the fuzzer can make the frontend accept through
+// the whole pipeline, JIT-compiles it with the LLVM CPU backend (the module
+// is verified before it is optimised), runs it on a few rows with guards
+// after the output and scratch buffers, serially and through a parallel-for
+// that runs the items in reverse, and compares the result with the float64
+// reference interpreter. A model the checks accept that the backend
+// refuses, a status other than OK, a write past a buffer, a parallel run
+// that differs from the serial one or a wrong result aborts, so libFuzzer
+// keeps the input as a crash.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/codegen/cpu/CpuBackend.h"
+#include "compiler/reference/Interpreter.h"
+#include "tests/cpu/TestModels.h"
+#include "tests/fuzz/FuzzInput.h"
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace seqc;
+
+[[noreturn]] void fail(const std::string &what) {
+  std::fprintf(stderr, "FuzzCpuCodegen: %s\n", what.c_str());
+  std::abort();
+}
+
+/// Whether float32 arithmetic is expected to follow the float64 reference to
+/// the differential tests' tolerance: activation parameters and epsilons of
+/// ordinary size (an ELU alpha of 1e30 or a LayerNorm eps of 0 legitimately
+/// overflow or cancel in float32 where float64 does not).
+bool wellConditioned(const ir::Model &model) {
+  auto ordinary = [](double v) {
+    return v == 0.0 || (std::fabs(v) >= 1e-3 && std::fabs(v) <= 1e3);
+  };
+  for (const ir::Op &op : model.ops) {
+    if (!ordinary(op.act.alpha) || !ordinary(op.act.beta))
+      return false;
+    if ((op.kind == ir::OpKind::LayerNorm ||
+         op.kind == ir::OpKind::BatchNorm) &&
+        !(op.eps >= 1e-6 && op.eps <= 1e3))
+      return false;
+  }
+  return true;
+}
+
+/// Whether every value the reference computed on the way is well inside
+/// float32's range (one beyond it overflows in the generated code only).
+bool inFloatRange(const std::vector<reference::Matrix> &layers) {
+  for (const reference::Matrix &m : layers)
+    for (double v : m.data)
+      if (std::fabs(v) > 1e30)
+        return false;
+  return true;
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  // Compiling with LLVM's O3 pipeline costs tens of milliseconds even for a
+  // tiny model; keep models small so the fuzzer still tries many.
+  fuzz::FuzzInput in;
+  std::unique_ptr<ir::Model> model =
+      in.checkedModel(data, size, uint64_t(1) << 14, 16);
+  if (!model)
+    return 0;
+
+  codegen::cpu::CpuTargetOptions opts;
+  opts.prefix = "fuzz";
+  std::string error;
+  std::unique_ptr<codegen::cpu::JitModel> jit =
+      codegen::cpu::JitModel::create(*model, opts, error);
+  if (!jit)
+    fail("a model the checks accept does not compile: " + error);
+
+  // A batch of 1 to 13 rows (single rows, remainders and full tiles), and
+  // inputs spread over [-3, 3].
+  size_t batch = 1 + size % 13;
+  int64_t inF = model->inputType().features();
+  int64_t outF = model->outputType().features();
+  std::vector<float> input(batch * inF);
+  reference::Matrix x(static_cast<int64_t>(batch), inF);
+  for (size_t i = 0; i < input.size(); ++i) {
+    input[i] = static_cast<float>((i * 7919 + size) % 97) / 16.0f - 3.0f;
+    x.data[i] = input[i];
+  }
+  constexpr float kGuard = 12345.0f;
+  constexpr size_t kGuardCount = 16;
+  std::vector<float> output(batch * outF + kGuardCount, kGuard);
+  size_t scratchBytes = jit->scratchBytes(batch);
+  std::vector<unsigned char> scratch(scratchBytes + 64, 0xAB);
+  int status = jit->run(input.data(), output.data(), batch,
+                        scratchBytes ? scratch.data() : nullptr);
+  if (status != codegen::cpu::kRunOk)
+    fail("run returned " + std::to_string(status));
+  for (size_t i = 0; i < kGuardCount; ++i)
+    if (output[batch * outF + i] != kGuard)
+      fail("write past the output buffer");
+  for (size_t i = 0; i < 64; ++i)
+    if (scratch[scratchBytes + i] != 0xAB)
+      fail("write past the scratch buffer");
+  output.resize(batch * outF);
+  // The work items are fixed by the batch, not by who runs them: the
+  // parallel entry point gives the same bits.
+  std::vector<float> parallel(batch * outF, kGuard);
+  status = jit->runParallel(input.data(), parallel.data(), batch,
+                            scratchBytes ? scratch.data() : nullptr,
+                            test::reverseParallelFor, nullptr);
+  if (status != codegen::cpu::kRunOk)
+    fail("run_parallel returned " + std::to_string(status));
+  if (std::memcmp(parallel.data(), output.data(),
+                  output.size() * sizeof(float)) != 0)
+    fail("run_parallel differs from run");
+
+  if (!wellConditioned(*model))
+    return 0;
+  std::vector<reference::Matrix> layers;
+  reference::Matrix want = reference::run(*model, x, &layers);
+  if (!inFloatRange(layers))
+    return 0;
+  double err = test::scaledError(output, want);
+  if (!(err <= 1e-4))
+    fail("output differs from the reference by " + std::to_string(err) +
+         " (scaled)");
+  return 0;
+}
