@@ -2,13 +2,14 @@
 //
 // Takes whatever small model the fuzzer can make the frontend accept through
 // the whole pipeline, JIT-compiles it with the LLVM CPU backend (the module
-// is verified before it is optimised), runs it on a few rows with guards
-// after the output and scratch buffers, serially and through a parallel-for
-// that runs the items in reverse, and compares the result with the float64
-// reference interpreter. A model the checks accept that the backend
-// refuses, a status other than OK, a write past a buffer, a parallel run
-// that differs from the serial one or a wrong result aborts, so libFuzzer
-// keeps the input as a crash.
+// is verified before it is optimised; for two small models in three an
+// AVX-512 multiversioned or an AArch64 object is generated as well), runs it on
+// a few rows with guards after the output and scratch buffers, serially and
+// through a parallel-for that runs the items in reverse, and compares the
+// result with the float64 reference interpreter. A model the checks accept that
+// the backend refuses, a status other than OK, a write past a buffer, a
+// parallel run that differs from the serial one or a wrong result aborts, so
+// libFuzzer keeps the input as a crash.
 //
 //===----------------------------------------------------------------------===//
 
@@ -82,6 +83,28 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       codegen::cpu::JitModel::create(*model, opts, error);
   if (!jit)
     fail("a model the checks accept does not compile: " + error);
+
+  // Code this machine cannot run is still generated and verified: every
+  // third input with at most 4K parameters also becomes an x86-64-v3/v4
+  // multiversioned object (16-lane AVX-512 kernels, CPUID dispatch), every
+  // third an AArch64 one (bigger models take seconds for these).
+  size_t paramElements = 0;
+  for (const ir::Param &p : model->params)
+    paramElements += p.data.data.size();
+  if (size % 3 != 2 && paramElements <= 4096) {
+    codegen::cpu::CpuTargetOptions other;
+    other.prefix = "fuzz";
+    if (size % 3 == 0)
+      other.cpu = "x86-64-v3,x86-64-v4";
+    else
+      other.triple = "aarch64-linux-gnu";
+    std::string object;
+    if (!codegen::cpu::generate(*model, other, codegen::cpu::OutputKind::Object,
+                                object, error) ||
+        object.empty())
+      fail("a model the checks accept has no object for " +
+           (other.cpu.empty() ? other.triple : other.cpu) + ": " + error);
+  }
 
   // A batch of 1 to 13 rows (single rows, remainders and full tiles), and
   // inputs spread over [-3, 3].
