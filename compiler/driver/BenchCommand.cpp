@@ -238,11 +238,26 @@ void checkAgainstReference(const ir::Model &model, const float *input,
   result.refMaxAbs = maxRef;
 }
 
+/// FLOPs per sample of one op: 2 * in * out for a dense op, 0 for the rest.
+uint64_t opFlops(const ir::Op &op) {
+  if (op.kind == ir::OpKind::Dense || op.kind == ir::OpKind::Linear)
+    return 2 * uint64_t(op.inFeatures) * uint64_t(op.outFeatures);
+  return 0;
+}
+
+/// f32 bytes of one op's parameters.
+uint64_t opWeightBytes(const ir::Model &model, const ir::Op &op) {
+  uint64_t bytes = 0;
+  for (ir::ParamId id : {op.weight, op.bias, op.runningMean, op.runningVar})
+    if (id != ir::kNoParam)
+      bytes += model.params[id].data.numElements() * sizeof(float);
+  return bytes;
+}
+
 uint64_t flopsPerSample(const ir::Model &model) {
   uint64_t flops = 0;
   for (const ir::Op &op : model.ops)
-    if (op.kind == ir::OpKind::Dense || op.kind == ir::OpKind::Linear)
-      flops += 2 * uint64_t(op.inFeatures) * uint64_t(op.outFeatures);
+    flops += opFlops(op);
   return flops;
 }
 
@@ -542,13 +557,8 @@ bool profileStages(const ir::Model &model, const DriverOptions &opts,
     // A row-norm stage finishes a dense op that the stage before computed.
     bool ownsOps = stage.kind != "row norm";
     for (size_t i = stage.firstOp; ownsOps && i <= stage.lastOp; ++i) {
-      const ir::Op &op = model.ops[i];
-      if (op.kind == ir::OpKind::Dense || op.kind == ir::OpKind::Linear)
-        report.flops += 2 * uint64_t(op.inFeatures) * uint64_t(op.outFeatures);
-      for (ir::ParamId id : {op.weight, op.bias, op.runningMean, op.runningVar})
-        if (id != ir::kNoParam)
-          report.weightBytes +=
-              model.params[id].data.numElements() * sizeof(float);
+      report.flops += opFlops(model.ops[i]);
+      report.weightBytes += opWeightBytes(model, model.ops[i]);
     }
     stages.push_back(std::move(report));
   }

@@ -90,7 +90,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   // third an AArch64 one (bigger models take seconds for these).
   size_t paramElements = 0;
   for (const ir::Param &p : model->params)
-    paramElements += p.data.data.size();
+    paramElements += p.data.numElements();
   if (size % 3 != 2 && paramElements <= 4096) {
     codegen::cpu::CpuTargetOptions other;
     other.prefix = "fuzz";

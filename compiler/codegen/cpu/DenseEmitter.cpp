@@ -408,10 +408,7 @@ ModelEmitter::Stage ModelEmitter::emitDenseStage(const ir::Op &op,
       }
     });
   });
-  b.CreateRetVoid();
-  Stage st;
-  st.fn = task.fn;
-  st.rowsPerItem = pl.mc;
+  Stage st = endTask(task, pl.mc);
   st.rowAlign = pl.mr;
   st.itemsPerRowBlock = pl.groups;
   return st;

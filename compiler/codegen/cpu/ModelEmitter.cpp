@@ -169,6 +169,15 @@ std::pair<Value *, Value *> ModelEmitter::itemRows(const Task &task,
   return {first, last};
 }
 
+ModelEmitter::Stage ModelEmitter::endTask(const Task &task,
+                                          uint64_t rowsPerItem) {
+  b.CreateRetVoid();
+  Stage st;
+  st.fn = task.fn;
+  st.rowsPerItem = rowsPerItem;
+  return st;
+}
+
 ModelEmitter::Stage
 ModelEmitter::emitFusedStage(const std::vector<Stage> &stages,
                              uint64_t maxRows) {

@@ -126,6 +126,9 @@ private:
   /// The rows [first, last) of items [begin, end) of `rowsPerItem` rows.
   std::pair<llvm::Value *, llvm::Value *> itemRows(const Task &task,
                                                    uint64_t rowsPerItem);
+  /// Closes \p task's function and returns its stage, `rowsPerItem` rows
+  /// per work item.
+  Stage endTask(const Task &task, uint64_t rowsPerItem);
 
   llvm::Function *newFunction(llvm::FunctionType *ty, const std::string &name,
                               bool exported);

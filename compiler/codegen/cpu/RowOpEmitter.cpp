@@ -205,11 +205,7 @@ ModelEmitter::emitRowStage(const ir::Op &op, unsigned opIndex, bool inPlaceNorm,
     Value *outRow = gepF(out, b.CreateMul(r, c64(outStride)));
     emitRowOp(op, opIndex, inRow, outRow, inPlaceNorm);
   });
-  b.CreateRetVoid();
-  Stage st;
-  st.fn = task.fn;
-  st.rowsPerItem = rowsPerItem;
-  return st;
+  return endTask(task, rowsPerItem);
 }
 
 } // namespace seqc::codegen::cpu

@@ -192,11 +192,7 @@ ModelEmitter::Stage ModelEmitter::emitTinyStage() {
       b.CreateAdd(r0, b.CreateMul(b.CreateUDiv(count, c64(lanes)), c64(lanes)));
   emitForEach(r0, fullEnd, c64(lanes), [&](Value *r) { block(r, lanes); });
   emitForEach(fullEnd, r1, c64(1), [&](Value *r) { block(r, 1); });
-  b.CreateRetVoid();
-  Stage st;
-  st.fn = task.fn;
-  st.rowsPerItem = rowsPerItem;
-  return st;
+  return endTask(task, rowsPerItem);
 }
 
 } // namespace seqc::codegen::cpu
