@@ -290,18 +290,27 @@ bool generate(const ir::Model &model, const CpuTargetOptions &opts,
     os.flush();
     return true;
   }
+  // Objects get the weights as bytes; assembly keeps one commented float
+  // per line for people reading it.
+  if (kind == OutputKind::Object)
+    rawConstantInitializers(*mod);
   SmallVector<char, 0> buffer;
-  raw_svector_ostream os(buffer);
-  legacy::PassManager pm;
-  if (tm->addPassesToEmitFile(pm, os, nullptr,
-                              kind == OutputKind::Object
-                                  ? CodeGenFileType::ObjectFile
-                                  : CodeGenFileType::AssemblyFile)) {
-    error =
-        fmt::format("the target '{}' cannot emit this file type", rt.triple);
-    return false;
+  {
+    raw_svector_ostream os(buffer);
+    legacy::PassManager pm;
+    if (tm->addPassesToEmitFile(pm, os, nullptr,
+                                kind == OutputKind::Object
+                                    ? CodeGenFileType::ObjectFile
+                                    : CodeGenFileType::AssemblyFile)) {
+      error =
+          fmt::format("the target '{}' cannot emit this file type", rt.triple);
+      return false;
+    }
+    pm.run(*mod);
   }
-  pm.run(*mod);
+  // The module and the assembler's buffers go before the copy: with large
+  // weights each is as big as the object.
+  mod.reset();
   out.assign(buffer.begin(), buffer.end());
   return true;
 }
@@ -391,6 +400,7 @@ std::unique_ptr<JitModel> JitModel::create(const ir::Model &model,
       buildModule(model, hostOpts, targets, *ctx, error, &stages);
   if (!mod)
     return nullptr;
+  rawConstantInitializers(*mod);
 
   orc::JITTargetMachineBuilder jtmb((Triple(rt.triple)));
   jtmb.setCPU(rt.cpu);

@@ -100,6 +100,13 @@ std::vector<StageInfo> emitModel(llvm::Module &mod, const ir::Model &model,
                                  const KernelConfig &config, bool exportSymbols,
                                  bool profile = false);
 
+/// Re-initialises the module's local constant arrays (weights, biases) as
+/// byte arrays of the same contents, which the AsmPrinter emits in one piece
+/// instead of element by element. For objects and the JIT only (assembly
+/// text keeps the floats), after optimisation; a no-op when the target's
+/// byte order is not the host's.
+void rawConstantInitializers(llvm::Module &mod);
+
 /// One ISA variant of a multiversioned x86-64 object.
 struct CpuVariant {
   /// Prefix of its internal symbols.
