@@ -18,6 +18,8 @@
 #ifndef SEQC_CODEGEN_CUDA_CUDACODEGEN_H
 #define SEQC_CODEGEN_CUDA_CUDACODEGEN_H
 
+#include "compiler/codegen/cuda/GpuArch.h"
+#include "compiler/codegen/cuda/Precision.h"
 #include "compiler/ir/IR.h"
 
 #include <cstdint>
@@ -27,31 +29,9 @@
 
 namespace seqc::cuda {
 
-enum class Precision { F32, BF16, F16 };
 enum class Strategy { Auto, Fused, Layered };
 
-/// `f32`, `bf16`, `f16`; nullopt for anything else.
-std::optional<Precision> parsePrecision(const std::string &text);
-const char *precisionName(Precision precision);
 const char *strategyName(Strategy strategy);
-
-/// A GPU architecture: `sm_80` is {8, 0, false}, `sm_90a` {9, 0, true}.
-struct GpuArch {
-  int major = 8;
-  int minor = 0;
-  bool archSpecific = false;
-
-  int number() const { return major * 10 + minor; }
-  /// `sm_80`.
-  std::string smName() const;
-  /// `compute_80`.
-  std::string computeName() const;
-  /// Largest dynamic shared memory one block may use on this architecture.
-  uint32_t maxSharedBytes() const;
-};
-
-/// Parses `sm_80`, `sm_90a`, `80`; nullopt when malformed.
-std::optional<GpuArch> parseGpuArch(const std::string &text);
 
 struct CudaOptions {
   GpuArch arch;
@@ -104,12 +84,6 @@ bool emitCudaProgram(const ir::Model &model, const CudaOptions &options,
 
 /// The device helper library pasted at the top of every source.
 const char *cudaPrelude();
-
-/// float -> bf16 / f16 bit patterns, round to nearest even, NaN kept.
-uint16_t floatToBf16(float value);
-uint16_t floatToF16(float value);
-float bf16ToFloat(uint16_t bits);
-float f16ToFloat(uint16_t bits);
 
 } // namespace seqc::cuda
 
