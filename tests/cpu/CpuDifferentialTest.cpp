@@ -161,6 +161,78 @@ TEST_CASE("a CPU list JIT-compiles the best variant for the host") {
 }
 #endif
 
+TEST_CASE("deep networks share their microkernels (compact code)") {
+  // More than 16 Dense layers: kernels are shared between the layers whose
+  // tiles, bias, activation (to its parameters) and prefetching agree, and
+  // nothing is inlined. Few widths and activations, so that most layers
+  // share and some (LeakyReLU slopes, bias or not) must not.
+  std::mt19937 rng(31);
+  const int64_t widths[] = {8, 33, 64};
+  const ir::Activation acts[] = {{ir::ActKind::ReLU, 0, 0},
+                                 {ir::ActKind::LeakyReLU, 0.01, 0},
+                                 {ir::ActKind::LeakyReLU, 0.2, 0},
+                                 {ir::ActKind::Tanh, 0, 0},
+                                 {}};
+  for (int trial = 0; trial < 4; ++trial) {
+    int64_t inF = widths[rng() % std::size(widths)];
+    test::ModelBuilder mb(inF, static_cast<uint32_t>(rng()));
+    int depth = 17 + static_cast<int>(rng() % 8);
+    std::string shape = std::to_string(inF);
+    for (int d = 0; d < depth; ++d) {
+      int64_t out = widths[rng() % std::size(widths)];
+      bool last = d + 1 == depth;
+      mb.dense(out, acts[rng() % std::size(acts)], rng() % 4 != 0,
+               last && trial % 2 ? ir::RowNorm::Softmax : ir::RowNorm::None);
+      shape += "-" + std::to_string(out);
+      if (rng() % 6 == 0)
+        mb.layerNorm(true);
+    }
+    INFO("trial " << trial << " shape " << shape);
+    std::unique_ptr<JitModel> jit = compile(mb.model);
+    for (uint64_t batch : {0u, 1u, 2u, 13u, 65u, 1000u})
+      checkBatch(mb.model, *jit, batch, rng, static_cast<int>(batch % 3));
+  }
+  // Too big to fuse, one layer streaming its weights (prefetching kernels),
+  // single rows across several panels (kernels whose code has k), and two
+  // specialised layers with k blocks (k = 1100).
+  test::ModelBuilder mb(600, 17);
+  mb.dense(300, {ir::ActKind::Sigmoid, 0, 0});
+  for (int d = 0; d < 10; ++d)
+    mb.dense(300, {ir::ActKind::ReLU, 0, 0});
+  mb.dense(1100, {ir::ActKind::Tanh, 0, 0});
+  for (int d = 0; d < 2; ++d)
+    mb.dense(1100, {ir::ActKind::Tanh, 0, 0});
+  mb.dense(600, {ir::ActKind::GELU, 0, 0});
+  mb.dense(300, {ir::ActKind::ReLU, 0, 0}, false);
+  mb.dense(10, {});
+  std::unique_ptr<JitModel> jit = compile(mb.model);
+  for (uint64_t batch : {1u, 7u, 70u})
+    for (int mode = 0; mode < 3; ++mode)
+      checkBatch(mb.model, *jit, batch, rng, mode);
+}
+
+TEST_CASE("compact code starts above 16 Dense layers") {
+  auto emitIr = [](int layers) {
+    test::ModelBuilder mb(20, 5);
+    for (int d = 0; d < layers; ++d)
+      mb.dense(20, {ir::ActKind::ReLU, 0, 0});
+    CpuTargetOptions opts;
+    opts.prefix = "net";
+    std::string text, error;
+    REQUIRE(generate(mb.model, opts, OutputKind::LLVMIR, text, error));
+    return text;
+  };
+  std::string sixteen = emitIr(16), seventeen = emitIr(17);
+  // 16 layers: each has its kernels, inlined into its stage.
+  CHECK(sixteen.find("@net.ukr") == std::string::npos);
+  CHECK(sixteen.find("noinline") == std::string::npos);
+  // 17: one shared set (not named after a layer), called from every
+  // layer's stage function, which is not inlined either.
+  CHECK(seventeen.find("@net.ukr") != std::string::npos);
+  CHECK(seventeen.find("@net.dense0.ukr") == std::string::npos);
+  CHECK(seventeen.find("void @net.dense16(") != std::string::npos);
+}
+
 TEST_CASE("wide layers take the cache-blocked path") {
   std::mt19937 rng(7);
   test::ModelBuilder mb(1500, 11);

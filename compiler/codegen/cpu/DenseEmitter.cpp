@@ -17,9 +17,21 @@ using namespace llvm;
 
 namespace seqc::codegen::cpu {
 
+std::string ModelEmitter::layerSignature(const ir::Op &op, const DensePlan &pl,
+                                         uint64_t k, uint64_t lda,
+                                         uint64_t ldc) {
+  // Everything a kernel's code depends on besides its tile and the target;
+  // the activation's parameters to the bit.
+  return fmt::format("n{}/{}:k{}:s{}/{}:b{}:a{}/{:a}/{:a}:p{}", pl.nr,
+                     pl.nrVecs, k, lda, ldc, op.bias != ir::kNoParam,
+                     int(op.act.kind), op.act.alpha, op.act.beta,
+                     streamsWeights(pl));
+}
+
 Function *ModelEmitter::emitMicrokernel(const ir::Op &op, const DensePlan &pl,
                                         unsigned mr, unsigned pg,
-                                        unsigned opIndex) {
+                                        unsigned opIndex, uint64_t lda,
+                                        uint64_t ldc) {
   // void ukr(A, lda, Bp, C, ldc, kc, flags, bias, nvalid, pf, pfStride): an
   // mr x (pg * nr) tile over pg adjacent packed panels (panel q's
   // micro-panel starts at Bp + q * k * nr, its columns at C + q * nr). When
@@ -34,14 +46,54 @@ Function *ModelEmitter::emitMicrokernel(const ir::Op &op, const DensePlan &pl,
       voidTy,
       {ptrTy, i64, ptrTy, ptrTy, i64, i64, i32, ptrTy, i64, ptrTy, i64, ptrTy},
       false);
-  Function *f = newFunction(
-      ft, fmt::format("{}.dense{}.ukr{}x{}", prefix, opIndex, mr, pg * pl.nr),
-      false);
+  bool prefetch = streamsWeights(pl);
+  std::string name =
+      fmt::format("{}.dense{}.ukr{}x{}", prefix, opIndex, mr, pg * pl.nr);
+  if (compactCode) {
+    // Shared by every layer whose kernels would have the same code. A
+    // specialised layer's kernels have its row strides and k (kc too, with
+    // one k block) as constants, as inlining makes them in the other mode
+    // (passed as arguments, a 12-row tile keeps 12 row pointers); the other
+    // layers' kernels take them as arguments (k matters only to kernels
+    // across several panels) and are shared more widely.
+    bool special =
+        specialisedLayers.count(layerSignature(op, pl, pl.k, lda, ldc));
+    std::string key =
+        fmt::format("{}x{}:{}", mr, pg,
+                    special ? layerSignature(op, pl, pl.k, lda, ldc)
+                            : layerSignature(op, pl, pg > 1 ? pl.k : 0, 0, 0));
+    auto found = sharedKernels.find(key);
+    if (found != sharedKernels.end())
+      return found->second;
+    name = fmt::format("{}.ukr{}x{}.{}", prefix, mr, pg * pl.nr,
+                       sharedKernels.size());
+    Function *f = buildMicrokernel(
+        op, pl, mr, pg, ft, name, prefetch,
+        special ? std::optional(std::make_pair(lda, ldc)) : std::nullopt);
+    f->addFnAttr(Attribute::NoInline);
+    sharedKernels.emplace(key, f);
+    return f;
+  }
+  return buildMicrokernel(op, pl, mr, pg, ft, name, prefetch, std::nullopt);
+}
+
+Function *ModelEmitter::buildMicrokernel(
+    const ir::Op &op, const DensePlan &pl, unsigned mr, unsigned pg,
+    FunctionType *ft, const std::string &name, bool prefetch,
+    std::optional<std::pair<uint64_t, uint64_t>> strides) {
+  Function *f = newFunction(ft, name, false);
   for (unsigned i : {0u, 2u, 3u, 7u})
     f->addParamAttr(i, Attribute::NoAlias);
   auto args = f->arg_begin();
   Value *a = &*args++, *lda = &*args++, *bp = &*args++, *c = &*args++;
   Value *ldc = &*args++, *kc = &*args++, *flags = &*args++;
+  if (strides) {
+    lda = c64(strides->first);
+    ldc = c64(strides->second);
+    // One k block: every call passes kc = k.
+    if (pl.k <= pl.kc)
+      kc = c64(pl.k);
+  }
   Value *bias = &*args++, *nvalid = &*args++;
   Value *pf = &*args++, *pfStride = &*args++, *cNext = &*args++;
 
@@ -119,7 +171,6 @@ Function *ModelEmitter::emitMicrokernel(const ir::Op &op, const DensePlan &pl,
   //    L1, so it prefetches the *next* micro-panel (pf) into L2 only, where
   //    it does not evict the one in use.
   constexpr uint64_t kPrefetchSteps = 32;
-  bool prefetch = streamsWeights(pl);
   auto step = [&](Value *k, unsigned set, std::vector<Value *> &acc) {
     std::vector<Value *> bv;
     if (prefetch && pg == 1)
@@ -248,13 +299,13 @@ ModelEmitter::Stage ModelEmitter::emitDenseStage(const ir::Op &op,
   }
   std::vector<Function *> kernels(pl.mr + 1, nullptr);
   for (unsigned mr = 1; mr <= pl.mr; ++mr)
-    kernels[mr] = emitMicrokernel(op, pl, mr, 1, opIndex);
+    kernels[mr] = emitMicrokernel(op, pl, mr, 1, opIndex, lda, ldc);
   // Single-row kernels across 1..gemvPanels panels (index = panels).
   unsigned pgMax = pl.gemvPanels;
   std::vector<Function *> gemv(pgMax + 1, nullptr);
   gemv[1] = kernels[1];
   for (unsigned pg = 2; pg <= pgMax; ++pg)
-    gemv[pg] = emitMicrokernel(op, pl, 1, pg, opIndex);
+    gemv[pg] = emitMicrokernel(op, pl, 1, pg, opIndex, lda, ldc);
 
   Task task = beginTask(fmt::format("{}.dense{}", prefix, opIndex));
   Value *in = task.in, *out = task.out, *rows = task.rows;

@@ -150,6 +150,8 @@ std::vector<Value *> ModelEmitter::rowLoop(
 ModelEmitter::Task ModelEmitter::beginTask(const std::string &name) {
   Task t;
   t.fn = newFunction(taskTy, name, false);
+  if (compactCode)
+    t.fn->addFnAttr(Attribute::NoInline);
   auto args = t.fn->arg_begin();
   Value *ctxArg = &*args++;
   t.begin = &*args++;
@@ -384,6 +386,8 @@ std::vector<StageInfo> ModelEmitter::emit() {
     auto isDense = [](const ir::Op &op) {
       return op.kind == ir::OpKind::Dense || op.kind == ir::OpKind::Linear;
     };
+    compactCode = std::count_if(model.ops.begin(), model.ops.end(), isDense) >
+                  kInlineDenseLayers;
     // A network whose weights fit in L2 goes through the whole chain one
     // row block at a time (emitFusedStage): the activations then stay in
     // cache between layers instead of streaming [batch, F] buffers through
@@ -406,6 +410,31 @@ std::vector<StageInfo> ModelEmitter::emit() {
         return width;
       return fuse ? plan.scratchFeatures : scratchStride(width);
     };
+    if (compactCode) {
+      // Which layers get specialised kernels: those whose signature at
+      // least two share, the most used first (ties: the first seen).
+      std::map<std::string, std::pair<size_t, size_t>> uses; // count, first
+      for (size_t i = 0; i < numOps; ++i) {
+        const ir::Op &op = model.ops[i];
+        if (!isDense(op))
+          continue;
+        DensePlan pl = planDense(op, cfg);
+        std::string sig = layerSignature(
+            op, pl, pl.k,
+            strideOf(i == 0 ? 0 : dstOf(i - 1),
+                     model.values[op.input].type.features()),
+            strideOf(dstOf(i), model.values[op.result].type.features()));
+        auto [it, added] = uses.emplace(sig, std::make_pair(0, i));
+        ++it->second.first;
+      }
+      std::vector<std::pair<std::pair<size_t, size_t>, std::string>> ranked;
+      for (const auto &[sig, use] : uses)
+        if (use.first >= 2)
+          ranked.push_back({{~use.first, use.second}, sig});
+      std::sort(ranked.begin(), ranked.end());
+      for (size_t r = 0; r < ranked.size() && r < kMaxSpecialised; ++r)
+        specialisedLayers.insert(ranked[r].second);
+    }
     for (size_t i = 0; i < numOps; ++i) {
       const ir::Op &op = model.ops[i];
       int src = i == 0 ? 0 : dstOf(i - 1);

@@ -9,8 +9,8 @@
 // but an `[N x i8]` one with a single emitBytes. For the lecture's 1 x 16k
 // network (160 M weights) `seqc compile` took 20.5 s before and 8.2 s
 // after. The bytes are the same, so the object is too (checked byte for
-// byte on the suite's models). `seqc emit --format llvm|asm` keeps the readable float
-// arrays: this step runs only for objects and the JIT.
+// byte on the suite's models). `seqc emit --format llvm|asm` keeps the readable
+// float arrays: this step runs only for objects and the JIT.
 //
 //===----------------------------------------------------------------------===//
 
