@@ -295,22 +295,17 @@ bool generate(const ir::Model &model, const CpuTargetOptions &opts,
   if (kind == OutputKind::Object)
     rawConstantInitializers(*mod);
   SmallVector<char, 0> buffer;
-  {
-    raw_svector_ostream os(buffer);
-    legacy::PassManager pm;
-    if (tm->addPassesToEmitFile(pm, os, nullptr,
-                                kind == OutputKind::Object
-                                    ? CodeGenFileType::ObjectFile
-                                    : CodeGenFileType::AssemblyFile)) {
-      error =
-          fmt::format("the target '{}' cannot emit this file type", rt.triple);
-      return false;
-    }
-    pm.run(*mod);
+  raw_svector_ostream os(buffer);
+  legacy::PassManager pm;
+  if (tm->addPassesToEmitFile(pm, os, nullptr,
+                              kind == OutputKind::Object
+                                  ? CodeGenFileType::ObjectFile
+                                  : CodeGenFileType::AssemblyFile)) {
+    error =
+        fmt::format("the target '{}' cannot emit this file type", rt.triple);
+    return false;
   }
-  // The module and the assembler's buffers go before the copy: with large
-  // weights each is as big as the object.
-  mod.reset();
+  pm.run(*mod);
   out.assign(buffer.begin(), buffer.end());
   return true;
 }

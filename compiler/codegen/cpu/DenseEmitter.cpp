@@ -56,12 +56,11 @@ Function *ModelEmitter::emitMicrokernel(const ir::Op &op, const DensePlan &pl,
     // (passed as arguments, a 12-row tile keeps 12 row pointers); the other
     // layers' kernels take them as arguments (k matters only to kernels
     // across several panels) and are shared more widely.
-    bool special =
-        specialisedLayers.count(layerSignature(op, pl, pl.k, lda, ldc));
-    std::string key =
-        fmt::format("{}x{}:{}", mr, pg,
-                    special ? layerSignature(op, pl, pl.k, lda, ldc)
-                            : layerSignature(op, pl, pg > 1 ? pl.k : 0, 0, 0));
+    std::string layer = layerSignature(op, pl, pl.k, lda, ldc);
+    bool special = specialisedLayers.count(layer);
+    std::string key = fmt::format(
+        "{}x{}:{}", mr, pg,
+        special ? layer : layerSignature(op, pl, pg > 1 ? pl.k : 0, 0, 0));
     auto found = sharedKernels.find(key);
     if (found != sharedKernels.end())
       return found->second;

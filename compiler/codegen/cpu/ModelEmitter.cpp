@@ -410,30 +410,36 @@ std::vector<StageInfo> ModelEmitter::emit() {
         return width;
       return fuse ? plan.scratchFeatures : scratchStride(width);
     };
+    // The row strides of op i's input and output buffers.
+    auto stridesOf = [&](size_t i) {
+      const ir::Op &op = model.ops[i];
+      return std::make_pair(
+          strideOf(i == 0 ? 0 : dstOf(i - 1),
+                   model.values[op.input].type.features()),
+          strideOf(dstOf(i), model.values[op.result].type.features()));
+    };
     if (compactCode) {
       // Which layers get specialised kernels: those whose signature at
       // least two share, the most used first (ties: the first seen).
-      std::map<std::string, std::pair<size_t, size_t>> uses; // count, first
+      std::map<std::string, size_t> uses;
+      std::vector<std::string> firstSeen;
       for (size_t i = 0; i < numOps; ++i) {
         const ir::Op &op = model.ops[i];
         if (!isDense(op))
           continue;
         DensePlan pl = planDense(op, cfg);
-        std::string sig = layerSignature(
-            op, pl, pl.k,
-            strideOf(i == 0 ? 0 : dstOf(i - 1),
-                     model.values[op.input].type.features()),
-            strideOf(dstOf(i), model.values[op.result].type.features()));
-        auto [it, added] = uses.emplace(sig, std::make_pair(0, i));
-        ++it->second.first;
+        auto [lda, ldc] = stridesOf(i);
+        std::string sig = layerSignature(op, pl, pl.k, lda, ldc);
+        if (++uses[sig] == 1)
+          firstSeen.push_back(sig);
       }
-      std::vector<std::pair<std::pair<size_t, size_t>, std::string>> ranked;
-      for (const auto &[sig, use] : uses)
-        if (use.first >= 2)
-          ranked.push_back({{~use.first, use.second}, sig});
-      std::sort(ranked.begin(), ranked.end());
-      for (size_t r = 0; r < ranked.size() && r < kMaxSpecialised; ++r)
-        specialisedLayers.insert(ranked[r].second);
+      std::stable_sort(firstSeen.begin(), firstSeen.end(),
+                       [&](const std::string &x, const std::string &y) {
+                         return uses[x] > uses[y];
+                       });
+      for (const std::string &sig : firstSeen)
+        if (uses[sig] >= 2 && specialisedLayers.size() < kMaxSpecialised)
+          specialisedLayers.insert(sig);
     }
     for (size_t i = 0; i < numOps; ++i) {
       const ir::Op &op = model.ops[i];
@@ -441,8 +447,7 @@ std::vector<StageInfo> ModelEmitter::emit() {
       int dst = dstOf(i);
       uint64_t inWidth = model.values[op.input].type.features();
       uint64_t width = model.values[op.result].type.features();
-      uint64_t srcStride = strideOf(src, inWidth);
-      uint64_t dstStride = strideOf(dst, width);
+      auto [srcStride, dstStride] = stridesOf(i);
       Stage st = isDense(op) ? emitDenseStage(op, static_cast<unsigned>(i),
                                               srcStride, dstStride)
                              : emitRowStage(op, static_cast<unsigned>(i), false,

@@ -34,6 +34,15 @@ DenseTiling tileDense(int64_t rows, int64_t n) {
   return t;
 }
 
+/// Blocks of the fused kernel resident per SM (the plan caps its grid at
+/// this many per SM): as many as 227 KiB of shared memory holds (the most
+/// one block may use on sm_90), from 1 to 4.
+uint32_t blocksPerSm(uint64_t sharedBytes) {
+  constexpr uint64_t kSharedPerSm = 232448;
+  return static_cast<uint32_t>(std::clamp<uint64_t>(
+      kSharedPerSm / std::max<uint64_t>(sharedBytes, 1), 1, 4));
+}
+
 } // namespace
 
 bool emitFusedF32(const ir::Model &model, const std::vector<Stage> &stages,
@@ -158,8 +167,7 @@ bool emitFusedF32(const ir::Model &model, const std::vector<Stage> &stages,
                         "batch);\n    __syncthreads();\n",
                         rows, outWidth, ld, cur);
 
-    const uint32_t perSm = static_cast<uint32_t>(
-        std::clamp<uint64_t>(232448 / std::max<uint64_t>(shared, 1), 1, 4));
+    const uint32_t perSm = blocksPerSm(shared);
     body += fmt::format(
         "/// The whole network, fp32: a block of 256 threads owns {0} rows at "
         "a\n/// time; parameters ({1} bytes) stay in shared memory.\n"
@@ -198,7 +206,6 @@ bool emitFusedF32(const ir::Model &model, const std::vector<Stage> &stages,
   return false;
 }
 
-/// Emits the tensor-core fused kernel (bf16/f16); false if it does not fit.
 bool emitFusedMma(const ir::Model &model, const std::vector<Stage> &stages,
                   const CudaOptions &options, CudaProgram &program,
                   ActivationTable &acts, std::string &body,
@@ -311,8 +318,7 @@ bool emitFusedMma(const ir::Model &model, const std::vector<Stage> &stages,
                          options.arch.smName());
     return false;
   }
-  const uint32_t perSm = static_cast<uint32_t>(
-      std::clamp<uint64_t>(232448 / std::max<uint64_t>(shared, 1), 1, 4));
+  const uint32_t perSm = blocksPerSm(shared);
   body += fmt::format(
       "/// The whole network on tensor cores ({0}): each warp owns 16 rows at "
       "a\n/// time and keeps them in registers from layer to layer; weights "

@@ -68,7 +68,6 @@ std::string identifierFrom(std::string text) {
 
 } // namespace
 
-/// A float literal CUDA accepts: `0.0099999998f`, `SEQC_INFINITY`.
 std::string floatLiteral(double value) {
   if (std::isnan(value))
     return "__int_as_float(0x7fc00000)";
