@@ -8,7 +8,8 @@
 #                  [WEIGHTS <file.safetensors>]
 #                  [CPU <cpu>...]
 #                  [NAME <prefix>]
-#                  [INIT_SEED <n>])
+#                  [INIT_SEED <n>]
+#                  [EXTERNAL_WEIGHTS])
 #   target_link_libraries(app PRIVATE <target>)
 #
 # <target> is a STATIC library holding the generated object; its include
@@ -29,13 +30,20 @@
 #              default: the MODEL file's name without `.nn`.
 #   INIT_SEED  PyTorch-style random initialisation with this seed instead of
 #              weights (`--init-seed`), for benchmarks and tests.
+#   EXTERNAL_WEIGHTS
+#              `--external-weights`: the packed weights go to
+#              `<prefix>.weights` instead of the object; the app loads (or
+#              maps, seqc::runtime's seqc_weights_map) that file at run time
+#              and passes it to every call. The target's SEQC_WEIGHTS
+#              property is its path, to install or copy next to the app.
 #
 # The model is recompiled when the .nn file, the weights or the seqc
 # executable change. Without WEIGHTS or INIT_SEED the file's own
 # `load_state_dict("...")` paths are read at configure time and become
 # dependencies too (re-run CMake after changing which file it loads).
 # Outputs go to `${CMAKE_CURRENT_BINARY_DIR}/<target>.seqc/`. The target
-# carries the properties SEQC_PREFIX, SEQC_HEADER and SEQC_OBJECT.
+# carries the properties SEQC_PREFIX, SEQC_HEADER and SEQC_OBJECT (and
+# SEQC_WEIGHTS with EXTERNAL_WEIGHTS).
 #
 # Needs an executable target `seqc::seqc` (the installed package's
 # seqcConfig.cmake and seqc's own build both define it) and
@@ -46,8 +54,8 @@
 include_guard(GLOBAL)
 
 function(seqc_add_model target)
-  cmake_parse_arguments(PARSE_ARGV 1 ARG "" "MODEL;WEIGHTS;NAME;INIT_SEED"
-                        "CPU")
+  cmake_parse_arguments(PARSE_ARGV 1 ARG "EXTERNAL_WEIGHTS"
+                        "MODEL;WEIGHTS;NAME;INIT_SEED" "CPU")
   if(ARG_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "seqc_add_model(${target}): unknown arguments: "
                         "${ARG_UNPARSED_ARGUMENTS}")
@@ -133,15 +141,23 @@ function(seqc_add_model target)
   set(outDir "${CMAKE_CURRENT_BINARY_DIR}/${target}.seqc")
   set(header "${outDir}/${prefix}.h")
   set(object "${outDir}/${prefix}.o")
+  set(outputs "${header}" "${object}")
+  set(shownOutputs "${prefix}.o and ${prefix}.h")
+  if(ARG_EXTERNAL_WEIGHTS)
+    set(weightsFile "${outDir}/${prefix}.weights")
+    list(APPEND args --external-weights)
+    list(APPEND outputs "${weightsFile}")
+    set(shownOutputs "${prefix}.o, ${prefix}.h and ${prefix}.weights")
+  endif()
   list(APPEND args -o "${outDir}/${prefix}")
 
   file(MAKE_DIRECTORY "${outDir}")
   file(RELATIVE_PATH shownModel "${CMAKE_SOURCE_DIR}" "${model}")
   add_custom_command(
-    OUTPUT "${header}" "${object}"
+    OUTPUT ${outputs}
     COMMAND seqc::seqc ${args}
     DEPENDS ${depends} seqc::seqc "$<TARGET_FILE:seqc::seqc>"
-    COMMENT "seqc: compiling ${shownModel} to ${prefix}.o and ${prefix}.h"
+    COMMENT "seqc: compiling ${shownModel} to ${shownOutputs}"
     VERBATIM)
 
   set_source_files_properties("${object}" PROPERTIES EXTERNAL_OBJECT TRUE
@@ -165,5 +181,8 @@ function(seqc_add_model target)
     SEQC_PREFIX "${prefix}"
     SEQC_HEADER "${header}"
     SEQC_OBJECT "${object}")
+  if(ARG_EXTERNAL_WEIGHTS)
+    set_target_properties(${target} PROPERTIES SEQC_WEIGHTS "${weightsFile}")
+  endif()
   target_include_directories(${target} INTERFACE "${outDir}")
 endfunction()

@@ -32,6 +32,7 @@ if(NOT TARGET seqc_runtime)
 endif()
 install(TARGETS seqc_runtime ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(FILES ${PROJECT_SOURCE_DIR}/runtime/ThreadPool.h
+              ${PROJECT_SOURCE_DIR}/runtime/Weights.h
               ${PROJECT_SOURCE_DIR}/runtime/seqc_cuda_runtime.h
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/seqc)
 

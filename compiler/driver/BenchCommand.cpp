@@ -688,6 +688,8 @@ int bench(const DriverOptions &opts, SourceManager &sourceMgr,
 
   std::unique_ptr<Executor> executor;
   if (backend == "ref") {
+    if (!externalWeightsOnCpu(opts, "--backend", "ref", diag))
+      return 1;
     if (opts.threads > 1)
       diag.report(Severity::Warning,
                   fmt::format("the reference interpreter runs on one thread; "

@@ -2,8 +2,9 @@
 //
 // Part of seqc. The driver's side of the LLVM CPU backend: option handling,
 // `seqc emit --target cpu`, `seqc compile --target cpu` (PREFIX.h, PREFIX.o
-// and optionally PREFIX.a, written atomically) and the JIT executor behind
-// `seqc run --backend cpu`, which uses the runtime's thread pool for
+// and optionally PREFIX.a and PREFIX.weights, written atomically) and the JIT
+// executor behind `seqc run --backend cpu`, which uses the runtime's thread
+// pool for
 // --threads N.
 //
 //===----------------------------------------------------------------------===//
@@ -11,6 +12,7 @@
 #ifdef SEQC_HAVE_LLVM
 
 #include "compiler/codegen/cpu/CpuBackend.h"
+#include "compiler/codegen/cpu/WeightsBlob.h"
 #include "compiler/driver/Targets.h"
 #include "compiler/support/FileIO.h"
 #include "runtime/ThreadPool.h"
@@ -41,6 +43,7 @@ cpu::CpuTargetOptions targetOptions(const DriverOptions &opts,
   t.triple = opts.targetTriple;
   t.prefix = prefix;
   t.fastMath = opts.fastMath;
+  t.externalWeights = opts.externalWeights;
   return t;
 }
 
@@ -81,7 +84,10 @@ public:
   }
   ~CpuExecutor() override { seqc_thread_pool_destroy(pool); }
 
-  uint64_t artifactBytes() const override { return jit->objectBytes(); }
+  uint64_t artifactBytes() const override {
+    // With external weights, the code plus PREFIX.weights.
+    return jit->objectBytes() + jit->weightsBytes();
+  }
 
   std::vector<ProfiledStage> profiledStages() const override {
     std::vector<ProfiledStage> out;
@@ -195,10 +201,11 @@ int emitCpu(const ir::Model &fused, const DriverOptions &opts,
     prefix = "model";
   }
   std::string text, error;
+  cpu::WeightsBlob weights;
   if (!cpu::generate(fused, targetOptions(opts, prefix),
                      format == "asm" ? cpu::OutputKind::Assembly
                                      : cpu::OutputKind::LLVMIR,
-                     text, error)) {
+                     text, error, opts.externalWeights ? &weights : nullptr)) {
     diag.error(error);
     return 1;
   }
@@ -233,16 +240,20 @@ int compileCpu(const ir::Model &fused, const DriverOptions &opts,
   std::vector<std::string> paths = {base + ".o", base + ".h"};
   if (opts.staticLib)
     paths.push_back(base + ".a");
+  if (opts.externalWeights)
+    paths.push_back(base + ".weights");
   for (const std::string &path : paths)
     if (isInputFile(opts, path, diag))
       return 1;
   cpu::CpuTargetOptions target = targetOptions(opts, prefix);
   std::string object, error;
-  if (!cpu::generate(fused, target, cpu::OutputKind::Object, object, error)) {
+  cpu::WeightsBlob weights;
+  if (!cpu::generate(fused, target, cpu::OutputKind::Object, object, error,
+                     opts.externalWeights ? &weights : nullptr)) {
     diag.error(error);
     return 1;
   }
-  std::string header = cpu::generateHeader(fused, target);
+  std::string header = cpu::generateHeader(fused, target, weights.size());
   std::string archive;
   if (opts.staticLib &&
       !cpu::makeStaticLibrary(object, fileName(base) + ".o", archive, error)) {
@@ -251,7 +262,9 @@ int compileCpu(const ir::Model &fused, const DriverOptions &opts,
   }
   if (!writeFileAtomic(base + ".o", object, error) ||
       !writeFileAtomic(base + ".h", header, error) ||
-      (opts.staticLib && !writeFileAtomic(base + ".a", archive, error))) {
+      (opts.staticLib && !writeFileAtomic(base + ".a", archive, error)) ||
+      (opts.externalWeights &&
+       !writeFileAtomic(base + ".weights", weights.pieces(), error))) {
     diag.error(error);
     return 2;
   }

@@ -4,7 +4,19 @@
 #include "compiler/driver/Pipeline.h"
 #include "compiler/driver/Targets.h"
 
+#include <fmt/format.h>
+
 namespace seqc::driver {
+
+bool externalWeightsOnCpu(const DriverOptions &opts, const std::string &flag,
+                          const std::string &value, DiagnosticEngine &diag) {
+  if (!opts.externalWeights || value == "cpu")
+    return true;
+  diag.error(fmt::format("--external-weights is for the CPU backend only, "
+                         "not {} {}",
+                         flag, value));
+  return false;
+}
 
 namespace {
 
@@ -16,6 +28,8 @@ int generate(const DriverOptions &opts, [[maybe_unused]] bool compile) {
   if (!model)
     return 1;
   std::string target = opts.target.empty() ? "cpu" : opts.target;
+  if (!externalWeightsOnCpu(opts, "--target", target, diag))
+    return 1;
   if (target == "cpu") {
 #ifdef SEQC_HAVE_LLVM
     return compile ? compileCpu(*model, opts, diag)
@@ -53,6 +67,8 @@ createExecutor([[maybe_unused]] const ir::Model &fused,
                const DriverOptions &opts, DiagnosticEngine &diag,
                [[maybe_unused]] bool profile) {
   if (opts.backend == "cuda") {
+    if (!externalWeightsOnCpu(opts, "--backend", "cuda", diag))
+      return nullptr;
     if (profile) {
       diag.error("the CUDA backend has no per-stage profile");
       return nullptr;

@@ -44,6 +44,9 @@ emit / compile:
   --target cpu|cuda  --format FMT  -o PATH  --name PREFIX  --cpu CPU
   --target-triple T  --gpu-arch sm_XX  --precision f32|bf16|f16  --fast-math
   --static-lib
+  --external-weights    (cpu) write the packed weights to PREFIX.weights,
+                        which the app loads and passes to PREFIX_run,
+                        instead of embedding them in the object
 
 bench (latency, GFLOP/s and share of the measured FP32 peak; docs/performance.md):
   --batch LIST          batch sizes to time (default 1,64,1024)
@@ -168,6 +171,11 @@ const std::vector<OptionSpec> &optionTable() {
       {"--fast-math", false, "run emit compile bench",
        [](DriverOptions &o, std::string_view) {
          o.fastMath = true;
+         return true;
+       }},
+      {"--external-weights", false, "run emit compile bench",
+       [](DriverOptions &o, std::string_view) {
+         o.externalWeights = true;
          return true;
        }},
       {"--static-lib", false, "compile",

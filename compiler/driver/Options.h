@@ -37,6 +37,7 @@ struct DriverOptions {
   std::string precision;               ///< --precision f32|bf16|f16
   bool fastMath = false;               ///< --fast-math
   bool staticLib = false;              ///< --static-lib
+  bool externalWeights = false;        ///< --external-weights
   unsigned threads = 1;                ///< --threads N
   std::vector<uint64_t> batches;       ///< --batch 1,64,1024
   bool json = false;                   ///< --json

@@ -77,6 +77,8 @@ int runRunCommand(const DriverOptions &opts) {
     }
     backend = "ref";
   }
+  if (backend == "ref" && !externalWeightsOnCpu(opts, "--backend", "ref", diag))
+    return 1;
   std::unique_ptr<ir::Model> model = loadCheckedModel(opts, sourceMgr, diag);
   if (!model)
     return 1;

@@ -49,6 +49,11 @@ public:
   virtual std::vector<double> takeStageSeconds() { return {}; }
 };
 
+/// False (after reporting) when --external-weights is given with \p flag
+/// (--target, --backend) set to \p value, anything but "cpu".
+bool externalWeightsOnCpu(const DriverOptions &opts, const std::string &flag,
+                          const std::string &value, DiagnosticEngine &diag);
+
 #ifdef SEQC_HAVE_LLVM
 /// JIT-compiles \p fused for this host. Returns nullptr after reporting.
 /// With \p profile, a build that times its stages (profiledStages).

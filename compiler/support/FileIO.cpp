@@ -53,24 +53,33 @@ std::optional<std::string> readFile(const std::string &path, uint64_t maxBytes,
 
 bool writeFileAtomic(const std::string &path, std::string_view contents,
                      std::string &error) {
+  return writeFileAtomic(path, std::vector<std::string_view>{contents}, error);
+}
+
+bool writeFileAtomic(const std::string &path,
+                     const std::vector<std::string_view> &pieces,
+                     std::string &error) {
   std::string tmp = path + ".seqc-tmp-XXXXXX";
   int fd = ::mkstemp(tmp.data());
   if (fd < 0) {
     error = fmt::format("cannot create '{}': {}", path, std::strerror(errno));
     return false;
   }
-  size_t done = 0;
-  while (done < contents.size()) {
-    ssize_t n = ::write(fd, contents.data() + done, contents.size() - done);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0) {
-      error = fmt::format("cannot write '{}': {}", path, std::strerror(errno));
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return false;
+  for (std::string_view contents : pieces) {
+    size_t done = 0;
+    while (done < contents.size()) {
+      ssize_t n = ::write(fd, contents.data() + done, contents.size() - done);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0) {
+        error =
+            fmt::format("cannot write '{}': {}", path, std::strerror(errno));
+        ::close(fd);
+        ::unlink(tmp.c_str());
+        return false;
+      }
+      done += static_cast<size_t>(n);
     }
-    done += static_cast<size_t>(n);
   }
   ::fchmod(fd, 0644);
   if (::close(fd) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace seqc {
 
@@ -23,6 +24,10 @@ std::optional<std::string> readFile(const std::string &path, uint64_t maxBytes,
 /// Writes \p contents to \p path atomically (temporary file + rename).
 /// Returns false and sets \p error on failure; nothing is left behind then.
 bool writeFileAtomic(const std::string &path, std::string_view contents,
+                     std::string &error);
+/// The same for a file made of \p pieces, written one after another.
+bool writeFileAtomic(const std::string &path,
+                     const std::vector<std::string_view> &pieces,
                      std::string &error);
 
 /// True when \p a and \p b name the same existing file (same device and

@@ -8,6 +8,7 @@
 
 #include "compiler/codegen/cpu/CpuBackend.h"
 #include "compiler/codegen/cpu/Internal.h"
+#include "compiler/ir/Printer.h"
 
 #include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
@@ -29,6 +30,9 @@
 #include <fmt/format.h>
 
 #include <atomic>
+#include <cassert>
+#include <cstdlib>
+#include <cstring>
 #include <mutex>
 
 using namespace llvm;
@@ -226,7 +230,8 @@ std::unique_ptr<Module> buildModule(const ir::Model &model,
                                     const CpuTargetOptions &opts,
                                     Targets &targets, LLVMContext &ctx,
                                     std::string &error,
-                                    std::vector<StageInfo> *stages = nullptr) {
+                                    std::vector<StageInfo> *stages = nullptr,
+                                    WeightsBlob *blob = nullptr) {
   if (!isValidPrefix(opts.prefix)) {
     error = fmt::format(
         "'{}' is not a valid C identifier for the symbol prefix", opts.prefix);
@@ -235,12 +240,26 @@ std::unique_ptr<Module> buildModule(const ir::Model &model,
   if (!checkModel(model, error))
     return nullptr;
   TargetMachine &tm = *targets.tm;
+  if (blob && tm.createDataLayout().isBigEndian() != sys::IsBigEndianHost) {
+    error = fmt::format("external weights need a target with this host's "
+                        "byte order, not '{}'",
+                        targets.primary.triple);
+    return nullptr;
+  }
   auto mod = std::make_unique<Module>(opts.prefix, ctx);
   mod->setTargetTriple(tm.getTargetTriple().str());
   mod->setDataLayout(tm.createDataLayout());
+  // What the code depends on besides the arrays' layout: the model (its
+  // IR, which names and shapes its parameters but holds no values) and
+  // the target.
+  std::string identity =
+      fmt::format("seqc weights v1\n{}triple {}\n", ir::printModel(model),
+                  tm.getTargetTriple().str());
   if (targets.variants.empty()) {
-    std::vector<StageInfo> infos = emitModel(
-        *mod, model, opts.prefix, kernelConfigFor(tm), true, opts.profile);
+    KernelConfig cfg = kernelConfigFor(tm);
+    identity += fmt::format("cpu {} {}\n", cfg.cpu, cfg.features);
+    std::vector<StageInfo> infos =
+        emitModel(*mod, model, opts.prefix, cfg, true, opts.profile, blob);
     if (stages)
       *stages = std::move(infos);
   } else {
@@ -256,10 +275,24 @@ std::unique_ptr<Module> buildModule(const ir::Model &model,
       for (const std::string &f : dispatchableX86Features())
         if (vtm.getMCSubtargetInfo()->checkFeatures("+" + f))
           v.features.push_back(f);
-      emitModel(*mod, model, v.symbolPrefix, kernelConfigFor(vtm), false);
+      KernelConfig cfg = kernelConfigFor(vtm);
+      identity += fmt::format("cpu {} {}\n", cfg.cpu, cfg.features);
+      emitModel(*mod, model, v.symbolPrefix, cfg, false, false, blob);
       variants.push_back(std::move(v));
     }
-    emitCpuDispatch(*mod, opts.prefix, variants);
+    emitCpuDispatch(*mod, opts.prefix, variants, blob != nullptr);
+  }
+  if (blob) {
+    blob->seal(identity);
+    for (auto [name, value] :
+         {std::pair{kWeightsFingerprintGlobal, blob->fingerprint()},
+          std::pair{kWeightsBytesGlobal, blob->size()}}) {
+      auto *gv = cast<GlobalVariable>(
+          mod->getOrInsertGlobal(name, Type::getInt64Ty(ctx)));
+      gv->setInitializer(ConstantInt::get(Type::getInt64Ty(ctx), value));
+      gv->setConstant(true);
+      gv->setLinkage(GlobalValue::PrivateLinkage);
+    }
   }
   std::string verifyErrors;
   raw_string_ostream os(verifyErrors);
@@ -274,14 +307,18 @@ std::unique_ptr<Module> buildModule(const ir::Model &model,
 } // namespace
 
 bool generate(const ir::Model &model, const CpuTargetOptions &opts,
-              OutputKind kind, std::string &out, std::string &error) {
+              OutputKind kind, std::string &out, std::string &error,
+              WeightsBlob *weights) {
+  assert((weights != nullptr) == opts.externalWeights &&
+         "external weights need somewhere to go");
   Targets targets;
   if (!createTargets(opts, targets, error))
     return false;
   TargetMachine *tm = targets.tm.get();
   const ResolvedTarget &rt = targets.primary;
   LLVMContext ctx;
-  std::unique_ptr<Module> mod = buildModule(model, opts, targets, ctx, error);
+  std::unique_ptr<Module> mod =
+      buildModule(model, opts, targets, ctx, error, nullptr, weights);
   if (!mod)
     return false;
   if (kind == OutputKind::LLVMIR) {
@@ -341,6 +378,17 @@ struct JitModel::Impl {
   int (*runFn)(const float *, float *, size_t, void *) = nullptr;
   int (*runParallelFn)(const float *, float *, size_t, void *, ParallelForFn,
                        void *) = nullptr;
+  /// External weights: the entry points with the weights argument, and the
+  /// blob they are given (64-byte aligned).
+  int (*runWeightsFn)(const void *, const float *, float *, size_t,
+                      void *) = nullptr;
+  int (*runParallelWeightsFn)(const void *, const float *, float *, size_t,
+                              void *, ParallelForFn, void *) = nullptr;
+  struct FreeDeleter {
+    void operator()(void *p) const { std::free(p); }
+  };
+  std::unique_ptr<void, FreeDeleter> weights;
+  uint64_t weightsBytes = 0;
   std::vector<StageInfo> stages;
   /// Profiling builds: the globals the generated code reads its hook from.
   ProfileHookFn *profileHook = nullptr;
@@ -391,11 +439,26 @@ std::unique_ptr<JitModel> JitModel::create(const ir::Model &model,
   const ResolvedTarget &rt = targets.primary;
   auto ctx = std::make_unique<LLVMContext>();
   std::vector<StageInfo> stages;
+  WeightsBlob blob;
   std::unique_ptr<Module> mod =
-      buildModule(model, hostOpts, targets, *ctx, error, &stages);
+      buildModule(model, hostOpts, targets, *ctx, error, &stages,
+                  opts.externalWeights ? &blob : nullptr);
   if (!mod)
     return nullptr;
   rawConstantInitializers(*mod);
+  std::unique_ptr<void, Impl::FreeDeleter> weights;
+  uint64_t weightsBytes = 0;
+  if (opts.externalWeights) {
+    // Sealed blobs are a multiple of 64 bytes, as aligned_alloc wants.
+    weightsBytes = blob.size();
+    weights.reset(std::aligned_alloc(WeightsBlob::kAlign, weightsBytes));
+    if (!weights) {
+      error =
+          fmt::format("cannot allocate {} bytes for the weights", weightsBytes);
+      return nullptr;
+    }
+    blob.moveTo(static_cast<char *>(weights.get()));
+  }
 
   orc::JITTargetMachineBuilder jtmb((Triple(rt.triple)));
   jtmb.setCPU(rt.cpu);
@@ -410,6 +473,10 @@ std::unique_ptr<JitModel> JitModel::create(const ir::Model &model,
   auto impl = std::make_unique<Impl>();
   impl->jit = std::move(*jit);
   impl->stages = std::move(stages);
+  if (weights) {
+    impl->weights = std::move(weights);
+    impl->weightsBytes = weightsBytes;
+  }
   mod->setDataLayout(impl->jit->getDataLayout());
   Impl *state = impl.get();
   impl->jit->getObjTransformLayer().setTransform(
@@ -433,9 +500,14 @@ std::unique_ptr<JitModel> JitModel::create(const ir::Model &model,
     fn = addr->toPtr<std::remove_reference_t<decltype(fn)>>();
     return true;
   };
-  if (!lookup(opts.prefix + "_scratch_bytes", impl->scratchFn) ||
-      !lookup(opts.prefix + "_run", impl->runFn) ||
-      !lookup(opts.prefix + "_run_parallel", impl->runParallelFn))
+  if (!lookup(opts.prefix + "_scratch_bytes", impl->scratchFn))
+    return nullptr;
+  if (opts.externalWeights
+          ? !lookup(opts.prefix + "_run", impl->runWeightsFn) ||
+                !lookup(opts.prefix + "_run_parallel",
+                        impl->runParallelWeightsFn)
+          : !lookup(opts.prefix + "_run", impl->runFn) ||
+                !lookup(opts.prefix + "_run_parallel", impl->runParallelFn))
     return nullptr;
   if (opts.profile &&
       (!lookup(opts.prefix + "_profile_hook", impl->profileHook) ||
@@ -460,14 +532,24 @@ size_t JitModel::scratchBytes(size_t batch) const {
   return impl->scratchFn(batch);
 }
 
+const void *JitModel::weightsData() const { return impl->weights.get(); }
+
+uint64_t JitModel::weightsBytes() const { return impl->weightsBytes; }
+
 int JitModel::run(const float *input, float *output, size_t batch,
                   void *scratch) const {
+  if (impl->runWeightsFn)
+    return impl->runWeightsFn(impl->weights.get(), input, output, batch,
+                              scratch);
   return impl->runFn(input, output, batch, scratch);
 }
 
 int JitModel::runParallel(const float *input, float *output, size_t batch,
                           void *scratch, ParallelForFn parallelFor,
                           void *pool) const {
+  if (impl->runParallelWeightsFn)
+    return impl->runParallelWeightsFn(impl->weights.get(), input, output, batch,
+                                      scratch, parallelFor, pool);
   return impl->runParallelFn(input, output, batch, scratch, parallelFor, pool);
 }
 

@@ -41,6 +41,11 @@ struct CpuTargetOptions {
   /// globals, PREFIX_profile_hook and PREFIX_profile_user (see
   /// JitModel::setProfileHook). Off, the code has no trace of it.
   bool profile = false;
+  /// External weights (`seqc compile --external-weights`): the parameters
+  /// are not embedded but written to a separate blob, PREFIX.weights, that
+  /// the app loads (or maps) and passes to the entry points as their first
+  /// argument; see docs/cpu-backend.md.
+  bool externalWeights = false;
 };
 
 /// What one stage of PREFIX_run does: a pass over the whole batch, split
@@ -69,6 +74,10 @@ enum RunStatus : int {
   kRunBatchTooLarge = -3, ///< batch > limits::kMaxBatch
   /// Multiversioned objects only: no variant runs on this CPU.
   kRunUnsupportedCpu = -4,
+  /// External weights only: the weights pointer is NULL or not 64-byte
+  /// aligned, or the buffer is not the PREFIX.weights this code was
+  /// compiled with (magic, fingerprint or size differ).
+  kRunBadWeights = -5,
 };
 
 /// The task and parallel-for signatures of the generated code's hook.
@@ -81,19 +90,25 @@ enum class OutputKind { LLVMIR, Assembly, Object };
 /// Checks that \p name can prefix C symbols.
 bool isValidPrefix(const std::string &name);
 
+class WeightsBlob;
+
 /// Generates \p kind for \p model into \p out. Returns false and sets
-/// \p error (a message naming what failed) on failure.
+/// \p error (a message naming what failed) on failure. With
+/// opts.externalWeights, \p weights (required; a new, empty blob) receives
+/// the contents of PREFIX.weights (WeightsBlob.h).
 bool generate(const ir::Model &model, const CpuTargetOptions &opts,
-              OutputKind kind, std::string &out, std::string &error);
+              OutputKind kind, std::string &out, std::string &error,
+              WeightsBlob *weights = nullptr);
 
 /// Wraps an object file in a `.a` archive whose member is \p memberName.
 bool makeStaticLibrary(const std::string &object, const std::string &memberName,
                        std::string &out, std::string &error);
 
 /// The plain C header that declares the generated symbols and documents the
-/// model's shapes, scratch size and error codes.
-std::string generateHeader(const ir::Model &model,
-                           const CpuTargetOptions &opts);
+/// model's shapes, scratch size and error codes. With opts.externalWeights,
+/// \p weightsBytes is the size of PREFIX.weights.
+std::string generateHeader(const ir::Model &model, const CpuTargetOptions &opts,
+                           uint64_t weightsBytes = 0);
 
 /// Bytes of scratch memory the generated code needs for \p batch rows (the
 /// same formula PREFIX_scratch_bytes evaluates).
@@ -113,6 +128,10 @@ public:
   /// Bytes of the object code the JIT compiled and linked: the machine code
   /// plus the packed weights, about what `seqc compile` writes as PREFIX.o.
   uint64_t objectBytes() const;
+  /// External weights: the blob the JIT-compiled code reads (owned by this
+  /// object, 64-byte aligned, passed to every call); else null and 0.
+  const void *weightsData() const;
+  uint64_t weightsBytes() const;
   /// Calls PREFIX_run; returns its status.
   int run(const float *input, float *output, size_t batch, void *scratch) const;
   /// Calls PREFIX_run_parallel with the given hook (nullptr = serial).

@@ -55,7 +55,8 @@ const std::vector<std::string> &dispatchableX86Features() {
 }
 
 void emitCpuDispatch(Module &mod, const std::string &prefix,
-                     const std::vector<CpuVariant> &variants) {
+                     const std::vector<CpuVariant> &variants,
+                     bool externalWeights) {
   LLVMContext &ctx = mod.getContext();
   IRBuilder<> b(ctx);
   Type *i32 = b.getInt32Ty(), *i64 = b.getInt64Ty();
@@ -66,15 +67,22 @@ void emitCpuDispatch(Module &mod, const std::string &prefix,
     return f;
   };
 
-  // scratch_bytes does not depend on the ISA: forward to the first variant.
-  FunctionType *scratchTy = FunctionType::get(i64, {i64}, false);
-  Function *scratch = Function::Create(scratchTy, GlobalValue::ExternalLinkage,
-                                       prefix + "_scratch_bytes", mod);
-  scratch->addFnAttr(Attribute::NoUnwind);
-  b.SetInsertPoint(BasicBlock::Create(ctx, "entry", scratch));
-  b.CreateRet(b.CreateCall(
-      mod.getFunction(variants.front().symbolPrefix + "_scratch_bytes"),
-      {&*scratch->arg_begin()}));
+  // scratch_bytes and check_weights do not depend on the ISA: forward to
+  // the first variant.
+  auto forward = [&](FunctionType *ty, const std::string &suffix) {
+    Function *fn = Function::Create(ty, GlobalValue::ExternalLinkage,
+                                    prefix + suffix, mod);
+    fn->addFnAttr(Attribute::NoUnwind);
+    b.SetInsertPoint(BasicBlock::Create(ctx, "entry", fn));
+    std::vector<Value *> args;
+    for (Argument &arg : fn->args())
+      args.push_back(&arg);
+    b.CreateRet(b.CreateCall(
+        mod.getFunction(variants.front().symbolPrefix + suffix), args));
+  };
+  forward(FunctionType::get(i64, {i64}, false), "_scratch_bytes");
+  if (externalWeights)
+    forward(FunctionType::get(i32, {ptrTy, i64}, false), "_check_weights");
 
   // Resolver: read CPUID leaves 1, 7 and 0x80000001 and XCR0.
   StructType *cpuidTy = StructType::get(ctx, {i32, i32, i32, i32});
@@ -89,10 +97,12 @@ void emitCpuDispatch(Module &mod, const std::string &prefix,
 
   for (const char *entry : {"_run", "_run_parallel"}) {
     bool parallel = std::string(entry) == "_run_parallel";
-    FunctionType *fnTy =
-        parallel ? FunctionType::get(
-                       i32, {ptrTy, ptrTy, i64, ptrTy, ptrTy, ptrTy}, false)
-                 : FunctionType::get(i32, {ptrTy, ptrTy, i64, ptrTy}, false);
+    std::vector<Type *> params = {ptrTy, ptrTy, i64, ptrTy};
+    if (parallel)
+      params.insert(params.end(), {ptrTy, ptrTy});
+    if (externalWeights)
+      params.insert(params.begin(), ptrTy);
+    FunctionType *fnTy = FunctionType::get(i32, params, false);
     Function *stub = internal(fnTy, prefix + ".unsupported" + entry);
     b.SetInsertPoint(BasicBlock::Create(ctx, "entry", stub));
     b.CreateRet(b.getInt32(kRunUnsupportedCpu));

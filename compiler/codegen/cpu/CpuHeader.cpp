@@ -80,12 +80,13 @@ std::string describeOp(const ir::Model &model, const ir::Op &op) {
 
 } // namespace
 
-std::string generateHeader(const ir::Model &model,
-                           const CpuTargetOptions &opts) {
+std::string generateHeader(const ir::Model &model, const CpuTargetOptions &opts,
+                           uint64_t weightsBytes) {
   const std::string &p = opts.prefix;
   std::string up = p;
   for (char &c : up)
     c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  bool external = opts.externalWeights;
   ModelPlan plan = planModel(model);
   int64_t inF = model.inputType().features();
   int64_t outF = model.outputType().features();
@@ -102,8 +103,14 @@ std::string generateHeader(const ir::Model &model,
     h += fmt::format(" *   {}: {}\n", i, describeOp(model, model.ops[i]));
   if (model.ops.empty())
     h += " *   (none: the model copies its input)\n";
-  h += fmt::format(" * Parameters: {} floats, packed and embedded read-only.\n",
-                   params);
+  if (external)
+    h += fmt::format(" * Parameters: {} floats, packed into {}.weights ({} "
+                     "bytes), which the\n * caller loads and passes to every "
+                     "call (see below).\n",
+                     params, p, weightsBytes);
+  else
+    h += fmt::format(
+        " * Parameters: {} floats, packed and embedded read-only.\n", params);
   h += fmt::format(" * Target: cpu '{}', triple '{}'.\n",
                    opts.cpu.empty() ? "native" : opts.cpu,
                    opts.triple.empty() ? "host" : opts.triple);
@@ -138,7 +145,38 @@ std::string generateHeader(const ir::Model &model,
     h += fmt::format("#define {}_ERROR_UNSUPPORTED_CPU (-4) /* no variant of "
                      "'{}' runs on this CPU */\n",
                      up, opts.cpu);
+  if (external)
+    h += fmt::format("#define {}_ERROR_BAD_WEIGHTS (-5) /* weights NULL, not "
+                     "64-byte aligned, or not\n   this model's {}.weights "
+                     "*/\n",
+                     up, p);
   h += "\n";
+  // The weights argument, first in both entry points.
+  std::string wArg = external ? "const void *weights, " : "";
+  if (external) {
+    h += fmt::format(
+        "/* External weights: {0}.weights, {1} bytes, holds every parameter "
+        "this code\n"
+        " * reads. Load it (read or mmap the whole file) into memory aligned "
+        "to 64\n"
+        " * bytes and pass it as `weights` to every call; the code only reads "
+        "it, so\n"
+        " * threads and processes may share one copy. seqc's runtime maps "
+        "it:\n"
+        " * seqc_weights_map (runtime/Weights.h). A file made by `seqc "
+        "compile` for\n"
+        " * the same model and target with other weights works as well. */\n"
+        "#define {2}_WEIGHTS_BYTES ((size_t){1}u)\n\n",
+        p, weightsBytes, up);
+    h += fmt::format(
+        "/* Returns {0}_OK if `weights` (`bytes` long) is aligned and is a "
+        "{1}.weights\n"
+        " * for this code (magic, fingerprint and size match), else "
+        "{0}_ERROR_BAD_WEIGHTS.\n"
+        " * {1}_run checks the same on every call, except the size. */\n"
+        "int {1}_check_weights(const void *weights, size_t bytes);\n\n",
+        up, p);
+  }
   if (plan.scratchBuffers == 0)
     h += "/* Working memory the caller provides: this model needs none (always "
          "0). */\n";
@@ -151,13 +189,17 @@ std::string generateHeader(const ir::Model &model,
         up, plan.scratchBuffers, plan.scratchFeatures);
   h += fmt::format("size_t {}_scratch_bytes(size_t batch);\n\n", p);
   h += fmt::format(
-      "/* Runs the model on `batch` rows (0 allowed: returns {0}_OK at once).\n"
+      "/* Runs the model on `batch` rows (0 allowed: returns {0}_OK at "
+      "once{1}).\n"
       " * Single-threaded. Returns {0}_OK or a negative error code. */\n",
-      up);
+      up, external ? ", once `weights` passes the checks" : "");
   h += fmt::format(
-      "int {}_run(const float *input, float *output, size_t batch,\n"
-      "    void *scratch);\n\n",
-      p);
+      fmt::runtime(external
+                       ? "int {}_run({}const float *input, float *output,\n"
+                         "    size_t batch, void *scratch);\n\n"
+                       : "int {}_run({}const float *input, float *output, "
+                         "size_t batch,\n    void *scratch);\n\n"),
+      p, wArg);
   h += fmt::format(
       "/* Multi-threading hook. {0}_run_parallel splits every layer into "
       "`count`\n"
@@ -178,10 +220,10 @@ std::string generateHeader(const ir::Model &model,
       "    {0}_task_fn task, void *ctx);\n",
       p);
   h += fmt::format(
-      "int {0}_run_parallel(const float *input, float *output,\n"
+      "int {0}_run_parallel({1}const float *input, float *output,\n"
       "    size_t batch, void *scratch, {0}_parallel_for_fn parallel_for,\n"
       "    void *pool);\n\n",
-      p);
+      p, wArg);
   h += "#ifdef __cplusplus\n} /* extern \"C\" */\n#endif\n\n";
   h += fmt::format("#endif /* SEQC_GENERATED_{}_H */\n", up);
   return h;

@@ -274,22 +274,24 @@ ModelEmitter::Stage ModelEmitter::emitDenseStage(const ir::Op &op,
                                                  unsigned opIndex, uint64_t lda,
                                                  uint64_t ldc) {
   DensePlan pl = planDense(op, cfg);
-  // Pack W [n, k] into panels of nr columns: packed[p][k][j] = W[p*nr+j][k].
+  // Pack W [n, k] into panels of nr columns: packed[p][k][j] = W[p*nr+j][k]
+  // (into a zeroed buffer).
   const std::vector<float> &w = *paramData(op.weight);
-  std::vector<float> packed(pl.panels * pl.k * pl.nr, 0.0f);
-  for (uint64_t p = 0; p < pl.panels; ++p)
-    for (uint64_t j = 0; j < pl.nr; ++j) {
-      uint64_t col = p * pl.nr + j;
-      if (col >= pl.n)
-        continue;
-      const float *wRow = w.data() + col * pl.k;
-      float *dst = packed.data() + p * pl.k * pl.nr + j;
-      for (uint64_t kk = 0; kk < pl.k; ++kk)
-        dst[kk * pl.nr] = wRow[kk];
-    }
-  GlobalVariable *wG =
-      constantArray(packed, fmt::format("dense{}.weight", opIndex));
-  packed = {};
+  GlobalVariable *wG = parameterArray(
+      pl.panels * pl.k * pl.nr, fmt::format("dense{}.weight", opIndex),
+      fmt::format(" = {} panels x {} x {}", pl.panels, pl.k, pl.nr),
+      [&](float *packed) {
+        for (uint64_t p = 0; p < pl.panels; ++p)
+          for (uint64_t j = 0; j < pl.nr; ++j) {
+            uint64_t col = p * pl.nr + j;
+            if (col >= pl.n)
+              continue;
+            const float *wRow = w.data() + col * pl.k;
+            float *dst = packed + p * pl.k * pl.nr + j;
+            for (uint64_t kk = 0; kk < pl.k; ++kk)
+              dst[kk * pl.nr] = wRow[kk];
+          }
+      });
   GlobalVariable *biasG = nullptr;
   if (const std::vector<float> *bias = paramData(op.bias)) {
     std::vector<float> padded(pl.panels * pl.nr, 0.0f);

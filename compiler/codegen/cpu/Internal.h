@@ -10,6 +10,7 @@
 
 #include "compiler/codegen/cpu/CpuBackend.h"
 #include "compiler/codegen/cpu/Plan.h"
+#include "compiler/codegen/cpu/WeightsBlob.h"
 #include "compiler/ir/IR.h"
 
 #include "llvm/IR/IRBuilder.h"
@@ -95,10 +96,23 @@ DensePlan planDense(const ir::Op &op, const KernelConfig &cfg);
 /// With \p profile, PREFIX_run_parallel also calls the hook in the globals
 /// `PREFIX_profile_hook`/`PREFIX_profile_user` (CpuTargetOptions::profile).
 /// Returns the stages PREFIX_run goes through, in order.
+/// With \p blob (external weights), every parameter array goes to the blob
+/// instead of the module, the entry points take the weights pointer first,
+/// and `PREFIX_check_weights` is added; the backend seals the blob and
+/// defines the globals kWeightsFingerprintGlobal and kWeightsBytesGlobal
+/// once every variant is emitted.
 std::vector<StageInfo> emitModel(llvm::Module &mod, const ir::Model &model,
                                  const std::string &prefix,
                                  const KernelConfig &config, bool exportSymbols,
-                                 bool profile = false);
+                                 bool profile = false,
+                                 WeightsBlob *blob = nullptr);
+
+/// External weights: module globals (i64) holding the fingerprint and the
+/// size of the weights blob the code expects; the entry points' checks read
+/// them, the backend defines them once the blob is sealed.
+inline constexpr const char *kWeightsFingerprintGlobal =
+    "seqc.weights.fingerprint";
+inline constexpr const char *kWeightsBytesGlobal = "seqc.weights.bytes";
 
 /// Re-initialises the module's local constant arrays (weights, biases) as
 /// byte arrays of the same contents, which the AsmPrinter emits in one piece
@@ -121,8 +135,11 @@ const std::vector<std::string> &dispatchableX86Features();
 /// Emits the exported entry points of a multiversioned object: GNU ifuncs
 /// whose resolver picks the last variant the CPU supports (CPUID/XGETBV),
 /// or a stub returning kRunUnsupportedCpu.
+/// With \p externalWeights the entry points take the weights first and
+/// `PREFIX_check_weights` is forwarded too.
 void emitCpuDispatch(llvm::Module &mod, const std::string &prefix,
-                     const std::vector<CpuVariant> &variants);
+                     const std::vector<CpuVariant> &variants,
+                     bool externalWeights);
 
 } // namespace seqc::codegen::cpu
 

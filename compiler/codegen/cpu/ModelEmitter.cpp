@@ -13,9 +13,12 @@
 
 #include "compiler/support/Limits.h"
 
+#include "llvm/IR/ReplaceConstant.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cassert>
 
 using namespace llvm;
 
@@ -78,9 +81,45 @@ std::vector<Value *> ModelEmitter::emitLoop(Value *begin, Value *end,
   return result;
 }
 
+GlobalVariable *
+ModelEmitter::parameterArray(uint64_t count, const std::string &name,
+                             const std::string &layout,
+                             const std::function<void(float *)> &fill) {
+  if (blob) {
+    // Filled in place: the blob holds the only copy.
+    uint64_t offset;
+    char *data = blob->append(
+        count * sizeof(float),
+        fmt::format("{}.{} f32[{}]{}", prefix, name, count, layout), offset);
+    fill(reinterpret_cast<float *>(data));
+    return placeholder(name, offset);
+  }
+  std::vector<float> data(count, 0.0f);
+  fill(data.data());
+  return privateConstant(ConstantDataArray::get(ctx, ArrayRef<float>(data)),
+                         name);
+}
+
 GlobalVariable *ModelEmitter::constantArray(const std::vector<float> &data,
                                             const std::string &name) {
-  Constant *init = ConstantDataArray::get(ctx, ArrayRef<float>(data));
+  return parameterArray(data.size(), name, "", [&](float *dst) {
+    std::copy(data.begin(), data.end(), dst);
+  });
+}
+
+GlobalVariable *ModelEmitter::constantArrayD(const std::vector<double> &data,
+                                             const std::string &name) {
+  if (blob)
+    return placeholder(
+        name,
+        blob->add(data.data(), data.size() * sizeof(double),
+                  fmt::format("{}.{} f64[{}]", prefix, name, data.size())));
+  return privateConstant(ConstantDataArray::get(ctx, ArrayRef<double>(data)),
+                         name);
+}
+
+GlobalVariable *ModelEmitter::privateConstant(Constant *init,
+                                              const std::string &name) {
   auto *gv = new GlobalVariable(mod, init->getType(), /*isConstant=*/true,
                                 GlobalValue::PrivateLinkage, init,
                                 prefix + "." + name);
@@ -89,15 +128,53 @@ GlobalVariable *ModelEmitter::constantArray(const std::vector<float> &data,
   return gv;
 }
 
-GlobalVariable *ModelEmitter::constantArrayD(const std::vector<double> &data,
-                                             const std::string &name) {
-  Constant *init = ConstantDataArray::get(ctx, ArrayRef<double>(data));
-  auto *gv = new GlobalVariable(mod, init->getType(), true,
-                                GlobalValue::PrivateLinkage, init,
-                                prefix + "." + name);
-  gv->setAlignment(Align(64));
-  gv->setUnnamedAddr(GlobalValue::UnnamedAddr::Global);
+GlobalVariable *ModelEmitter::placeholder(const std::string &name,
+                                          uint64_t offset) {
+  // Its uses are rewritten by externalizeArrays().
+  auto *gv = new GlobalVariable(mod, b.getInt8Ty(), /*isConstant=*/true,
+                                GlobalValue::ExternalLinkage, nullptr,
+                                prefix + ".external." + name);
+  externalArrays.push_back({gv, offset, prefix + "." + name});
   return gv;
+}
+
+Value *ModelEmitter::weightsPointerIn(Function *fn) {
+  Value *&p = weightsPointers[fn];
+  if (!p) {
+    // Every function that reads parameters is a stage's task function,
+    // whose context carries the weights pointer (the entry points have
+    // theirs registered as arguments).
+    assert(fn->getFunctionType() == taskTy &&
+           "parameters read outside a task function");
+    IRBuilder<> at(&*fn->getEntryBlock().getFirstInsertionPt());
+    p = at.CreateLoad(ptrTy, at.CreateStructGEP(ctxTy, fn->getArg(0), 5),
+                      "weights");
+  }
+  return p;
+}
+
+void ModelEmitter::externalizeArrays() {
+  for (auto &[gv, offset, name] : externalArrays) {
+    // Constant expressions (a GEP with constant indices) become
+    // instructions, so that every use is in a function.
+    convertUsersOfConstantsToInstructions({gv});
+    std::map<Function *, Value *> arrayIn;
+    for (Use &use : make_early_inc_range(gv->uses())) {
+      auto *inst = cast<Instruction>(use.getUser());
+      Function *fn = inst->getFunction();
+      Value *&p = arrayIn[fn];
+      if (!p) {
+        Value *base = weightsPointerIn(fn);
+        auto *load = dyn_cast<Instruction>(base);
+        IRBuilder<> at(load ? load->getNextNode()
+                            : &*fn->getEntryBlock().getFirstInsertionPt());
+        p = at.CreateInBoundsGEP(b.getInt8Ty(), base, c64(offset), name);
+      }
+      use.set(p);
+    }
+    gv->eraseFromParent();
+  }
+  externalArrays.clear();
 }
 
 Value *ModelEmitter::maskFor(unsigned lanes, uint64_t valid) {
@@ -194,6 +271,8 @@ ModelEmitter::emitFusedStage(const std::vector<Stage> &stages,
                            b.CreateStructGEP(ctxTy, ctxArg, i < 2 ? i : i + 1));
   Value *rows = b.CreateLoad(i64, b.CreateStructGEP(ctxTy, ctxArg, 2));
   Value *blockRows = fusedBlockRows(rows, maxRows);
+  if (blob)
+    b.CreateStore(weightsPointerIn(f), b.CreateStructGEP(ctxTy, local, 5));
   emitForEach(begin, end, c64(1), [&](Value *item) {
     Value *r0 = b.CreateMul(item, blockRows);
     Value *n = b.CreateBinaryIntrinsic(Intrinsic::umin, blockRows,
@@ -249,11 +328,15 @@ void ModelEmitter::emitScratchBytes(const ModelPlan &plan) {
 
 void ModelEmitter::emitRun(const ModelPlan &plan,
                            const std::vector<Stage> &stages) {
-  // int PREFIX_run_parallel(in, out, batch, scratch, parallel_for, pool)
-  FunctionType *ft =
-      FunctionType::get(i32, {ptrTy, ptrTy, i64, ptrTy, ptrTy, ptrTy}, false);
+  // int PREFIX_run_parallel([weights,] in, out, batch, scratch,
+  //                         parallel_for, pool)
+  std::vector<Type *> params = {ptrTy, ptrTy, i64, ptrTy, ptrTy, ptrTy};
+  if (blob)
+    params.insert(params.begin(), ptrTy);
+  FunctionType *ft = FunctionType::get(i32, params, false);
   Function *f = newFunction(ft, prefix + "_run_parallel", true);
   auto args = f->arg_begin();
+  Value *weights = blob ? &*args++ : nullptr;
   Value *in = &*args++, *out = &*args++, *rows = &*args++;
   Value *scratch = &*args++, *pf = &*args++, *pool = &*args++;
   BasicBlock *entry = BasicBlock::Create(ctx, "entry", f);
@@ -268,6 +351,14 @@ void ModelEmitter::emitRun(const ModelPlan &plan,
     b.CreateCondBr(bad, fail, ok);
     b.SetInsertPoint(ok);
   };
+  if (blob) {
+    // Not marked noalias: LLVM would then hoist the tiny path's weight
+    // loads out of its row loops and spill them (17 for the lecture's
+    // net), which costs batch 1 more (lecture 19-26 ns against 11.5-22 ns,
+    // 5 interleaved runs) than the reloads it saves.
+    weightsPointers[f] = weights;
+    emitWeightsChecks(weights, nullptr, check);
+  }
   check(b.CreateICmpEQ(rows, c64(0)), kRunOk);
   check(b.CreateICmpUGT(rows, c64(limits::kMaxBatch)), kRunBatchTooLarge);
   check(b.CreateOr(b.CreateIsNull(in), b.CreateIsNull(out)), kRunNullPointer);
@@ -292,6 +383,8 @@ void ModelEmitter::emitRun(const ModelPlan &plan,
   // The scratch buffers, for a fused stage (the same for every stage).
   b.CreateStore(bufs[2], b.CreateStructGEP(ctxTy, ctxPtr, 3));
   b.CreateStore(bufs[3], b.CreateStructGEP(ctxTy, ctxPtr, 4));
+  if (blob)
+    b.CreateStore(weights, b.CreateStructGEP(ctxTy, ctxPtr, 5));
   Value *serial = b.CreateIsNull(pf);
   if (model.ops.empty()) {
     uint64_t bytes = model.inputType().features() * 4;
@@ -335,15 +428,67 @@ void ModelEmitter::emitRun(const ModelPlan &plan,
   }
   b.CreateRet(b.getInt32(kRunOk));
 
-  // int PREFIX_run(in, out, batch, scratch): serial.
-  FunctionType *runTy =
-      FunctionType::get(i32, {ptrTy, ptrTy, i64, ptrTy}, false);
-  Function *run = newFunction(runTy, prefix + "_run", true);
-  auto ra = run->arg_begin();
-  Value *rIn = &*ra++, *rOut = &*ra++, *rRows = &*ra++, *rScratch = &*ra++;
+  // int PREFIX_run([weights,] in, out, batch, scratch): serial.
+  params.resize(params.size() - 2);
+  Function *run =
+      newFunction(FunctionType::get(i32, params, false), prefix + "_run", true);
   b.SetInsertPoint(BasicBlock::Create(ctx, "entry", run));
+  std::vector<Value *> callArgs;
+  for (Argument &arg : run->args())
+    callArgs.push_back(&arg);
   Value *nullPtr = ConstantPointerNull::get(cast<PointerType>(ptrTy));
-  b.CreateRet(b.CreateCall(f, {rIn, rOut, rRows, rScratch, nullPtr, nullPtr}));
+  callArgs.push_back(nullPtr);
+  callArgs.push_back(nullPtr);
+  b.CreateRet(b.CreateCall(f, callArgs));
+
+  if (blob) {
+    // int PREFIX_check_weights(weights, bytes)
+    Function *checkFn = newFunction(FunctionType::get(i32, {ptrTy, i64}, false),
+                                    prefix + "_check_weights", true);
+    auto ca = checkFn->arg_begin();
+    Value *w = &*ca++, *bytes = &*ca++;
+    BasicBlock *entry = BasicBlock::Create(ctx, "entry", checkFn);
+    BasicBlock *bad = BasicBlock::Create(ctx, "bad", checkFn);
+    b.SetInsertPoint(bad);
+    b.CreateRet(b.getInt32(kRunBadWeights));
+    b.SetInsertPoint(entry);
+    emitWeightsChecks(w, bytes, [&](Value *isBad, int) {
+      BasicBlock *ok = BasicBlock::Create(ctx, "ok", checkFn);
+      b.CreateCondBr(isBad, bad, ok);
+      b.SetInsertPoint(ok);
+    });
+    b.CreateRet(b.getInt32(kRunOk));
+  }
+}
+
+void ModelEmitter::emitWeightsChecks(
+    Value *weights, Value *bytes,
+    const std::function<void(Value *, int)> &check) {
+  // Null or not 64-byte aligned, then the header: the magic, the
+  // fingerprint and the size this code was compiled for (module globals
+  // the backend sets once every variant is emitted).
+  check(b.CreateOr(b.CreateIsNull(weights),
+                   b.CreateICmpNE(b.CreateAnd(b.CreatePtrToInt(weights, i64),
+                                              c64(WeightsBlob::kAlign - 1)),
+                                  c64(0))),
+        kRunBadWeights);
+  Value *expectBytes =
+      b.CreateLoad(i64, mod.getOrInsertGlobal(kWeightsBytesGlobal, i64));
+  if (bytes)
+    check(b.CreateICmpNE(bytes, expectBytes), kRunBadWeights);
+  auto field = [&](uint64_t offset) {
+    return b.CreateAlignedLoad(
+        i64, b.CreateConstInBoundsGEP1_64(b.getInt8Ty(), weights, offset),
+        Align(8));
+  };
+  Value *expectPrint =
+      b.CreateLoad(i64, mod.getOrInsertGlobal(kWeightsFingerprintGlobal, i64));
+  Value *wrong = b.CreateOr(
+      b.CreateICmpNE(field(0), c64(WeightsBlob::kMagic)),
+      b.CreateOr(
+          b.CreateICmpNE(field(WeightsBlob::kFingerprintOffset), expectPrint),
+          b.CreateICmpNE(field(WeightsBlob::kSizeOffset), expectBytes)));
+  check(wrong, kRunBadWeights);
 }
 
 void ModelEmitter::emitProfileMark(uint32_t mark) {
@@ -480,15 +625,17 @@ std::vector<StageInfo> ModelEmitter::emit() {
     }
   }
   emitRun(plan, stages);
+  if (blob)
+    externalizeArrays();
   return infos;
 }
 
 std::vector<StageInfo> emitModel(Module &mod, const ir::Model &model,
                                  const std::string &prefix,
                                  const KernelConfig &config, bool exportSymbols,
-                                 bool profile) {
+                                 bool profile, WeightsBlob *blob) {
   ModelEmitter emitter(model, prefix, config, mod.getContext(), mod,
-                       exportSymbols, profile);
+                       exportSymbols, profile, blob);
   return emitter.emit();
 }
 

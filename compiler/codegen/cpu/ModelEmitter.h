@@ -13,6 +13,7 @@
 #include "compiler/codegen/cpu/CpuBackend.h"
 #include "compiler/codegen/cpu/Internal.h"
 #include "compiler/codegen/cpu/Plan.h"
+#include "compiler/codegen/cpu/WeightsBlob.h"
 
 #include "llvm/IR/Constants.h"
 #include "llvm/IR/IRBuilder.h"
@@ -40,9 +41,10 @@ class ModelEmitter {
 public:
   ModelEmitter(const ir::Model &model, const std::string &prefix,
                const KernelConfig &cfg, llvm::LLVMContext &ctx,
-               llvm::Module &mod, bool exportSymbols, bool profile)
+               llvm::Module &mod, bool exportSymbols, bool profile,
+               WeightsBlob *blob)
       : model(model), prefix(prefix), cfg(cfg), ctx(ctx), mod(mod), b(ctx),
-        math(b), exportSymbols(exportSymbols), profile(profile) {
+        math(b), exportSymbols(exportSymbols), profile(profile), blob(blob) {
     f32 = b.getFloatTy();
     f64 = b.getDoubleTy();
     i64 = b.getInt64Ty();
@@ -52,8 +54,11 @@ public:
     vecTy = llvm::FixedVectorType::get(f32, cfg.vectorWidth);
     taskTy = llvm::FunctionType::get(voidTy, {ptrTy, i64, i64}, false);
     // {src, dst, rows, scratch 0, scratch 1}: stages read the first three,
-    // the fused stage all five.
-    ctxTy = llvm::StructType::get(ctx, {ptrTy, ptrTy, i64, ptrTy, ptrTy});
+    // the fused stage all five; with external weights a sixth, the weights.
+    std::vector<llvm::Type *> fields = {ptrTy, ptrTy, i64, ptrTy, ptrTy};
+    if (blob)
+      fields.push_back(ptrTy);
+    ctxTy = llvm::StructType::get(ctx, fields);
   }
 
   /// Emits the model; returns the stages PREFIX_run goes through.
@@ -178,10 +183,31 @@ private:
   llvm::Value *gepF(llvm::Value *base, llvm::Value *index) {
     return b.CreateInBoundsGEP(f32, base, index);
   }
+  /// A read-only array of \p count parameters, zeroed and then filled by
+  /// \p fill: a private constant, or with external weights an array of
+  /// the blob (filled in place) and a placeholder for it (see
+  /// externalizeArrays). \p layout describes how the data is arranged
+  /// beyond its size (it goes into the weights fingerprint).
+  llvm::GlobalVariable *
+  parameterArray(uint64_t count, const std::string &name,
+                 const std::string &layout,
+                 const std::function<void(float *)> &fill);
+  /// parameterArray() with a copy of \p data.
   llvm::GlobalVariable *constantArray(const std::vector<float> &data,
                                       const std::string &name);
   llvm::GlobalVariable *constantArrayD(const std::vector<double> &data,
                                        const std::string &name);
+  llvm::GlobalVariable *privateConstant(llvm::Constant *init,
+                                        const std::string &name);
+  /// External weights: a stand-in for the array at \p offset of the blob.
+  llvm::GlobalVariable *placeholder(const std::string &name, uint64_t offset);
+  /// External weights: rewrites every use of a placeholder array as an
+  /// offset from the weights pointer of the function it is in (the
+  /// context's sixth field in a task function, the argument in the entry
+  /// points), then deletes the placeholders.
+  void externalizeArrays();
+  /// The weights pointer in \p fn (loaded on entry, once).
+  llvm::Value *weightsPointerIn(llvm::Function *fn);
   const std::vector<float> *paramData(ir::ParamId id) const {
     return id == ir::kNoParam ? nullptr : &model.params[id].data.data;
   }
@@ -254,11 +280,30 @@ private:
   // Tiny networks: the whole chain, SIMD across rows.
   Stage emitTinyStage();
   std::vector<llvm::Value *> emitTinyChain(std::vector<llvm::Value *> feats);
+  /// External weights: the blob arrays of op i's parameters on the tiny
+  /// path (null members: none, or embedded weights).
+  struct TinyParams {
+    llvm::GlobalVariable *weight = nullptr, *bias = nullptr, *mean = nullptr,
+                         *sd = nullptr;
+  };
+  std::vector<TinyParams> tinyParams;
+  /// Fills tinyParams (placing the arrays in the blob).
+  void placeTinyParams();
+  /// A parameter of the tiny chain as a \p ty (float/double, scalar or
+  /// vector): the immediate \p value, or element \p index of \p array
+  /// loaded and broadcast.
+  llvm::Value *tinyParam(llvm::Type *ty, double value,
+                         llvm::GlobalVariable *array, uint64_t index);
   std::vector<llvm::Value *> tinySoftmax(std::vector<llvm::Value *> feats,
                                          bool logForm);
 
   void emitScratchBytes(const ModelPlan &plan);
   void emitRun(const ModelPlan &plan, const std::vector<Stage> &stages);
+  /// External weights: calls \p check(bad, kRunBadWeights) for each test of
+  /// \p weights (and of \p bytes, its size, if given); \p check branches
+  /// away when `bad` is true.
+  void emitWeightsChecks(llvm::Value *weights, llvm::Value *bytes,
+                         const std::function<void(llvm::Value *, int)> &check);
   /// Profiling builds: `if (hook) hook(user, mark)` through the globals
   /// PREFIX_profile_hook and PREFIX_profile_user.
   void emitProfileMark(uint32_t mark);
@@ -278,6 +323,17 @@ private:
   bool exportSymbols;
   bool profile;
   llvm::GlobalVariable *profileHook = nullptr, *profileUser = nullptr;
+  /// External weights: the blob the parameter arrays go to (else null),
+  /// the placeholders with their offsets, and each function's weights
+  /// pointer.
+  WeightsBlob *blob;
+  struct ExternalArray {
+    llvm::GlobalVariable *placeholder;
+    uint64_t offset;
+    std::string name;
+  };
+  std::vector<ExternalArray> externalArrays;
+  std::map<llvm::Function *, llvm::Value *> weightsPointers;
 };
 
 } // namespace seqc::codegen::cpu

@@ -2,7 +2,8 @@
 //
 // Part of seqc. Networks whose widths are all at most 16 and whose weights
 // are few: the whole chain as straight-line code with the weights as
-// immediates and rows in SIMD lanes (docs/cpu-backend.md, "Tiny path").
+// immediates (or, with external weights, loaded from the blob) and rows in
+// SIMD lanes (docs/cpu-backend.md, "Tiny path").
 //
 //===----------------------------------------------------------------------===//
 
@@ -39,8 +40,72 @@ std::vector<Value *> ModelEmitter::tinySoftmax(std::vector<Value *> feats,
   return feats;
 }
 
+Value *ModelEmitter::tinyParam(Type *ty, double value, GlobalVariable *array,
+                               uint64_t index) {
+  if (!array)
+    return ConstantFP::get(ty, value);
+  // External weights: the scalar from the blob, broadcast to every row.
+  Type *elem = ty->getScalarType();
+  Value *v = b.CreateAlignedLoad(
+      elem, b.CreateConstInBoundsGEP1_64(elem, array, index),
+      Align(elem->getPrimitiveSizeInBits() / 8));
+  if (auto *vt = dyn_cast<FixedVectorType>(ty))
+    v = b.CreateVectorSplat(vt->getNumElements(), v);
+  return v;
+}
+
+void ModelEmitter::placeTinyParams() {
+  tinyParams.assign(model.ops.size(), {});
+  if (!blob)
+    return;
+  // The tiny chain's values as the blob holds them: Dense weights and
+  // biases as float32, the per-feature constants of the row-wise ops as the
+  // doubles the chain computes with (BatchNorm's sqrt(var + eps) included).
+  for (size_t i = 0; i < model.ops.size(); ++i) {
+    const ir::Op &op = model.ops[i];
+    TinyParams &tp = tinyParams[i];
+    auto asDouble = [&](
+                        ir::ParamId id, const std::string &what,
+                        const std::function<double(double)> &fn = [](double x) {
+                          return x;
+                        }) -> GlobalVariable * {
+      const std::vector<float> *data = paramData(id);
+      if (!data)
+        return nullptr;
+      std::vector<double> d(data->size());
+      for (size_t c = 0; c < d.size(); ++c)
+        d[c] = fn(static_cast<double>((*data)[c]));
+      return constantArrayD(d, fmt::format("op{}.{}", i, what));
+    };
+    switch (op.kind) {
+    case ir::OpKind::Linear:
+    case ir::OpKind::Dense:
+      tp.weight =
+          constantArray(*paramData(op.weight), fmt::format("op{}.weight", i));
+      if (const std::vector<float> *bias = paramData(op.bias))
+        tp.bias = constantArray(*bias, fmt::format("op{}.bias", i));
+      break;
+    case ir::OpKind::Affine:
+    case ir::OpKind::BatchNorm:
+    case ir::OpKind::LayerNorm:
+      tp.weight = asDouble(op.weight, "scale");
+      tp.bias = asDouble(op.bias, "shift");
+      if (op.kind == ir::OpKind::BatchNorm) {
+        tp.mean = asDouble(op.runningMean, "mean");
+        tp.sd = asDouble(op.runningVar, "sd",
+                         [&](double v) { return std::sqrt(v + op.eps); });
+      }
+      break;
+    default:
+      break;
+    }
+  }
+}
+
 std::vector<Value *> ModelEmitter::emitTinyChain(std::vector<Value *> feats) {
-  for (const ir::Op &op : model.ops) {
+  for (size_t opIndex = 0; opIndex < model.ops.size(); ++opIndex) {
+    const ir::Op &op = model.ops[opIndex];
+    const TinyParams &tp = tinyParams[opIndex];
     Type *ty = feats.empty() ? nullptr : feats[0]->getType();
     switch (op.kind) {
     case ir::OpKind::Linear:
@@ -60,9 +125,9 @@ std::vector<Value *> ModelEmitter::emitTinyChain(std::vector<Value *> feats) {
       for (int64_t j = 0; j < op.outFeatures; ++j) {
         std::vector<Value *> part(chains, nullptr);
         if (bias)
-          part[0] = ConstantFP::get(ty, (*bias)[j]);
+          part[0] = tinyParam(ty, (*bias)[j], tp.bias, j);
         for (int64_t i = 0; i < inF; ++i) {
-          Value *wv = ConstantFP::get(ty, w[j * inF + i]);
+          Value *wv = tinyParam(ty, w[j * inF + i], tp.weight, j * inF + i);
           Value *&acc = part[i % chains];
           acc =
               acc ? math.mulAdd(feats[i], wv, acc) : b.CreateFMul(feats[i], wv);
@@ -133,15 +198,15 @@ std::vector<Value *> ModelEmitter::emitTinyChain(std::vector<Value *> feats) {
           double mu = (*paramData(op.runningMean))[c];
           double sd = std::sqrt(
               static_cast<double>((*paramData(op.runningVar))[c]) + op.eps);
-          y = b.CreateFDiv(b.CreateFSub(y, ConstantFP::get(dty, mu)),
-                           ConstantFP::get(dty, sd));
+          y = b.CreateFDiv(b.CreateFSub(y, tinyParam(dty, mu, tp.mean, c)),
+                           tinyParam(dty, sd, tp.sd, c));
         }
         if (w)
-          y = b.CreateFMul(y,
-                           ConstantFP::get(dty, static_cast<double>((*w)[c])));
+          y = b.CreateFMul(
+              y, tinyParam(dty, static_cast<double>((*w)[c]), tp.weight, c));
         if (bias)
           y = b.CreateFAdd(
-              y, ConstantFP::get(dty, static_cast<double>((*bias)[c])));
+              y, tinyParam(dty, static_cast<double>((*bias)[c]), tp.bias, c));
         feats[c] = math.toFloat(y);
       }
       break;
@@ -155,6 +220,7 @@ ModelEmitter::Stage ModelEmitter::emitTinyStage() {
   uint64_t inF = model.inputType().features();
   uint64_t outF = model.outputType().features();
   const uint64_t rowsPerItem = 1024;
+  placeTinyParams();
   Task task = beginTask(prefix + ".tiny");
   // Inlined into PREFIX_run's serial path, so batch 1 pays no call and no
   // round trip of the buffer pointers through the task context.
