@@ -11,12 +11,16 @@
  * guard words after the output and the scratch untouched, run_parallel with
  * no hook equal to run bit for bit) and writes DIR/NAME_in_B.npy and
  * DIR/NAME_out_B.npy (float32) for run_two_models.cmake to compare with the
- * reference backend. Batch 0 is checked here only. Exits 0 when every check
- * passed.
+ * reference backend. Batch 0 is checked here only. mixed_ext is mixed_mv
+ * compiled with EXTERNAL_WEIGHTS: it reads the file MIXED_EXT_WEIGHTS into
+ * 64-byte aligned memory, checks it, and must compute what mixed_mv does,
+ * bit for bit, and refuse misaligned or altered weights. Exits 0 when every
+ * check passed.
  *
  *===----------------------------------------------------------------------===*/
 
 #include "digits.h"
+#include "mixed_ext.h"
 #include "mixed_mv.h"
 
 #include <stdint.h>
@@ -52,6 +56,18 @@ static int digitsParallel(const float *in, float *out, size_t batch,
 static int mixedParallel(const float *in, float *out, size_t batch,
                          void *scratch) {
   return mixed_mv_run_parallel(in, out, batch, scratch, NULL, NULL);
+}
+
+/* mixed_ext's weights, 64-byte aligned, and adapters with run's signature. */
+static const unsigned char *mixedExtWeights;
+static int mixedExtRun(const float *in, float *out, size_t batch,
+                       void *scratch) {
+  return mixed_ext_run(mixedExtWeights, in, out, batch, scratch);
+}
+static int mixedExtParallel(const float *in, float *out, size_t batch,
+                            void *scratch) {
+  return mixed_ext_run_parallel(mixedExtWeights, in, out, batch, scratch, NULL,
+                                NULL);
 }
 
 static int failures = 0;
@@ -165,8 +181,73 @@ static void runModel(const Model *m, const char *dir) {
   }
 }
 
+/* Reads MIXED_EXT_WEIGHTS into memory aligned to 64 bytes (plain C99: the
+ * buffer is over-allocated and the pointer rounded up). */
+static const unsigned char *readWeights(size_t *bytes) {
+  FILE *f = fopen(MIXED_EXT_WEIGHTS, "rb");
+  unsigned char *raw, *aligned;
+  long size;
+  if (!f || fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) <= 0 ||
+      fseek(f, 0, SEEK_SET) != 0) {
+    fprintf(stderr, "two_models: cannot read %s\n", MIXED_EXT_WEIGHTS);
+    exit(2);
+  }
+  raw = malloc((size_t)size + 64);
+  if (!raw) {
+    fprintf(stderr, "two_models: out of memory\n");
+    exit(2);
+  }
+  aligned = raw + (64 - (size_t)((uintptr_t)raw % 64)) % 64;
+  if (fread(aligned, 1, (size_t)size, f) != (size_t)size) {
+    fprintf(stderr, "two_models: cannot read %s\n", MIXED_EXT_WEIGHTS);
+    exit(2);
+  }
+  fclose(f);
+  *bytes = (size_t)size;
+  return aligned;
+}
+
+/* mixed_ext against mixed_mv on one batch, and the weights checks. */
+static void checkExternal(void) {
+  size_t batch = 33, i;
+  size_t nOut = batch * MIXED_EXT_OUTPUT_FEATURES;
+  size_t bytes = 0;
+  float in[33 * MIXED_EXT_INPUT_FEATURES];
+  float out[33 * MIXED_EXT_OUTPUT_FEATURES],
+      ext[33 * MIXED_EXT_OUTPUT_FEATURES];
+  unsigned char *scratch = malloc(mixed_ext_scratch_bytes(batch) +
+                                  mixed_mv_scratch_bytes(batch) + 1);
+  unsigned char *copy;
+  mixedExtWeights = readWeights(&bytes);
+  copy = malloc(bytes + 65);
+  if (!scratch || !copy) {
+    fprintf(stderr, "two_models: out of memory\n");
+    exit(2);
+  }
+  CHECK(bytes == MIXED_EXT_WEIGHTS_BYTES, "%s: %lu bytes", MIXED_EXT_WEIGHTS,
+        (unsigned long)bytes);
+  CHECK(mixed_ext_check_weights(mixedExtWeights, bytes) == MIXED_EXT_OK,
+        "mixed_ext: check_weights refuses its own file");
+  for (i = 0; i < sizeof in / sizeof in[0]; ++i)
+    in[i] = (float)(6.0 * uniform01() - 3.0);
+  CHECK(mixed_mv_run(in, out, batch, scratch) == 0, "mixed_mv: batch 33");
+  CHECK(mixedExtRun(in, ext, batch, scratch) == 0, "mixed_ext: batch 33");
+  CHECK(memcmp(out, ext, nOut * sizeof(float)) == 0,
+        "mixed_ext differs from mixed_mv");
+  /* One byte off: misaligned; a flipped fingerprint bit: not this model's. */
+  memcpy(copy + 1, mixedExtWeights, bytes);
+  CHECK(mixed_ext_run(copy + 1, in, ext, batch, scratch) ==
+            MIXED_EXT_ERROR_BAD_WEIGHTS,
+        "mixed_ext: misaligned weights accepted");
+  copy[1 + 8] ^= 4;
+  CHECK(mixed_ext_check_weights(copy + 1, bytes) == MIXED_EXT_ERROR_BAD_WEIGHTS,
+        "mixed_ext: altered weights accepted");
+  free(scratch);
+  free(copy);
+}
+
 int main(int argc, char **argv) {
-  Model models[2];
+  Model models[3];
   size_t i;
   if (argc != 2) {
     fprintf(stderr, "usage: two_models DIR\n");
@@ -192,6 +273,13 @@ int main(int argc, char **argv) {
   models[1].run = mixed_mv_run;
   models[1].runSerialParallel = mixedParallel;
 
+  checkExternal();
+  models[2] = models[1];
+  models[2].name = "mixed_ext";
+  models[2].scratchBytes = mixed_ext_scratch_bytes;
+  models[2].run = mixedExtRun;
+  models[2].runSerialParallel = mixedExtParallel;
+
   CHECK(DIGITS_INPUT_FEATURES == 64 && DIGITS_OUTPUT_FEATURES == 10,
         "digits.h: %d -> %d features", (int)DIGITS_INPUT_FEATURES,
         (int)DIGITS_OUTPUT_FEATURES);
@@ -199,7 +287,7 @@ int main(int argc, char **argv) {
         "mixed_mv.h: %d -> %d features", (int)MIXED_MV_INPUT_FEATURES,
         (int)MIXED_MV_OUTPUT_FEATURES);
 
-  for (i = 0; i < 2; ++i)
+  for (i = 0; i < 3; ++i)
     runModel(&models[i], argv[1]);
   if (failures) {
     fprintf(stderr, "two_models: %d checks failed\n", failures);

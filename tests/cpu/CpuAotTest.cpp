@@ -10,6 +10,7 @@
 
 #include "compiler/codegen/cpu/CpuBackend.h"
 #include "compiler/reference/Interpreter.h"
+#include "tests/cpu/JitChecks.h"
 #include "tests/cpu/TestModels.h"
 
 #include <doctest/doctest.h>
@@ -119,6 +120,70 @@ int main(int argc, char **argv) {
   if (batch > 0 && alpha_run(NULL, aout, batch, ascratch) != ALPHA_ERROR_NULL_POINTER) return 9;
   write_floats("alpha_out.bin", aout, batch * ALPHA_OUTPUT_FEATURES);
   write_floats("beta_out.bin", bout, batch * BETA_OUTPUT_FEATURES);
+  return 0;
+}
+)";
+
+const char *kExternalMain = R"(#include "ext.h"
+#include "Weights.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void reverse_for(void *pool, size_t count, ext_task_fn task, void *ctx) {
+  (void)pool;
+  while (count > 0) { task(ctx, count - 1, count); --count; }
+}
+
+int main(int argc, char **argv) {
+  if (argc != 4) return 2;
+  size_t batch = (size_t)strtoull(argv[1], NULL, 10);
+  size_t bytes, otherBytes;
+  const void *w = seqc_weights_map(argv[2], &bytes);
+  const void *other = seqc_weights_map(argv[3], &otherBytes);
+  if (!w || !other || seqc_weights_map("no/such/file", &otherBytes)) return 3;
+  size_t n = batch * EXT_INPUT_FEATURES;
+  float *in = malloc(n * sizeof(float) + 1);
+  float *out = malloc(batch * EXT_OUTPUT_FEATURES * sizeof(float) + 1);
+  float *out2 = malloc(batch * EXT_OUTPUT_FEATURES * sizeof(float) + 1);
+  void *scratch = malloc(ext_scratch_bytes(batch) + 1);
+  FILE *f = fopen("ext_in.bin", "rb");
+  if (!in || !f || fread(in, sizeof(float), n, f) != n) return 4;
+  fclose(f);
+  /* The checks: size, NULL, another model's file, misalignment, a changed
+     fingerprint; run refuses what check_weights refuses. */
+  if (bytes != EXT_WEIGHTS_BYTES) return 10;
+  if (ext_check_weights(w, bytes) != EXT_OK) return 11;
+  if (ext_check_weights(w, bytes - 64) != EXT_ERROR_BAD_WEIGHTS) return 12;
+  if (ext_check_weights(NULL, bytes) != EXT_ERROR_BAD_WEIGHTS) return 13;
+  if (ext_run(NULL, in, out, batch, scratch) != EXT_ERROR_BAD_WEIGHTS) return 14;
+  if (ext_check_weights(other, otherBytes) != EXT_ERROR_BAD_WEIGHTS) return 15;
+  if (ext_run(other, in, out, batch, scratch) != EXT_ERROR_BAD_WEIGHTS) return 16;
+  unsigned char *copy = aligned_alloc(64, bytes + 64);
+  if (!copy) return 5;
+  memcpy(copy + 32, w, bytes);
+  if (ext_check_weights(copy + 32, bytes) != EXT_ERROR_BAD_WEIGHTS) return 17;
+  if (ext_run(copy + 32, in, out, batch, scratch) != EXT_ERROR_BAD_WEIGHTS) return 18;
+  memcpy(copy, w, bytes);
+  copy[9] ^= 1;
+  if (ext_check_weights(copy, bytes) != EXT_ERROR_BAD_WEIGHTS) return 19;
+  if (ext_run_parallel(copy, in, out, batch, scratch, reverse_for, NULL) !=
+      EXT_ERROR_BAD_WEIGHTS) return 20;
+  copy[9] ^= 1;
+  if (ext_check_weights(copy, bytes) != EXT_OK) return 21;
+  /* The run, from the mapping and from the copy, serial and parallel. */
+  if (ext_run(w, in, out, batch, scratch) != EXT_OK) return 22;
+  if (ext_run_parallel(copy, in, out2, batch, scratch, reverse_for, NULL) != EXT_OK)
+    return 23;
+  for (size_t i = 0; i < batch * EXT_OUTPUT_FEATURES; ++i)
+    if (out[i] != out2[i]) return 24;
+  f = fopen("ext_out.bin", "wb");
+  if (!f || fwrite(out, sizeof(float), batch * EXT_OUTPUT_FEATURES, f) !=
+                batch * EXT_OUTPUT_FEATURES) return 6;
+  fclose(f);
+  seqc_weights_unmap(w, bytes);
+  seqc_weights_unmap(other, otherBytes);
+  free(copy);
   return 0;
 }
 )";
@@ -245,3 +310,94 @@ TEST_CASE("aarch64 objects link with the cross gcc and run under qemu") {
   runScenario("aarch64-linux-gnu", "aarch64-linux-gnu-gcc", "-static",
               "qemu-aarch64 ");
 }
+
+#ifdef SEQC_TEST_RUNTIME_LIB
+/// External weights through the C ABI: an app maps PREFIX.weights with the
+/// runtime, the entry points check what they are given, and the object
+/// compiled for one set of weights runs another (retrained) set.
+void runExternalScenario(const std::string &cpu) {
+  fs::remove_all(workDir);
+  fs::create_directories(workDir);
+  auto model = [](uint32_t seed, ir::ActKind act) {
+    test::ModelBuilder mb(64, seed);
+    mb.dense(33, {act, 0, 0});
+    mb.layerNorm(true);
+    mb.dense(10, {}, true, ir::RowNorm::Softmax);
+    return mb;
+  };
+  test::ModelBuilder first = model(21, ir::ActKind::ReLU);
+  test::ModelBuilder retrained = model(99, ir::ActKind::ReLU);
+  test::ModelBuilder other = model(21, ir::ActKind::Tanh);
+  auto compileExternal = [&](const ir::Model &m, const std::string &name) {
+    std::string weights;
+    std::string object =
+        test::generateExternal(m, "ext", cpu, OutputKind::Object, weights);
+    writeBytes(workDir / (name + ".o"), object.data(), object.size());
+    writeBytes(workDir / (name + ".weights"), weights.data(), weights.size());
+    CpuTargetOptions opts;
+    opts.prefix = "ext";
+    opts.cpu = cpu;
+    opts.externalWeights = true;
+    std::string header = generateHeader(m, opts, weights.size());
+    writeBytes(workDir / (name + ".h"), header.data(), header.size());
+    return object;
+  };
+  std::string object = compileExternal(first.model, "ext");
+  CHECK(compileExternal(retrained.model, "retrained") == object);
+  compileExternal(other.model, "other");
+  // Still nothing beyond memcpy/memset/memmove, and no parameters at all
+  // in the object: far smaller than the weights.
+  std::string undefined = capture("nm -u " + (workDir / "ext.o").string());
+  std::istringstream lines(undefined);
+  std::string type, name;
+  while (lines >> type >> name) {
+    INFO("ext.o needs " << name);
+    CHECK((name == "memcpy" || name == "memset" || name == "memmove"));
+  }
+  CHECK(fs::file_size(workDir / "ext.weights") > 64 * 33 * 4);
+  writeBytes(workDir / "main.c", kExternalMain, std::strlen(kExternalMain));
+  std::string build =
+      "cd " + workDir.string() +
+      " && " SEQC_TEST_CC
+      " -std=c11 -Wall -Wextra -Werror -pedantic -I" SEQC_TEST_RUNTIME_DIR
+      " -o app main.c ext.o " SEQC_TEST_RUNTIME_LIB " 2>&1";
+  INFO(build);
+  CHECK(capture(build).empty());
+
+  std::mt19937 rng(8);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  for (uint64_t batch : {0u, 1u, 7u, 1000u}) {
+    std::vector<float> in(batch * 64);
+    for (float &v : in)
+      v = dist(rng);
+    writeBytes(workDir / "ext_in.bin", in.data(), in.size() * 4);
+    for (const test::ModelBuilder *m : {&first, &retrained}) {
+      std::string weights = m == &first ? "ext.weights" : "retrained.weights";
+      int status =
+          std::system(("cd " + workDir.string() + " && ./app " +
+                       std::to_string(batch) + " " + weights + " other.weights")
+                          .c_str());
+      INFO("batch " << batch << " weights " << weights);
+      REQUIRE(status == 0);
+      std::string out = readText(workDir / "ext_out.bin");
+      REQUIRE(out.size() == batch * 10 * 4);
+      std::vector<float> got(batch * 10);
+      if (batch != 0)
+        std::memcpy(got.data(), out.data(), out.size());
+      CHECK(test::scaledError(
+                got, reference::run(m->model, test::toMatrix(in, batch, 64))) <=
+            1e-4);
+    }
+  }
+}
+
+TEST_CASE("external weights: an app maps PREFIX.weights with the runtime") {
+  runExternalScenario("");
+}
+
+#if defined(__x86_64__)
+TEST_CASE("external weights: a multiversioned object reads one blob") {
+  runExternalScenario("x86-64-v2,x86-64-v3,x86-64-v4");
+}
+#endif
+#endif

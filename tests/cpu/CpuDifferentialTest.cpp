@@ -10,11 +10,8 @@
 #include "compiler/codegen/cpu/CpuBackend.h"
 #include "compiler/codegen/cpu/Plan.h"
 #include "compiler/reference/Interpreter.h"
+#include "tests/cpu/JitChecks.h"
 #include "tests/cpu/TestModels.h"
-
-#ifdef SEQC_HAVE_RUNTIME
-#include "runtime/ThreadPool.h"
-#endif
 
 #include <doctest/doctest.h>
 
@@ -23,69 +20,11 @@
 
 using namespace seqc;
 using namespace seqc::codegen::cpu;
+using test::checkBatch;
+using test::compile;
+using test::kGuard;
 
 namespace {
-
-constexpr float kGuard = 12345.0f;
-
-/// Runs \p jit on \p batch random rows and checks against the reference.
-void checkBatch(const ir::Model &model, const JitModel &jit, uint64_t batch,
-                std::mt19937 &rng, int mode) {
-  int64_t inF = model.inputType().features();
-  int64_t outF = model.outputType().features();
-  std::normal_distribution<float> dist(0.0f, 1.5f);
-  std::vector<float> input(batch * inF);
-  for (float &v : input)
-    v = dist(rng);
-  size_t scratch = jit.scratchBytes(batch);
-  REQUIRE(scratch == scratchBytes(model, batch));
-  // Misaligned scratch and guards after every buffer.
-  std::vector<unsigned char> scratchBuf(scratch + 3 + 64, 0xAB);
-  std::vector<float> output(batch * outF + 16, kGuard);
-  void *scratchPtr = scratch ? scratchBuf.data() + 3 : nullptr;
-  int status;
-  if (mode == 0) {
-    status = jit.run(input.data(), output.data(), batch, scratchPtr);
-  } else if (mode == 1) {
-    status = jit.runParallel(input.data(), output.data(), batch, scratchPtr,
-                             test::reverseParallelFor, nullptr);
-  } else {
-#ifdef SEQC_HAVE_RUNTIME
-    seqc_thread_pool *pool = seqc_thread_pool_create(3);
-    REQUIRE(pool);
-    status = jit.runParallel(input.data(), output.data(), batch, scratchPtr,
-                             seqc_parallel_for, pool);
-    seqc_thread_pool_destroy(pool);
-#else
-    status = jit.run(input.data(), output.data(), batch, scratchPtr);
-#endif
-  }
-  REQUIRE(status == kRunOk);
-  for (size_t i = 0; i < 16; ++i)
-    REQUIRE(output[batch * outF + i] == kGuard);
-  for (size_t i = 0; i < 64; ++i)
-    REQUIRE(scratchBuf[scratch + 3 + i] == 0xAB);
-  output.resize(batch * outF);
-  reference::Matrix want =
-      reference::run(model, test::toMatrix(input, batch, inF));
-  double err = test::scaledError(output, want);
-  INFO("batch " << batch << " mode " << mode);
-  CHECK(err <= 1e-4);
-}
-
-std::unique_ptr<JitModel> compile(const ir::Model &model,
-                                  const std::string &cpu = "",
-                                  bool profile = false) {
-  std::string error;
-  CpuTargetOptions opts;
-  opts.prefix = "net";
-  opts.cpu = cpu;
-  opts.profile = profile;
-  std::unique_ptr<JitModel> jit = JitModel::create(model, opts, error);
-  INFO(error);
-  REQUIRE(jit);
-  return jit;
-}
 
 ir::Activation randomAct(std::mt19937 &rng) {
   std::vector<ir::Activation> acts = test::allActivations();
@@ -96,7 +35,8 @@ ir::Activation randomAct(std::mt19937 &rng) {
 
 namespace {
 
-void randomNetworks(uint32_t seed, int trials, const std::string &cpu) {
+void randomNetworks(uint32_t seed, int trials, const std::string &cpu,
+                    bool externalWeights = false) {
   std::mt19937 rng(seed);
   const int64_t widths[] = {1, 2, 3, 5, 8, 9, 16, 17, 31, 33, 48, 64, 100, 129};
   const uint64_t batches[] = {0, 1, 2, 3, 7, 13, 64, 65, 1000, 2051};
@@ -132,7 +72,8 @@ void randomNetworks(uint32_t seed, int trials, const std::string &cpu) {
       }
     }
     INFO("cpu '" << cpu << "' trial " << trial << " shape " << shape);
-    std::unique_ptr<JitModel> jit = compile(mb.model, cpu);
+    std::unique_ptr<JitModel> jit =
+        compile(mb.model, cpu, false, externalWeights);
     for (uint64_t batch : batches)
       checkBatch(mb.model, *jit, batch, rng, static_cast<int>(batch % 3));
   }
@@ -142,6 +83,12 @@ void randomNetworks(uint32_t seed, int trials, const std::string &cpu) {
 
 TEST_CASE("random networks match the reference") {
   randomNetworks(20240601, 24, "");
+}
+
+TEST_CASE("random networks match the reference with external weights") {
+  // Every parameter array read from the blob instead of constants; tiny
+  // networks take the general path.
+  randomNetworks(777, 12, "", true);
 }
 
 #if defined(__x86_64__)

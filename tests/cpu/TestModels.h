@@ -77,6 +77,20 @@ public:
     op.weight = w;
     op.bias = b;
   }
+  void batchNorm(bool affine) {
+    std::string id = std::to_string(model.ops.size());
+    ir::ParamId w =
+        affine ? param(id + ".weight", {width}, 0.5f, 1.0f) : ir::kNoParam;
+    ir::ParamId b = affine ? param(id + ".bias", {width}, 0.5f) : ir::kNoParam;
+    ir::ParamId mean = param(id + ".running_mean", {width}, 0.5f);
+    ir::ParamId var = param(id + ".running_var", {width}, 0.5f, 1.0f);
+    ir::Op &op = add(ir::OpKind::BatchNorm, width);
+    op.eps = 1e-5;
+    op.weight = w;
+    op.bias = b;
+    op.runningMean = mean;
+    op.runningVar = var;
+  }
   void affine(bool shift) {
     std::string id = std::to_string(model.ops.size());
     ir::ParamId w = param(id + ".weight", {width}, 1.0f, 0.5f);

@@ -14,6 +14,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/codegen/cpu/CpuBackend.h"
+#include "compiler/codegen/cpu/WeightsBlob.h"
 #include "compiler/reference/Interpreter.h"
 #include "tests/cpu/TestModels.h"
 #include "tests/fuzz/FuzzInput.h"
@@ -78,8 +79,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!model)
     return 0;
 
+  // Half the inputs compile with external weights: every parameter is
+  // then read from the blob (and tiny models take the general path).
   codegen::cpu::CpuTargetOptions opts;
   opts.prefix = "fuzz";
+  opts.externalWeights = (size / 3) % 2 == 1;
   std::string error;
   std::unique_ptr<codegen::cpu::JitModel> jit =
       codegen::cpu::JitModel::create(*model, opts, error);
@@ -97,14 +101,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size % 3 != 2 && paramElements <= 4096 && model->ops.size() <= 16) {
     codegen::cpu::CpuTargetOptions other;
     other.prefix = "fuzz";
+    other.externalWeights = opts.externalWeights;
     if (size % 3 == 0)
       other.cpu = "x86-64-v3,x86-64-v4";
     else
       other.triple = "aarch64-linux-gnu";
     std::string object;
+    codegen::cpu::WeightsBlob weights;
     if (!codegen::cpu::generate(*model, other, codegen::cpu::OutputKind::Object,
-                                object, error) ||
-        object.empty())
+                                object, error,
+                                other.externalWeights ? &weights : nullptr) ||
+        object.empty() || (other.externalWeights && !weights.sealed()))
       fail("a model the checks accept has no object for " +
            (other.cpu.empty() ? other.triple : other.cpu) + ": " + error);
   }
