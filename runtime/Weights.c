@@ -4,6 +4,9 @@
  *
  *===----------------------------------------------------------------------===*/
 
+/* open, mmap and O_CLOEXEC are POSIX.1-2008, also under -std=c11. */
+#define _POSIX_C_SOURCE 200809L
+
 #include "Weights.h"
 
 #include <errno.h>
