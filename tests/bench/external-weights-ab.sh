@@ -22,6 +22,7 @@ up=$(echo "${model}_x" | tr a-z A-Z)
 inF=$(sed -n "s/^#define ${up}_INPUT_FEATURES \([0-9]*\)$/\1/p" "$work/ext/${model}_x.h")
 outF=$(sed -n "s/^#define ${up}_OUTPUT_FEATURES \([0-9]*\)$/\1/p" "$work/ext/${model}_x.h")
 cc -O2 -std=c11 -I"$work" -I"$root/runtime" -DMODEL="$model" -DIN_F="$inF" \
+  -DEMB_HEADER="\"emb/$model.h\"" -DEXT_HEADER="\"ext/${model}_x.h\"" \
   -DOUT_F="$outF" -o "$work/ab" "$here/external_ab.c" "$work/emb/$model.o" \
   "$work/ext/${model}_x.o" "$runtime"
 "$work/ab" "$batch" "$reps" "$work/ext/${model}_x.weights"

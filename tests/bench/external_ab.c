@@ -9,7 +9,8 @@
  *
  * prints the median and minimum seconds per call of each and their ratio.
  * Batches of 3 rows or fewer of narrow models are timed 1000 calls at a
- * time. Needs -DMODEL=<prefix> -DIN_F=<inputs> -DOUT_F=<outputs>.
+ * time. Needs -DMODEL=<prefix> -DIN_F=<inputs> -DOUT_F=<outputs> and the
+ * two headers as -DEMB_HEADER='"emb/<prefix>.h"' -DEXT_HEADER=....
  *
  *===----------------------------------------------------------------------===*/
 
@@ -22,8 +23,8 @@
 #define EMB(name) CAT(MODEL, name)
 #define EXT(name) CAT(CAT(MODEL, _x), name)
 
-#include STR(emb/MODEL.h)
-#include STR(ext/CAT(MODEL, _x).h)
+#include EMB_HEADER
+#include EXT_HEADER
 
 #include "Weights.h"
 
