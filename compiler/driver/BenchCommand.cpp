@@ -356,6 +356,10 @@ struct RunInfo {
   std::optional<double> compileSeconds;
   uint64_t artifactBytes = 0;
   uint64_t weightBytes = 0;
+  /// The CPU JIT: bytes of packed weights in 2 MiB pages, and whether it
+  /// was asked to put them there (not --no-huge-pages).
+  std::optional<uint64_t> hugePageBytes;
+  bool hugePages = true;
 };
 
 /// One stage of the generated code in a --layers profile.
@@ -421,6 +425,9 @@ void printJsonLine(const RunInfo &info, const BatchResult &r,
                               ? fmt::format("{}", info.artifactBytes)
                               : std::string("null"));
   field("weight_bytes", fmt::format("{}", info.weightBytes));
+  field("huge_page_bytes", info.hugePageBytes
+                               ? fmt::format("{}", *info.hugePageBytes)
+                               : std::string("null"));
   field("max_abs_error", jsonNumber(r.maxAbsError));
   field("ref_max_abs",
         r.maxAbsError ? jsonNumber(r.refMaxAbs) : std::string("null"));
@@ -452,6 +459,17 @@ void printHeader(const RunInfo &info, const ir::Model &model) {
              info.artifactBytes ? formatBytes(info.artifactBytes)
                                 : std::string("not reported by this backend"),
              formatBytes(info.weightBytes));
+  if (info.hugePageBytes) {
+    if (*info.hugePageBytes)
+      fmt::print("  pages:     {} of packed weights in 2 MiB pages "
+                 "(--no-huge-pages: 4 KiB)\n",
+                 formatBytes(*info.hugePageBytes));
+    else
+      fmt::print("  pages:     4 KiB ({})\n",
+                 info.hugePages ? "no whole 2 MiB page of weights, or the OS "
+                                  "declined huge pages"
+                                : "--no-huge-pages");
+  }
   if (info.peak && info.peak->gflops > 0)
     fmt::print("  peak:      {:.1f} GFLOP/s FP32 on {} thread{} ({} chains, "
                "measured now)\n",
@@ -704,6 +722,8 @@ int bench(const DriverOptions &opts, SourceManager &sourceMgr,
       return 1;
     info.compileSeconds = secondsSince(compileStart);
     info.artifactBytes = executor->artifactBytes();
+    info.hugePageBytes = executor->hugePageBytes();
+    info.hugePages = opts.hugePages;
   }
 
   // The machine's peak for the ISA the code uses (a GPU's is not measured).

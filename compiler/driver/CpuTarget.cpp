@@ -44,6 +44,8 @@ cpu::CpuTargetOptions targetOptions(const DriverOptions &opts,
   t.prefix = prefix;
   t.fastMath = opts.fastMath;
   t.externalWeights = opts.externalWeights;
+  // Only worth its one-off cost over many calls: `seqc bench`.
+  t.hugePages = opts.hugePages && opts.command == "bench";
   return t;
 }
 
@@ -87,6 +89,10 @@ public:
   uint64_t artifactBytes() const override {
     // With external weights, the code plus PREFIX.weights.
     return jit->objectBytes() + jit->weightsBytes();
+  }
+
+  std::optional<uint64_t> hugePageBytes() const override {
+    return jit->hugePageBytes();
   }
 
   std::vector<ProfiledStage> profiledStages() const override {

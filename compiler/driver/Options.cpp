@@ -54,6 +54,8 @@ bench (latency, GFLOP/s and share of the measured FP32 peak; docs/performance.md
   --threads N  --cpu CPU  --json (one object per batch)  --repeat N (samples)
   --layers              (cpu) also time every stage of the generated code in
                         the running model: where the time goes
+  --no-huge-pages       (cpu) keep the JIT's packed weights in 4 KiB pages
+                        instead of moving them into 2 MiB pages
 )";
 }
 
@@ -176,6 +178,11 @@ const std::vector<OptionSpec> &optionTable() {
       {"--external-weights", false, "run emit compile bench",
        [](DriverOptions &o, std::string_view) {
          o.externalWeights = true;
+         return true;
+       }},
+      {"--no-huge-pages", false, "bench",
+       [](DriverOptions &o, std::string_view) {
+         o.hugePages = false;
          return true;
        }},
       {"--static-lib", false, "compile",

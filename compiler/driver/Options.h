@@ -38,6 +38,7 @@ struct DriverOptions {
   bool fastMath = false;               ///< --fast-math
   bool staticLib = false;              ///< --static-lib
   bool externalWeights = false;        ///< --external-weights
+  bool hugePages = true;               ///< off: --no-huge-pages (bench)
   unsigned threads = 1;                ///< --threads N
   std::vector<uint64_t> batches;       ///< --batch 1,64,1024
   bool json = false;                   ///< --json

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,10 @@ public:
   /// Bytes of what the backend generated for this model (machine code plus
   /// packed weights; the CUBIN), for `seqc bench`; 0 when not known.
   virtual uint64_t artifactBytes() const { return 0; }
+  /// Bytes of the packed weights the executor keeps in 2 MiB pages (the CPU
+  /// JIT: docs/performance.md, "Weights in huge pages"); nullopt for
+  /// backends that do not place them.
+  virtual std::optional<uint64_t> hugePageBytes() const { return std::nullopt; }
   /// A profiling executor (createExecutor with `profile`): the stages it
   /// times, in order. Empty for others.
   virtual std::vector<ProfiledStage> profiledStages() const { return {}; }

@@ -85,13 +85,15 @@ inline void checkBatch(const ir::Model &model, const JitModel &jit,
 inline std::unique_ptr<JitModel> compile(const ir::Model &model,
                                          const std::string &cpu = "",
                                          bool profile = false,
-                                         bool externalWeights = false) {
+                                         bool externalWeights = false,
+                                         bool hugePages = false) {
   std::string error;
   CpuTargetOptions opts;
   opts.prefix = "net";
   opts.cpu = cpu;
   opts.profile = profile;
   opts.externalWeights = externalWeights;
+  opts.hugePages = hugePages;
   std::unique_ptr<JitModel> jit = JitModel::create(model, opts, error);
   INFO(error);
   REQUIRE(jit);

@@ -9,10 +9,12 @@
 #include "compiler/codegen/cpu/CpuBackend.h"
 #include "compiler/codegen/cpu/Internal.h"
 #include "compiler/ir/Printer.h"
+#include "compiler/support/HugePages.h"
 
 #include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/ExecutionEngine/Orc/LLJIT.h"
+#include "llvm/ExecutionEngine/Orc/ObjectLinkingLayer.h"
 #include "llvm/ExecutionEngine/Orc/ObjectTransformLayer.h"
 #include "llvm/ExecutionEngine/Orc/ThreadSafeModule.h"
 #include "llvm/IR/LegacyPassManager.h"
@@ -29,6 +31,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cassert>
 #include <cstdlib>
@@ -370,6 +373,68 @@ bool makeStaticLibrary(const std::string &object, const std::string &memberName,
 // JIT
 //===----------------------------------------------------------------------===//
 
+namespace {
+
+/// Notes where JITLink put every read-only data section (the packed weights
+/// and other constants), so that JitModel::create can move them into huge
+/// pages once the code is linked.
+class ReadOnlyDataRecorder : public orc::ObjectLinkingLayer::Plugin {
+public:
+  struct Range {
+    uintptr_t begin, end;
+  };
+  void modifyPassConfig(orc::MaterializationResponsibility &,
+                        jitlink::LinkGraph &,
+                        jitlink::PassConfiguration &config) override {
+    config.PostFixupPasses.push_back([this](jitlink::LinkGraph &g) {
+      std::lock_guard<std::mutex> lock(mutex);
+      for (jitlink::Section &sec : g.sections()) {
+        if (sec.getMemProt() != orc::MemProt::Read ||
+            sec.getMemLifetime() != orc::MemLifetime::Standard)
+          continue;
+        jitlink::SectionRange range(sec);
+        if (!range.empty())
+          ranges.push_back({uintptr_t(range.getStart().getValue()),
+                            uintptr_t(range.getEnd().getValue())});
+      }
+      return Error::success();
+    });
+  }
+  Error notifyFailed(orc::MaterializationResponsibility &) override {
+    return Error::success();
+  }
+  Error notifyRemovingResources(orc::JITDylib &, orc::ResourceKey) override {
+    return Error::success();
+  }
+  void notifyTransferringResources(orc::JITDylib &, orc::ResourceKey,
+                                   orc::ResourceKey) override {}
+
+  /// The ranges noted so far, sorted; sections less than a page apart (one
+  /// segment, with alignment padding between them) merged into one range,
+  /// so that a 2 MiB page across their boundary counts too.
+  std::vector<Range> take() {
+    std::lock_guard<std::mutex> lock(mutex);
+    std::sort(ranges.begin(), ranges.end(),
+              [](const Range &a, const Range &b) { return a.begin < b.begin; });
+    std::vector<Range> merged;
+    for (const Range &r : ranges) {
+      if (!merged.empty() && r.begin >= merged.back().end &&
+          r.begin - merged.back().end < 4096)
+        merged.back().end = std::max(merged.back().end, r.end);
+      else
+        merged.push_back(r);
+    }
+    ranges.clear();
+    return merged;
+  }
+
+private:
+  std::mutex mutex;
+  std::vector<Range> ranges;
+};
+
+} // namespace
+
 struct JitModel::Impl {
   std::unique_ptr<orc::LLJIT> jit;
   /// Bytes of the object files the JIT linked (code + packed weights).
@@ -384,11 +449,10 @@ struct JitModel::Impl {
                       void *) = nullptr;
   int (*runParallelWeightsFn)(const void *, const float *, float *, size_t,
                               void *, ParallelForFn, void *) = nullptr;
-  struct FreeDeleter {
-    void operator()(void *p) const { std::free(p); }
-  };
-  std::unique_ptr<void, FreeDeleter> weights;
+  HugePageBuffer weights;
   uint64_t weightsBytes = 0;
+  /// Bytes of packed weights and other constants in 2 MiB pages.
+  uint64_t hugePageBytes = 0;
   std::vector<StageInfo> stages;
   /// Profiling builds: the globals the generated code reads its hook from.
   ProfileHookFn *profileHook = nullptr;
@@ -446,18 +510,19 @@ std::unique_ptr<JitModel> JitModel::create(const ir::Model &model,
   if (!mod)
     return nullptr;
   rawConstantInitializers(*mod);
-  std::unique_ptr<void, Impl::FreeDeleter> weights;
+  HugePageBuffer weights;
   uint64_t weightsBytes = 0;
   if (opts.externalWeights) {
-    // Sealed blobs are a multiple of 64 bytes, as aligned_alloc wants.
+    // Sealed blobs are a multiple of 64 bytes; the buffer is 64-byte (and
+    // for a large blob 2 MiB) aligned.
     weightsBytes = blob.size();
-    weights.reset(std::aligned_alloc(WeightsBlob::kAlign, weightsBytes));
-    if (!weights) {
+    weights = HugePageBuffer(weightsBytes);
+    if (!weights.data()) {
       error =
           fmt::format("cannot allocate {} bytes for the weights", weightsBytes);
       return nullptr;
     }
-    blob.moveTo(static_cast<char *>(weights.get()));
+    blob.moveTo(static_cast<char *>(weights.data()));
   }
 
   orc::JITTargetMachineBuilder jtmb((Triple(rt.triple)));
@@ -473,10 +538,18 @@ std::unique_ptr<JitModel> JitModel::create(const ir::Model &model,
   auto impl = std::make_unique<Impl>();
   impl->jit = std::move(*jit);
   impl->stages = std::move(stages);
-  if (weights) {
+  if (weights.data()) {
     impl->weights = std::move(weights);
     impl->weightsBytes = weightsBytes;
   }
+  ReadOnlyDataRecorder *recorder = nullptr;
+  if (opts.hugePages)
+    if (auto *linker = dyn_cast<orc::ObjectLinkingLayer>(
+            &impl->jit->getObjLinkingLayer())) {
+      auto plugin = std::make_unique<ReadOnlyDataRecorder>();
+      recorder = plugin.get();
+      linker->addPlugin(std::move(plugin));
+    }
   mod->setDataLayout(impl->jit->getDataLayout());
   Impl *state = impl.get();
   impl->jit->getObjTransformLayer().setTransform(
@@ -513,6 +586,17 @@ std::unique_ptr<JitModel> JitModel::create(const ir::Model &model,
       (!lookup(opts.prefix + "_profile_hook", impl->profileHook) ||
        !lookup(opts.prefix + "_profile_user", impl->profileUser)))
     return nullptr;
+  // Everything is linked now: move the constants (in their read-only
+  // segment, 4 KiB pages as JITLink maps them) and the external weights
+  // into 2 MiB pages (docs/performance.md, "Weights in huge pages").
+  if (opts.hugePages) {
+    if (recorder)
+      for (const ReadOnlyDataRecorder::Range &r : recorder->take())
+        impl->hugePageBytes += collapseToHugePages(
+            reinterpret_cast<const void *>(r.begin), r.end - r.begin);
+    impl->hugePageBytes +=
+        collapseToHugePages(impl->weights.data(), impl->weightsBytes);
+  }
   return std::unique_ptr<JitModel>(new JitModel(std::move(impl)));
 }
 
@@ -532,14 +616,16 @@ size_t JitModel::scratchBytes(size_t batch) const {
   return impl->scratchFn(batch);
 }
 
-const void *JitModel::weightsData() const { return impl->weights.get(); }
+const void *JitModel::weightsData() const { return impl->weights.data(); }
+
+uint64_t JitModel::hugePageBytes() const { return impl->hugePageBytes; }
 
 uint64_t JitModel::weightsBytes() const { return impl->weightsBytes; }
 
 int JitModel::run(const float *input, float *output, size_t batch,
                   void *scratch) const {
   if (impl->runWeightsFn)
-    return impl->runWeightsFn(impl->weights.get(), input, output, batch,
+    return impl->runWeightsFn(impl->weights.data(), input, output, batch,
                               scratch);
   return impl->runFn(input, output, batch, scratch);
 }
@@ -548,8 +634,8 @@ int JitModel::runParallel(const float *input, float *output, size_t batch,
                           void *scratch, ParallelForFn parallelFor,
                           void *pool) const {
   if (impl->runParallelWeightsFn)
-    return impl->runParallelWeightsFn(impl->weights.get(), input, output, batch,
-                                      scratch, parallelFor, pool);
+    return impl->runParallelWeightsFn(impl->weights.data(), input, output,
+                                      batch, scratch, parallelFor, pool);
   return impl->runParallelFn(input, output, batch, scratch, parallelFor, pool);
 }
 

@@ -46,6 +46,14 @@ struct CpuTargetOptions {
   /// the app loads (or maps) and passes to the entry points as their first
   /// argument; see docs/cpu-backend.md.
   bool externalWeights = false;
+  /// The JIT: once linked, move the packed weights (embedded constants, or
+  /// the external blob) into transparent huge pages where the OS allows it
+  /// (docs/performance.md, "Weights in huge pages"). It pays off over many
+  /// calls and costs up to about 5 ms per MB once (when the kernel must
+  /// compact memory), so `seqc bench` asks for it (unless
+  /// `--no-huge-pages`) and `seqc run` does not. Objects for apps are not
+  /// affected.
+  bool hugePages = false;
 };
 
 /// What one stage of PREFIX_run does: a pass over the whole batch, split
@@ -132,6 +140,10 @@ public:
   /// object, 64-byte aligned, passed to every call); else null and 0.
   const void *weightsData() const;
   uint64_t weightsBytes() const;
+  /// Bytes of the packed weights (embedded or external) and other
+  /// constants that are in 2 MiB pages (CpuTargetOptions::hugePages); 0
+  /// where the OS declined or it was turned off.
+  uint64_t hugePageBytes() const;
   /// Calls PREFIX_run; returns its status.
   int run(const float *input, float *output, size_t batch, void *scratch) const;
   /// Calls PREFIX_run_parallel with the given hook (nullptr = serial).
