@@ -5,7 +5,9 @@
  * parameters from a buffer holding PREFIX.weights, passed to every call.
  * seqc_weights_map maps the file read-only (page-aligned, so 64-byte
  * aligned as the code requires; pages are shared between processes and
- * loaded on first use):
+ * loaded on first use); seqc_weights_load reads it into private memory in
+ * 2 MiB pages where the kernel allows, which large models read faster (see
+ * docs/performance.md, "Weights in huge pages"):
  *
  *   size_t bytes;
  *   const void *w = seqc_weights_map("mnist.weights", &bytes);
@@ -31,6 +33,17 @@ const void *seqc_weights_map(const char *path, size_t *bytes);
 
 /* Unmaps what seqc_weights_map returned. NULL is ignored. */
 void seqc_weights_unmap(const void *weights, size_t bytes);
+
+/* Reads the whole file at `path` into memory of its own and sets *bytes to
+ * its size. The memory is 2 MiB aligned, advised for transparent huge
+ * pages before it is filled (Linux), and read-only once filled. Each
+ * process holds its own copy. Returns NULL (errno set; *bytes = 0) if the
+ * file cannot be opened or read, is empty (EINVAL), or changes size while
+ * it is read (EIO), or memory runs out. */
+const void *seqc_weights_load(const char *path, size_t *bytes);
+
+/* Frees what seqc_weights_load returned. NULL is ignored. */
+void seqc_weights_free(const void *weights, size_t bytes);
 
 #ifdef __cplusplus
 } /* extern "C" */

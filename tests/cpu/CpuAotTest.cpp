@@ -126,6 +126,7 @@ int main(int argc, char **argv) {
 
 const char *kExternalMain = R"(#include "ext.h"
 #include "Weights.h"
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,6 +178,20 @@ int main(int argc, char **argv) {
     return 23;
   for (size_t i = 0; i < batch * EXT_OUTPUT_FEATURES; ++i)
     if (out[i] != out2[i]) return 24;
+  /* seqc_weights_load: the same bytes, 2 MiB aligned, the same results;
+     missing files and directories are refused. */
+  size_t loadedBytes = 1;
+  if (seqc_weights_load("no/such/file", &loadedBytes) || loadedBytes != 0)
+    return 25;
+  if (seqc_weights_load(".", &loadedBytes) || loadedBytes != 0) return 26;
+  const void *loaded = seqc_weights_load(argv[2], &loadedBytes);
+  if (!loaded || loadedBytes != bytes || (uintptr_t)loaded % (2u << 20) != 0 ||
+      memcmp(loaded, w, bytes) != 0) return 27;
+  if (ext_run_parallel(loaded, in, out2, batch, scratch, reverse_for, NULL) !=
+      EXT_OK) return 28;
+  for (size_t i = 0; i < batch * EXT_OUTPUT_FEATURES; ++i)
+    if (out[i] != out2[i]) return 29;
+  seqc_weights_free(loaded, loadedBytes);
   f = fopen("ext_out.bin", "wb");
   if (!f || fwrite(out, sizeof(float), batch * EXT_OUTPUT_FEATURES, f) !=
                 batch * EXT_OUTPUT_FEATURES) return 6;
