@@ -47,7 +47,7 @@ uint64_t collapseToHugePages(const void *begin, uint64_t bytes) {
 #endif
 }
 
-HugePageBuffer::HugePageBuffer(uint64_t size) {
+HugePageBuffer::HugePageBuffer(uint64_t size, bool advise) {
   if (size == 0)
     return;
 #if defined(__linux__)
@@ -67,9 +67,10 @@ HugePageBuffer::HugePageBuffer(uint64_t size) {
   begin = reinterpret_cast<void *>(
       alignUp(reinterpret_cast<uintptr_t>(m), huge ? kHugePageBytes : 64));
   bytes = size;
-  if (huge)
+  if (huge && advise)
     (void)madvise(begin, span, MADV_HUGEPAGE);
 #else
+  (void)advise;
   begin = std::aligned_alloc(64, alignUp(size, 64));
   if (begin) {
     std::memset(begin, 0, alignUp(size, 64));

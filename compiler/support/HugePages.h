@@ -28,14 +28,14 @@ uint64_t collapseToHugePages(const void *begin, uint64_t bytes);
 
 /// Zero-filled anonymous memory for a large buffer written once and then
 /// read many times: aligned to kHugePageBytes when it is at least that
-/// large (64 bytes otherwise), and advised for transparent huge pages before
-/// its first touch, so that filling it takes huge pages where the kernel has
-/// them.
+/// large (64 bytes otherwise), and (unless \p advise is false) advised for
+/// transparent huge pages before its first touch, so that filling it takes
+/// huge pages where the kernel has them.
 class HugePageBuffer {
 public:
   HugePageBuffer() = default;
   /// Maps \p bytes; data() is null if that fails (or \p bytes is 0).
-  explicit HugePageBuffer(uint64_t bytes);
+  explicit HugePageBuffer(uint64_t bytes, bool advise = true);
   ~HugePageBuffer();
   HugePageBuffer(HugePageBuffer &&other) noexcept;
   HugePageBuffer &operator=(HugePageBuffer &&other) noexcept;

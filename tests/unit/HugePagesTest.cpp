@@ -45,33 +45,35 @@ uint64_t pattern(uint64_t i) { return i * 0x9e3779b97f4a7c15ull >> 7; }
 TEST_CASE("HugePageBuffer: aligned, zeroed, writable, movable") {
   for (uint64_t bytes : {uint64_t(64), uint64_t(4096) + 64, kHugePageBytes,
                          3 * kHugePageBytes + 4160}) {
-    INFO("bytes " << bytes);
-    HugePageBuffer buf(bytes);
-    REQUIRE(buf.data() != nullptr);
-    CHECK(buf.size() == bytes);
-    auto addr = reinterpret_cast<uintptr_t>(buf.data());
-    CHECK(addr % 64 == 0);
-    if (bytes >= kHugePageBytes)
-      CHECK(addr % kHugePageBytes == 0);
-    auto *words = static_cast<uint64_t *>(buf.data());
-    uint64_t n = bytes / 8;
-    bool zero = true;
-    for (uint64_t i = 0; i < n; ++i)
-      zero = zero && words[i] == 0;
-    CHECK(zero);
-    for (uint64_t i = 0; i < n; ++i)
-      words[i] = pattern(i);
-    HugePageBuffer moved(std::move(buf));
-    CHECK(buf.data() == nullptr);
-    CHECK(buf.size() == 0);
-    CHECK(moved.data() == words);
-    HugePageBuffer assigned;
-    assigned = std::move(moved);
-    REQUIRE(assigned.data() == words);
-    bool kept = true;
-    for (uint64_t i = 0; i < n; ++i)
-      kept = kept && words[i] == pattern(i);
-    CHECK(kept);
+    for (bool advise : {true, false}) {
+      INFO("bytes " << bytes << " advised " << advise);
+      HugePageBuffer buf(bytes, advise);
+      REQUIRE(buf.data() != nullptr);
+      CHECK(buf.size() == bytes);
+      auto addr = reinterpret_cast<uintptr_t>(buf.data());
+      CHECK(addr % 64 == 0);
+      if (bytes >= kHugePageBytes)
+        CHECK(addr % kHugePageBytes == 0);
+      auto *words = static_cast<uint64_t *>(buf.data());
+      uint64_t n = bytes / 8;
+      bool zero = true;
+      for (uint64_t i = 0; i < n; ++i)
+        zero = zero && words[i] == 0;
+      CHECK(zero);
+      for (uint64_t i = 0; i < n; ++i)
+        words[i] = pattern(i);
+      HugePageBuffer moved(std::move(buf));
+      CHECK(buf.data() == nullptr);
+      CHECK(buf.size() == 0);
+      CHECK(moved.data() == words);
+      HugePageBuffer assigned;
+      assigned = std::move(moved);
+      REQUIRE(assigned.data() == words);
+      bool kept = true;
+      for (uint64_t i = 0; i < n; ++i)
+        kept = kept && words[i] == pattern(i);
+      CHECK(kept);
+    }
   }
   HugePageBuffer none(0);
   CHECK(none.data() == nullptr);

@@ -418,8 +418,7 @@ public:
               [](const Range &a, const Range &b) { return a.begin < b.begin; });
     std::vector<Range> merged;
     for (const Range &r : ranges) {
-      if (!merged.empty() && r.begin >= merged.back().end &&
-          r.begin - merged.back().end < 4096)
+      if (!merged.empty() && r.begin < merged.back().end + 4096)
         merged.back().end = std::max(merged.back().end, r.end);
       else
         merged.push_back(r);
@@ -514,9 +513,10 @@ std::unique_ptr<JitModel> JitModel::create(const ir::Model &model,
   uint64_t weightsBytes = 0;
   if (opts.externalWeights) {
     // Sealed blobs are a multiple of 64 bytes; the buffer is 64-byte (and
-    // for a large blob 2 MiB) aligned.
+    // for a large blob 2 MiB) aligned, and advised for huge pages only if
+    // they were asked for (so that --no-huge-pages compares like with like).
     weightsBytes = blob.size();
-    weights = HugePageBuffer(weightsBytes);
+    weights = HugePageBuffer(weightsBytes, opts.hugePages);
     if (!weights.data()) {
       error =
           fmt::format("cannot allocate {} bytes for the weights", weightsBytes);
@@ -538,10 +538,8 @@ std::unique_ptr<JitModel> JitModel::create(const ir::Model &model,
   auto impl = std::make_unique<Impl>();
   impl->jit = std::move(*jit);
   impl->stages = std::move(stages);
-  if (weights.data()) {
-    impl->weights = std::move(weights);
-    impl->weightsBytes = weightsBytes;
-  }
+  impl->weights = std::move(weights);
+  impl->weightsBytes = weightsBytes;
   ReadOnlyDataRecorder *recorder = nullptr;
   if (opts.hugePages)
     if (auto *linker = dyn_cast<orc::ObjectLinkingLayer>(
