@@ -9,6 +9,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
+. "$here/ab-lib.sh"
 model=$1 batch=$2 reps=$3
 seqc=${4:-$root/build-bench/seqc}
 runtime=${5:-$(dirname "$seqc")/runtime/libseqc_runtime.a}
@@ -18,9 +19,7 @@ mkdir -p "$work/emb" "$work/ext"
 "$seqc" compile "$here/$model.nn" --init-seed 1 -o "$work/emb/$model"
 "$seqc" compile "$here/$model.nn" --init-seed 1 --external-weights \
   -o "$work/ext/${model}_x"
-up=$(echo "${model}_x" | tr a-z A-Z)
-inF=$(sed -n "s/^#define ${up}_INPUT_FEATURES \([0-9]*\)$/\1/p" "$work/ext/${model}_x.h")
-outF=$(sed -n "s/^#define ${up}_OUTPUT_FEATURES \([0-9]*\)$/\1/p" "$work/ext/${model}_x.h")
+model_features "$work/ext/${model}_x.h" "${model}_x"
 cc -O2 -std=c11 -I"$work" -I"$root/runtime" -DMODEL="$model" -DIN_F="$inF" \
   -DEMB_HEADER="\"emb/$model.h\"" -DEXT_HEADER="\"ext/${model}_x.h\"" \
   -DOUT_F="$outF" -o "$work/ab" "$here/external_ab.c" "$work/emb/$model.o" \

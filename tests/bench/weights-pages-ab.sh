@@ -10,6 +10,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
+. "$here/ab-lib.sh"
 model=$1 batch=$2 reps=$3 threads=${4:-1}
 seqc=${5:-$root/build-bench/seqc}
 runtime=${6:-$(dirname "$seqc")/runtime/libseqc_runtime.a}
@@ -17,9 +18,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 "$seqc" compile "$here/$model.nn" --init-seed 1 --external-weights \
   -o "$work/$model"
-up=$(echo "$model" | tr a-z A-Z)
-inF=$(sed -n "s/^#define ${up}_INPUT_FEATURES \([0-9]*\)$/\1/p" "$work/$model.h")
-outF=$(sed -n "s/^#define ${up}_OUTPUT_FEATURES \([0-9]*\)$/\1/p" "$work/$model.h")
+model_features "$work/$model.h" "$model"
 cc -O2 -std=c11 -I"$work" -I"$root/runtime" -DMODEL="$model" -DIN_F="$inF" \
   -DOUT_F="$outF" -DHEADER="\"$model.h\"" -o "$work/ab" \
   "$here/weights_pages_ab.c" "$work/$model.o" "$runtime" -lstdc++ -lpthread
