@@ -96,6 +96,21 @@ TEST_CASE("random networks match the reference with 4-wide SSE kernels") {
   randomNetworks(99, 8, "x86-64-v2");
 }
 
+/// The host runs AVX-512 kernels by default; "x86-64-v3" keeps the AVX2
+/// ones (8 lanes, 6x16 tiles) running on it too.
+static bool hostRunsAvx2Variant() {
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+         __builtin_cpu_supports("avx512f");
+}
+
+TEST_CASE("random networks match the reference with 8-wide AVX2 kernels") {
+  if (!hostRunsAvx2Variant()) {
+    MESSAGE("skipped: the default already runs AVX2 (or less) here");
+    return;
+  }
+  randomNetworks(4242, 12, "x86-64-v3");
+}
+
 TEST_CASE("a CPU list JIT-compiles the best variant for the host") {
   std::mt19937 rng(4);
   test::ModelBuilder mb(40, 3);
@@ -186,10 +201,19 @@ TEST_CASE("wide layers take the cache-blocked path") {
   mb.dense(300, {ir::ActKind::GELU, 0, 0});
   mb.dense(1100, {ir::ActKind::Tanh, 0, 0}, false);
   mb.dense(70, {ir::ActKind::None, 0, 0}, true, ir::RowNorm::LogSoftmax);
-  std::unique_ptr<JitModel> jit = compile(mb.model);
-  for (uint64_t batch : {1u, 5u, 37u, 300u})
-    for (int mode = 0; mode < 3; ++mode)
-      checkBatch(mb.model, *jit, batch, rng, mode);
+  // Several row blocks and panel groups at batch 300 with either width.
+  std::vector<std::string> cpus = {""};
+#if defined(__x86_64__)
+  if (hostRunsAvx2Variant())
+    cpus.push_back("x86-64-v3");
+#endif
+  for (const std::string &cpu : cpus) {
+    INFO("cpu '" << cpu << "'");
+    std::unique_ptr<JitModel> jit = compile(mb.model, cpu);
+    for (uint64_t batch : {1u, 5u, 37u, 300u})
+      for (int mode = 0; mode < 3; ++mode)
+        checkBatch(mb.model, *jit, batch, rng, mode);
+  }
 }
 
 TEST_CASE("scratch rows of 256 floats or more are padded to odd lines") {

@@ -314,9 +314,15 @@ ModelEmitter::Stage ModelEmitter::emitDenseStage(const ir::Op &op,
                          : ConstantPointerNull::get(cast<PointerType>(ptrTy));
   uint64_t k = pl.k, n = pl.n, nr = pl.nr, mrMax = pl.mr;
   Value *mcRows = rowBlockRows(rows, pl.mc, pl.mr);
+  // Items go group by group, and within a group row block by row block, so
+  // consecutive items (and, on two threads, concurrent ones) read the same
+  // panels: the second finds them in L2 or L3 rather than memory.
+  Value *rowBlocks =
+      b.CreateUDiv(b.CreateAdd(rows, b.CreateSub(mcRows, c64(1))),
+                   b.CreateBinaryIntrinsic(Intrinsic::umax, mcRows, c64(1)));
   emitForEach(task.begin, task.end, c64(1), [&](Value *item) {
-    Value *mb = b.CreateUDiv(item, c64(pl.groups));
-    Value *g = b.CreateURem(item, c64(pl.groups));
+    Value *g = b.CreateUDiv(item, rowBlocks);
+    Value *mb = b.CreateURem(item, rowBlocks);
     Value *m0 = b.CreateMul(mb, mcRows);
     Value *mEnd =
         b.CreateBinaryIntrinsic(Intrinsic::umin, b.CreateAdd(m0, mcRows), rows);
