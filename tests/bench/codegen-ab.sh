@@ -5,9 +5,11 @@
 # seqc commands, links both into codegen_ab.c with the runtime and times
 # them round by round in one process (docs/performance.md, "Comparing two
 # builds"). SEQC_A and SEQC_B are commands, split on spaces, so either may
-# set variables: "env SEQC_X=1 build-bench/seqc". RUNTIME_LIB defaults to
-# build-bench's runtime library. Prints per variant the median and minimum
-# seconds per call, and the median of the per-round ratio b / a.
+# set variables: "env SEQC_X=1 build-bench/seqc". AB_FLAGS adds options
+# to both compiles (AB_FLAGS="--cpu x86-64-v3": the AVX2 kernels).
+# RUNTIME_LIB defaults to build-bench's runtime library. Prints per variant
+# the median and minimum seconds per call, and the median of the per-round
+# ratio b / a.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -15,13 +17,14 @@ root=$(cd "$here/../.." && pwd)
 model=$1 batch=$2 reps=$3 threads=$4
 read -r -a seqcA <<<"$5"
 read -r -a seqcB <<<"$6"
+read -r -a flags <<<"${AB_FLAGS:-}"
 runtime=${7:-$root/build-bench/runtime/libseqc_runtime.a}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 "${seqcA[@]}" compile "$here/$model.nn" --init-seed 1 --external-weights \
-  -o "$work/${model}_a"
+  "${flags[@]}" -o "$work/${model}_a"
 "${seqcB[@]}" compile "$here/$model.nn" --init-seed 1 --external-weights \
-  -o "$work/${model}_b"
+  "${flags[@]}" -o "$work/${model}_b"
 model_features "$work/${model}_a.h" "${model}_a"
 cc -O2 -std=c11 -I"$work" -I"$root/runtime" -DMODEL="$model" -DIN_F="$inF" \
   -DOUT_F="$outF" -DHEADER_A="\"${model}_a.h\"" -DHEADER_B="\"${model}_b.h\"" \

@@ -216,6 +216,63 @@ TEST_CASE("wide layers take the cache-blocked path") {
   }
 }
 
+TEST_CASE("dense plans cut every layer into whole groups of panels") {
+  // SSE, AVX2 and AVX-512 shapes; layers from tiny to streaming.
+  const std::pair<unsigned, unsigned> shapes[] = {{4, 16}, {8, 16}, {16, 32}};
+  const std::pair<int64_t, int64_t> layers[] = {
+      {3, 1},       {64, 128},    {512, 10},     {784, 512},
+      {2048, 2048}, {2048, 9304}, {16384, 9304}, {429, 16384}};
+  for (auto [width, regs] : shapes)
+    for (auto [in, out] : layers) {
+      KernelConfig cfg;
+      cfg.vectorWidth = width;
+      cfg.vectorRegs = regs;
+      ir::Op op;
+      op.kind = ir::OpKind::Dense;
+      op.inFeatures = in;
+      op.outFeatures = out;
+      DensePlan p = planDense(op, cfg);
+      INFO(width << " lanes, Linear(" << in << ", " << out << ")");
+      CHECK(p.panels * p.nr >= uint64_t(out));
+      CHECK(p.streamsWeights ==
+            (p.k * p.panels * p.nr * 4 > kStreamingWeightBytes));
+      for (auto [perGroup, groups] :
+           {std::pair(p.panelsPerGroup, p.groups),
+            std::pair(p.rowPanelsPerGroup, p.rowGroups)}) {
+        CHECK(groups * perGroup >= p.panels);
+        CHECK((groups - 1) * perGroup < p.panels);
+      }
+      CHECK(p.groups <= 8);
+      // A one-row batch's groups hold whole single-row runs.
+      CHECK((p.rowPanelsPerGroup % p.gemvPanels == 0 ||
+             p.rowPanelsPerGroup == p.panels));
+      if (p.streamsWeights) {
+        // Streaming weights: 128 bytes a k-step per single-row kernel, and
+        // up to 16 groups for a one-row batch.
+        CHECK(p.gemvPanels * p.nr * 4 <= std::max(128u, p.nr * 4));
+        CHECK(p.rowGroups <= 16);
+        CHECK(p.rowGroups >= std::min<uint64_t>(p.groups, p.panels));
+      } else {
+        CHECK(p.rowGroups == p.groups);
+        CHECK(p.rowPanelsPerGroup == p.panelsPerGroup);
+      }
+    }
+  KernelConfig avx512;
+  avx512.vectorWidth = 16;
+  avx512.vectorRegs = 32;
+  ir::Op op;
+  op.kind = ir::OpKind::Dense;
+  op.inFeatures = op.outFeatures = 2048;
+  DensePlan p = planDense(op, avx512);
+  CHECK(p.gemvPanels == 1);
+  CHECK(p.groups == 8);
+  CHECK(p.rowGroups == 16);
+  op.inFeatures = 64;
+  op.outFeatures = 128;
+  p = planDense(op, avx512);
+  CHECK(p.gemvPanels == 4);
+}
+
 TEST_CASE("scratch rows of 256 floats or more are padded to odd lines") {
   CHECK(scratchStride(10) == 10);
   CHECK(scratchStride(255) == 255);

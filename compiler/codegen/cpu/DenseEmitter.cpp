@@ -320,16 +320,19 @@ ModelEmitter::Stage ModelEmitter::emitDenseStage(const ir::Op &op,
   Value *rowBlocks =
       b.CreateUDiv(b.CreateAdd(rows, b.CreateSub(mcRows, c64(1))),
                    b.CreateBinaryIntrinsic(Intrinsic::umax, mcRows, c64(1)));
+  // A batch of one row has its own (finer) panel groups.
+  Value *perGroup =
+      b.CreateSelect(b.CreateICmpEQ(rows, c64(1)), c64(pl.rowPanelsPerGroup),
+                     c64(pl.panelsPerGroup));
   emitForEach(task.begin, task.end, c64(1), [&](Value *item) {
     Value *g = b.CreateUDiv(item, rowBlocks);
     Value *mb = b.CreateURem(item, rowBlocks);
     Value *m0 = b.CreateMul(mb, mcRows);
     Value *mEnd =
         b.CreateBinaryIntrinsic(Intrinsic::umin, b.CreateAdd(m0, mcRows), rows);
-    Value *pBeg = b.CreateMul(g, c64(pl.panelsPerGroup));
+    Value *pBeg = b.CreateMul(g, perGroup);
     Value *pEnd = b.CreateBinaryIntrinsic(
-        Intrinsic::umin, b.CreateAdd(pBeg, c64(pl.panelsPerGroup)),
-        c64(pl.panels));
+        Intrinsic::umin, b.CreateAdd(pBeg, perGroup), c64(pl.panels));
     Value *mCount = b.CreateSub(mEnd, m0);
     Value *nFull = b.CreateUDiv(mCount, c64(mrMax));
     Value *rem = b.CreateSub(mCount, b.CreateMul(nFull, c64(mrMax)));
@@ -469,6 +472,8 @@ ModelEmitter::Stage ModelEmitter::emitDenseStage(const ir::Op &op,
   Stage st = endTask(task, pl.mc);
   st.rowAlign = pl.mr;
   st.itemsPerRowBlock = pl.groups;
+  if (pl.rowGroups != pl.groups)
+    st.itemsForOneRow = pl.rowGroups;
   return st;
 }
 

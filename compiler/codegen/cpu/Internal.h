@@ -73,22 +73,8 @@ private:
   llvm::IRBuilder<> &b;
 };
 
-/// How the kernels are shaped for a target.
-struct KernelConfig {
-  unsigned vectorWidth = 8; ///< floats per SIMD register
-  unsigned vectorRegs = 16; ///< architectural vector registers
-  unsigned maxMr = 12;      ///< most rows of a microkernel tile
-  unsigned maxNrVecs = 2;   ///< most vectors across a microkernel tile
-  bool wideVectors = false; ///< AVX-512: ask the backend for zmm registers
-  std::string cpu;
-  std::string features;
-};
-
 /// Derives the kernel shape from the target machine.
 KernelConfig kernelConfigFor(const llvm::TargetMachine &tm);
-
-/// Blocks one Dense/Linear layer for the target.
-DensePlan planDense(const ir::Op &op, const KernelConfig &cfg);
 
 /// Adds the code for \p model to \p mod with symbols `PREFIX_run`,
 /// `PREFIX_run_parallel`, `PREFIX_scratch_bytes`; external when

@@ -73,6 +73,8 @@ private:
     uint64_t rowsPerItem = 1;
     uint64_t rowAlign = 0;
     uint64_t itemsPerRowBlock = 1;
+    /// Work items when the batch is one row (0: as itemsPerRowBlock).
+    uint64_t itemsForOneRow = 0;
     /// Buffers: 0 = input, 1 = output, 2/3 = scratch buffers 0/1.
     int src = 0;
     int dst = 1;
@@ -105,7 +107,11 @@ private:
                       : c64(st.rowsPerItem);
     llvm::Value *blocks = b.CreateUDiv(
         b.CreateAdd(rows, b.CreateSub(blockRows, c64(1))), blockRows);
-    return b.CreateMul(blocks, c64(st.itemsPerRowBlock));
+    llvm::Value *items = b.CreateMul(blocks, c64(st.itemsPerRowBlock));
+    if (!st.itemsForOneRow)
+      return items;
+    return b.CreateSelect(b.CreateICmpEQ(rows, c64(1)), c64(st.itemsForOneRow),
+                          items);
   }
 
   /// Networks whose packed weights total at most this many bytes run as one
@@ -146,9 +152,7 @@ private:
   }
   /// Whether a Dense layer's packed weights are too big for L2 (512 KiB),
   /// so that they stream from L3 or memory and are worth prefetching.
-  static bool streamsWeights(const DensePlan &pl) {
-    return packedWeightBytes(pl) > (uint64_t(1) << 19);
-  }
+  static bool streamsWeights(const DensePlan &pl) { return pl.streamsWeights; }
   /// Rows per block when `rows` rows are cut into blocks of at most
   /// `maxRows` (a multiple of `align`) of nearly equal size, each a multiple
   /// of `align`: so no thread is left with a short last block while

@@ -10,6 +10,7 @@
 #include "compiler/ir/IR.h"
 
 #include <cstdint>
+#include <string>
 
 namespace seqc::codegen::cpu {
 
@@ -53,7 +54,30 @@ struct DensePlan {
   unsigned gemvPanels = 1;     ///< panels across the single-row kernel
   uint64_t panelsPerGroup = 1; ///< panels per work item
   uint64_t groups = 1;         ///< panel groups per row block
+  /// Panels per work item and groups when the whole batch is one row.
+  uint64_t rowPanelsPerGroup = 1, rowGroups = 1;
+  /// The packed weights exceed L2 (kStreamingWeightBytes), so they stream
+  /// from L3 or memory and the kernels prefetch them.
+  bool streamsWeights = false;
 };
+
+/// Packed weights above this many bytes stream from L3 or memory.
+inline constexpr uint64_t kStreamingWeightBytes = uint64_t(1) << 19;
+
+/// How the kernels are shaped for a target (kernelConfigFor in Internal.h
+/// derives it from an LLVM target machine).
+struct KernelConfig {
+  unsigned vectorWidth = 8; ///< floats per SIMD register
+  unsigned vectorRegs = 16; ///< architectural vector registers
+  unsigned maxMr = 12;      ///< most rows of a microkernel tile
+  unsigned maxNrVecs = 2;   ///< most vectors across a microkernel tile
+  bool wideVectors = false; ///< AVX-512: ask the backend for zmm registers
+  std::string cpu;
+  std::string features;
+};
+
+/// Blocks one Dense/Linear layer for the target.
+DensePlan planDense(const ir::Op &op, const KernelConfig &cfg);
 
 } // namespace seqc::codegen::cpu
 
