@@ -67,7 +67,7 @@ static double timeCalls(int v, int inner, const void *w, const float *in,
 }
 
 int main(int argc, char **argv) {
-  size_t batch, bytesA, bytesB, i;
+  size_t batch, bytesA, bytesB, scratchBytes, i;
   int reps, r, j, v, threads, inner;
   const void *w[2];
   float *in, *out[2];
@@ -90,10 +90,10 @@ int main(int argc, char **argv) {
   in = malloc(batch * IN_F * sizeof(float) + 1);
   out[0] = malloc(batch * OUT_F * sizeof(float) + 1);
   out[1] = malloc(batch * OUT_F * sizeof(float) + 1);
-  i = A(_scratch_bytes)(batch) > B(_scratch_bytes)(batch)
-          ? A(_scratch_bytes)(batch)
-          : B(_scratch_bytes)(batch);
-  scratch = malloc(i + 1);
+  scratchBytes = A(_scratch_bytes)(batch); /* one buffer serves both */
+  if (B(_scratch_bytes)(batch) > scratchBytes)
+    scratchBytes = B(_scratch_bytes)(batch);
+  scratch = malloc(scratchBytes + 1);
   t[0] = malloc((size_t)reps * sizeof(double));
   t[1] = malloc((size_t)reps * sizeof(double));
   ratio = malloc((size_t)reps * sizeof(double));

@@ -234,8 +234,7 @@ TEST_CASE("dense plans cut every layer into whole groups of panels") {
       DensePlan p = planDense(op, cfg);
       INFO(width << " lanes, Linear(" << in << ", " << out << ")");
       CHECK(p.panels * p.nr >= uint64_t(out));
-      CHECK(p.streamsWeights ==
-            (p.k * p.panels * p.nr * 4 > kStreamingWeightBytes));
+      CHECK(p.streamsWeights == (packedWeightBytes(p) > kStreamingWeightBytes));
       for (auto [perGroup, groups] :
            {std::pair(p.panelsPerGroup, p.groups),
             std::pair(p.rowPanelsPerGroup, p.rowGroups)}) {

@@ -25,7 +25,7 @@ std::string ModelEmitter::layerSignature(const ir::Op &op, const DensePlan &pl,
   return fmt::format("n{}/{}:k{}:s{}/{}:b{}:a{}/{:a}/{:a}:p{}", pl.nr,
                      pl.nrVecs, k, lda, ldc, op.bias != ir::kNoParam,
                      int(op.act.kind), op.act.alpha, op.act.beta,
-                     streamsWeights(pl));
+                     pl.streamsWeights);
 }
 
 Function *ModelEmitter::emitMicrokernel(const ir::Op &op, const DensePlan &pl,
@@ -46,7 +46,7 @@ Function *ModelEmitter::emitMicrokernel(const ir::Op &op, const DensePlan &pl,
       voidTy,
       {ptrTy, i64, ptrTy, ptrTy, i64, i64, i32, ptrTy, i64, ptrTy, i64, ptrTy},
       false);
-  bool prefetch = streamsWeights(pl);
+  bool prefetch = pl.streamsWeights;
   std::string name =
       fmt::format("{}.dense{}.ukr{}x{}", prefix, opIndex, mr, pg * pl.nr);
   if (compactCode) {

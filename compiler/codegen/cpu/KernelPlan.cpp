@@ -12,8 +12,6 @@
 #include "llvm/MC/MCSubtargetInfo.h"
 
 #include <algorithm>
-#include <tuple>
-#include <utility>
 
 using namespace llvm;
 
@@ -74,28 +72,29 @@ DensePlan planDense(const ir::Op &op, const KernelConfig &cfg) {
   uint64_t mc = 262144 / (4 * p.kc);
   mc = std::clamp<uint64_t>(mc / p.mr * p.mr, p.mr, 20 * p.mr);
   p.mc = mc;
-  p.streamsWeights = p.k * p.panels * p.nr * 4 > kStreamingWeightBytes;
+  p.streamsWeights = packedWeightBytes(p) > kStreamingWeightBytes;
   // A single row (batch 1, or the last row of a block) is a matrix-vector
   // product: one broadcast of A feeds gemvPanels adjacent panels, so the
   // loads of packed weights, not the broadcasts, set the pace, and enough
-  // independent accumulators hide the FMA latency without splitting k.
-  // Weights that stream from memory go faster in few streams that each
-  // advance quickly (the hardware prefetchers run further ahead on them):
-  // 128 bytes of weights per k-step, i.e. one AVX-512 panel or two AVX2
-  // ones (speech at batch 1 on Zen 5, against 8 panels: 0.89 per call).
-  unsigned gemvCap = p.streamsWeights
-                         ? std::max(1u, 32 / (p.nrVecs * cfg.vectorWidth))
-                         : cfg.vectorRegs / 2 / p.nrVecs;
-  p.gemvPanels =
-      p.mr == 1
-          ? 1
-          : static_cast<unsigned>(std::clamp<uint64_t>(gemvCap, 1, p.panels));
+  // independent accumulators hide the FMA latency without splitting k:
+  // `widest` panels, as many as the registers allow. Weights that stream
+  // from memory go faster in few streams that each advance quickly (the
+  // hardware prefetchers run further ahead on them): 128 bytes of weights
+  // per k-step, i.e. one AVX-512 panel or two AVX2 ones (speech at batch 1
+  // on Zen 5, against 8 panels: 0.89 per call).
+  unsigned widest = p.mr == 1
+                        ? 1
+                        : static_cast<unsigned>(std::clamp<uint64_t>(
+                              cfg.vectorRegs / 2 / p.nrVecs, 1, p.panels));
+  p.gemvPanels = p.streamsWeights
+                     ? std::clamp(32 / (p.nrVecs * cfg.vectorWidth), 1u, widest)
+                     : widest;
   // Up to 8 panel groups, so one row block still splits across threads,
-  // each a whole number of wide single-row runs (the widest the registers
-  // allow). A batch of one row, when the weights stream, is cut into up to
-  // 16 groups of whole gemvPanels runs instead: enough items per layer for
-  // two threads that run at different speeds (speech at batch 1, 2
-  // threads: 0.955 per call against 8 groups of 8 AVX-512 panels).
+  // each a whole number of `widest` runs. A batch of one row, when the
+  // weights stream, is cut into up to 16 groups of whole gemvPanels runs
+  // instead: enough items per layer for two threads that run at different
+  // speeds (speech at batch 1, 2 threads: 0.955 per call against 8 groups
+  // of 8 AVX-512 panels).
   auto group = [&](uint64_t maxGroups, uint64_t unit, uint64_t &perGroup,
                    uint64_t &groups) {
     perGroup = (p.panels + maxGroups - 1) / maxGroups;
@@ -103,15 +102,11 @@ DensePlan planDense(const ir::Op &op, const KernelConfig &cfg) {
         std::min<uint64_t>(p.panels, (perGroup + unit - 1) / unit * unit);
     groups = (p.panels + perGroup - 1) / perGroup;
   };
-  uint64_t run = p.mr == 1 ? 1
-                           : std::clamp<uint64_t>(cfg.vectorRegs / 2 / p.nrVecs,
-                                                  1, p.panels);
-  group(8, run, p.panelsPerGroup, p.groups);
+  group(8, widest, p.panelsPerGroup, p.groups);
+  p.rowPanelsPerGroup = p.panelsPerGroup;
+  p.rowGroups = p.groups;
   if (p.streamsWeights)
     group(16, p.gemvPanels, p.rowPanelsPerGroup, p.rowGroups);
-  else
-    std::tie(p.rowPanelsPerGroup, p.rowGroups) =
-        std::pair(p.panelsPerGroup, p.groups);
   return p;
 }
 

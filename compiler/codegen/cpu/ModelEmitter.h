@@ -146,13 +146,6 @@ private:
 
   llvm::Function *newFunction(llvm::FunctionType *ty, const std::string &name,
                               bool exported);
-  /// Bytes of a Dense layer's packed (panel-padded) weights.
-  static uint64_t packedWeightBytes(const DensePlan &pl) {
-    return pl.k * pl.panels * pl.nr * 4;
-  }
-  /// Whether a Dense layer's packed weights are too big for L2 (512 KiB),
-  /// so that they stream from L3 or memory and are worth prefetching.
-  static bool streamsWeights(const DensePlan &pl) { return pl.streamsWeights; }
   /// Rows per block when `rows` rows are cut into blocks of at most
   /// `maxRows` (a multiple of `align`) of nearly equal size, each a multiple
   /// of `align`: so no thread is left with a short last block while

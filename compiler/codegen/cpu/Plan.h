@@ -61,6 +61,11 @@ struct DensePlan {
   bool streamsWeights = false;
 };
 
+/// Bytes of a Dense layer's packed (panel-padded) weights.
+inline uint64_t packedWeightBytes(const DensePlan &pl) {
+  return pl.k * pl.panels * pl.nr * 4;
+}
+
 /// Packed weights above this many bytes stream from L3 or memory.
 inline constexpr uint64_t kStreamingWeightBytes = uint64_t(1) << 19;
 
