@@ -17,6 +17,8 @@
 
 #include <cstring>
 #include <random>
+#include <regex>
+#include <set>
 
 using namespace seqc;
 using namespace seqc::codegen::cpu;
@@ -185,9 +187,20 @@ TEST_CASE("compact code starts above 16 Dense layers") {
     return text;
   };
   std::string sixteen = emitIr(16), seventeen = emitIr(17);
-  // 16 layers: each has its kernels, inlined into its stage.
+  // 16 layers: each has its kernels, inlined into its stage; only the
+  // tile for a source in memory is called (out of line on purpose), and in
+  // a fused chain only the first layer's (the others read cache).
   CHECK(sixteen.find("@net.ukr") == std::string::npos);
-  CHECK(sixteen.find("noinline") == std::string::npos);
+  std::regex call(R"(call (fastcc )?void @(net\.dense\d+\.ukr[\w.]+)\()");
+  std::set<std::string> called;
+  for (auto it = std::sregex_iterator(sixteen.begin(), sixteen.end(), call);
+       it != std::sregex_iterator(); ++it) {
+    INFO("callee " << (*it)[2]);
+    CHECK(std::regex_search((*it)[2].str(), std::regex(R"(\.cold$)")));
+    called.insert((*it)[2].str());
+  }
+  REQUIRE(called.size() == 1);
+  CHECK(called.begin()->rfind("net.dense0.ukr", 0) == 0);
   // 17: one shared set (not named after a layer), called from every
   // layer's stage function, which is not inlined either.
   CHECK(seventeen.find("@net.ukr") != std::string::npos);
@@ -214,6 +227,47 @@ TEST_CASE("wide layers take the cache-blocked path") {
       for (int mode = 0; mode < 3; ++mode)
         checkBatch(mb.model, *jit, batch, rng, mode);
   }
+}
+
+TEST_CASE("sources in memory take the tiles that prefetch later rows") {
+  // Above kColdSourceBytes of input the full tiles of a first pass (and
+  // of the last, into the next row block) are out-of-line kernels that
+  // also prefetch rows ahead. A fused chain, and cache-blocked layers with
+  // k blocks, just over the threshold (partial tiles and blocks), serially
+  // and on threads in either order.
+  std::mt19937 rng(11);
+  test::ModelBuilder fused(64, 12);
+  fused.dense(64, {ir::ActKind::ReLU, 0, 0});
+  fused.dense(64, {ir::ActKind::ReLU, 0, 0});
+  fused.dense(16, {});
+  test::ModelBuilder blocked(1500, 13);
+  blocked.dense(300, {ir::ActKind::GELU, 0, 0});
+  blocked.dense(70, {ir::ActKind::None, 0, 0});
+  std::vector<std::string> cpus = {""};
+#if defined(__x86_64__)
+  if (hostRunsAvx2Variant())
+    cpus.push_back("x86-64-v3");
+#endif
+  for (const std::string &cpu : cpus)
+    for (const test::ModelBuilder *mb : {&fused, &blocked}) {
+      const ir::Model &model = mb->model;
+      uint64_t rowBytes = model.inputType().features() * 4;
+      INFO("cpu '" << cpu << "' input " << rowBytes / 4);
+      CpuTargetOptions opts;
+      opts.prefix = "net";
+      opts.cpu = cpu;
+      std::string text, error;
+      REQUIRE(generate(model, opts, OutputKind::LLVMIR, text, error));
+      // The first layer calls its prefetching tile (the others are inlined).
+      CHECK(std::regex_search(
+          text,
+          std::regex(
+              R"(call (fastcc )?void @net\.dense0\.ukr\d+x\d+\.cold\()")));
+      std::unique_ptr<JitModel> jit = compile(model, cpu);
+      uint64_t cold = kColdSourceBytes / rowBytes + 5;
+      for (int mode = 0; mode < 3; ++mode)
+        checkBatch(model, *jit, cold, rng, mode);
+    }
 }
 
 TEST_CASE("dense plans cut every layer into whole groups of panels") {

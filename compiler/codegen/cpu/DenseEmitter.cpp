@@ -31,8 +31,9 @@ std::string ModelEmitter::layerSignature(const ir::Op &op, const DensePlan &pl,
 Function *ModelEmitter::emitMicrokernel(const ir::Op &op, const DensePlan &pl,
                                         unsigned mr, unsigned pg,
                                         unsigned opIndex, uint64_t lda,
-                                        uint64_t ldc) {
-  // void ukr(A, lda, Bp, C, ldc, kc, flags, bias, nvalid, pf, pfStride): an
+                                        uint64_t ldc, bool prefetchRows) {
+  // void ukr(A, lda, Bp, C, ldc, kc, flags, bias, nvalid, pf, pfStride,
+  // cNext, aPf): an
   // mr x (pg * nr) tile over pg adjacent packed panels (panel q's
   // micro-panel starts at Bp + q * k * nr, its columns at C + q * nr). When
   // the layer's weights stream from L3 or memory, step k of a one-panel
@@ -41,14 +42,20 @@ Function *ModelEmitter::emitMicrokernel(const ir::Op &op, const DensePlan &pl,
   // prefetches its own panels' streams instead. cNext is the output tile
   // the caller will pass next: it is prefetched for writing on entry, so
   // that tile's partial sums (or the lines its stores allocate) are in
-  // cache by the time it starts.
-  FunctionType *ft = FunctionType::get(
-      voidTy,
-      {ptrTy, i64, ptrTy, ptrTy, i64, i64, i32, ptrTy, i64, ptrTy, i64, ptrTy},
-      false);
+  // cache by the time it starts. With prefetchRows (a tile of several
+  // rows, one panel), step k prefetches into L2 row min(k % 16, mr - 1) of
+  // the tile at aPf, from column k rounded down to 16 on: the rows a tile
+  // further on will read, a line per step, at the pace it will read them.
+  FunctionType *ft = FunctionType::get(voidTy,
+                                       {ptrTy, i64, ptrTy, ptrTy, i64, i64, i32,
+                                        ptrTy, i64, ptrTy, i64, ptrTy, ptrTy},
+                                       false);
   bool prefetch = pl.streamsWeights;
-  std::string name =
-      fmt::format("{}.dense{}.ukr{}x{}", prefix, opIndex, mr, pg * pl.nr);
+  assert((!prefetchRows || (mr > 1 && pg == 1)) &&
+         "row prefetching is for tiles of one panel");
+  const char *variant = prefetchRows ? ".cold" : "";
+  std::string name = fmt::format("{}.dense{}.ukr{}x{}{}", prefix, opIndex, mr,
+                                 pg * pl.nr, variant);
   if (compactCode) {
     // Shared by every layer whose kernels would have the same code. A
     // specialised layer's kernels have its row strides and k (kc too, with
@@ -59,26 +66,36 @@ Function *ModelEmitter::emitMicrokernel(const ir::Op &op, const DensePlan &pl,
     std::string layer = layerSignature(op, pl, pl.k, lda, ldc);
     bool special = specialisedLayers.count(layer);
     std::string key = fmt::format(
-        "{}x{}:{}", mr, pg,
+        "{}x{}{}:{}", mr, pg, variant,
         special ? layer : layerSignature(op, pl, pg > 1 ? pl.k : 0, 0, 0));
     auto found = sharedKernels.find(key);
     if (found != sharedKernels.end())
       return found->second;
-    name = fmt::format("{}.ukr{}x{}.{}", prefix, mr, pg * pl.nr,
+    name = fmt::format("{}.ukr{}x{}{}.{}", prefix, mr, pg * pl.nr, variant,
                        sharedKernels.size());
     Function *f = buildMicrokernel(
-        op, pl, mr, pg, ft, name, prefetch,
+        op, pl, mr, pg, ft, name, prefetch, prefetchRows,
         special ? std::optional(std::make_pair(lda, ldc)) : std::nullopt);
     f->addFnAttr(Attribute::NoInline);
     sharedKernels.emplace(key, f);
     return f;
   }
-  return buildMicrokernel(op, pl, mr, pg, ft, name, prefetch, std::nullopt);
+  if (prefetchRows) {
+    // Called on the first pass over a cold source only: kept out of line,
+    // with the strides as constants, so that the stage's code (and compile
+    // time) does not grow by another inlined copy of its main tile.
+    Function *f = buildMicrokernel(op, pl, mr, pg, ft, name, prefetch, true,
+                                   std::make_pair(lda, ldc));
+    f->addFnAttr(Attribute::NoInline);
+    return f;
+  }
+  return buildMicrokernel(op, pl, mr, pg, ft, name, prefetch, false,
+                          std::nullopt);
 }
 
 Function *ModelEmitter::buildMicrokernel(
     const ir::Op &op, const DensePlan &pl, unsigned mr, unsigned pg,
-    FunctionType *ft, const std::string &name, bool prefetch,
+    FunctionType *ft, const std::string &name, bool prefetch, bool prefetchRows,
     std::optional<std::pair<uint64_t, uint64_t>> strides) {
   Function *f = newFunction(ft, name, false);
   for (unsigned i : {0u, 2u, 3u, 7u})
@@ -95,6 +112,7 @@ Function *ModelEmitter::buildMicrokernel(
   }
   Value *bias = &*args++, *nvalid = &*args++;
   Value *pf = &*args++, *pfStride = &*args++, *cNext = &*args++;
+  Value *aPf = &*args++;
 
   unsigned vw = cfg.vectorWidth, nrv = pl.nrVecs * pg;
   unsigned tile = mr * nrv;
@@ -186,6 +204,14 @@ Function *ModelEmitter::buildMicrokernel(
                          b.CreateAdd(off, c64(kPrefetchSteps * pl.nr))),
              b.getInt32(0), b.getInt32(3), b.getInt32(1)});
       bv.push_back(b.CreateAlignedLoad(vecTy, gepF(bp, off), bAlign));
+    }
+    if (prefetchRows) {
+      Value *row = b.CreateBinaryIntrinsic(
+          Intrinsic::umin, b.CreateAnd(k, c64(15)), c64(mr - 1));
+      b.CreateIntrinsic(Intrinsic::prefetch, {ptrTy},
+                        {gepF(aPf, b.CreateAdd(b.CreateMul(row, lda),
+                                               b.CreateAnd(k, c64(~15ull)))),
+                         b.getInt32(0), b.getInt32(2), b.getInt32(1)});
     }
     for (unsigned m = 0; m < mr; ++m) {
       Value *av = b.CreateAlignedLoad(
@@ -300,13 +326,17 @@ ModelEmitter::Stage ModelEmitter::emitDenseStage(const ir::Op &op,
   }
   std::vector<Function *> kernels(pl.mr + 1, nullptr);
   for (unsigned mr = 1; mr <= pl.mr; ++mr)
-    kernels[mr] = emitMicrokernel(op, pl, mr, 1, opIndex, lda, ldc);
+    kernels[mr] = emitMicrokernel(op, pl, mr, 1, opIndex, lda, ldc, false);
+  // The full tile that also prefetches rows of a cold source.
+  Function *coldTile =
+      pl.mr > 1 ? emitMicrokernel(op, pl, pl.mr, 1, opIndex, lda, ldc, true)
+                : nullptr;
   // Single-row kernels across 1..gemvPanels panels (index = panels).
   unsigned pgMax = pl.gemvPanels;
   std::vector<Function *> gemv(pgMax + 1, nullptr);
   gemv[1] = kernels[1];
   for (unsigned pg = 2; pg <= pgMax; ++pg)
-    gemv[pg] = emitMicrokernel(op, pl, 1, pg, opIndex, lda, ldc);
+    gemv[pg] = emitMicrokernel(op, pl, 1, pg, opIndex, lda, ldc, false);
 
   Task task = beginTask(fmt::format("{}.dense{}", prefix, opIndex));
   Value *in = task.in, *out = task.out, *rows = task.rows;
@@ -314,6 +344,10 @@ ModelEmitter::Stage ModelEmitter::emitDenseStage(const ir::Op &op,
                          : ConstantPointerNull::get(cast<PointerType>(ptrTy));
   uint64_t k = pl.k, n = pl.n, nr = pl.nr, mrMax = pl.mr;
   Value *mcRows = rowBlockRows(rows, pl.mc, pl.mr);
+  Value *coldSource = b.CreateICmpNE(
+      b.CreateLoad(
+          i64, b.CreateStructGEP(ctxTy, task.fn->getArg(0), kCtxSourceCold)),
+      c64(0));
   // Items go group by group, and within a group row block by row block, so
   // consecutive items (and, on two threads, concurrent ones) read the same
   // panels: the second finds them in L2 or L3 rather than memory.
@@ -349,6 +383,14 @@ ModelEmitter::Stage ModelEmitter::emitDenseStage(const ir::Op &op,
       Value *last =
           b.CreateZExt(b.CreateICmpEQ(b.CreateAdd(kc0, kc), c64(k)), i32);
       Value *flags = b.CreateOr(first, b.CreateShl(last, 1));
+      Value *lastK = b.CreateICmpNE(last, b.getInt32(0));
+      auto lastPanel = [&](Value *p) {
+        return b.CreateICmpEQ(b.CreateAdd(p, c64(1)), pEnd);
+      };
+      // Row m of the source from this k block on.
+      auto rowPtr = [&](Value *m) {
+        return gepF(in, b.CreateAdd(b.CreateMul(m, c64(lda)), kc0));
+      };
       // The micro-panel that follows (p, kc0): the next panel of the group
       // in this k block, else the group's first panel in the next k block,
       // else (p, kc0) itself.
@@ -358,21 +400,21 @@ ModelEmitter::Stage ModelEmitter::emitDenseStage(const ir::Op &op,
         Value *nextP = b.CreateAdd(here, c64(k * nr));
         Value *nextK = b.CreateAdd(b.CreateMul(pBeg, c64(k * nr)),
                                    b.CreateMul(b.CreateAdd(kc0, kc), c64(nr)));
-        Value *lastP = b.CreateICmpEQ(b.CreateAdd(p, c64(1)), pEnd);
-        Value *lastK = b.CreateICmpEQ(b.CreateAdd(kc0, kc), c64(k));
-        return gepF(wG, b.CreateSelect(
-                            lastP, b.CreateSelect(lastK, here, nextK), nextP));
+        return gepF(wG,
+                    b.CreateSelect(lastPanel(p),
+                                   b.CreateSelect(lastK, here, nextK), nextP));
       };
-      // Calls `fn` on rows [m, m + its mr) and the panels from p on; `pf`
-      // and `pfStride` as the kernel takes them.
+      // Calls `fn` on rows [m, m + its mr) and the panels from p on; `pf`,
+      // `pfStride`, `cNext` and `aPf` as the kernel takes them.
       auto callKernel = [&](Function *fn, Value *p, Value *m, Value *pf,
-                            Value *pfStride, Value *cNext = nullptr) {
+                            Value *pfStride, Value *cNext = nullptr,
+                            Value *aPf = nullptr) {
         Value *bp = gepF(wG, b.CreateAdd(b.CreateMul(p, c64(k * nr)),
                                          b.CreateMul(kc0, c64(nr))));
         Value *cp = gepF(out, b.CreateMul(p, c64(nr)));
         Value *bias = biasG ? gepF(biasPtr, b.CreateMul(p, c64(nr))) : biasPtr;
         Value *nvalid = b.CreateSub(c64(n), b.CreateMul(p, c64(nr)));
-        Value *aPtr = gepF(in, b.CreateAdd(b.CreateMul(m, c64(lda)), kc0));
+        Value *aPtr = rowPtr(m);
         Value *cPtr = gepF(cp, b.CreateMul(m, c64(ldc)));
         if (!pf) {
           // Its own stream, kPrefetchSteps (32) k-steps ahead.
@@ -381,8 +423,10 @@ ModelEmitter::Stage ModelEmitter::emitDenseStage(const ir::Op &op,
         }
         if (!cNext)
           cNext = cPtr;
+        if (!aPf)
+          aPf = aPtr;
         b.CreateCall(fn, {aPtr, c64(lda), bp, cPtr, c64(ldc), kc, flags, bias,
-                          nvalid, pf, pfStride, cNext});
+                          nvalid, pf, pfStride, cNext, aPf});
       };
       // A switch on `v` with cases [first, count); others do nothing.
       auto emitSwitch = [&](Value *v, unsigned first, unsigned count,
@@ -437,7 +481,38 @@ ModelEmitter::Stage ModelEmitter::emitDenseStage(const ir::Op &op,
                              gepF(out, b.CreateAdd(b.CreateMul(mNext, c64(ldc)),
                                                    b.CreateMul(p, c64(nr)))),
                              cNextPanel);
+          if (!coldTile) {
+            callKernel(kernels[mrMax], p, m, tilePf(next, t), pfStride, cNext);
+            return;
+          }
+          // A cold source: the first pass over a row block (the group's
+          // first panel) fetches the rows of the tile kColdPrefetchTiles
+          // on, and the last pass (last panel and k block) the first rows
+          // of the next row block, where the next item starts; the passes
+          // between find them in L2.
+          Value *mAhead = b.CreateAdd(m, c64(kColdPrefetchTiles * mrMax));
+          Value *inBlock =
+              b.CreateICmpULE(b.CreateAdd(mAhead, c64(mrMax)), mTail);
+          Value *nextBlock = b.CreateAdd(mEnd, b.CreateSub(mAhead, mTail));
+          Value *use = b.CreateAnd(
+              coldSource, b.CreateSelect(inBlock, b.CreateICmpEQ(p, pBeg),
+                                         b.CreateAnd(lastPanel(p), lastK)));
+          Value *aheadPtr =
+              b.CreateSelect(inBlock, rowPtr(mAhead),
+                             gepF(in, b.CreateMul(nextBlock, c64(lda))));
+          Function *fn = b.GetInsertBlock()->getParent();
+          BasicBlock *coldBB = BasicBlock::Create(ctx, "tile.cold", fn);
+          BasicBlock *warmBB = BasicBlock::Create(ctx, "tile.warm", fn);
+          BasicBlock *doneBB = BasicBlock::Create(ctx, "tile.done", fn);
+          b.CreateCondBr(use, coldBB, warmBB);
+          b.SetInsertPoint(coldBB);
+          callKernel(coldTile, p, m, tilePf(next, t), pfStride, cNext,
+                     aheadPtr);
+          b.CreateBr(doneBB);
+          b.SetInsertPoint(warmBB);
           callKernel(kernels[mrMax], p, m, tilePf(next, t), pfStride, cNext);
+          b.CreateBr(doneBB);
+          b.SetInsertPoint(doneBB);
         });
         emitSwitch(rem, pgMax > 1 ? 2 : 1, mrMax, [&](unsigned r) {
           // A lone row (no wide single-row kernels) streams the panel itself.

@@ -147,7 +147,8 @@ Value *ModelEmitter::weightsPointerIn(Function *fn) {
     assert(fn->getFunctionType() == taskTy &&
            "parameters read outside a task function");
     IRBuilder<> at(&*fn->getEntryBlock().getFirstInsertionPt());
-    p = at.CreateLoad(ptrTy, at.CreateStructGEP(ctxTy, fn->getArg(0), 5),
+    p = at.CreateLoad(ptrTy,
+                      at.CreateStructGEP(ctxTy, fn->getArg(0), kCtxWeights),
                       "weights");
   }
   return p;
@@ -272,13 +273,19 @@ ModelEmitter::emitFusedStage(const std::vector<Stage> &stages,
   Value *rows = b.CreateLoad(i64, b.CreateStructGEP(ctxTy, ctxArg, 2));
   Value *blockRows = fusedBlockRows(rows, maxRows);
   if (blob)
-    b.CreateStore(weightsPointerIn(f), b.CreateStructGEP(ctxTy, local, 5));
+    b.CreateStore(weightsPointerIn(f),
+                  b.CreateStructGEP(ctxTy, local, kCtxWeights));
   emitForEach(begin, end, c64(1), [&](Value *item) {
     Value *r0 = b.CreateMul(item, blockRows);
     Value *n = b.CreateBinaryIntrinsic(Intrinsic::umin, blockRows,
                                        b.CreateSub(rows, r0));
-    // Each stage on rows [r0, r0 + n) of its buffers, on this thread.
+    // Each stage on rows [r0, r0 + n) of its buffers, on this thread. The
+    // first reads the model's input, which the blocks stream through once
+    // (cold when large); the others read the block just written.
     for (const Stage &st : stages) {
+      Value *cold = &st == &stages.front() ? sourceCold(rows, st.srcStride)
+                                           : static_cast<Value *>(c64(0));
+      b.CreateStore(cold, b.CreateStructGEP(ctxTy, local, kCtxSourceCold));
       b.CreateStore(gepF(bufs[st.src], b.CreateMul(r0, c64(st.srcStride))),
                     b.CreateStructGEP(ctxTy, local, 0));
       b.CreateStore(gepF(bufs[st.dst], b.CreateMul(r0, c64(st.dstStride))),
@@ -294,6 +301,7 @@ ModelEmitter::emitFusedStage(const std::vector<Stage> &stages,
   fused.fusedRows = true;
   fused.src = 0;
   fused.dst = 1;
+  fused.srcStride = stages.front().srcStride;
   fused.workPerRow = 0;
   for (const Stage &st : stages)
     fused.workPerRow += st.workPerRow;
@@ -384,7 +392,7 @@ void ModelEmitter::emitRun(const ModelPlan &plan,
   b.CreateStore(bufs[2], b.CreateStructGEP(ctxTy, ctxPtr, 3));
   b.CreateStore(bufs[3], b.CreateStructGEP(ctxTy, ctxPtr, 4));
   if (blob)
-    b.CreateStore(weights, b.CreateStructGEP(ctxTy, ctxPtr, 5));
+    b.CreateStore(weights, b.CreateStructGEP(ctxTy, ctxPtr, kCtxWeights));
   Value *serial = b.CreateIsNull(pf);
   if (model.ops.empty()) {
     uint64_t bytes = model.inputType().features() * 4;
@@ -405,6 +413,8 @@ void ModelEmitter::emitRun(const ModelPlan &plan,
     b.CreateStore(bufs[st.src], b.CreateStructGEP(ctxTy, ctxPtr, 0));
     b.CreateStore(bufs[st.dst], b.CreateStructGEP(ctxTy, ctxPtr, 1));
     b.CreateStore(rows, b.CreateStructGEP(ctxTy, ctxPtr, 2));
+    b.CreateStore(sourceCold(rows, st.srcStride),
+                  b.CreateStructGEP(ctxTy, ctxPtr, kCtxSourceCold));
     Value *items = stageItems(st, rows);
     BasicBlock *serialBB = BasicBlock::Create(ctx, "serial", f);
     BasicBlock *parBB = BasicBlock::Create(ctx, "parallel", f);

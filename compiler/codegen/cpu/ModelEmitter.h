@@ -53,9 +53,11 @@ public:
     voidTy = b.getVoidTy();
     vecTy = llvm::FixedVectorType::get(f32, cfg.vectorWidth);
     taskTy = llvm::FunctionType::get(voidTy, {ptrTy, i64, i64}, false);
-    // {src, dst, rows, scratch 0, scratch 1}: stages read the first three,
-    // the fused stage all five; with external weights a sixth, the weights.
-    std::vector<llvm::Type *> fields = {ptrTy, ptrTy, i64, ptrTy, ptrTy};
+    // {src, dst, rows, scratch 0, scratch 1, source cold}: stages read the
+    // first three, the fused stage the scratch buffers too, Dense stages
+    // whether their source is cold (kColdSourceBytes); with external
+    // weights a seventh, the weights.
+    std::vector<llvm::Type *> fields = {ptrTy, ptrTy, i64, ptrTy, ptrTy, i64};
     if (blob)
       fields.push_back(ptrTy);
     ctxTy = llvm::StructType::get(ctx, fields);
@@ -85,6 +87,16 @@ private:
     /// A fused stage: row blocks of fusedBlockRows(rows, rowsPerItem).
     bool fusedRows = false;
   };
+
+  /// Fields of the stage context (ctxTy) past src, dst and rows.
+  static constexpr unsigned kCtxSourceCold = 5, kCtxWeights = 6;
+  /// 1 when a pass over `rows` rows of `stride` floats streams from L3 or
+  /// memory (kColdSourceBytes), else 0: the stage context's sourceCold.
+  llvm::Value *sourceCold(llvm::Value *rows, uint64_t stride) {
+    return b.CreateZExt(b.CreateICmpUGT(b.CreateMul(rows, c64(stride * 4)),
+                                        c64(kColdSourceBytes)),
+                        i64);
+  }
 
   /// Rows per item of a fused stage: at most `maxRows`, but small enough
   /// that a small batch still makes about 8 items to share out (multiples
@@ -252,17 +264,19 @@ private:
   // Dense layers.
   /// The microkernel for an mr x (pg * nr) tile of layer \p op, whose
   /// input and output rows are \p lda and \p ldc floats apart: its own, or
-  /// in compact mode a shared one.
+  /// in compact mode a shared one. With \p prefetchRows it also prefetches
+  /// the rows of a later tile (a cold source, kColdSourceBytes).
   llvm::Function *emitMicrokernel(const ir::Op &op, const DensePlan &plan,
                                   unsigned mr, unsigned pg, unsigned opIndex,
-                                  uint64_t lda, uint64_t ldc);
+                                  uint64_t lda, uint64_t ldc,
+                                  bool prefetchRows);
   /// Emits that kernel's code into a new function \p name of type \p ft;
   /// with \p strides, lda and ldc (and kc, for one k block) are constants
   /// instead of the arguments.
   llvm::Function *
   buildMicrokernel(const ir::Op &op, const DensePlan &plan, unsigned mr,
                    unsigned pg, llvm::FunctionType *ft, const std::string &name,
-                   bool prefetch,
+                   bool prefetch, bool prefetchRows,
                    std::optional<std::pair<uint64_t, uint64_t>> strides);
   /// `lda`/`ldc`: row strides (floats) of the layer's input and output.
   Stage emitDenseStage(const ir::Op &op, unsigned opIndex, uint64_t lda,
