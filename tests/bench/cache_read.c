@@ -61,7 +61,8 @@ int main(int argc, char **argv) {
       fprintf(stderr, "cache_read: %s KiB is too small\n", argv[arg]);
       return 2;
     }
-    Line *buf = aligned_alloc(4096, lines * 64);
+    /* aligned_alloc wants a whole number of alignments. */
+    Line *buf = aligned_alloc(4096, (lines * 64 + 4095) / 4096 * 4096);
     if (!buf) {
       fprintf(stderr, "cache_read: cannot allocate %zu KiB\n", kib);
       return 1;
