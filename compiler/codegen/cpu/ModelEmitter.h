@@ -90,8 +90,9 @@ private:
 
   /// Fields of the stage context (ctxTy) past src, dst and rows.
   static constexpr unsigned kCtxSourceCold = 5, kCtxWeights = 6;
-  /// 1 when a pass over `rows` rows of `stride` floats streams from L3 or
-  /// memory (kColdSourceBytes), else 0: the stage context's sourceCold.
+  /// 1 when a pass over `rows` rows of `stride` floats reads them from
+  /// memory (more than kColdSourceBytes), else 0: the stage context's
+  /// source cold field.
   llvm::Value *sourceCold(llvm::Value *rows, uint64_t stride) {
     return b.CreateZExt(b.CreateICmpUGT(b.CreateMul(rows, c64(stride * 4)),
                                         c64(kColdSourceBytes)),
