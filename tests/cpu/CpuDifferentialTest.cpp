@@ -158,14 +158,14 @@ TEST_CASE("deep networks share their microkernels (compact code)") {
   }
   // Too big to fuse, one layer streaming its weights (prefetching kernels),
   // single rows across several panels (kernels whose code has k), and two
-  // specialised layers with k blocks (k = 1100).
+  // specialised layers with k blocks (k = 2100, above kSingleBlockK).
   test::ModelBuilder mb(600, 17);
   mb.dense(300, {ir::ActKind::Sigmoid, 0, 0});
   for (int d = 0; d < 10; ++d)
     mb.dense(300, {ir::ActKind::ReLU, 0, 0});
-  mb.dense(1100, {ir::ActKind::Tanh, 0, 0});
+  mb.dense(2100, {ir::ActKind::Tanh, 0, 0});
   for (int d = 0; d < 2; ++d)
-    mb.dense(1100, {ir::ActKind::Tanh, 0, 0});
+    mb.dense(2100, {ir::ActKind::Tanh, 0, 0});
   mb.dense(600, {ir::ActKind::GELU, 0, 0});
   mb.dense(300, {ir::ActKind::ReLU, 0, 0}, false);
   mb.dense(10, {});
@@ -212,9 +212,10 @@ TEST_CASE("wide layers take the cache-blocked path") {
   std::mt19937 rng(7);
   test::ModelBuilder mb(1500, 11);
   mb.dense(300, {ir::ActKind::GELU, 0, 0});
-  mb.dense(1100, {ir::ActKind::Tanh, 0, 0}, false);
+  mb.dense(2100, {ir::ActKind::Tanh, 0, 0}, false);
   mb.dense(70, {ir::ActKind::None, 0, 0}, true, ir::RowNorm::LogSoftmax);
-  // Several row blocks and panel groups at batch 300 with either width.
+  // Several row blocks and panel groups at batch 300 with either width; k
+  // blocks with either (the last layer has more than kSingleBlockK inputs).
   std::vector<std::string> cpus = {""};
 #if defined(__x86_64__)
   if (hostRunsAvx2Variant())
@@ -240,7 +241,7 @@ TEST_CASE("sources in memory take the tiles that prefetch later rows") {
   fused.dense(64, {ir::ActKind::ReLU, 0, 0});
   fused.dense(64, {ir::ActKind::ReLU, 0, 0});
   fused.dense(16, {});
-  test::ModelBuilder blocked(1500, 13);
+  test::ModelBuilder blocked(2100, 13);
   blocked.dense(300, {ir::ActKind::GELU, 0, 0});
   blocked.dense(70, {ir::ActKind::None, 0, 0});
   std::vector<std::string> cpus = {""};
@@ -281,6 +282,7 @@ TEST_CASE("dense plans cut every layer into whole groups of panels") {
       KernelConfig cfg;
       cfg.vectorWidth = width;
       cfg.vectorRegs = regs;
+      cfg.wideVectors = width == 16;
       ir::Op op;
       op.kind = ir::OpKind::Dense;
       op.inFeatures = in;
@@ -296,6 +298,12 @@ TEST_CASE("dense plans cut every layer into whole groups of panels") {
         CHECK((groups - 1) * perGroup < p.panels);
       }
       CHECK(p.groups <= 8);
+      // k blocks keep the weight micro-panel near 32 KiB (L1), except that
+      // AVX-512 takes up to kSingleBlockK inputs in one block.
+      if (cfg.wideVectors && p.k <= kSingleBlockK)
+        CHECK(p.kc == p.k);
+      else
+        CHECK(p.kc * p.nr * 4 <= 48 * 1024);
       // A one-row batch's groups hold whole single-row runs.
       CHECK((p.rowPanelsPerGroup % p.gemvPanels == 0 ||
              p.rowPanelsPerGroup == p.panels));
@@ -313,6 +321,7 @@ TEST_CASE("dense plans cut every layer into whole groups of panels") {
   KernelConfig avx512;
   avx512.vectorWidth = 16;
   avx512.vectorRegs = 32;
+  avx512.wideVectors = true;
   ir::Op op;
   op.kind = ir::OpKind::Dense;
   op.inFeatures = op.outFeatures = 2048;
@@ -320,6 +329,9 @@ TEST_CASE("dense plans cut every layer into whole groups of panels") {
   CHECK(p.gemvPanels == 1);
   CHECK(p.groups == 8);
   CHECK(p.rowGroups == 16);
+  CHECK(p.kc == 2048);
+  op.inFeatures = 2049;
+  CHECK(planDense(op, avx512).kc == 228); // 9 equal blocks of at most 256
   op.inFeatures = 64;
   op.outFeatures = 128;
   p = planDense(op, avx512);

@@ -148,7 +148,7 @@ TEST_CASE("external weights: deep, wide and multiversioned models") {
   // Layers that stream their weights and take k blocks, unfused.
   test::ModelBuilder wide(1500, 11);
   wide.dense(300, {ir::ActKind::GELU, 0, 0});
-  wide.dense(1100, {ir::ActKind::Tanh, 0, 0}, false);
+  wide.dense(2100, {ir::ActKind::Tanh, 0, 0}, false);
   wide.affine(true);
   wide.dense(70, {}, true, ir::RowNorm::LogSoftmax);
   jit = compile(wide.model, "", false, true);

@@ -79,6 +79,10 @@ inline constexpr uint64_t kStreamingWeightBytes = uint64_t(1) << 19;
 inline constexpr uint64_t kColdSourceBytes = uint64_t(4) << 20;
 inline constexpr uint64_t kColdPrefetchTiles = 2;
 
+/// On AVX-512 targets, Dense layers with at most this many inputs take k
+/// in one block (planDense).
+inline constexpr uint64_t kSingleBlockK = 2048;
+
 /// How the kernels are shaped for a target (kernelConfigFor in Internal.h
 /// derives it from an LLVM target machine).
 struct KernelConfig {
