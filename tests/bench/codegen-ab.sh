@@ -1,11 +1,11 @@
 #!/bin/bash
 # codegen-ab.sh MODEL BATCH REPS THREADS SEQC_A SEQC_B [RUNTIME_LIB]
 #
-# Compiles tests/bench/MODEL.nn, or MODEL itself when it is a path to a .nn
-# file whose name is a C identifier (--init-seed 1, --external-weights) with two
-# seqc commands, links both into codegen_ab.c with the runtime and times
-# them round by round in one process (docs/performance.md, "Comparing two
-# builds"). SEQC_A and SEQC_B are commands, split on spaces, so either may
+# Compiles tests/bench/MODEL.nn, or MODEL itself when it is a path to a
+# NAME.nn whose NAME is a C identifier (--init-seed 1, --external-weights),
+# with two seqc commands, links both into codegen_ab.c with the runtime and
+# times them round by round in one process (docs/performance.md, "Comparing
+# two builds"). SEQC_A and SEQC_B are commands, split on spaces, so either may
 # set variables: "env SEQC_X=1 build-bench/seqc". AB_FLAGS adds options
 # to both compiles (AB_FLAGS="--cpu x86-64-v3": the AVX2 kernels).
 # RUNTIME_LIB defaults to build-bench's runtime library. Prints per variant
@@ -16,9 +16,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 . "$here/ab-lib.sh"
 model=$1 batch=$2 reps=$3 threads=$4
-source=$here/$model.nn
+nnFile=$here/$model.nn
 if [[ $model == *.nn ]]; then
-  source=$model
+  nnFile=$model
   model=$(basename "$model" .nn)
 fi
 read -r -a seqcA <<<"$5"
@@ -27,9 +27,9 @@ read -r -a flags <<<"${AB_FLAGS:-}"
 runtime=${7:-$root/build-bench/runtime/libseqc_runtime.a}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-"${seqcA[@]}" compile "$source" --init-seed 1 --external-weights \
+"${seqcA[@]}" compile "$nnFile" --init-seed 1 --external-weights \
   "${flags[@]}" -o "$work/${model}_a"
-"${seqcB[@]}" compile "$source" --init-seed 1 --external-weights \
+"${seqcB[@]}" compile "$nnFile" --init-seed 1 --external-weights \
   "${flags[@]}" -o "$work/${model}_b"
 model_features "$work/${model}_a.h" "${model}_a"
 cc -O2 -std=c11 -I"$work" -I"$root/runtime" -DMODEL="$model" -DIN_F="$inF" \

@@ -33,9 +33,9 @@ Function *ModelEmitter::emitMicrokernel(const ir::Op &op, const DensePlan &pl,
                                         unsigned opIndex, uint64_t lda,
                                         uint64_t ldc, bool prefetchRows) {
   // void ukr(A, lda, Bp, C, ldc, kc, flags, bias, nvalid, pf, pfStride,
-  // cNext, aPf): an
-  // mr x (pg * nr) tile over pg adjacent packed panels (panel q's
-  // micro-panel starts at Bp + q * k * nr, its columns at C + q * nr). When
+  // cNext, aPf): an mr x (pg * nr) tile over pg adjacent packed panels
+  // (panel q's micro-panel starts at Bp + q * k * nr, its columns at
+  // C + q * nr). When
   // the layer's weights stream from L3 or memory, step k of a one-panel
   // kernel prefetches the byte at pf + k * pfStride (the caller points it
   // at the micro-panel the next tiles will need); a wider single-row kernel
