@@ -338,6 +338,97 @@ TEST_CASE("dense plans cut every layer into whole groups of panels") {
   CHECK(p.gemvPanels == 4);
 }
 
+TEST_CASE("layers with few outputs are planned as dot products") {
+  KernelConfig avx512, avx2, sse;
+  avx512.vectorWidth = 16;
+  avx512.vectorRegs = 32;
+  avx512.wideVectors = true;
+  avx2.vectorWidth = 8;
+  avx2.vectorRegs = 16;
+  sse.vectorWidth = 4;
+  sse.vectorRegs = 16;
+  struct Case {
+    const KernelConfig *cfg;
+    int64_t in, out;
+    unsigned rows; // 0: the panel path
+  };
+  const Case cases[] = {
+      {&avx512, 128, 10, 2},   // digits: 10 of 16 lanes
+      {&avx512, 512, 10, 2},   // mnist
+      {&avx512, 129, 10, 2},   // k padded to 144
+      {&avx512, 32, 10, 2},    // two vectors of k
+      {&avx512, 16, 10, 0},    // one: the reduction costs as much
+      {&avx512, 128, 14, 1},   // 14 x 9 steps < 128
+      {&avx512, 128, 15, 0},   // 15 x 9 > 128
+      {&avx512, 128, 16, 0},   // full panels
+      {&avx512, 256, 1, 8},    // 8 rows for 8 chains
+      {&avx512, 256, 3, 3},    //
+      {&avx512, 256, 24, 1},   // 24 accumulators
+      {&avx512, 256, 25, 0},   // too many
+      {&avx512, 1024, 10, 0},  // 40 KiB of weights on 2-row tiles
+      {&avx512, 16384, 1, 8},  // 64 KiB from L2, 8 rows a vector
+      {&avx512, 200000, 1, 0}, // streams
+      {&avx2, 128, 10, 1},     // 12 accumulators at most
+      {&avx2, 128, 7, 1},      // 7 x 17 < 128 (measured: a tie)
+      {&avx2, 128, 6, 2},      //
+      {&avx2, 128, 13, 0},     // too many
+      {&sse, 128, 2, 4},       //
+      {&sse, 128, 4, 0},       // full
+  };
+  for (const Case &c : cases) {
+    ir::Op op;
+    op.kind = ir::OpKind::Dense;
+    op.inFeatures = c.in;
+    op.outFeatures = c.out;
+    DensePlan p = planDense(op, *c.cfg);
+    unsigned vw = c.cfg->vectorWidth;
+    INFO(vw << " lanes, Linear(" << c.in << ", " << c.out << ")");
+    CHECK(p.dotRows == c.rows);
+    if (!p.dotRows)
+      continue;
+    CHECK(p.kPadded == (uint64_t(c.in) + vw - 1) / vw * vw);
+    CHECK(p.dotRows * uint64_t(c.out) <= c.cfg->vectorRegs * 3 / 4);
+    CHECK(p.dotBlockRows % p.dotRows == 0);
+    CHECK(p.dotBlockRows >= p.dotRows);
+    CHECK(!p.streamsWeights);
+    CHECK(packedWeightBytes(p) == uint64_t(c.out) * p.kPadded * 4);
+  }
+}
+
+TEST_CASE("layers with few outputs compute as dot products") {
+  // Last layers (output stride n) and middle ones (the scratch stride), in
+  // a fused chain and in stages of their own; k a whole number of vectors
+  // and not; n of 1 (8-row tiles) to 20 (two groups of lanes, one
+  // partial); full tiles and the rows after them, serially and on threads.
+  std::mt19937 rng(23);
+  test::ModelBuilder digits(64, 31);
+  digits.dense(128, {ir::ActKind::ReLU, 0, 0});
+  digits.dense(10, {});
+  test::ModelBuilder middle(100, 32);
+  middle.dense(5, {ir::ActKind::Sigmoid, 0, 0});
+  middle.dense(40, {ir::ActKind::ReLU, 0, 0}, false);
+  middle.dense(3, {ir::ActKind::Tanh, 0, 0}, false);
+  test::ModelBuilder staged(1500, 33); // over 256 KiB: not fused
+  staged.dense(300, {ir::ActKind::GELU, 0, 0});
+  staged.dense(20, {ir::ActKind::Tanh, 0, 0});
+  staged.dense(37, {ir::ActKind::ReLU, 0, 0});
+  staged.dense(1, {});
+  std::vector<std::string> cpus = {""};
+#if defined(__x86_64__)
+  cpus.push_back("x86-64-v2");
+  if (hostRunsAvx2Variant())
+    cpus.push_back("x86-64-v3");
+#endif
+  for (const std::string &cpu : cpus)
+    for (const test::ModelBuilder *mb : {&digits, &middle, &staged}) {
+      INFO("cpu '" << cpu << "' input " << mb->model.inputType().features());
+      std::unique_ptr<JitModel> jit = compile(mb->model, cpu);
+      for (uint64_t batch : {1u, 2u, 3u, 7u, 9u, 65u, 1000u})
+        for (int mode = 0; mode < 3; ++mode)
+          checkBatch(mb->model, *jit, batch, rng, mode);
+    }
+}
+
 TEST_CASE("scratch rows of 256 floats or more are padded to odd lines") {
   CHECK(scratchStride(10) == 10);
   CHECK(scratchStride(255) == 255);

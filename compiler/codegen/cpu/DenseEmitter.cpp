@@ -300,6 +300,8 @@ ModelEmitter::Stage ModelEmitter::emitDenseStage(const ir::Op &op,
                                                  unsigned opIndex, uint64_t lda,
                                                  uint64_t ldc) {
   DensePlan pl = planDense(op, cfg);
+  if (pl.dotRows)
+    return emitNarrowDenseStage(op, pl, opIndex, lda, ldc);
   // Pack W [n, k] into panels of nr columns: packed[p][k][j] = W[p*nr+j][k]
   // (into a zeroed buffer).
   const std::vector<float> &w = *paramData(op.weight);

@@ -114,6 +114,49 @@ DensePlan planDense(const ir::Op &op, const KernelConfig &cfg) {
   p.rowGroups = p.groups;
   if (p.streamsWeights)
     group(16, p.gemvPanels, p.rowPanelsPerGroup, p.rowGroups);
+  // Few outputs: n dot products per row, k across the lanes. Panels of n =
+  // 10 outputs on 16 lanes waste 6 lanes of every multiply-add for the
+  // whole of k; dot products waste none (but the padding of k to whole
+  // vectors), and pay instead, once per row and output, for adding up the
+  // lanes (a shuffle tree: about two shuffles and an add), counted as one
+  // more vector step. The path with fewer vector steps per row wins; this
+  // matched every single-layer A/B measured on Zen 5 (batch 1024, per
+  // call, dot against panels): AVX-512 Linear(256, 1) 0.24, (128, 10)
+  // 0.67, (512, 10) 0.62, (32, 10) 0.96, (128, 12) 0.79, (128, 14) 0.94,
+  // (128, 15) 0.99, (128, 16) 1.03 (panels kept), (256, 20) 0.76, (256,
+  // 24) 0.84; AVX2 (128, 6) 0.70, (128, 7) 1.00, (128, 9) 0.68, (256, 12)
+  // 0.86. The accumulators (rows x n) take at most 3/4 of the registers,
+  // the rest hold a vector of each row and one of weights; a tile has rows
+  // enough for 8 independent chains where n is small (two FMA pipes, four
+  // cycles each). Every tile reads all of the weights, so they must stay
+  // in L1 (kDotMaxWeightBytes), unless the tile has 4 rows or more (n <=
+  // 2), when a weight vector read from L2 feeds 4 multiply-adds: Linear(1024,
+  // 10), 40 KiB, 0.73, but (1536, 10) 1.06 and (2048, 10) 1.16 at batch
+  // 256; (16384, 1), 64 KiB, 0.41. Weights that stream stay on the panel
+  // path, which blocks k and prefetches.
+  uint64_t kSteps = (p.k + vw - 1) / vw;
+  unsigned accRegs = cfg.vectorRegs * 3 / 4;
+  uint64_t kPadded = kSteps * vw;
+  uint64_t dotSteps = p.n * (kSteps + 1),
+           panelSteps = p.k * p.panels * p.nrVecs;
+  if (dotSteps < panelSteps && p.n <= accRegs && kSteps >= kDotMinKSteps) {
+    unsigned n = static_cast<unsigned>(p.n);
+    unsigned rows = std::max(2u, (8 + n - 1) / n);
+    rows = std::max(1u, std::min(rows, accRegs / n));
+    uint64_t bytes = p.n * kPadded * 4;
+    if (bytes <= kDotMaxWeightBytes ||
+        (rows >= 4 && bytes <= kStreamingWeightBytes)) {
+      p.dotRows = rows;
+      p.kPadded = kPadded;
+      // Work items of about 64K multiply-adds, a whole number of tiles.
+      uint64_t perRow = p.n * kPadded;
+      uint64_t target = (65536 + perRow - 1) / perRow;
+      uint64_t r = p.dotRows;
+      p.dotBlockRows =
+          std::clamp<uint64_t>((target + r - 1) / r * r, r, 1020 / r * r);
+      p.streamsWeights = false;
+    }
+  }
   return p;
 }
 

@@ -3,7 +3,8 @@
 // Part of seqc. Private to compiler/codegen/cpu: the class that builds one
 // model's LLVM IR. Its members are defined by job: ModelEmitter.cpp (shared
 // loop and memory helpers, fused stages, the entry points), DenseEmitter.cpp
-// (packed weights and microkernels), RowOpEmitter.cpp (row-wise ops) and
+// (packed weights and microkernels), NarrowDenseEmitter.cpp (layers with
+// few outputs), RowOpEmitter.cpp (row-wise ops) and
 // TinyEmitter.cpp (tiny networks as straight-line code).
 //
 //===----------------------------------------------------------------------===//
@@ -282,6 +283,20 @@ private:
   /// `lda`/`ldc`: row strides (floats) of the layer's input and output.
   Stage emitDenseStage(const ir::Op &op, unsigned opIndex, uint64_t lda,
                        uint64_t ldc);
+  /// A layer with few outputs (plan.dotRows > 0) as dot products, k
+  /// across the lanes (NarrowDenseEmitter.cpp).
+  Stage emitNarrowDenseStage(const ir::Op &op, const DensePlan &plan,
+                             unsigned opIndex, uint64_t lda, uint64_t ldc);
+  /// Rows [m, m + rows) of that layer: \p rows x n accumulators over k,
+  /// reduced across lanes, bias, activation, stored; each k-step also
+  /// prefetches the rows \p prefetchRows on (0: none).
+  void emitDotTile(const ir::Op &op, const DensePlan &plan, unsigned rows,
+                   llvm::Value *m, llvm::Value *in, llvm::Value *out,
+                   uint64_t lda, uint64_t ldc, llvm::Value *weights,
+                   llvm::Value *bias, uint64_t prefetchRows);
+  /// Lane s of the result is the sum of the lanes of vecs[s] (at most
+  /// vectorWidth of them; null ones are absent, their lanes undefined).
+  llvm::Value *sumEachAcrossLanes(std::vector<llvm::Value *> vecs);
   // Row-wise ops on [rows, F] buffers.
   Stage emitRowStage(const ir::Op &op, unsigned opIndex, bool inPlaceNorm,
                      uint64_t inStride, uint64_t outStride);

@@ -59,10 +59,20 @@ struct DensePlan {
   /// The packed weights exceed L2 (kStreamingWeightBytes), so they stream
   /// from L3 or memory and the kernels prefetch them.
   bool streamsWeights = false;
+  /// Rows per tile of a layer with few outputs, which is computed as dot
+  /// products instead (k across the lanes, emitNarrowDenseStage); 0 for
+  /// the panel path. Its weights are n rows of kPadded floats, and its work
+  /// items dotBlockRows rows; the panel fields above are then unused.
+  unsigned dotRows = 0;
+  uint64_t kPadded = 0;
+  uint64_t dotBlockRows = 0;
 };
 
-/// Bytes of a Dense layer's packed (panel-padded) weights.
+/// Bytes of a Dense layer's packed weights: panel-padded, or n rows padded
+/// to whole vectors on the dot path.
 inline uint64_t packedWeightBytes(const DensePlan &pl) {
+  if (pl.dotRows)
+    return pl.n * pl.kPadded * 4;
   return pl.k * pl.panels * pl.nr * 4;
 }
 
@@ -82,6 +92,14 @@ inline constexpr uint64_t kColdPrefetchTiles = 2;
 /// On AVX-512 targets, Dense layers with at most this many inputs take k
 /// in one block (planDense).
 inline constexpr uint64_t kSingleBlockK = 2048;
+
+/// A Dense layer takes the dot path when that needs fewer vector steps per
+/// row than its panels (n * (k / lanes + 1) against k * panel vectors), it
+/// has at least kDotMinKSteps vectors of inputs, and its outputs fit the
+/// registers as accumulators, and its weights fit kDotMaxWeightBytes (or
+/// L2 for tiles of 4 rows and more) (planDense).
+inline constexpr uint64_t kDotMinKSteps = 2;
+inline constexpr uint64_t kDotMaxWeightBytes = 32 << 10;
 
 /// How the kernels are shaped for a target (kernelConfigFor in Internal.h
 /// derives it from an LLVM target machine).
