@@ -249,7 +249,13 @@ Function *ModelEmitter::buildMicrokernel(
   }
 
   // Epilogue: on the last k block add the bias and apply the activation in
-  // registers, then store (masked on the last panel).
+  // registers, then store (masked on the last panel). An activation computed
+  // in double (sigmoid, tanh, GELU, ...) is applied after the store
+  // instead, one row of the tile at a time, reloaded from L1: applied to
+  // the whole tile in registers, its temporaries (every accumulator widened
+  // to two double vectors) spilled by the hundred (Linear(2048, 2048) +
+  // Sigmoid at batch 256: 8.9 ms against 8.4 ms with ReLU).
+  bool actInPlace = !MathEmitter::isCheap(op.act.kind);
   Value *isLast = b.CreateICmpNE(b.CreateAnd(flags, 2), b.getInt32(0));
   BasicBlock *before = b.GetInsertBlock();
   BasicBlock *lastBB = BasicBlock::Create(ctx, "epilogue", f);
@@ -267,7 +273,7 @@ Function *ModelEmitter::buildMicrokernel(
       Value *x = accs[m * nrv + v];
       if (!biasVec.empty())
         x = b.CreateFAdd(x, biasVec[v]);
-      finished.push_back(math.activation(op.act, x));
+      finished.push_back(actInPlace ? x : math.activation(op.act, x));
     }
   BasicBlock *lastEnd = b.GetInsertBlock();
   b.CreateBr(storeBB);
@@ -283,16 +289,41 @@ Function *ModelEmitter::buildMicrokernel(
   BasicBlock *maskBB = BasicBlock::Create(ctx, "store.masked", f);
   b.CreateCondBr(b.CreateICmpSGE(nvalid, c64(uint64_t(pg) * pl.nr)), fullBB,
                  maskBB);
-  b.SetInsertPoint(fullBB);
-  for (unsigned m = 0; m < mr; ++m)
-    for (unsigned v = 0; v < nrv; ++v)
-      b.CreateAlignedStore(out[m * nrv + v], cPtr(m, v), Align(4));
-  b.CreateRetVoid();
-  b.SetInsertPoint(maskBB);
-  for (unsigned m = 0; m < mr; ++m)
-    for (unsigned v = 0; v < nrv; ++v)
-      b.CreateMaskedStore(out[m * nrv + v], cPtr(m, v), Align(4), colMask(v));
-  b.CreateRetVoid();
+  for (bool masked : {false, true}) {
+    b.SetInsertPoint(masked ? maskBB : fullBB);
+    for (unsigned m = 0; m < mr; ++m)
+      for (unsigned v = 0; v < nrv; ++v) {
+        if (masked)
+          b.CreateMaskedStore(out[m * nrv + v], cPtr(m, v), Align(4),
+                              colMask(v));
+        else
+          b.CreateAlignedStore(out[m * nrv + v], cPtr(m, v), Align(4));
+      }
+    if (!actInPlace) {
+      b.CreateRetVoid();
+      continue;
+    }
+    BasicBlock *actBB = BasicBlock::Create(ctx, "act", f);
+    BasicBlock *doneBB = BasicBlock::Create(ctx, "done", f);
+    b.CreateCondBr(isLast, actBB, doneBB);
+    b.SetInsertPoint(actBB);
+    emitForEach(c64(0), c64(mr), c64(1), [&](Value *m) {
+      for (unsigned v = 0; v < nrv; ++v) {
+        Value *p = gepF(c, b.CreateAdd(b.CreateMul(m, ldc), c64(cOff(v))));
+        Value *x = masked ? static_cast<Value *>(b.CreateMaskedLoad(
+                                vecTy, p, Align(4), colMask(v), zero))
+                          : b.CreateAlignedLoad(vecTy, p, Align(4));
+        x = math.activation(op.act, x);
+        if (masked)
+          b.CreateMaskedStore(x, p, Align(4), colMask(v));
+        else
+          b.CreateAlignedStore(x, p, Align(4));
+      }
+    });
+    b.CreateBr(doneBB);
+    b.SetInsertPoint(doneBB);
+    b.CreateRetVoid();
+  }
   return f;
 }
 

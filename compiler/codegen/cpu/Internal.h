@@ -31,6 +31,12 @@ public:
 
   /// Applies \p act to a `<N x float>` value.
   llvm::Value *activation(const ir::Activation &act, llvm::Value *x);
+  /// Whether \p kind is a few float instructions (none, ReLU, Hardtanh),
+  /// rather than double-precision math that needs registers of its own.
+  static bool isCheap(ir::ActKind kind) {
+    return kind == ir::ActKind::None || kind == ir::ActKind::ReLU ||
+           kind == ir::ActKind::Hardtanh;
+  }
 
   // Double-precision building blocks on `<N x double>` values.
   /// exp(y); sets \p expm1Out (if given) to expm1(y). Exact to ~1e-13.
