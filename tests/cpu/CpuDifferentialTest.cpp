@@ -365,8 +365,9 @@ TEST_CASE("layers with few outputs are planned as dot products") {
       {&avx512, 256, 3, 3},    //
       {&avx512, 256, 24, 1},   // 24 accumulators
       {&avx512, 256, 25, 0},   // too many
-      {&avx512, 1024, 10, 0},  // 40 KiB of weights on 2-row tiles
-      {&avx512, 16384, 1, 8},  // 64 KiB from L2, 8 rows a vector
+      {&avx512, 1024, 10, 2},  // 40 KiB: 2 k blocks of 512
+      {&avx512, 4096, 10, 2},  // 160 KiB: 6 k blocks of 688
+      {&avx512, 16384, 1, 8},  // 64 KiB from L2, 8 rows a vector, 1 block
       {&avx512, 200000, 1, 0}, // streams
       {&avx2, 128, 10, 1},     // 12 accumulators at most
       {&avx2, 128, 7, 1},      // 7 x 17 < 128 (measured: a tie)
@@ -387,6 +388,13 @@ TEST_CASE("layers with few outputs are planned as dot products") {
     if (!p.dotRows)
       continue;
     CHECK(p.kPadded == (uint64_t(c.in) + vw - 1) / vw * vw);
+    // k blocks: whole vectors, in L1 unless 4-row tiles read them from L2.
+    CHECK(p.dotKc % vw == 0);
+    CHECK(p.dotKc <= p.kPadded);
+    if (p.dotRows < 4)
+      CHECK(uint64_t(c.out) * p.dotKc * 4 <= kDotMaxWeightBytes);
+    else
+      CHECK(p.dotKc == p.kPadded);
     CHECK(p.dotRows * uint64_t(c.out) <= c.cfg->vectorRegs * 3 / 4);
     CHECK(p.dotBlockRows % p.dotRows == 0);
     CHECK(p.dotBlockRows >= p.dotRows);
@@ -399,7 +407,8 @@ TEST_CASE("layers with few outputs compute as dot products") {
   // Last layers (output stride n) and middle ones (the scratch stride), in
   // a fused chain and in stages of their own; k a whole number of vectors
   // and not; n of 1 (8-row tiles) to 20 (two groups of lanes, one
-  // partial); full tiles and the rows after them, serially and on threads.
+  // partial); k blocks; full tiles and the rows after them, serially and
+  // on threads.
   std::mt19937 rng(23);
   test::ModelBuilder digits(64, 31);
   digits.dense(128, {ir::ActKind::ReLU, 0, 0});
@@ -413,6 +422,12 @@ TEST_CASE("layers with few outputs compute as dot products") {
   staged.dense(20, {ir::ActKind::Tanh, 0, 0});
   staged.dense(37, {ir::ActKind::ReLU, 0, 0});
   staged.dense(1, {});
+  // k blocks (41 KiB of weights, the last block ending in a k tail), as
+  // the last layer and in the middle, with and without bias.
+  test::ModelBuilder blocked(1030, 34);
+  blocked.dense(10, {ir::ActKind::Sigmoid, 0, 0});
+  blocked.dense(1030, {ir::ActKind::ReLU, 0, 0}, false);
+  blocked.dense(9, {ir::ActKind::None, 0, 0}, false);
   std::vector<std::string> cpus = {""};
 #if defined(__x86_64__)
   cpus.push_back("x86-64-v2");
@@ -420,7 +435,7 @@ TEST_CASE("layers with few outputs compute as dot products") {
     cpus.push_back("x86-64-v3");
 #endif
   for (const std::string &cpu : cpus)
-    for (const test::ModelBuilder *mb : {&digits, &middle, &staged}) {
+    for (const test::ModelBuilder *mb : {&digits, &middle, &staged, &blocked}) {
       INFO("cpu '" << cpu << "' input " << mb->model.inputType().features());
       std::unique_ptr<JitModel> jit = compile(mb->model, cpu);
       for (uint64_t batch : {1u, 2u, 3u, 7u, 9u, 65u, 1000u})

@@ -180,7 +180,8 @@ Function *ModelEmitter::buildMicrokernel(
 
   Align bAlign(std::min<unsigned>(64, vw * 4));
   // When the layer's weights do not fit in L2 they stream from L3 or
-  // memory (prefetches never fault):
+  // memory (prefetches never fault, and their addresses, which may lie
+  // past an array's end, are plain GEPs, not inbounds ones):
   //  * a single row reads every panel once: each panel's stream is
   //    prefetched into L1 kPrefetchSteps k-steps ahead (measured on Zen 3:
   //    64 or 128 steps were clearly worse);
@@ -209,8 +210,9 @@ Function *ModelEmitter::buildMicrokernel(
       Value *row = b.CreateBinaryIntrinsic(
           Intrinsic::umin, b.CreateAnd(k, c64(15)), c64(mr - 1));
       b.CreateIntrinsic(Intrinsic::prefetch, {ptrTy},
-                        {gepF(aPf, b.CreateAdd(b.CreateMul(row, lda),
-                                               b.CreateAnd(k, c64(~15ull)))),
+                        {b.CreateGEP(f32, aPf,
+                                     b.CreateAdd(b.CreateMul(row, lda),
+                                                 b.CreateAnd(k, c64(~15ull)))),
                          b.getInt32(0), b.getInt32(2), b.getInt32(1)});
     }
     for (unsigned m = 0; m < mr; ++m) {
@@ -451,7 +453,7 @@ ModelEmitter::Stage ModelEmitter::emitDenseStage(const ir::Op &op,
         Value *cPtr = gepF(cp, b.CreateMul(m, c64(ldc)));
         if (!pf) {
           // Its own stream, kPrefetchSteps (32) k-steps ahead.
-          pf = gepF(bp, c64(32 * nr));
+          pf = b.CreateGEP(f32, bp, c64(32 * nr));
           pfStride = c64(nr * 4);
         }
         if (!cNext)
@@ -530,9 +532,9 @@ ModelEmitter::Stage ModelEmitter::emitDenseStage(const ir::Op &op,
           Value *use = b.CreateAnd(
               coldSource, b.CreateSelect(inBlock, b.CreateICmpEQ(p, pBeg),
                                          b.CreateAnd(lastPanel(p), lastK)));
-          Value *aheadPtr =
-              b.CreateSelect(inBlock, rowPtr(mAhead),
-                             gepF(in, b.CreateMul(nextBlock, c64(lda))));
+          Value *aheadPtr = b.CreateSelect(
+              inBlock, rowPtr(mAhead),
+              b.CreateGEP(f32, in, b.CreateMul(nextBlock, c64(lda))));
           Function *fn = b.GetInsertBlock()->getParent();
           BasicBlock *coldBB = BasicBlock::Create(ctx, "tile.cold", fn);
           BasicBlock *warmBB = BasicBlock::Create(ctx, "tile.warm", fn);

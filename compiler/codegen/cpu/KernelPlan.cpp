@@ -129,11 +129,13 @@ DensePlan planDense(const ir::Op &op, const KernelConfig &cfg) {
   // the rest hold a vector of each row and one of weights; a tile has rows
   // enough for 8 independent chains where n is small (two FMA pipes, four
   // cycles each). Every tile reads all of the weights, so they must stay
-  // in L1 (kDotMaxWeightBytes), unless the tile has 4 rows or more (n <=
-  // 2), when a weight vector read from L2 feeds 4 multiply-adds: Linear(1024,
-  // 10), 40 KiB, 0.73, but (1536, 10) 1.06 and (2048, 10) 1.16 at batch
-  // 256; (16384, 1), 64 KiB, 0.41. Weights that stream stay on the panel
-  // path, which blocks k and prefetches.
+  // in L1 (kDotMaxWeightBytes): larger ones are cut into k blocks that do,
+  // and each tile adds a block's sums to the output. Not when a tile has 4
+  // rows or more (n <= 2): a weight vector read from L2 then feeds 4
+  // multiply-adds ((16384, 1), 64 KiB, 0.41 in one block). Unblocked,
+  // weights past L1 lost at batch 256: (1024, 10), 40 KiB, 0.73, but
+  // (1536, 10) 1.06 and (2048, 10) 1.16. Weights that stream stay on the
+  // panel path, which prefetches them.
   uint64_t kSteps = (p.k + vw - 1) / vw;
   unsigned accRegs = cfg.vectorRegs * 3 / 4;
   uint64_t kPadded = kSteps * vw;
@@ -144,13 +146,24 @@ DensePlan planDense(const ir::Op &op, const KernelConfig &cfg) {
     unsigned rows = std::max(2u, (8 + n - 1) / n);
     rows = std::max(1u, std::min(rows, accRegs / n));
     uint64_t bytes = p.n * kPadded * 4;
-    if (bytes <= kDotMaxWeightBytes ||
-        (rows >= 4 && bytes <= kStreamingWeightBytes)) {
+    if (bytes <= kStreamingWeightBytes) {
       p.dotRows = rows;
       p.kPadded = kPadded;
-      // Work items of about 64K multiply-adds, a whole number of tiles.
+      p.dotKc = kPadded;
+      if (bytes > kDotMaxWeightBytes && rows < 4) {
+        // Blocks of equal size (in vectors of k) that each fit.
+        uint64_t maxSteps =
+            std::max<uint64_t>(1, kDotMaxWeightBytes / (p.n * vw * 4));
+        uint64_t blocks = (kSteps + maxSteps - 1) / maxSteps;
+        p.dotKc = (kSteps + blocks - 1) / blocks * vw;
+      }
+      // Work items of about 64K multiply-adds, a whole number of tiles;
+      // with k blocks at least 64 rows, so that a block read into L1 serves
+      // many tiles.
       uint64_t perRow = p.n * kPadded;
       uint64_t target = (65536 + perRow - 1) / perRow;
+      if (p.dotKc < kPadded)
+        target = std::max<uint64_t>(target, 64);
       uint64_t r = p.dotRows;
       p.dotBlockRows =
           std::clamp<uint64_t>((target + r - 1) / r * r, r, 1020 / r * r);

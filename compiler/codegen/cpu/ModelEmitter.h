@@ -287,13 +287,20 @@ private:
   /// across the lanes (NarrowDenseEmitter.cpp).
   Stage emitNarrowDenseStage(const ir::Op &op, const DensePlan &plan,
                              unsigned opIndex, uint64_t lda, uint64_t ldc);
-  /// Rows [m, m + rows) of that layer: \p rows x n accumulators over k,
+  /// One k block of that layer: [k0, k0 + plan.dotKc), whether it is the
+  /// first (the output holds nothing yet) and the last (bias, activation).
+  struct DotBlock {
+    llvm::Value *k0, *first, *last;
+  };
+  /// Rows [m, m + rows) of that layer: \p rows x n accumulators over k
+  /// (over \p block only, if given, added to the output's partial sums),
   /// reduced across lanes, bias, activation, stored; each k-step also
   /// prefetches the rows \p prefetchRows on (0: none).
   void emitDotTile(const ir::Op &op, const DensePlan &plan, unsigned rows,
                    llvm::Value *m, llvm::Value *in, llvm::Value *out,
                    uint64_t lda, uint64_t ldc, llvm::Value *weights,
-                   llvm::Value *bias, uint64_t prefetchRows);
+                   llvm::Value *bias, uint64_t prefetchRows,
+                   const DotBlock *block);
   /// Lane s of the result is the sum of the lanes of vecs[s] (at most
   /// vectorWidth of them; null ones are absent, their lanes undefined).
   llvm::Value *sumEachAcrossLanes(std::vector<llvm::Value *> vecs);

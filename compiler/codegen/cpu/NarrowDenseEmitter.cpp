@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <functional>
 
 using namespace llvm;
 
@@ -105,7 +106,8 @@ Value *ModelEmitter::sumEachAcrossLanes(std::vector<Value *> vecs) {
 void ModelEmitter::emitDotTile(const ir::Op &op, const DensePlan &pl,
                                unsigned rows, Value *m, Value *in, Value *out,
                                uint64_t lda, uint64_t ldc, Value *weights,
-                               Value *bias, uint64_t prefetchRows) {
+                               Value *bias, uint64_t prefetchRows,
+                               const DotBlock *block) {
   unsigned vw = cfg.vectorWidth;
   uint64_t k = pl.k, n = pl.n, kp = pl.kPadded;
   std::vector<Value *> aRow, cRow;
@@ -123,9 +125,12 @@ void ModelEmitter::emitDotTile(const ir::Op &op, const DensePlan &pl,
       av.push_back(loadRowVec(aRow[i], kk, mask, zero));
     if (prefetchRows && !mask)
       for (unsigned i = 0; i < rows; ++i)
+        // Not inbounds: near the end of the batch the rows ahead are past
+        // the buffer, which a prefetch may touch but an inbounds GEP not.
         b.CreateIntrinsic(
             Intrinsic::prefetch, {ptrTy},
-            {gepF(aRow[i], b.CreateAdd(kk, c64(prefetchRows * lda))),
+            {b.CreateGEP(f32, aRow[i],
+                         b.CreateAdd(kk, c64(prefetchRows * lda))),
              b.getInt32(0), b.getInt32(3), b.getInt32(1)});
     for (uint64_t j = 0; j < n; ++j) {
       // Padded with zeros past k, where the rows' masked loads read zeros.
@@ -136,27 +141,71 @@ void ModelEmitter::emitDotTile(const ir::Op &op, const DensePlan &pl,
     }
     return acc;
   };
+  // `then` in a block of its own when `cond` holds (always without k
+  // blocks); returns the values it changed, merged.
+  auto when =
+      [&](Value *cond, std::vector<Value *> values,
+          const std::function<std::vector<Value *>(std::vector<Value *>)>
+              &then) {
+        if (!block)
+          return then(std::move(values));
+        Function *fn = b.GetInsertBlock()->getParent();
+        BasicBlock *before = b.GetInsertBlock();
+        BasicBlock *thenBB = BasicBlock::Create(ctx, "dot.then", fn);
+        BasicBlock *joinBB = BasicBlock::Create(ctx, "dot.join", fn);
+        b.CreateCondBr(cond, thenBB, joinBB);
+        b.SetInsertPoint(thenBB);
+        std::vector<Value *> changed = then(values);
+        BasicBlock *thenEnd = b.GetInsertBlock();
+        b.CreateBr(joinBB);
+        b.SetInsertPoint(joinBB);
+        for (size_t i = 0; i < values.size(); ++i) {
+          PHINode *phi = b.CreatePHI(values[i]->getType(), 2);
+          phi->addIncoming(values[i], before);
+          phi->addIncoming(changed[i], thenEnd);
+          values[i] = phi;
+        }
+        return values;
+      };
   std::vector<Value *> accs(rows * n, zero);
   uint64_t kFull = k / vw * vw;
+  // This block's whole vectors of k, then (in the last block) the rest.
+  Value *kBegin = block ? block->k0 : c64(0);
+  Value *kEnd = block ? b.CreateBinaryIntrinsic(
+                            Intrinsic::umin,
+                            b.CreateAdd(block->k0, c64(pl.dotKc)), c64(kFull))
+                      : c64(kFull);
   if (kFull > 0)
-    accs = emitLoop(c64(0), c64(kFull), c64(vw), accs,
+    accs = emitLoop(kBegin, kEnd, c64(vw), accs,
                     [&](Value *kk, const std::vector<Value *> &carried) {
                       return step(kk, nullptr, carried);
                     });
   if (k % vw)
-    accs = step(c64(kFull), maskFor(vw, k % vw), accs);
+    accs = when(block ? block->last : nullptr, accs,
+                [&](std::vector<Value *> acc) {
+                  return step(c64(kFull), maskFor(vw, k % vw), acc);
+                });
   for (unsigned i = 0; i < rows; ++i)
     for (uint64_t g = 0; g * vw < n; ++g) {
       uint64_t count = std::min<uint64_t>(vw, n - g * vw);
+      Value *mask = count == vw ? nullptr : maskFor(vw, count);
       std::vector<Value *> group(accs.begin() + i * n + g * vw,
                                  accs.begin() + i * n + g * vw + count);
       Value *x = sumEachAcrossLanes(group);
-      if (bias)
+      // With k blocks the output holds the earlier blocks' sums (a read of
+      // the first block's output is discarded).
+      if (block)
         x = b.CreateFAdd(
-            x, b.CreateAlignedLoad(vecTy, gepF(bias, c64(g * vw)), wAlign));
-      x = math.activation(op.act, x);
-      storeRowVec(x, cRow[i], c64(g * vw),
-                  count == vw ? nullptr : maskFor(vw, count));
+            x, b.CreateSelect(block->first, zero,
+                              loadRowVec(cRow[i], c64(g * vw), mask, zero)));
+      x = when(block ? block->last : nullptr, {x}, [&](std::vector<Value *> v) {
+        Value *y = v[0];
+        if (bias)
+          y = b.CreateFAdd(
+              y, b.CreateAlignedLoad(vecTy, gepF(bias, c64(g * vw)), wAlign));
+        return std::vector<Value *>{math.activation(op.act, y)};
+      })[0];
+      storeRowVec(x, cRow[i], c64(g * vw), mask);
     }
 }
 
@@ -201,14 +250,30 @@ ModelEmitter::Stage ModelEmitter::emitNarrowDenseStage(const ir::Op &op,
     Value *count = b.CreateSub(mEnd, m0);
     Value *mTail = b.CreateAdd(
         m0, b.CreateMul(b.CreateUDiv(count, c64(tileRows)), c64(tileRows)));
-    emitForEach(m0, mTail, c64(tileRows), [&](Value *m) {
-      emitDotTile(op, pl, tileRows, m, task.in, task.out, lda, ldc, wG, biasG,
-                  prefetchRows);
-    });
-    if (tileRows > 1)
-      emitForEach(mTail, mEnd, c64(1), [&](Value *m) {
-        emitDotTile(op, pl, 1, m, task.in, task.out, lda, ldc, wG, biasG, 0);
+    // One pass over the row block (per k block, when the weights are
+    // cut into blocks that stay in L1 while every tile reads them).
+    auto pass = [&](const DotBlock *block) {
+      emitForEach(m0, mTail, c64(tileRows), [&](Value *m) {
+        emitDotTile(op, pl, tileRows, m, task.in, task.out, lda, ldc, wG, biasG,
+                    prefetchRows, block);
       });
+      if (tileRows > 1)
+        emitForEach(mTail, mEnd, c64(1), [&](Value *m) {
+          emitDotTile(op, pl, 1, m, task.in, task.out, lda, ldc, wG, biasG, 0,
+                      block);
+        });
+    };
+    if (pl.dotKc >= kp) {
+      pass(nullptr);
+      return;
+    }
+    emitForEach(c64(0), c64(kp), c64(pl.dotKc), [&](Value *k0) {
+      DotBlock block;
+      block.k0 = k0;
+      block.first = b.CreateICmpEQ(k0, c64(0));
+      block.last = b.CreateICmpUGE(b.CreateAdd(k0, c64(pl.dotKc)), c64(kp));
+      pass(&block);
+    });
   });
   Stage st = endTask(task, pl.dotBlockRows);
   st.rowAlign = tileRows;

@@ -61,10 +61,13 @@ struct DensePlan {
   bool streamsWeights = false;
   /// Rows per tile of a layer with few outputs, which is computed as dot
   /// products instead (k across the lanes, emitNarrowDenseStage); 0 for
-  /// the panel path. Its weights are n rows of kPadded floats, and its work
-  /// items dotBlockRows rows; the panel fields above are then unused.
+  /// the panel path. Its weights are n rows of kPadded floats, taken in k
+  /// blocks of dotKc (a whole number of vectors; kPadded for one block),
+  /// and its work items are dotBlockRows rows; the panel fields above are
+  /// then unused.
   unsigned dotRows = 0;
   uint64_t kPadded = 0;
+  uint64_t dotKc = 0;
   uint64_t dotBlockRows = 0;
 };
 
@@ -96,8 +99,10 @@ inline constexpr uint64_t kSingleBlockK = 2048;
 /// A Dense layer takes the dot path when that needs fewer vector steps per
 /// row than its panels (n * (k / lanes + 1) against k * panel vectors), it
 /// has at least kDotMinKSteps vectors of inputs, and its outputs fit the
-/// registers as accumulators, and its weights fit kDotMaxWeightBytes (or
-/// L2 for tiles of 4 rows and more) (planDense).
+/// registers as accumulators, and its weights do not stream
+/// (kStreamingWeightBytes). Weights over kDotMaxWeightBytes are taken in k
+/// blocks of at most that size (unless a tile has 4 rows or more), which
+/// stay in L1 while every tile of a row block reads them (planDense).
 inline constexpr uint64_t kDotMinKSteps = 2;
 inline constexpr uint64_t kDotMaxWeightBytes = 32 << 10;
 
