@@ -125,6 +125,22 @@ TEST_CASE("a CPU list JIT-compiles the best variant for the host") {
 }
 #endif
 
+/// The CPUs a kernel test compiles for: the host's default and, on an
+/// AVX-512 x86 host, its AVX2 kernels too; with \p withSse also the
+/// 4-wide SSE ones (x86).
+static std::vector<std::string> kernelVariants(bool withSse = false) {
+  std::vector<std::string> cpus = {""};
+#if defined(__x86_64__)
+  if (withSse)
+    cpus.push_back("x86-64-v2");
+  if (hostRunsAvx2Variant())
+    cpus.push_back("x86-64-v3");
+#else
+  (void)withSse;
+#endif
+  return cpus;
+}
+
 TEST_CASE("deep networks share their microkernels (compact code)") {
   // More than 16 Dense layers: kernels are shared between the layers whose
   // tiles, bias, activation (to its parameters) and prefetching agree, and
@@ -216,12 +232,7 @@ TEST_CASE("wide layers take the cache-blocked path") {
   mb.dense(70, {ir::ActKind::None, 0, 0}, true, ir::RowNorm::LogSoftmax);
   // Several row blocks and panel groups at batch 300 with either width; k
   // blocks with either (the last layer has more than kSingleBlockK inputs).
-  std::vector<std::string> cpus = {""};
-#if defined(__x86_64__)
-  if (hostRunsAvx2Variant())
-    cpus.push_back("x86-64-v3");
-#endif
-  for (const std::string &cpu : cpus) {
+  for (const std::string &cpu : kernelVariants()) {
     INFO("cpu '" << cpu << "'");
     std::unique_ptr<JitModel> jit = compile(mb.model, cpu);
     for (uint64_t batch : {1u, 5u, 37u, 300u})
@@ -244,12 +255,7 @@ TEST_CASE("sources in memory take the tiles that prefetch later rows") {
   test::ModelBuilder blocked(2100, 13);
   blocked.dense(300, {ir::ActKind::GELU, 0, 0});
   blocked.dense(70, {ir::ActKind::None, 0, 0});
-  std::vector<std::string> cpus = {""};
-#if defined(__x86_64__)
-  if (hostRunsAvx2Variant())
-    cpus.push_back("x86-64-v3");
-#endif
-  for (const std::string &cpu : cpus)
+  for (const std::string &cpu : kernelVariants())
     for (const test::ModelBuilder *mb : {&fused, &blocked}) {
       const ir::Model &model = mb->model;
       uint64_t rowBytes = model.inputType().features() * 4;
@@ -428,13 +434,7 @@ TEST_CASE("layers with few outputs compute as dot products") {
   blocked.dense(10, {ir::ActKind::Sigmoid, 0, 0});
   blocked.dense(1030, {ir::ActKind::ReLU, 0, 0}, false);
   blocked.dense(9, {ir::ActKind::None, 0, 0}, false);
-  std::vector<std::string> cpus = {""};
-#if defined(__x86_64__)
-  cpus.push_back("x86-64-v2");
-  if (hostRunsAvx2Variant())
-    cpus.push_back("x86-64-v3");
-#endif
-  for (const std::string &cpu : cpus)
+  for (const std::string &cpu : kernelVariants(true))
     for (const test::ModelBuilder *mb : {&digits, &middle, &staged, &blocked}) {
       INFO("cpu '" << cpu << "' input " << mb->model.inputType().features());
       std::unique_ptr<JitModel> jit = compile(mb->model, cpu);

@@ -293,14 +293,10 @@ Function *ModelEmitter::buildMicrokernel(
                  maskBB);
   for (bool masked : {false, true}) {
     b.SetInsertPoint(masked ? maskBB : fullBB);
+    auto mask = [&](unsigned v) { return masked ? colMask(v) : nullptr; };
     for (unsigned m = 0; m < mr; ++m)
-      for (unsigned v = 0; v < nrv; ++v) {
-        if (masked)
-          b.CreateMaskedStore(out[m * nrv + v], cPtr(m, v), Align(4),
-                              colMask(v));
-        else
-          b.CreateAlignedStore(out[m * nrv + v], cPtr(m, v), Align(4));
-      }
+      for (unsigned v = 0; v < nrv; ++v)
+        storeRowVec(out[m * nrv + v], cPtr(m, v), c64(0), mask(v));
     if (!actInPlace) {
       b.CreateRetVoid();
       continue;
@@ -310,16 +306,10 @@ Function *ModelEmitter::buildMicrokernel(
     b.CreateCondBr(isLast, actBB, doneBB);
     b.SetInsertPoint(actBB);
     emitForEach(c64(0), c64(mr), c64(1), [&](Value *m) {
+      Value *row = gepF(c, b.CreateMul(m, ldc));
       for (unsigned v = 0; v < nrv; ++v) {
-        Value *p = gepF(c, b.CreateAdd(b.CreateMul(m, ldc), c64(cOff(v))));
-        Value *x = masked ? static_cast<Value *>(b.CreateMaskedLoad(
-                                vecTy, p, Align(4), colMask(v), zero))
-                          : b.CreateAlignedLoad(vecTy, p, Align(4));
-        x = math.activation(op.act, x);
-        if (masked)
-          b.CreateMaskedStore(x, p, Align(4), colMask(v));
-        else
-          b.CreateAlignedStore(x, p, Align(4));
+        Value *x = loadRowVec(row, c64(cOff(v)), mask(v), zero);
+        storeRowVec(math.activation(op.act, x), row, c64(cOff(v)), mask(v));
       }
     });
     b.CreateBr(doneBB);

@@ -4,8 +4,8 @@
 // model's LLVM IR. Its members are defined by job: ModelEmitter.cpp (shared
 // loop and memory helpers, fused stages, the entry points), DenseEmitter.cpp
 // (packed weights and microkernels), NarrowDenseEmitter.cpp (layers with
-// few outputs), RowOpEmitter.cpp (row-wise ops) and
-// TinyEmitter.cpp (tiny networks as straight-line code).
+// few outputs), RowOpEmitter.cpp (row-wise ops) and TinyEmitter.cpp (tiny
+// networks as straight-line code).
 //
 //===----------------------------------------------------------------------===//
 #ifndef SEQC_CODEGEN_CPU_MODELEMITTER_H

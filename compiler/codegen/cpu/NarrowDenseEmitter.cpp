@@ -35,7 +35,6 @@ Value *ModelEmitter::sumEachAcrossLanes(std::vector<Value *> vecs) {
   struct Level {
     std::vector<int> lo, hi;
   };
-  std::vector<Level> levels;
   int w = static_cast<int>(vw);
   Level unpack, pairs;
   for (int base = 0; base < w; base += 4) {
@@ -46,7 +45,7 @@ Value *ModelEmitter::sumEachAcrossLanes(std::vector<Value *> vecs) {
     pairs.hi.insert(pairs.hi.end(),
                     {base + 2, base + 3, w + base + 2, w + base + 3});
   }
-  levels = {unpack, pairs};
+  std::vector<Level> levels = {unpack, pairs};
   // Whole blocks of 4: x's blocks 0.., y's w / 4...
   auto blocks = [&](std::vector<int> lo, std::vector<int> hi) {
     Level l;

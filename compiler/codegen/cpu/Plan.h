@@ -98,8 +98,8 @@ inline constexpr uint64_t kSingleBlockK = 2048;
 
 /// A Dense layer takes the dot path when that needs fewer vector steps per
 /// row than its panels (n * (k / lanes + 1) against k * panel vectors), it
-/// has at least kDotMinKSteps vectors of inputs, and its outputs fit the
-/// registers as accumulators, and its weights do not stream
+/// has at least kDotMinKSteps vectors of inputs, its outputs fit the
+/// registers as accumulators and its weights do not stream
 /// (kStreamingWeightBytes). Weights over kDotMaxWeightBytes are taken in k
 /// blocks of at most that size (unless a tile has 4 rows or more), which
 /// stay in L1 while every tile of a row block reads them (planDense).
