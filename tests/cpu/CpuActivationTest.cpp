@@ -93,17 +93,43 @@ std::vector<float> sweepInputs() {
   return xs;
 }
 
-} // namespace
+/// Whether --fast-math replaces \p kind's exact routine with a float one.
+bool hasFastRoutine(ir::ActKind kind) {
+  switch (kind) {
+  case ir::ActKind::Sigmoid:
+  case ir::ActKind::SiLU:
+  case ir::ActKind::Tanh:
+  case ir::ActKind::GELU:
+  case ir::ActKind::GELUTanh:
+    return true;
+  default:
+    return false;
+  }
+}
 
-TEST_CASE("activations are within 1 ulp over the whole float range") {
+/// The bounds --fast-math keeps (docs/cpu-backend.md, "Numerics"): with
+/// FMA, and without (each multiply-add of the polynomials rounds twice).
+constexpr double kFastMathUlps = 6.0;
+constexpr double kFastMathUlpsNoFma = 8.0;
+
+/// Runs every activation over sweepInputs() and the special values through
+/// both code paths, compiled for \p cpu, and checks each against the exact
+/// value: within \p fastBound ulps for those with a fast routine when
+/// \p fastMath is set, else within 1 ulp; non-finite inputs as the
+/// reference gives them.
+void checkActivations(bool fastMath, double fastBound,
+                      const std::string &cpu = "") {
   std::vector<float> xs = sweepInputs();
   const float specials[] = {INFINITY, -INFINITY, NAN, -NAN};
   for (const ir::Activation &act : test::allActivations()) {
+    double bound = fastMath && hasFastRoutine(act.kind) ? fastBound : 1.0;
     for (int64_t width : {1, 37}) {
       test::ModelBuilder mb(width, 1);
       mb.act(act);
       CpuTargetOptions opts;
       opts.prefix = "act";
+      opts.fastMath = fastMath;
+      opts.cpu = cpu;
       std::string error;
       std::unique_ptr<JitModel> jit = JitModel::create(mb.model, opts, error);
       INFO(error);
@@ -138,11 +164,62 @@ TEST_CASE("activations are within 1 ulp over the whole float range") {
           worstX = x;
         }
       }
-      MESSAGE(act.str() << " width " << width << ": max " << worst
+      std::string mode = fastMath ? " (fast math" : "";
+      if (!cpu.empty())
+        mode += (fastMath ? ", " : " (") + cpu;
+      if (!mode.empty())
+        mode += ")";
+      MESSAGE(act.str() << mode << " width " << width << ": max " << worst
                         << " ulp at x = " << worstX);
-      INFO(act.str() << " width " << width << ": max " << worst
+      INFO(act.str() << mode << " width " << width << ": max " << worst
                      << " ulp at x = " << worstX);
-      CHECK(worst <= 1.0);
+      CHECK(worst <= bound);
+    }
+  }
+}
+
+} // namespace
+
+TEST_CASE("activations are within 1 ulp over the whole float range") {
+  checkActivations(false, 1.0);
+}
+
+TEST_CASE("--fast-math activations are within a few ulps over the whole "
+          "float range") {
+#if defined(__x86_64__)
+  bool hostFma = __builtin_cpu_supports("fma");
+#else
+  bool hostFma = true;
+#endif
+  checkActivations(true, hostFma ? kFastMathUlps : kFastMathUlpsNoFma);
+#if defined(__x86_64__)
+  // Without FMA (Veltkamp's split products must stay exact) and, on an
+  // AVX-512 host, with 8-wide vectors.
+  checkActivations(true, kFastMathUlpsNoFma, "x86-64-v2");
+  if (__builtin_cpu_supports("avx512f"))
+    checkActivations(true, kFastMathUlps, "x86-64-v3");
+#endif
+}
+
+TEST_CASE("--fast-math evaluates sigmoid, tanh, SiLU and GELU in float") {
+  // The exact routines widen to double (fpext); the fast ones for these
+  // four never do (GELU (tanh) computes its argument in double, so it is
+  // left out here).
+  using K = ir::ActKind;
+  for (K kind : {K::Sigmoid, K::Tanh, K::SiLU, K::GELU}) {
+    for (int64_t width : {1, 37}) {
+      test::ModelBuilder mb(width, 1);
+      mb.act({kind, 0, 0});
+      for (bool fastMath : {false, true}) {
+        CpuTargetOptions opts;
+        opts.prefix = "act";
+        opts.fastMath = fastMath;
+        std::string ir, error;
+        REQUIRE(generate(mb.model, opts, OutputKind::LLVMIR, ir, error));
+        INFO(ir::Activation{kind, 0, 0}.str()
+             << " width " << width << (fastMath ? " (fast math)" : ""));
+        CHECK((ir.find("fpext <") == std::string::npos) == fastMath);
+      }
     }
   }
 }

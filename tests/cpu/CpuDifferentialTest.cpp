@@ -38,7 +38,7 @@ ir::Activation randomAct(std::mt19937 &rng) {
 namespace {
 
 void randomNetworks(uint32_t seed, int trials, const std::string &cpu,
-                    bool externalWeights = false) {
+                    bool externalWeights = false, bool fastMath = false) {
   std::mt19937 rng(seed);
   const int64_t widths[] = {1, 2, 3, 5, 8, 9, 16, 17, 31, 33, 48, 64, 100, 129};
   const uint64_t batches[] = {0, 1, 2, 3, 7, 13, 64, 65, 1000, 2051};
@@ -75,7 +75,7 @@ void randomNetworks(uint32_t seed, int trials, const std::string &cpu,
     }
     INFO("cpu '" << cpu << "' trial " << trial << " shape " << shape);
     std::unique_ptr<JitModel> jit =
-        compile(mb.model, cpu, false, externalWeights);
+        compile(mb.model, cpu, false, externalWeights, false, fastMath);
     for (uint64_t batch : batches)
       checkBatch(mb.model, *jit, batch, rng, static_cast<int>(batch % 3));
   }
@@ -91,6 +91,12 @@ TEST_CASE("random networks match the reference with external weights") {
   // Every parameter array read from the blob instead of constants; tiny
   // networks take the general path.
   randomNetworks(777, 12, "", true);
+}
+
+TEST_CASE("random networks match the reference with --fast-math") {
+  // The float activations (a few ulps) stay within the same end-to-end
+  // bound as the exact ones.
+  randomNetworks(4242, 12, "", false, true);
 }
 
 #if defined(__x86_64__)

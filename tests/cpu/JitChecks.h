@@ -82,11 +82,10 @@ inline void checkBatch(const ir::Model &model, const JitModel &jit,
 
 /// JIT-compiles \p model with the prefix "net"; fails the test if it
 /// cannot.
-inline std::unique_ptr<JitModel> compile(const ir::Model &model,
-                                         const std::string &cpu = "",
-                                         bool profile = false,
-                                         bool externalWeights = false,
-                                         bool hugePages = false) {
+inline std::unique_ptr<JitModel>
+compile(const ir::Model &model, const std::string &cpu = "",
+        bool profile = false, bool externalWeights = false,
+        bool hugePages = false, bool fastMath = false) {
   std::string error;
   CpuTargetOptions opts;
   opts.prefix = "net";
@@ -94,6 +93,7 @@ inline std::unique_ptr<JitModel> compile(const ir::Model &model,
   opts.profile = profile;
   opts.externalWeights = externalWeights;
   opts.hugePages = hugePages;
+  opts.fastMath = fastMath;
   std::unique_ptr<JitModel> jit = JitModel::create(model, opts, error);
   INFO(error);
   REQUIRE(jit);

@@ -260,6 +260,7 @@ std::unique_ptr<Module> buildModule(const ir::Model &model,
                   tm.getTargetTriple().str());
   if (targets.variants.empty()) {
     KernelConfig cfg = kernelConfigFor(tm);
+    cfg.fastMath = opts.fastMath;
     identity += fmt::format("cpu {} {}\n", cfg.cpu, cfg.features);
     std::vector<StageInfo> infos =
         emitModel(*mod, model, opts.prefix, cfg, true, opts.profile, blob);
@@ -279,6 +280,7 @@ std::unique_ptr<Module> buildModule(const ir::Model &model,
         if (vtm.getMCSubtargetInfo()->checkFeatures("+" + f))
           v.features.push_back(f);
       KernelConfig cfg = kernelConfigFor(vtm);
+      cfg.fastMath = opts.fastMath;
       identity += fmt::format("cpu {} {}\n", cfg.cpu, cfg.features);
       emitModel(*mod, model, v.symbolPrefix, cfg, false, false, blob);
       variants.push_back(std::move(v));

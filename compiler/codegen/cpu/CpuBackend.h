@@ -33,8 +33,8 @@ struct CpuTargetOptions {
   std::string triple;
   /// Prefix of every exported symbol; must be a C identifier.
   std::string prefix = "model";
-  /// Accepted for the driver; the CPU backend currently always uses the
-  /// exact activation routines (see docs/cpu-backend.md).
+  /// --fast-math: sigmoid, tanh, SiLU, GELU and GELU (tanh) in float, to
+  /// within a few ulps instead of one (docs/cpu-backend.md, "Numerics").
   bool fastMath = false;
   /// A profiling build (`seqc bench --layers`): PREFIX_run_parallel calls a
   /// hook before its first stage and after every stage, read from two extra

@@ -24,10 +24,13 @@ namespace seqc::codegen::cpu {
 
 /// Emits element-wise math on vectors of any width (`<N x float>`), the
 /// transcendental parts evaluated in double precision so every activation is
-/// within one ulp of the exact result (see docs/cpu-backend.md).
+/// within one ulp of the exact result (see docs/cpu-backend.md). With
+/// \p fastMath, sigmoid, tanh, SiLU, GELU and GELU (tanh) are evaluated in
+/// float instead, to within 6 ulps, 8 without FMA (FastMath.cpp).
 class MathEmitter {
 public:
-  explicit MathEmitter(llvm::IRBuilder<> &builder) : b(builder) {}
+  explicit MathEmitter(llvm::IRBuilder<> &builder, bool fastMath = false)
+      : b(builder), fast(fastMath) {}
 
   /// Applies \p act to a `<N x float>` value.
   llvm::Value *activation(const ir::Activation &act, llvm::Value *x);
@@ -59,6 +62,19 @@ public:
   /// log(1 + exp(x)) without overflow.
   llvm::Value *softplusD(llvm::Value *x);
 
+  // Single-precision building blocks for --fast-math (FastMath.cpp), on
+  // `<N x float>` values; each within 6 ulps (8 without FMA) of the exact
+  // function over the whole float range, subnormal results included.
+  /// m * sigmoid(v); \p m is 1 for the sigmoid, x for SiLU and GELU (tanh).
+  llvm::Value *mulSigmoidF(llvm::Value *v, llvm::Value *m);
+  /// tanh(x).
+  llvm::Value *tanhF(llvm::Value *x);
+  /// x * Phi(x), the exact GELU.
+  llvm::Value *geluF(llvm::Value *x);
+  /// x * sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3): GELU (tanh), with u
+  /// in double, as its error would grow with |u| in the exponential.
+  llvm::Value *geluTanhF(llvm::Value *x);
+
   llvm::Value *splat(llvm::Type *vecTy, double v);
   /// Widens `<N x float>` to `<N x double>` and back.
   llvm::Value *toDouble(llvm::Value *x);
@@ -75,8 +91,17 @@ private:
   static constexpr double kShifter = 6755399441055744.0;
   /// 2^n from kd = n + kShifter, for -1022 <= n <= 1023.
   llvm::Value *pow2FromShifted(llvm::Value *kd);
+  /// The fast activation for \p act, or null where there is none (the exact
+  /// routine is used).
+  llvm::Value *fastActivation(const ir::Activation &act, llvm::Value *x);
+  /// e^(y + yLo) * 2^bias in float for y in [-112, 0] and |yLo| tiny
+  /// (FastMath.cpp).
+  llvm::Value *expScaledF(llvm::Value *y, llvm::Value *yLo, int bias);
+  /// e^r * 2^bias from r (float, |r| <= ln2 / 2) and n + kShifterF's bits.
+  llvm::Value *expFromReducedF(llvm::Value *r, llvm::Value *nBits, int bias);
 
   llvm::IRBuilder<> &b;
+  bool fast;
 };
 
 /// Derives the kernel shape from the target machine.

@@ -235,6 +235,9 @@ Value *MathEmitter::softplusD(Value *x) {
 }
 
 Value *MathEmitter::activation(const ir::Activation &act, Value *x) {
+  if (fast)
+    if (Value *r = fastActivation(act, x))
+      return r;
   Type *fty = x->getType();
   auto zero = [&] { return splat(fty, 0.0); };
   switch (act.kind) {

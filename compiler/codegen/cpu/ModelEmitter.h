@@ -45,7 +45,8 @@ public:
                llvm::Module &mod, bool exportSymbols, bool profile,
                WeightsBlob *blob)
       : model(model), prefix(prefix), cfg(cfg), ctx(ctx), mod(mod), b(ctx),
-        math(b), exportSymbols(exportSymbols), profile(profile), blob(blob) {
+        math(b, cfg.fastMath), exportSymbols(exportSymbols), profile(profile),
+        blob(blob) {
     f32 = b.getFloatTy();
     f64 = b.getDoubleTy();
     i64 = b.getInt64Ty();

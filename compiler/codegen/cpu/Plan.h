@@ -114,6 +114,7 @@ struct KernelConfig {
   unsigned maxMr = 12;      ///< most rows of a microkernel tile
   unsigned maxNrVecs = 2;   ///< most vectors across a microkernel tile
   bool wideVectors = false; ///< AVX-512: ask the backend for zmm registers
+  bool fastMath = false;    ///< --fast-math: float activations (MathEmitter)
   std::string cpu;
   std::string features;
 };
