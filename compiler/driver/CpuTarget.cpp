@@ -254,8 +254,20 @@ int compileCpu(const ir::Model &fused, const DriverOptions &opts,
   cpu::CpuTargetOptions target = targetOptions(opts, prefix);
   std::string object, error;
   cpu::WeightsBlob weights;
-  if (!cpu::generate(fused, target, cpu::OutputKind::Object, object, error,
-                     opts.externalWeights ? &weights : nullptr)) {
+  cpu::WeightsBlob *blob = opts.externalWeights ? &weights : nullptr;
+  // The object goes straight to its file, except when the archive needs it
+  // in memory too.
+  AtomicFile objectFile;
+  if (!opts.staticLib) {
+    bool writeFailed = false;
+    if (!objectFile.open(base + ".o", error) ||
+        !cpu::generateObjectFile(fused, target, objectFile.fd(), base + ".o",
+                                 error, writeFailed, blob)) {
+      diag.error(error);
+      return objectFile.fd() < 0 || writeFailed ? 2 : 1;
+    }
+  } else if (!cpu::generate(fused, target, cpu::OutputKind::Object, object,
+                            error, blob)) {
     diag.error(error);
     return 1;
   }
@@ -266,7 +278,8 @@ int compileCpu(const ir::Model &fused, const DriverOptions &opts,
     diag.error(error);
     return 2;
   }
-  if (!writeFileAtomic(base + ".o", object, error) ||
+  if ((opts.staticLib ? !writeFileAtomic(base + ".o", object, error)
+                      : !objectFile.commit(error)) ||
       !writeFileAtomic(base + ".h", header, error) ||
       (opts.staticLib && !writeFileAtomic(base + ".a", archive, error)) ||
       (opts.externalWeights &&

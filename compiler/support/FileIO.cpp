@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <cassert>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -59,32 +60,57 @@ bool writeFileAtomic(const std::string &path, std::string_view contents,
 bool writeFileAtomic(const std::string &path,
                      const std::vector<std::string_view> &pieces,
                      std::string &error) {
-  std::string tmp = path + ".seqc-tmp-XXXXXX";
-  int fd = ::mkstemp(tmp.data());
-  if (fd < 0) {
+  AtomicFile file;
+  if (!file.open(path, error))
+    return false;
+  for (std::string_view contents : pieces)
+    if (!file.write(contents, error))
+      return false;
+  return file.commit(error);
+}
+
+AtomicFile::~AtomicFile() {
+  if (fd_ >= 0) {
+    ::close(fd_);
+    ::unlink(tmp_.c_str());
+  }
+}
+
+bool AtomicFile::open(const std::string &path, std::string &error) {
+  assert(fd_ < 0 && "AtomicFile opened twice");
+  path_ = path;
+  tmp_ = path + ".seqc-tmp-XXXXXX";
+  fd_ = ::mkstemp(tmp_.data());
+  if (fd_ < 0) {
     error = fmt::format("cannot create '{}': {}", path, std::strerror(errno));
     return false;
   }
-  for (std::string_view contents : pieces) {
-    size_t done = 0;
-    while (done < contents.size()) {
-      ssize_t n = ::write(fd, contents.data() + done, contents.size() - done);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0) {
-        error =
-            fmt::format("cannot write '{}': {}", path, std::strerror(errno));
-        ::close(fd);
-        ::unlink(tmp.c_str());
-        return false;
-      }
-      done += static_cast<size_t>(n);
+  return true;
+}
+
+bool AtomicFile::write(std::string_view contents, std::string &error) {
+  size_t done = 0;
+  while (done < contents.size()) {
+    ssize_t n = ::write(fd_, contents.data() + done, contents.size() - done);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0) {
+      error = fmt::format("cannot write '{}': {}", path_, std::strerror(errno));
+      return false;
     }
+    done += static_cast<size_t>(n);
   }
-  ::fchmod(fd, 0644);
-  if (::close(fd) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    error = fmt::format("cannot write '{}': {}", path, std::strerror(errno));
-    ::unlink(tmp.c_str());
+  return true;
+}
+
+bool AtomicFile::commit(std::string &error) {
+  assert(fd_ >= 0 && "AtomicFile committed before open() or twice");
+  ::fchmod(fd_, 0644);
+  int closed = ::close(fd_);
+  fd_ = -1;
+  if (closed != 0 || ::rename(tmp_.c_str(), path_.c_str()) != 0) {
+    error = fmt::format("cannot write '{}': {}", path_, std::strerror(errno));
+    ::unlink(tmp_.c_str());
     return false;
   }
   return true;

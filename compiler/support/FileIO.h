@@ -30,6 +30,32 @@ bool writeFileAtomic(const std::string &path,
                      const std::vector<std::string_view> &pieces,
                      std::string &error);
 
+/// An output file written in place of \p path only once complete: open()
+/// creates a temporary file beside it, commit() renames it into place, and
+/// one never committed is removed when the object goes. For outputs too big
+/// to build in memory first (an object file with its weights).
+class AtomicFile {
+public:
+  AtomicFile() = default;
+  AtomicFile(const AtomicFile &) = delete;
+  AtomicFile &operator=(const AtomicFile &) = delete;
+  ~AtomicFile();
+
+  /// Creates the temporary file for \p path. Returns false and sets
+  /// \p error (naming \p path) on failure.
+  bool open(const std::string &path, std::string &error);
+  /// The temporary file's descriptor (seekable), or -1 before open().
+  int fd() const { return fd_; }
+  /// Writes \p contents at the current position.
+  bool write(std::string_view contents, std::string &error);
+  /// Closes the file and renames it to the path given to open().
+  bool commit(std::string &error);
+
+private:
+  std::string path_, tmp_;
+  int fd_ = -1;
+};
+
 /// True when \p a and \p b name the same existing file (same device and
 /// inode), used to refuse overwriting an input.
 bool isSameFile(const std::string &a, const std::string &b);

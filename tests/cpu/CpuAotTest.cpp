@@ -10,6 +10,7 @@
 
 #include "compiler/codegen/cpu/CpuBackend.h"
 #include "compiler/reference/Interpreter.h"
+#include "compiler/support/FileIO.h"
 #include "tests/cpu/JitChecks.h"
 #include "tests/cpu/TestModels.h"
 
@@ -17,10 +18,12 @@
 
 #include <cstdio>
 #include <cstring>
+#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <unistd.h>
 
 using namespace seqc;
 using namespace seqc::codegen::cpu;
@@ -418,3 +421,55 @@ TEST_CASE("external weights: a multiversioned object reads one blob") {
 }
 #endif
 #endif
+
+TEST_CASE("objects written straight to their file match the in-memory ones") {
+  test::ModelBuilder mb(13, 5);
+  mb.dense(40, {ir::ActKind::Tanh, 0, 0});
+  mb.dense(3, {});
+  CpuTargetOptions opts;
+  opts.prefix = "streamed";
+  std::string inMemory, error;
+  REQUIRE(generate(mb.model, opts, OutputKind::Object, inMemory, error));
+  fs::path path = workDir / "streamed.o";
+  fs::remove(path);
+  {
+    AtomicFile file;
+    REQUIRE(file.open(path.string(), error));
+    bool writeFailed = true;
+    INFO(error);
+    REQUIRE(generateObjectFile(mb.model, opts, file.fd(), path.string(), error,
+                               writeFailed));
+    CHECK_FALSE(writeFailed);
+    // Not there before the commit...
+    CHECK_FALSE(fs::exists(path));
+    REQUIRE(file.commit(error));
+  }
+  CHECK(readText(path) == inMemory);
+  // ...and an output never committed leaves nothing behind.
+  fs::path dropped = workDir / "dropped.o";
+  auto leftovers = [&] {
+    std::vector<fs::path> found;
+    for (const fs::directory_entry &e : fs::directory_iterator(workDir))
+      if (e.path().filename().string().rfind("dropped.o", 0) == 0)
+        found.push_back(e.path());
+    return found;
+  };
+  for (const fs::path &p : leftovers())
+    fs::remove(p);
+  {
+    AtomicFile file;
+    REQUIRE(file.open(dropped.string(), error));
+    REQUIRE(file.write("partial", error));
+  }
+  CHECK(leftovers().empty());
+  // A write that fails is the environment's failure, named by its path.
+  int full = ::open("/dev/full", O_WRONLY | O_CLOEXEC);
+  if (full >= 0) {
+    bool writeFailed = false;
+    CHECK_FALSE(
+        generateObjectFile(mb.model, opts, full, "out.o", error, writeFailed));
+    CHECK(writeFailed);
+    CHECK(error.rfind("cannot write 'out.o': ", 0) == 0);
+    ::close(full);
+  }
+}

@@ -311,9 +311,13 @@ std::unique_ptr<Module> buildModule(const ir::Model &model,
 
 } // namespace
 
-bool generate(const ir::Model &model, const CpuTargetOptions &opts,
-              OutputKind kind, std::string &out, std::string &error,
-              WeightsBlob *weights) {
+namespace {
+
+/// Builds the module for \p model and writes \p kind to \p os; the module,
+/// its context and the code generator are gone when it returns.
+bool emitTo(const ir::Model &model, const CpuTargetOptions &opts,
+            OutputKind kind, raw_pwrite_stream &os, std::string &error,
+            WeightsBlob *weights) {
   assert((weights != nullptr) == opts.externalWeights &&
          "external weights need somewhere to go");
   Targets targets;
@@ -327,17 +331,13 @@ bool generate(const ir::Model &model, const CpuTargetOptions &opts,
   if (!mod)
     return false;
   if (kind == OutputKind::LLVMIR) {
-    raw_string_ostream os(out);
     mod->print(os, nullptr);
-    os.flush();
     return true;
   }
   // Objects get the weights as bytes; assembly keeps one commented float
   // per line for people reading it.
   if (kind == OutputKind::Object)
     rawConstantInitializers(*mod);
-  SmallVector<char, 0> buffer;
-  raw_svector_ostream os(buffer);
   legacy::PassManager pm;
   if (tm->addPassesToEmitFile(pm, os, nullptr,
                               kind == OutputKind::Object
@@ -348,8 +348,37 @@ bool generate(const ir::Model &model, const CpuTargetOptions &opts,
     return false;
   }
   pm.run(*mod);
+  return true;
+}
+
+} // namespace
+
+bool generate(const ir::Model &model, const CpuTargetOptions &opts,
+              OutputKind kind, std::string &out, std::string &error,
+              WeightsBlob *weights) {
+  SmallVector<char, 0> buffer;
+  raw_svector_ostream os(buffer);
+  if (!emitTo(model, opts, kind, os, error, weights))
+    return false;
   out.assign(buffer.begin(), buffer.end());
   return true;
+}
+
+bool generateObjectFile(const ir::Model &model, const CpuTargetOptions &opts,
+                        int fd, const std::string &path, std::string &error,
+                        bool &writeFailed, WeightsBlob *weights) {
+  writeFailed = false;
+  raw_fd_ostream os(fd, /*shouldClose=*/false);
+  bool ok = emitTo(model, opts, OutputKind::Object, os, error, weights);
+  os.flush();
+  if (os.has_error()) {
+    // Cleared, or the stream's destructor would abort.
+    error = fmt::format("cannot write '{}': {}", path, os.error().message());
+    os.clear_error();
+    writeFailed = true;
+    return false;
+  }
+  return ok;
 }
 
 bool makeStaticLibrary(const std::string &object, const std::string &memberName,

@@ -108,6 +108,16 @@ bool generate(const ir::Model &model, const CpuTargetOptions &opts,
               OutputKind kind, std::string &out, std::string &error,
               WeightsBlob *weights = nullptr);
 
+/// Generates an object file for \p model straight into \p fd, an open,
+/// seekable file (an AtomicFile's) that \p path names in messages. The
+/// object is never held in memory whole, which for large models saves
+/// twice its size over generate(). Returns false and sets \p error on
+/// failure; \p writeFailed tells a failure to write the file (the
+/// environment's) from one to generate the code.
+bool generateObjectFile(const ir::Model &model, const CpuTargetOptions &opts,
+                        int fd, const std::string &path, std::string &error,
+                        bool &writeFailed, WeightsBlob *weights = nullptr);
+
 /// Wraps an object file in a `.a` archive whose member is \p memberName.
 bool makeStaticLibrary(const std::string &object, const std::string &memberName,
                        std::string &out, std::string &error);
