@@ -42,8 +42,11 @@ run:
 
 emit / compile:
   --target cpu|cuda  --format FMT  -o PATH  --name PREFIX  --cpu CPU
-  --target-triple T  --gpu-arch sm_XX  --precision f32|bf16|f16  --fast-math
+  --target-triple T  --gpu-arch sm_XX  --precision f32|bf16|f16
   --static-lib
+  --fast-math           (also run, bench) cpu: sigmoid, tanh, SiLU and GELU in
+                        float, within 6 ulp instead of 1; cuda: NVRTC's
+                        --use_fast_math
   --external-weights    (cpu) write the packed weights to PREFIX.weights,
                         which the app loads and passes to PREFIX_run,
                         instead of embedding them in the object

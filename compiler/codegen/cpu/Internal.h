@@ -51,6 +51,9 @@ public:
   /// exp(-a) for a in [0, 700] (NaN passes through): the cheaper exp the
   /// sigmoid needs, to 6e-11 relative, far below a float's half ulp.
   llvm::Value *expNegD(llvm::Value *a);
+  /// expm1(-a) for a in [0, 40] (NaN passes through): the tanh's, to 1e-11
+  /// relative.
+  llvm::Value *expm1NegD(llvm::Value *a);
   /// 1 / (1 + exp(-x)). With \p zeroTail, exactly 0 below x = -700, so that
   /// x * sigmoid(x) is NaN at -inf as in PyTorch (else about 1e-304).
   llvm::Value *sigmoidD(llvm::Value *x, bool zeroTail = false);
