@@ -34,7 +34,8 @@ struct CpuTargetOptions {
   /// Prefix of every exported symbol; must be a C identifier.
   std::string prefix = "model";
   /// --fast-math: sigmoid, tanh, SiLU, GELU and GELU (tanh) in float, to
-  /// within a few ulps instead of one (docs/cpu-backend.md, "Numerics").
+  /// within 6 ulps (8 without FMA) instead of one (docs/cpu-backend.md,
+  /// "Numerics").
   bool fastMath = false;
   /// A profiling build (`seqc bench --layers`): PREFIX_run_parallel calls a
   /// hook before its first stage and after every stage, read from two extra

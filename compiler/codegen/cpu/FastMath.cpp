@@ -76,14 +76,6 @@ constexpr float kSigmoidTail = 112.0f;
 constexpr float kTanhTail = 9.1f;
 constexpr float kGeluTail = 14.5f;
 
-/// c[0] x^d + ... + c[d] by Horner's rule.
-Value *horner(MathEmitter &m, ArrayRef<double> c, Value *x) {
-  Value *p = m.splat(x->getType(), c[0]);
-  for (size_t i = 1; i < c.size(); ++i)
-    p = m.mulAdd(p, x, m.splat(x->getType(), c[i]));
-  return p;
-}
-
 FixedVectorType *intLike(Value *x) {
   auto *vt = cast<FixedVectorType>(x->getType());
   return FixedVectorType::get(Type::getInt32Ty(x->getContext()),
@@ -94,7 +86,7 @@ FixedVectorType *intLike(Value *x) {
 
 Value *MathEmitter::expFromReducedF(Value *r, Value *n, int bias) {
   Type *ty = r->getType();
-  Value *p = horner(*this, kExpPoly, r);
+  Value *p = horner(kExpPoly, r);
   // 2^(n + bias) from its exponent bits; the callers keep n + bias + 127 in
   // [1, 254].
   Value *biased =
@@ -157,7 +149,7 @@ Value *MathEmitter::tanhF(Value *x) {
   // |x| < 0.55: a + a^3 P(a^2); beyond, (1 - e) / (1 + e) with e = e^(-2a)
   // in (0, 1/3], so neither side cancels.
   Value *s = b.CreateFMul(a, a);
-  Value *small = mulAdd(b.CreateFMul(a, s), horner(*this, kTanhPoly, s), a);
+  Value *small = mulAdd(b.CreateFMul(a, s), horner(kTanhPoly, s), a);
   Value *e = expScaledF(b.CreateFMul(clampHigh(a, kTanhTail), splat(ty, -2.0)),
                         nullptr, 0);
   Value *one = splat(ty, 1.0);
@@ -171,7 +163,7 @@ Value *MathEmitter::geluF(Value *x) {
   Type *ty = x->getType();
   Value *a = b.CreateUnaryIntrinsic(Intrinsic::fabs, x);
   // |x| < 0.7: x (1/2 + x Q(x^2)).
-  Value *q = horner(*this, kPhiPoly, b.CreateFMul(x, x));
+  Value *q = horner(kPhiPoly, b.CreateFMul(x, x));
   Value *small = b.CreateFMul(x, mulAdd(x, q, splat(ty, 0.5)));
   // Otherwise Phi(-|x|) = exp(-z^2) erfcx(z) / 2, z = |x| / sqrt 2, with
   // z^2 = (hi + lo) / 2 exactly: Veltkamp's split of ac into 12-bit halves
@@ -188,9 +180,10 @@ Value *MathEmitter::geluF(Value *x) {
   Value *z = b.CreateFMul(ac, splat(ty, 0.70710678118654752440));
   Value *three = splat(ty, 3.0);
   Value *t = b.CreateFDiv(b.CreateFSub(z, three), b.CreateFAdd(z, three));
-  Value *g = horner(*this, kErfcxPoly, t);
-  Value *half = splat(ty, -0.5);
-  Value *e64 = expScaledF(b.CreateFMul(hi, half), b.CreateFMul(lo, half), 64);
+  Value *g = horner(kErfcxPoly, t);
+  Value *negHalf = splat(ty, -0.5);
+  Value *e64 =
+      expScaledF(b.CreateFMul(hi, negHalf), b.CreateFMul(lo, negHalf), 64);
   e64 = b.CreateSelect(b.CreateFCmpOGT(a, splat(ty, kGeluTail)), splat(ty, 0.0),
                        e64);
   // lower64 = Phi(-|x|) * 2^64; for x < 0 the result is x * lower64 * 2^-64

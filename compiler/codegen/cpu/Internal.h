@@ -82,6 +82,8 @@ public:
   /// Widens `<N x float>` to `<N x double>` and back.
   llvm::Value *toDouble(llvm::Value *x);
   llvm::Value *toFloat(llvm::Value *x);
+  /// c[0] x^d + ... + c[d] by Horner's rule (a multiply-add per step).
+  llvm::Value *horner(llvm::ArrayRef<double> c, llvm::Value *x);
   /// a * b + c, fused when the target has FMA.
   llvm::Value *mulAdd(llvm::Value *a, llvm::Value *bv, llvm::Value *c);
   /// select(x < lo, lo, x) etc.: NaN-preserving clamps.
@@ -100,8 +102,9 @@ private:
   /// e^(y + yLo) * 2^bias in float for y in [-112, 0] and |yLo| tiny
   /// (FastMath.cpp).
   llvm::Value *expScaledF(llvm::Value *y, llvm::Value *yLo, int bias);
-  /// e^r * 2^bias from r (float, |r| <= ln2 / 2) and n + kShifterF's bits.
-  llvm::Value *expFromReducedF(llvm::Value *r, llvm::Value *nBits, int bias);
+  /// e^r * 2^(n + bias) from r (float, |r| <= ln2 / 2) and the integer n
+  /// (`<N x i32>`), with n + bias + 127 in [1, 254].
+  llvm::Value *expFromReducedF(llvm::Value *r, llvm::Value *n, int bias);
 
   llvm::IRBuilder<> &b;
   bool fast;

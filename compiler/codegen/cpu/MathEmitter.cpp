@@ -63,6 +63,13 @@ Value *MathEmitter::mulAdd(Value *a, Value *bv, Value *c) {
   return b.CreateIntrinsic(Intrinsic::fmuladd, {a->getType()}, {a, bv, c});
 }
 
+Value *MathEmitter::horner(ArrayRef<double> c, Value *x) {
+  Value *p = splat(x->getType(), c[0]);
+  for (size_t i = 1; i < c.size(); ++i)
+    p = mulAdd(p, x, splat(x->getType(), c[i]));
+  return p;
+}
+
 Value *MathEmitter::clampLow(Value *x, double lo) {
   Value *l = splat(x->getType(), lo);
   return b.CreateSelect(b.CreateFCmpOLT(x, l), l, x);
@@ -96,12 +103,10 @@ Value *MathEmitter::expD(Value *y, Value **expm1Out) {
   Value *r = mulAdd(n, splat(ty, -6.93147180369123816490e-01), yc);
   r = mulAdd(n, splat(ty, -1.90821492927058770002e-10), r);
   // p = expm1(r), Taylor to degree 11: error below 2e-14 relative.
-  Value *q = splat(ty, 1.0 / 39916800.0);
-  const double coeffs[] = {
-      1.0 / 3628800.0, 1.0 / 362880.0, 1.0 / 40320.0, 1.0 / 5040.0, 1.0 / 720.0,
-      1.0 / 120.0,     1.0 / 24.0,     1.0 / 6.0,     0.5,          1.0};
-  for (double c : coeffs)
-    q = mulAdd(q, r, splat(ty, c));
+  Value *q = horner({1.0 / 39916800.0, 1.0 / 3628800.0, 1.0 / 362880.0,
+                     1.0 / 40320.0, 1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0,
+                     1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0},
+                    r);
   Value *p = b.CreateFMul(q, r);
   Value *scale = pow2FromShifted(kd);
   Value *e = mulAdd(scale, p, scale);
@@ -131,10 +136,9 @@ Value *MathEmitter::logD(Value *z) {
   // log(m) = 2 atanh(s), s = f / (2 + f), |s| <= 0.1716.
   Value *s = b.CreateFDiv(f, b.CreateFAdd(f, splat(ty, 2.0)));
   Value *s2 = b.CreateFMul(s, s);
-  Value *q = splat(ty, 1.0 / 15.0);
-  for (double c : {1.0 / 13.0, 1.0 / 11.0, 1.0 / 9.0, 1.0 / 7.0, 1.0 / 5.0,
-                   1.0 / 3.0, 1.0})
-    q = mulAdd(q, s2, splat(ty, c));
+  Value *q = horner({1.0 / 15.0, 1.0 / 13.0, 1.0 / 11.0, 1.0 / 9.0, 1.0 / 7.0,
+                     1.0 / 5.0, 1.0 / 3.0, 1.0},
+                    s2);
   Value *logm = b.CreateFMul(b.CreateFMul(s, splat(ty, 2.0)), q);
   Value *kd = b.CreateSIToFP(k, ty);
   Value *result = mulAdd(kd, splat(ty, 6.93147180559945286227e-01), logm);
@@ -163,11 +167,11 @@ Value *MathEmitter::expNegD(Value *a) {
   Value *kd = mulAdd(a, splat(ty, -1.4426950408889634), splat(ty, kShifter));
   Value *n = b.CreateFSub(kd, splat(ty, kShifter));
   Value *r = mulAdd(n, splat(ty, -6.93147180559945286227e-01), b.CreateFNeg(a));
-  Value *p = splat(ty, 0.00019907569310848288);
-  for (double c : {0.0013948578326459795, 0.008333283538708528,
-                   0.041666218319291945, 0.16666666786308587,
-                   0.5000000107729166, 0.999999999995509, 0.9999999999595618})
-    p = mulAdd(p, r, splat(ty, c));
+  Value *p =
+      horner({0.00019907569310848288, 0.0013948578326459795,
+              0.008333283538708528, 0.041666218319291945, 0.16666666786308587,
+              0.5000000107729166, 0.999999999995509, 0.9999999999595618},
+             r);
   return b.CreateFMul(p, pow2FromShifted(kd));
 }
 
@@ -202,11 +206,10 @@ Value *MathEmitter::expm1NegD(Value *a) {
   Value *kd = mulAdd(a, splat(ty, -1.4426950408889634), splat(ty, kShifter));
   Value *n = b.CreateFSub(kd, splat(ty, kShifter));
   Value *r = mulAdd(n, splat(ty, -6.93147180559945286227e-01), b.CreateFNeg(a));
-  Value *q = splat(ty, 2.4859578222625295e-05);
-  for (double c :
-       {0.0001989927395864936, 0.001388885404961482, 0.008333298483754886,
-        0.041666666718980845, 0.16666666718997508, 0.5})
-    q = mulAdd(q, r, splat(ty, c));
+  Value *q = horner({2.4859578222625295e-05, 0.0001989927395864936,
+                     0.001388885404961482, 0.008333298483754886,
+                     0.041666666718980845, 0.16666666718997508, 0.5},
+                    r);
   Value *p = mulAdd(b.CreateFMul(r, r), q, r);
   Value *scale = pow2FromShifted(kd);
   return mulAdd(scale, p, b.CreateFSub(scale, splat(ty, 1.0)));
@@ -230,9 +233,7 @@ Value *MathEmitter::normalCdfD(Value *x) {
   Value *zc = clampHigh(z, kErfcxZMax);
   Value *t = b.CreateFDiv(b.CreateFSub(zc, splat(ty, kErfcxScale)),
                           b.CreateFAdd(zc, splat(ty, kErfcxScale)));
-  Value *g = splat(ty, kErfcxPoly[0]);
-  for (size_t i = 1; i < std::size(kErfcxPoly); ++i)
-    g = mulAdd(g, t, splat(ty, kErfcxPoly[i]));
+  Value *g = horner(kErfcxPoly, t);
   // zc^2 <= 676 is in expNegD's range; beyond kErfcxZMax the tail is 0, so
   // that x = -inf gives NaN (-inf * 0) as in PyTorch.
   Value *ez = expNegD(b.CreateFMul(zc, zc));
