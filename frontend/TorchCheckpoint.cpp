@@ -80,6 +80,8 @@ struct TensorSource {
   unsigned elementSize = 0;
   ElementReader read = nullptr;
   TorchTensor view;
+  /// Product of the view's shape.
+  uint64_t numel = 0;
 
   /// The float32 values in row-major order. The view was checked to lie
   /// within the storage, so every position read is inside it.
@@ -89,8 +91,8 @@ struct TensorSource {
 Tensor TensorSource::materialize() const {
   Tensor result;
   result.shape = view.shape;
-  result.data.resize(view.numel);
-  if (view.numel == 0)
+  result.data.resize(numel);
+  if (numel == 0)
     return result;
   const auto *base =
       reinterpret_cast<const unsigned char *>(bytes->data()) + storageOffset;
@@ -104,7 +106,7 @@ Tensor TensorSource::materialize() const {
   size_t last = view.shape.size() - 1;
   uint64_t rowLength = static_cast<uint64_t>(view.shape[last]);
   uint64_t innerStride = static_cast<uint64_t>(view.strides[last]);
-  uint64_t rows = view.numel / rowLength;
+  uint64_t rows = numel / rowLength;
   std::vector<int64_t> index(last, 0);
   uint64_t position = view.offset;
   float *out = result.data.data();
@@ -322,7 +324,7 @@ bool CheckpointReader::addTensor(const std::string &key,
     source.read = bigEndian ? readerFor<true>(tensor.dtype)
                             : readerFor<false>(tensor.dtype);
     source.view = view;
-    source.view.numel = numel;
+    source.numel = numel;
     tensor.load = [source = std::move(source)] { return source.materialize(); };
   }
   result.tensors.push_back(std::move(tensor));

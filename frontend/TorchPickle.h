@@ -63,7 +63,8 @@ struct TorchStorage {
   uint64_t numel = 0;
 };
 
-/// A tensor: a strided view of a storage, validated to lie within it.
+/// A tensor: a strided view of a storage (TorchCheckpoint checks that it
+/// lies within it).
 struct TorchTensor {
   /// Index into UnpickledData::storages.
   size_t storage = 0;
@@ -72,8 +73,6 @@ struct TorchTensor {
   std::vector<int64_t> shape;
   /// Strides in elements (non-negative, as PyTorch requires).
   std::vector<int64_t> strides;
-  /// Product of shape.
-  uint64_t numel = 0;
 };
 
 /// A value of the unpickled object graph. Containers point to other values

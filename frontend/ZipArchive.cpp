@@ -261,9 +261,9 @@ bool ZipReader::readCentralEntry(uint64_t &pos, uint64_t end, ZipEntry &entry) {
                             pos));
   const unsigned char *header = data + pos;
   if (loadLE32(header) != kCentralHeaderSignature)
-    return fail(fmt::format("no central directory entry at offset {}, where "
-                            "the directory's entry {} should start",
-                            pos, numEntries));
+    return fail(fmt::format("no central directory entry at offset {}, "
+                            "inside the central directory",
+                            pos));
   uint16_t flags = loadLE16(header + 8);
   uint16_t method = loadLE16(header + 10);
   uint16_t nameLength = loadLE16(header + 28);

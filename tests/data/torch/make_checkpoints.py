@@ -36,7 +36,11 @@ import subprocess
 import sys
 import zipfile
 
-import torch
+try:
+    import torch
+except ImportError:
+    print("PyTorch is not installed; run with /usr/bin/python3", file=sys.stderr)
+    sys.exit(77)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
@@ -220,11 +224,14 @@ def make_good():
 
 
 def stable_storage_keys(legacy):
-    """The legacy format keys storages by memory address; number them instead (same length)."""
+    """The legacy format keys storages by memory address (pickled as BINUNICODE strings of
+    digits); number them instead."""
     keys = {}
-    for address in re.findall(rb"\d{5,}", legacy):
-        keys.setdefault(address, b"%0*d" % (len(address), len(keys)))
-    return re.sub(rb"\d{5,}", lambda m: keys[m.group(0)], legacy)
+
+    def renumber(match):
+        key = keys.setdefault(match.group(1), str(len(keys)).encode())
+        return b"X" + struct.pack("<I", len(key)) + key
+    return re.sub(rb"X.{4}(\d{5,})", renumber, legacy, flags=re.DOTALL)
 
 
 def zip_of(entries, compression=zipfile.ZIP_STORED):
@@ -340,13 +347,14 @@ def make_bad():
 
     model = mlp()
     emit("bad_pickled_module.pt", saved(model, "bad_pickled_module.pt"))
+    torch.manual_seed(5)
     scripted = io.BytesIO()
     torch.jit.save(torch.jit.script(torch.nn.Sequential(torch.nn.Linear(2, 1))), scripted)
-    # Without the debug tables, which differ from run to run.
+    # Without the generated code and its debug tables, which differ from run to run.
     source = zipfile.ZipFile(scripted)
     emit("bad_torchscript.pt", zip_of([(info.filename, source.read(info))
                                        for info in source.infolist()
-                                       if not info.filename.endswith(".debug_pkl")]))
+                                       if "/code/" not in info.filename]))
     emit("bad_bare_pickle.pt", pickle.dumps({"0.weight": [1.0, 2.0]}, protocol=2))
     emit("bad_single_tensor.pt", saved(torch.ones(3), "bad_single_tensor.pt"))
 
