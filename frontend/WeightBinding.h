@@ -11,13 +11,38 @@
 
 namespace seqc::frontend {
 
-/// Loads the safetensors file at \p path into \p root the way PyTorch's
-/// `load_state_dict(strict=...)` does: keys are matched to state_dict names,
-/// shapes must agree, and with \p strict every parameter must be present
-/// and no unexpected tensor may be. Integer `num_batches_tracked` entries of
-/// BatchNorm layers are accepted and ignored. Returns false after reporting
-/// every problem (naming the file, tensor, expected and found shape, with a
-/// note at the layer).
+/// Where a weights file was named, which decides how a suggested fix is
+/// spelled.
+enum class WeightsOrigin {
+  LoadStatement, ///< `Name.load_state_dict("file", ...)` in a .nn file
+  CommandLine,   ///< `--weights FILE`
+};
+
+/// How loadStateDict matches a file's keys to the model's.
+struct StateDictOptions {
+  /// PyTorch's `strict`: every parameter must be present and no tensor may
+  /// be unexpected.
+  bool strict = true;
+  /// Only the tensors whose keys start with this are taken, with it
+  /// removed (`model.` for a training checkpoint's `model.0.weight`);
+  /// everything else in the file (optimizer state) is ignored.
+  std::string prefix;
+  WeightsOrigin origin = WeightsOrigin::LoadStatement;
+};
+
+/// Loads the weights file at \p path (safetensors or a torch.save
+/// checkpoint, see StateDict.h) into \p root the way PyTorch's
+/// `load_state_dict` does: keys are matched to state_dict names, shapes must
+/// agree, and when strict every parameter must be present and no unexpected
+/// tensor may be. Integer `num_batches_tracked` entries of BatchNorm layers
+/// are accepted and ignored. Returns false after reporting every problem
+/// (naming the file, tensor, expected and found shape, with a note at the
+/// layer); when adding or removing a key prefix would make the keys match,
+/// that one fix is reported instead of every tensor.
+bool loadStateDict(Module &root, const std::string &path,
+                   const StateDictOptions &options, DiagnosticEngine &diag);
+
+/// The same, with no prefix, for a `load_state_dict` statement.
 bool loadStateDict(Module &root, const std::string &path, bool strict,
                    DiagnosticEngine &diag);
 

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/../.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(FuzzParser FuzzCheck FuzzCpuCodegen FuzzSafetensors FuzzNpy FuzzCsv)
+[ ${#targets[@]} -gt 0 ] || targets=(FuzzParser FuzzCheck FuzzCpuCodegen FuzzSafetensors FuzzTorchCheckpoint FuzzNpy FuzzCsv)
 
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DSEQC_ENABLE_FUZZ=ON -DSEQC_SANITIZE=address,undefined \
@@ -22,6 +22,7 @@ seeds_for() {
   case "$1" in
     FuzzParser|FuzzCheck|FuzzCpuCodegen) find examples tests -name '*.nn' ;;
     FuzzSafetensors) find examples tests -name '*.safetensors' ;;
+    FuzzTorchCheckpoint) find examples tests -name '*.pt' ;;
     FuzzNpy) find examples tests -name '*.npy' ;;
     FuzzCsv) find examples tests -name '*.csv' ;;
   esac

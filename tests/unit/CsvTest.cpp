@@ -55,7 +55,7 @@ std::string tempPath(std::string_view name) {
 }
 
 std::filesystem::path dataDir() {
-  return std::filesystem::path(__FILE__).parent_path().parent_path() / "data";
+  return std::filesystem::path(SEQC_SOURCE_DIR) / "tests" / "data";
 }
 
 } // namespace

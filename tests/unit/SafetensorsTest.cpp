@@ -1,6 +1,7 @@
 //===- SafetensorsTest.cpp - Tests for the safetensors reader/writer ------===//
 
 #include "frontend/Safetensors.h"
+#include "ByteStrings.h"
 #include "compiler/support/Diagnostics.h"
 #include "compiler/support/FileIO.h"
 #include "compiler/support/SourceManager.h"
@@ -15,29 +16,13 @@
 #include <unistd.h>
 
 using namespace seqc;
+using namespace seqc::test;
 
 namespace {
-
-std::string le64(uint64_t v) {
-  std::string out;
-  for (int i = 0; i < 8; ++i)
-    out.push_back(char((v >> (8 * i)) & 0xff));
-  return out;
-}
 
 /// A safetensors image: the header's length, the header, the data.
 std::string image(std::string_view header, std::string_view data = {}) {
   return le64(header.size()) + std::string(header) + std::string(data);
-}
-
-std::string floatBytes(std::initializer_list<float> values) {
-  std::string out;
-  for (float f : values) {
-    char b[4];
-    std::memcpy(b, &f, 4);
-    out.append(b, 4);
-  }
-  return out;
 }
 
 uint32_t bitsOf(float f) {
@@ -84,7 +69,7 @@ std::string tempPath(std::string_view name) {
 }
 
 std::filesystem::path dataDir() {
-  return std::filesystem::path(__FILE__).parent_path().parent_path() / "data";
+  return std::filesystem::path(SEQC_SOURCE_DIR) / "tests" / "data";
 }
 
 } // namespace
