@@ -203,100 +203,107 @@ bool setBatches(ParseState &state, std::string_view value) {
   return !batches.empty();
 }
 
-using O = DriverOptions;
-using S = Section;
+using Opts = DriverOptions;
 using enum Command;
 constexpr CommandSet kRunEmitCompileBench = only(Run, Emit, Compile, Bench);
 
-/// Every option, in the order of the usage text.
+/// Every option, in the order of the usage text. A new option (such as a
+/// `--print-plan` flag of `seqc ir`) is a field of DriverOptions and one
+/// row here: its spelling, value, commands, section, help and setter.
 constexpr OptionSpec kOptions[] = {
-    {"--model", " NAME", nullptr, kAllCommands, S::Common,
+    {"--model", " NAME", nullptr, kAllCommands, Section::Common,
      "the model to use when the file defines several\n(default: the last)",
-     setText<&O::modelName>},
-    {"--weights", " FILE", nullptr, kAllCommands, S::Common,
+     setText<&Opts::modelName>},
+    {"--weights", " FILE", nullptr, kAllCommands, Section::Common,
      "safetensors weights; overrides the file's\nload_state_dict",
-     setText<&O::weights>},
-    {"--init-seed", " N", nullptr, kAllCommands, S::Common,
+     setText<&Opts::weights>},
+    {"--init-seed", " N", nullptr, kAllCommands, Section::Common,
      "PyTorch-style random initialisation instead of weights",
-     setUnsigned<&O::initSeed, 0, UINT64_MAX>},
-    {"--print-after-all", "", nullptr, kAllCommands, S::Common,
-     "print the IR after every pass", setTrue<&O::printAfterAll>},
-    {"--print-after", "=PASS", nullptr, kAllCommands, S::Common,
+     setUnsigned<&Opts::initSeed, 0, UINT64_MAX>},
+    {"--print-after-all", "", nullptr, kAllCommands, Section::Common,
+     "print the IR after every pass", setTrue<&Opts::printAfterAll>},
+    {"--print-after", "=PASS", nullptr, kAllCommands, Section::Common,
      "print the IR after PASS (shape-check, canonicalize,\nfuse)",
      addPrintAfter},
-    {"--stop-after", "=PASS", nullptr, only(Ir, Run), S::Ir,
+    {"--stop-after", "=PASS", nullptr, only(Ir, Run), Section::Ir,
      "stop the pipeline after PASS; run (ref backend):\ninterpret that IR "
      "instead of the shape-checked IR",
-     setText<&O::stopAfter>},
-    {"--input", " X.npy|X.csv", nullptr, only(Run), S::Run,
-     "float32 [batch, features] input", setText<&O::input>},
-    {"--output", " Y.npy", nullptr, only(Run, Emit, Compile), S::Run,
+     setText<&Opts::stopAfter>},
+    {"--input", " X.npy|X.csv", nullptr, only(Run), Section::Run,
+     "float32 [batch, features] input", setText<&Opts::input>},
+    {"--output", " Y.npy", nullptr, only(Run, Emit, Compile), Section::Run,
      "write the output to a file instead of printing it;\nemit, compile: "
      "the same as -o",
-     setText<&O::output>},
-    {"--backend", "", joinedSpellings<kBackends>, only(Run, Bench), S::Run,
+     setText<&Opts::output>},
+    {"--backend", "", joinedSpellings<kBackends>, only(Run, Bench),
+     Section::Run,
      "(also bench) the float64 reference interpreter, the\nLLVM CPU JIT "
      "(the default) or CUDA; bench's ref is a\nsanity check only",
-     setChoice<&O::backend, kBackends>},
-    {"--layers", "", nullptr, only(Run, Bench), S::Run,
+     setChoice<&Opts::backend, kBackends>},
+    {"--layers", "", nullptr, only(Run, Bench), Section::Run,
      "print every layer's output (HiddenLayer1, ...); bench\n(cpu): time "
      "every stage of the generated code in the\nrunning model: where the "
      "time goes",
-     setTrue<&O::layers>},
-    {"--threads", " N", nullptr, only(Run, Bench), S::Run,
+     setTrue<&Opts::layers>},
+    {"--threads", " N", nullptr, only(Run, Bench), Section::Run,
      "(also bench) threads for the CPU code (default 1)",
-     setUnsigned<&O::threads, 1, 1024>},
+     setUnsigned<&Opts::threads, 1, 1024>},
     {"--target", "", joinedSpellings<kTargets>, only(Emit, Compile),
-     S::EmitCompile, "the code to generate (default: cpu)",
-     setChoice<&O::target, kTargets>},
-    {"--format", "", joinedSpellings<kFormats>, only(Emit), S::EmitCompile,
+     Section::EmitCompile, "the code to generate (default: cpu)",
+     setChoice<&Opts::target, kTargets>},
+    {"--format", "", joinedSpellings<kFormats>, only(Emit),
+     Section::EmitCompile,
      "(emit) llvm or asm for cpu (default llvm), cuda or ptx\nfor cuda "
      "(default cuda)",
      setFormat},
-    {"-o", " PATH", nullptr, only(Run, Emit, Compile), S::EmitCompile,
+    {"-o", " PATH", nullptr, only(Run, Emit, Compile), Section::EmitCompile,
      "emit: the output file (default: stdout); compile:\nDIR/PREFIX of the "
      "files to write",
-     setText<&O::output>},
-    {"--name", " PREFIX", nullptr, only(Compile), S::EmitCompile,
-     "the prefix of the C symbols (default: PREFIX of -o)", setText<&O::name>},
-    {"--cpu", " CPU", nullptr, kRunEmitCompileBench, S::EmitCompile,
+     setText<&Opts::output>},
+    {"--name", " PREFIX", nullptr, only(Compile), Section::EmitCompile,
+     "the prefix of the C symbols (default: PREFIX of -o)",
+     setText<&Opts::name>},
+    {"--cpu", " CPU", nullptr, kRunEmitCompileBench, Section::EmitCompile,
      "(also run, bench) native (the default), x86-64-v2|v3|v4\nor an LLVM "
      "CPU name; a comma-separated list puts one\nvariant each in the "
      "object, picked at load time",
-     setText<&O::cpu>},
-    {"--target-triple", " T", nullptr, only(Emit, Compile), S::EmitCompile,
-     "cross-compile for T (aarch64-linux-gnu)", setText<&O::targetTriple>},
-    {"--gpu-arch", " sm_XX", nullptr, kRunEmitCompileBench, S::EmitCompile,
+     setText<&Opts::cpu>},
+    {"--target-triple", " T", nullptr, only(Emit, Compile),
+     Section::EmitCompile, "cross-compile for T (aarch64-linux-gnu)",
+     setText<&Opts::targetTriple>},
+    {"--gpu-arch", " sm_XX", nullptr, kRunEmitCompileBench,
+     Section::EmitCompile,
      "(also run, bench) the GPU architecture (default sm_80;\nrun, bench: "
      "the GPU at hand)",
-     setText<&O::gpuArch>},
+     setText<&Opts::gpuArch>},
     {"--precision", "", joinedSpellings<kPrecisions>, kRunEmitCompileBench,
-     S::EmitCompile,
+     Section::EmitCompile,
      "(also run, bench; cuda) bf16 and f16 use tensor cores\nand accumulate "
      "in f32 (default f32)",
-     setChoice<&O::precision, kPrecisions>},
-    {"--static-lib", "", nullptr, only(Compile), S::EmitCompile,
-     "(cpu) also write PREFIX.a", setTrue<&O::staticLib>},
-    {"--fast-math", "", nullptr, kRunEmitCompileBench, S::EmitCompile,
+     setChoice<&Opts::precision, kPrecisions>},
+    {"--static-lib", "", nullptr, only(Compile), Section::EmitCompile,
+     "(cpu) also write PREFIX.a", setTrue<&Opts::staticLib>},
+    {"--fast-math", "", nullptr, kRunEmitCompileBench, Section::EmitCompile,
      "(also run, bench) cpu: sigmoid, tanh, SiLU and GELU in\nfloat, within "
      "6 ulp instead of 1; cuda: NVRTC's\n--use_fast_math",
-     setTrue<&O::fastMath>},
-    {"--external-weights", "", nullptr, kRunEmitCompileBench, S::EmitCompile,
+     setTrue<&Opts::fastMath>},
+    {"--external-weights", "", nullptr, kRunEmitCompileBench,
+     Section::EmitCompile,
      "(cpu) write the packed weights to PREFIX.weights,\nwhich the app loads "
      "and passes to PREFIX_run,\ninstead of embedding them in the object",
-     setTrue<&O::externalWeights>},
-    {"--batch", " LIST", nullptr, only(Bench), S::Bench,
+     setTrue<&Opts::externalWeights>},
+    {"--batch", " LIST", nullptr, only(Bench), Section::Bench,
      "batch sizes to time (default 1,64,1024)", setBatches},
-    {"--json", "", nullptr, only(Bench), S::Bench,
+    {"--json", "", nullptr, only(Bench), Section::Bench,
      "one JSON object per batch (and per stage with --layers)",
-     setTrue<&O::json>},
-    {"--repeat", " N", nullptr, only(Bench), S::Bench,
+     setTrue<&Opts::json>},
+    {"--repeat", " N", nullptr, only(Bench), Section::Bench,
      "samples per batch (default: as many as fill about 1 s)",
-     setUnsigned<&O::repeat, 0, 1000000>},
-    {"--no-huge-pages", "", nullptr, only(Bench), S::Bench,
+     setUnsigned<&Opts::repeat, 0, 1000000>},
+    {"--no-huge-pages", "", nullptr, only(Bench), Section::Bench,
      "(cpu) keep the JIT's packed weights in 4 KiB pages\ninstead of moving "
      "them into 2 MiB pages",
-     setFalse<&O::hugePages>},
+     setFalse<&Opts::hugePages>},
 };
 
 const OptionSpec *findOption(std::string_view name) {
