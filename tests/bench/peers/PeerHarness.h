@@ -6,7 +6,7 @@
 // `seqc bench` does, checks two rows of its output against a float64
 // evaluation of the same weights, and prints one JSON object per batch.
 //
-// Timing (the same constants as compiler/driver/BenchCommand.cpp): warm up
+// Timing (the same constants as compiler/bench/Timing.h): warm up
 // for 0.1 s (at least one run), then group back-to-back runs into samples of
 // at least max(50 us, 1 s / 200), and take `samples` = 1 s / sample time
 // clamped to [3, 200] (or --repeat N); latency = sample time / runs.
