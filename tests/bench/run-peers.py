@@ -44,9 +44,12 @@ Usage: tests/bench/run-peers.py [--build-dir build-bench] [--threads 1,2]
 import argparse
 import datetime
 import json
+import math
 import os
+import random
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import time
@@ -256,6 +259,76 @@ def seqc_precisions(seqc, backend, precisions):
     return offered
 
 
+def read_npy(path):
+    """The values of a C-order float32 or float64 .npy file (what `seqc run
+    --output` writes: float64 for the reference interpreter), flat."""
+    with open(path, "rb") as f:
+        data = f.read()
+    kind = "f" if b"'<f4'" in data[:128] else "d" if b"'<f8'" in data[:128] \
+        else None
+    if data[:6] != b"\x93NUMPY" or kind is None:
+        raise ValueError(f"{path}: not a float32 or float64 .npy file")
+    size, start = (struct.unpack("<H", data[8:10])[0], 10) if data[6] == 1 \
+        else (struct.unpack("<I", data[8:12])[0], 12)
+    body = data[start + size:]
+    return list(struct.unpack(f"<{len(body) // struct.calcsize(kind)}{kind}",
+                              body))
+
+
+def seqc_run_rows(seqc, net, work_dir, flags):
+    """seqc's output on the two fixed rows of work_dir/NET.rows.csv, as a list
+    of rows, or None (logged) when `seqc run` fails."""
+    out = os.path.join(work_dir, f"{net}{'-'.join([''] + flags[1::2])}.npy")
+    cmd = [seqc, "run", os.path.join(HERE, net + ".nn"), "--init-seed", "1",
+           "--input", os.path.join(work_dir, net + ".rows.csv"), "--output",
+           out] + flags
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        log(f"seqc accuracy {net}: '{' '.join(cmd)}' failed:\n"
+            f"{result.stderr.strip()[-2000:]}")
+        return None
+    try:
+        values = read_npy(out)
+    except (OSError, ValueError, struct.error) as error:
+        log(f"seqc accuracy {net}: {error}")
+        return None
+    width = len(values) // 2
+    return [values[:width], values[width:]]
+
+
+def seqc_accuracy(seqc, net, spec, precisions, offers, backend, work_dir):
+    """{precision: max over two rows of max |y - ref| / max |ref|} for
+    seqc's compiled code in each reduced precision against the float64
+    reference interpreter in f32 (`seqc run --backend ref`): the measure the
+    peers report, which `seqc bench`'s own check (against a reference that
+    may simulate the mode's rounding) need not be."""
+    wanted = [p for p in precisions if p != "f32" and offers[p]]
+    if not wanted:
+        return {}
+    rng = random.Random(20240229)
+    features = int(spec.split(":")[0])
+    with open(os.path.join(work_dir, net + ".rows.csv"), "w") as f:
+        for _ in range(2):
+            f.write(",".join(repr(rng.uniform(-1.0, 1.0))
+                             for _ in range(features)) + "\n")
+    want = seqc_run_rows(seqc, net, work_dir, ["--backend", "ref"])
+    errors = {}
+    for precision in wanted:
+        got = seqc_run_rows(seqc, net, work_dir, [
+            "--backend", backend, "--precision", precision])
+        if want is None or got is None:
+            continue
+        worst = 0.0
+        for y, ref in zip(got, want):
+            diff = max((abs(a - b) if a == a else math.inf)
+                       for a, b in zip(y, ref))
+            magnitude = max(abs(b) for b in ref)
+            worst = max(worst, diff / magnitude if magnitude > 0 else
+                        (math.inf if diff > 0 else 0.0))
+        errors[precision] = worst
+    return errors
+
+
 def run_all(net, spec, flops, batches, threads, args, seqc, backend, exes,
             wanted, torch_python, peer_script, ort_python, onnx_path,
             blas_set, precision, seqc_offers):
@@ -351,6 +424,12 @@ def fmt_ratio(numerator, denominator):
         return None
     ratio = numerator["median_seconds"] / denominator["median_seconds"]
     return f"{ratio:.2f}x"
+
+
+def fmt_error(error, bound):
+    """A relative error, `!` above \p bound (1e300 is a JSON infinity)."""
+    return ("inf" if error >= 1e300 else f"{error:.1e}") + \
+        (" !" if error > bound else "")
 
 
 def table_head(head):
@@ -462,11 +541,16 @@ def main():
     results = {}
     blas_kernels = {}
     peer_infos = {}
+    seqc_errors = {}
     for net, batches in SUITE:
         if net not in nets:
             continue
         spec = network_layers(seqc, net)
         flops = flops_per_sample(spec)
+        for precision, error in seqc_accuracy(
+                seqc, net, spec, precisions, seqc_offers, backend,
+                os.path.join(out_dir, "onnx")).items():
+            seqc_errors[(precision, net)] = error
         onnx_path = os.path.join(out_dir, "onnx", net + ".onnx")
         have_onnx = False
         if ort_python:
@@ -502,7 +586,7 @@ def main():
         if precision != "f32":
             table += "\n" + render_reduced(
                 precision, results, nets, threads_list, backend,
-                seqc_offers[precision], wanted, peer_infos)
+                seqc_offers[precision], wanted, peer_infos, seqc_errors)
     if precisions != ["f32"] and 1 in threads_list:
         table += "\n" + render_targets(results, nets, precisions)
     print(table)
@@ -635,14 +719,18 @@ def render(all_results, nets, threads_list, backend, blas_set, blas_kernels,
     return "\n".join(out)
 
 
-def reduced_row(precision, net, batch, threads, results, columns, offered):
-    """One row of a reduced-precision table."""
+def reduced_row(precision, net, batch, threads, results, columns, offered,
+                seqc_error):
+    """One row of a reduced-precision table; \p seqc_error is seqc's error
+    against the f32 reference where measured."""
     cols = results.get((precision, net, batch, threads), {})
     f32 = results.get(("f32", net, batch, threads), {})
     s = cols.get("seqc")
     row = [net, str(batch)]
-    row.append(fmt_time(s["median_seconds"]) + (" !" if over_bound(
-        precision, s) else "") if s else "n/a" if not offered else "-")
+    flagged = seqc_error > REL_BOUNDS[precision] if seqc_error is not None \
+        else over_bound(precision, s)
+    row.append(fmt_time(s["median_seconds"]) + (" !" if flagged else "")
+               if s else "n/a" if not offered else "-")
     row.append(fmt_ratio(f32.get("seqc"), s) or "-")
     row.append(fmt_rate(s))
     best = None
@@ -687,7 +775,7 @@ def describe_peer(precision, peer, seen):
 
 
 def render_reduced(precision, results, nets, threads_list, backend, offered,
-                   wanted, peer_infos):
+                   wanted, peer_infos, seqc_errors):
     """The tables of one reduced precision: per thread count, times, ratios
     and speed-ups; then the accuracy of every cell."""
     columns = [p for p in REDUCED_PEERS if p in wanted]
@@ -725,22 +813,29 @@ def render_reduced(precision, results, nets, threads_list, backend, offered,
             [PEER_TITLES[p] for p in columns] + ["best peer", "seqc / best"]
         out += table_head(head)
         for net, batch in suite_cells(nets):
-            out.append(table_row(reduced_row(precision, net, batch, threads,
-                                             results, columns, offered)))
+            out.append(table_row(reduced_row(
+                precision, net, batch, threads, results, columns, offered,
+                seqc_errors.get((precision, net)))))
     out.append("")
     out.append(f"### {precision} accuracy")
     out.append("")
     out.append("max |y - ref| / max |ref| over the checked rows, against a "
                "float64 evaluation of the f32 weights (the largest over the "
-               "thread counts); `!` above "
-               f"{bound:g}. seqc: its own check (`seqc bench`'s max |err| "
-               "over its reference's max |value|).")
+               f"thread counts); `!` above {bound:g}. `{seqc_title}`: "
+               f"`seqc run --precision {precision}` on two fixed random rows "
+               "against `seqc run --backend ref` (f32 weights, float64), the "
+               "peers' measure; `seqc bench check`: `seqc bench`'s own max "
+               "|err| over its reference's max |value| (rows 0, 1, "
+               "B-2, B-1).")
     out.append("")
-    head = ["network", "batch", seqc_title] + \
+    head = ["network", "batch", seqc_title, "seqc bench check"] + \
         [PEER_TITLES[p] for p in columns]
     out += table_head(head)
     for net, batch in suite_cells(nets):
         row = [net, str(batch)]
+        error = seqc_errors.get((precision, net))
+        row.append(fmt_error(error, bound) if error is not None else
+                   "-" if offered else "n/a")
         for column in ["seqc"] + columns:
             if column != "seqc" and \
                     precision not in PEER_PRECISIONS[column]:
@@ -750,13 +845,8 @@ def render_reduced(precision, results, nets, threads_list, backend, offered,
                 results.get((precision, net, batch, t), {}), column))
                 for t in threads_list]
             errors = [e for e in errors if e is not None]
-            if not errors:
-                row.append("n/a" if column == "seqc" and not offered
-                           else "-")
-                continue
-            worst = max(errors)
-            row.append(("inf" if worst >= 1e300 else f"{worst:.1e}") +
-                       (" !" if worst > bound else ""))
+            row.append(fmt_error(max(errors), bound) if errors else
+                       "n/a" if column == "seqc" and not offered else "-")
         out.append(table_row(row))
     return "\n".join(out)
 
