@@ -138,7 +138,33 @@ void fillBias(const peer::Layer &layer, const Tile &t, float *y) {
   }
 }
 
-void activate(const peer::Layer &layer, const Tile &t, float *y);
+/// The activation on a tile of \p y.
+void activate(const peer::Layer &layer, const Tile &t, float *y) {
+  if (layer.act == peer::Act::None)
+    return;
+  for (int64_t j = 0; j < t.nb; ++j) {
+    float *c = y + (t.n0 + j) * layer.out + t.m0;
+    switch (layer.act) {
+    case peer::Act::ReLU:
+#pragma omp simd
+      for (int64_t i = 0; i < t.mb; ++i)
+        c[i] = std::max(c[i], 0.0f);
+      break;
+    case peer::Act::Sigmoid:
+#pragma omp simd
+      for (int64_t i = 0; i < t.mb; ++i)
+        c[i] = 1.0f / (1.0f + std::exp(-c[i]));
+      break;
+    case peer::Act::Tanh:
+#pragma omp simd
+      for (int64_t i = 0; i < t.mb; ++i)
+        c[i] = std::tanh(c[i]);
+      break;
+    case peer::Act::None:
+      break;
+    }
+  }
+}
 
 /// One tile: bias, the K chunks, then the activation while it is in cache.
 void runTile(const LayerPlan &p, size_t ti, const float *x, float *y) {
@@ -168,34 +194,6 @@ void runTileBf16(const LayerPlan &p, size_t ti, const libxsmm_bfloat16 *x,
     for (int64_t j = 0; j < t.nb; ++j)
       roundToBf16(y + (t.n0 + j) * layer.out + t.m0,
                   p.next + (t.n0 + j) * p.nextStride + t.m0, t.mb);
-}
-
-/// The activation on a tile of \p y.
-void activate(const peer::Layer &layer, const Tile &t, float *y) {
-  if (layer.act == peer::Act::None)
-    return;
-  for (int64_t j = 0; j < t.nb; ++j) {
-    float *c = y + (t.n0 + j) * layer.out + t.m0;
-    switch (layer.act) {
-    case peer::Act::ReLU:
-#pragma omp simd
-      for (int64_t i = 0; i < t.mb; ++i)
-        c[i] = std::max(c[i], 0.0f);
-      break;
-    case peer::Act::Sigmoid:
-#pragma omp simd
-      for (int64_t i = 0; i < t.mb; ++i)
-        c[i] = 1.0f / (1.0f + std::exp(-c[i]));
-      break;
-    case peer::Act::Tanh:
-#pragma omp simd
-      for (int64_t i = 0; i < t.mb; ++i)
-        c[i] = std::tanh(c[i]);
-      break;
-    case peer::Act::None:
-      break;
-    }
-  }
 }
 
 /// Runs \p tile(ti) on every tile of \p p, spread over \p threads.
