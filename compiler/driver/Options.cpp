@@ -215,8 +215,13 @@ constexpr OptionSpec kOptions[] = {
      "the model to use when the file defines several\n(default: the last)",
      setText<&Opts::modelName>},
     {"--weights", " FILE", nullptr, kAllCommands, Section::Common,
-     "safetensors weights; overrides the file's\nload_state_dict",
+     "weights (torch.save .pt/.pth/.bin or .safetensors);\noverrides the "
+     "file's load_state_dict",
      setText<&Opts::weights>},
+    {"--weights-prefix", " P", nullptr, kAllCommands, Section::Common,
+     "take only the tensors of --weights whose keys start\nwith P, without "
+     "it (e.g. model.)",
+     setText<&Opts::weightsPrefix>},
     {"--init-seed", " N", nullptr, kAllCommands, Section::Common,
      "PyTorch-style random initialisation instead of weights",
      setUnsigned<&Opts::initSeed, 0, UINT64_MAX>},

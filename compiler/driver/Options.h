@@ -53,6 +53,7 @@ struct DriverOptions {
   std::vector<std::string> positional; ///< MODEL.nn
   std::string modelName;               ///< --model NAME
   std::optional<std::string> weights;  ///< --weights FILE
+  std::string weightsPrefix;           ///< --weights-prefix P
   std::optional<uint64_t> initSeed;    ///< --init-seed N
   std::string input;                   ///< --input X.npy|X.csv
   std::string output;                  ///< --output Y.npy / -o PATH
