@@ -128,6 +128,7 @@ inline constexpr ActivationInfo kActivations[] = {
 #undef SEQC_CPU_MATH_FAST
 };
 
+/// Whether entry i of the table is kind i, as both come from one list.
 constexpr bool tableInKindOrder() {
   for (size_t i = 0; i < kNumActKinds; ++i)
     if (static_cast<size_t>(kActivations[i].kind) != i)

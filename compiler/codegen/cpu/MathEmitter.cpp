@@ -364,4 +364,13 @@ Value *MathEmitter::exactMish(const ir::Activation &, Value *x) {
   return toFloat(b.CreateFMul(xd, tanhD(softplusD(xd))));
 }
 
+Value *MathEmitter::exactSoftsign(const ir::Activation &, Value *x) {
+  // In double the quotient is within 2^-52 relative (1 + |x| is even exact
+  // for 2^-29 <= |x| <= 2^52), so its one rounding to float is within 1 ulp
+  // (correctly rounded in practice).
+  Value *xd = toDouble(x);
+  Value *ax = b.CreateUnaryIntrinsic(Intrinsic::fabs, xd);
+  return toFloat(b.CreateFDiv(xd, b.CreateFAdd(ax, splat(xd->getType(), 1.0))));
+}
+
 } // namespace seqc::codegen::cpu
