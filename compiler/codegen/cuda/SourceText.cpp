@@ -18,7 +18,7 @@ namespace seqc::cuda {
 namespace {
 
 /// A formula constant as the kernels spell it: nine significant digits of
-/// the double (`0.797884561f`).
+/// the double, then `f`.
 std::string constantLiteral(double value) {
   return fmt::format("{:.9g}f", value);
 }
