@@ -22,6 +22,7 @@
 
 using namespace seqc;
 using namespace seqc::codegen::cpu;
+using seqc::codegen::WeightLayout;
 using test::checkBatch;
 using test::compile;
 using test::kGuard;
@@ -302,7 +303,11 @@ TEST_CASE("dense plans cut every layer into whole groups of panels") {
       DensePlan p = planDense(op, cfg);
       INFO(width << " lanes, Linear(" << in << ", " << out << ")");
       CHECK(p.panels * p.nr >= uint64_t(out));
-      CHECK(p.streamsWeights == (packedWeightBytes(p) > kStreamingWeightBytes));
+      if (!p.dotRows) {
+        CHECK(p.weights == WeightLayout::panelsOf(out, in, p.nr));
+        CHECK(p.biasLength == p.panels * p.nr);
+      }
+      CHECK(p.streamsWeights == (p.weights.bytes() > kStreamingWeightBytes));
       for (auto [perGroup, groups] :
            {std::pair(p.panelsPerGroup, p.groups),
             std::pair(p.rowPanelsPerGroup, p.rowGroups)}) {
@@ -399,19 +404,22 @@ TEST_CASE("layers with few outputs are planned as dot products") {
     CHECK(p.dotRows == c.rows);
     if (!p.dotRows)
       continue;
-    CHECK(p.kPadded == (uint64_t(c.in) + vw - 1) / vw * vw);
+    CHECK(p.weights.kPadded == (uint64_t(c.in) + vw - 1) / vw * vw);
     // k blocks: whole vectors, in L1 unless 4-row tiles read them from L2.
     CHECK(p.dotKc % vw == 0);
-    CHECK(p.dotKc <= p.kPadded);
+    CHECK(p.dotKc <= p.weights.kPadded);
     if (p.dotRows < 4)
       CHECK(uint64_t(c.out) * p.dotKc * 4 <= kDotMaxWeightBytes);
     else
-      CHECK(p.dotKc == p.kPadded);
+      CHECK(p.dotKc == p.weights.kPadded);
     CHECK(p.dotRows * uint64_t(c.out) <= c.cfg->vectorRegs * 3 / 4);
     CHECK(p.dotBlockRows % p.dotRows == 0);
     CHECK(p.dotBlockRows >= p.dotRows);
     CHECK(!p.streamsWeights);
-    CHECK(packedWeightBytes(p) == uint64_t(c.out) * p.kPadded * 4);
+    CHECK(p.weights.bytes() == uint64_t(c.out) * p.weights.kPadded * 4);
+    CHECK(p.weights ==
+          WeightLayout::rowsOf(c.out, c.in, p.weights.kPadded, c.out));
+    CHECK(p.biasLength == (uint64_t(c.out) + vw - 1) / vw * vw);
   }
 }
 

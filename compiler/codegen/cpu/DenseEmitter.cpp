@@ -319,36 +319,28 @@ Function *ModelEmitter::buildMicrokernel(
   return f;
 }
 
+ModelEmitter::DenseParams ModelEmitter::denseParams(const ir::Op &op,
+                                                    const DensePlan &pl,
+                                                    unsigned opIndex) {
+  const std::vector<float> &w = *paramData(op.weight);
+  DenseParams params;
+  params.weight = parameterArray(
+      pl.weights.elements(), fmt::format("dense{}.weight", opIndex),
+      " = " + pl.weights.str(),
+      [&](float *packed) { packWeights(w.data(), pl.weights, packed); });
+  if (const std::vector<float> *bias = paramData(op.bias))
+    params.bias = constantArray(padTo(*bias, pl.biasLength),
+                                fmt::format("dense{}.bias", opIndex));
+  return params;
+}
+
 ModelEmitter::Stage ModelEmitter::emitDenseStage(const ir::Op &op,
                                                  unsigned opIndex, uint64_t lda,
                                                  uint64_t ldc) {
   DensePlan pl = planDense(op, cfg);
   if (pl.dotRows)
     return emitNarrowDenseStage(op, pl, opIndex, lda, ldc);
-  // Pack W [n, k] into panels of nr columns: packed[p][k][j] = W[p*nr+j][k]
-  // (into a zeroed buffer).
-  const std::vector<float> &w = *paramData(op.weight);
-  GlobalVariable *wG = parameterArray(
-      pl.panels * pl.k * pl.nr, fmt::format("dense{}.weight", opIndex),
-      fmt::format(" = {} panels x {} x {}", pl.panels, pl.k, pl.nr),
-      [&](float *packed) {
-        for (uint64_t p = 0; p < pl.panels; ++p)
-          for (uint64_t j = 0; j < pl.nr; ++j) {
-            uint64_t col = p * pl.nr + j;
-            if (col >= pl.n)
-              continue;
-            const float *wRow = w.data() + col * pl.k;
-            float *dst = packed + p * pl.k * pl.nr + j;
-            for (uint64_t kk = 0; kk < pl.k; ++kk)
-              dst[kk * pl.nr] = wRow[kk];
-          }
-      });
-  GlobalVariable *biasG = nullptr;
-  if (const std::vector<float> *bias = paramData(op.bias)) {
-    std::vector<float> padded(pl.panels * pl.nr, 0.0f);
-    std::copy(bias->begin(), bias->end(), padded.begin());
-    biasG = constantArray(padded, fmt::format("dense{}.bias", opIndex));
-  }
+  auto [wG, biasG] = denseParams(op, pl, opIndex);
   std::vector<Function *> kernels(pl.mr + 1, nullptr);
   for (unsigned mr = 1; mr <= pl.mr; ++mr)
     kernels[mr] = emitMicrokernel(op, pl, mr, 1, opIndex, lda, ldc, false);

@@ -59,6 +59,8 @@ DensePlan planDense(const ir::Op &op, const KernelConfig &cfg) {
   unsigned accBudget = cfg.vectorRegs - p.nrVecs - 2;
   p.mr = std::max(1u, std::min(cfg.maxMr, accBudget / p.nrVecs));
   p.panels = (p.n + p.nr - 1) / p.nr;
+  p.weights = WeightLayout::panelsOf(p.n, p.k, p.nr);
+  p.biasLength = p.panels * p.nr;
   // The B micro-panel (kc x nr) stays in L1: about 32 KiB. k is cut into
   // blocks of equal size (so no short last block pays a full pass over C).
   // On AVX-512 (cores with 1-2 MiB of L2: Skylake-SP on, Zen 4 and 5) a
@@ -79,7 +81,7 @@ DensePlan planDense(const ir::Op &op, const KernelConfig &cfg) {
   uint64_t mc = 262144 / (4 * p.kc);
   mc = std::clamp<uint64_t>(mc / p.mr * p.mr, p.mr, 20 * p.mr);
   p.mc = mc;
-  p.streamsWeights = packedWeightBytes(p) > kStreamingWeightBytes;
+  p.streamsWeights = p.weights.bytes() > kStreamingWeightBytes;
   // A single row (batch 1, or the last row of a block) is a matrix-vector
   // product: one broadcast of A feeds gemvPanels adjacent panels, so the
   // loads of packed weights, not the broadcasts, set the pace, and enough
@@ -148,7 +150,8 @@ DensePlan planDense(const ir::Op &op, const KernelConfig &cfg) {
     uint64_t bytes = p.n * kPadded * 4;
     if (bytes <= kStreamingWeightBytes) {
       p.dotRows = rows;
-      p.kPadded = kPadded;
+      p.weights = WeightLayout::rowsOf(p.n, p.k, kPadded, p.n);
+      p.biasLength = roundUp(p.n, vw);
       p.dotKc = kPadded;
       if (bytes > kDotMaxWeightBytes && rows < 4) {
         // Blocks of equal size (in vectors of k) that each fit.

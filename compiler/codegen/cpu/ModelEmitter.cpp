@@ -553,7 +553,7 @@ std::vector<StageInfo> ModelEmitter::emit() {
     size_t stageCount = 0;
     for (const ir::Op &op : model.ops) {
       if (isDense(op))
-        weightBytes += packedWeightBytes(planDense(op, cfg));
+        weightBytes += planDense(op, cfg).weights.bytes();
       maxWidth =
           std::max<uint64_t>(maxWidth, model.values[op.result].type.features());
       stageCount +=

@@ -265,6 +265,13 @@ private:
                                     uint64_t k, uint64_t lda, uint64_t ldc);
 
   // Dense layers.
+  /// A Dense layer's parameter arrays: its weights packed as plan.weights
+  /// lays them out, its bias (null: none) padded to plan.biasLength.
+  struct DenseParams {
+    llvm::GlobalVariable *weight = nullptr, *bias = nullptr;
+  };
+  DenseParams denseParams(const ir::Op &op, const DensePlan &plan,
+                          unsigned opIndex);
   /// The microkernel for an mr x (pg * nr) tile of layer \p op, whose
   /// input and output rows are \p lda and \p ldc floats apart: its own, or
   /// in compact mode a shared one. With \p prefetchRows it also prefetches

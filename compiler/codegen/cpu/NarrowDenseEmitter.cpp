@@ -108,7 +108,7 @@ void ModelEmitter::emitDotTile(const ir::Op &op, const DensePlan &pl,
                                Value *bias, uint64_t prefetchRows,
                                const DotBlock *block) {
   unsigned vw = cfg.vectorWidth;
-  uint64_t k = pl.k, n = pl.n, kp = pl.kPadded;
+  uint64_t k = pl.k, n = pl.n;
   std::vector<Value *> aRow, cRow;
   for (unsigned i = 0; i < rows; ++i) {
     Value *row = b.CreateAdd(m, c64(i));
@@ -134,7 +134,8 @@ void ModelEmitter::emitDotTile(const ir::Op &op, const DensePlan &pl,
     for (uint64_t j = 0; j < n; ++j) {
       // Padded with zeros past k, where the rows' masked loads read zeros.
       Value *wv = b.CreateAlignedLoad(
-          vecTy, gepF(weights, b.CreateAdd(c64(j * kp), kk)), wAlign);
+          vecTy, gepF(weights, b.CreateAdd(c64(pl.weights.index(j, 0)), kk)),
+          wAlign);
       for (unsigned i = 0; i < rows; ++i)
         acc[i * n + j] = math.mulAdd(av[i], wv, acc[i * n + j]);
     }
@@ -213,23 +214,8 @@ ModelEmitter::Stage ModelEmitter::emitNarrowDenseStage(const ir::Op &op,
                                                        unsigned opIndex,
                                                        uint64_t lda,
                                                        uint64_t ldc) {
-  unsigned vw = cfg.vectorWidth;
-  uint64_t k = pl.k, n = pl.n, kp = pl.kPadded;
-  // W [n, k] as it is, each row padded with zeros to whole vectors.
-  const std::vector<float> &w = *paramData(op.weight);
-  GlobalVariable *wG =
-      parameterArray(n * kp, fmt::format("dense{}.weight", opIndex),
-                     fmt::format(" = {} rows x {}", n, kp), [&](float *packed) {
-                       for (uint64_t j = 0; j < n; ++j)
-                         std::copy(w.begin() + j * k, w.begin() + (j + 1) * k,
-                                   packed + j * kp);
-                     });
-  GlobalVariable *biasG = nullptr;
-  if (const std::vector<float> *bias = paramData(op.bias)) {
-    std::vector<float> padded((n + vw - 1) / vw * vw, 0.0f);
-    std::copy(bias->begin(), bias->end(), padded.begin());
-    biasG = constantArray(padded, fmt::format("dense{}.bias", opIndex));
-  }
+  uint64_t kp = pl.weights.kPadded;
+  auto [wG, biasG] = denseParams(op, pl, opIndex);
   Task task = beginTask(fmt::format("{}.dense{}", prefix, opIndex));
   unsigned tileRows = pl.dotRows;
   // A tile reads its rows once, each from start to end, a few side by

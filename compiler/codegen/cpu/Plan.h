@@ -7,6 +7,7 @@
 #ifndef SEQC_CODEGEN_CPU_PLAN_H
 #define SEQC_CODEGEN_CPU_PLAN_H
 
+#include "compiler/codegen/common/WeightPacking.h"
 #include "compiler/ir/IR.h"
 
 #include <cstdint>
@@ -61,25 +62,22 @@ struct DensePlan {
   bool streamsWeights = false;
   /// Rows per tile of a layer with few outputs, which is computed as dot
   /// products instead (k across the lanes, emitNarrowDenseStage); 0 for
-  /// the panel path. Its weights are n rows of kPadded floats, taken in k
-  /// blocks of dotKc (a whole number of vectors; kPadded for one block),
-  /// and its work items are dotBlockRows rows; the panel fields above are
-  /// then unused.
+  /// the panel path. Its weights are n rows padded to whole vectors
+  /// (weights.kPadded floats), taken in k blocks of dotKc (a whole number
+  /// of vectors; weights.kPadded for one block), and its work items are
+  /// dotBlockRows rows; the panel fields above are then unused.
   unsigned dotRows = 0;
-  uint64_t kPadded = 0;
   uint64_t dotKc = 0;
   uint64_t dotBlockRows = 0;
+  /// The packed weights: panels of nr outputs, or rows on the dot path.
+  WeightLayout weights;
+  /// Floats of the padded bias: whole panels, or whole vectors on the dot
+  /// path (the kernels load the padding with the rest).
+  uint64_t biasLength = 0;
 };
 
-/// Bytes of a Dense layer's packed weights: panel-padded, or n rows padded
-/// to whole vectors on the dot path.
-inline uint64_t packedWeightBytes(const DensePlan &pl) {
-  if (pl.dotRows)
-    return pl.n * pl.kPadded * 4;
-  return pl.k * pl.panels * pl.nr * 4;
-}
-
-/// Packed weights above this many bytes stream from L3 or memory.
+/// Packed weights (DensePlan::weights) above this many bytes stream from
+/// L3 or memory.
 inline constexpr uint64_t kStreamingWeightBytes = uint64_t(1) << 19;
 
 /// A stage whose source activations exceed this many bytes reads them from
