@@ -4,7 +4,10 @@
 
 #include "compiler/codegen/cpu/CpuBackend.h"
 #include "compiler/ir/IR.h"
+#include "compiler/passes/Pass.h"
 #include "compiler/reference/Interpreter.h"
+#include "compiler/support/Diagnostics.h"
+#include "compiler/support/SourceManager.h"
 
 #include <algorithm>
 #include <cmath>
@@ -14,7 +17,9 @@
 
 namespace seqc::test {
 
-/// Builds fused models op by op with random bound parameters.
+/// Builds fused models op by op with random bound parameters (batchNorm
+/// adds an unfused op: canonicalizeAndFuse() then brings the model into
+/// the form backends take).
 class ModelBuilder {
 public:
   ModelBuilder(int64_t inFeatures, uint32_t seed) : rng(seed) {
@@ -90,6 +95,17 @@ public:
     op.bias = b;
     op.runningMean = mean;
     op.runningVar = var;
+  }
+  /// Runs the passes the driver runs before a backend (canonicalize, then
+  /// fuse): BatchNorm becomes an affine op, or folds into a Linear. False
+  /// (with the diagnostics on stderr) where a pass fails.
+  bool canonicalizeAndFuse() {
+    SourceManager sources;
+    DiagnosticEngine diag(sources);
+    passes::PassManager pm;
+    pm.addPass(passes::createCanonicalizePass());
+    pm.addPass(passes::createFusePass());
+    return pm.run(model, diag);
   }
   void affine(bool shift) {
     std::string id = std::to_string(model.ops.size());

@@ -24,7 +24,7 @@ ModelPlan planModel(const ir::Model &model) {
   for (const ir::Value &v : model.values)
     small = small && v.type.features() <= kTinyMaxWidth;
   for (const ir::Op &op : model.ops)
-    if (op.kind == ir::OpKind::Dense || op.kind == ir::OpKind::Linear)
+    if (op.kind == ir::OpKind::Dense)
       weights += static_cast<uint64_t>(op.inFeatures * op.outFeatures);
   plan.tiny = small && weights <= kTinyMaxWeights;
   if (plan.tiny || model.ops.size() < 2)
@@ -70,8 +70,7 @@ std::string describeOp(const ir::Model &model, const ir::Op &op) {
     text += ", softmax";
   if (op.kind == ir::OpKind::Dense && op.rowNorm == ir::RowNorm::LogSoftmax)
     text += ", log_softmax";
-  if (op.bias == ir::kNoParam &&
-      (op.kind == ir::OpKind::Dense || op.kind == ir::OpKind::Linear))
+  if (op.bias == ir::kNoParam && op.kind == ir::OpKind::Dense)
     text += ", no bias";
   if (!op.description.empty())
     text += fmt::format("  [{} {}]", op.path, op.description);

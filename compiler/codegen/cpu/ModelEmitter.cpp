@@ -539,7 +539,7 @@ std::vector<StageInfo> ModelEmitter::emit() {
     }
   } else {
     auto isDense = [](const ir::Op &op) {
-      return op.kind == ir::OpKind::Dense || op.kind == ir::OpKind::Linear;
+      return op.kind == ir::OpKind::Dense;
     };
     compactCode = std::count_if(model.ops.begin(), model.ops.end(), isDense) >
                   kInlineDenseLayers;

@@ -317,6 +317,14 @@ private:
                      uint64_t inStride, uint64_t outStride);
   void emitRowOp(const ir::Op &op, unsigned opIndex, llvm::Value *inRow,
                  llvm::Value *outRow, bool inPlaceNorm);
+  /// An affine or layer_norm row: x * scale + shift, with layer_norm's x
+  /// normalised first; in double, as the reference computes it.
+  void emitRowAffine(const ir::Op &op, unsigned opIndex, llvm::Value *inRow,
+                     llvm::Value *outRow, uint64_t features);
+  /// layer_norm's statistics of a row: its mean and 1 / sqrt(var + eps),
+  /// each splat across a vector of doubles.
+  std::pair<llvm::Value *, llvm::Value *>
+  emitRowMoments(llvm::Value *inRow, uint64_t features, double eps);
   void emitRowSoftmax(llvm::Value *inRow, llvm::Value *outRow,
                       uint64_t features, bool logForm);
   // Tiny networks: the whole chain, SIMD across rows.
@@ -325,8 +333,7 @@ private:
   /// External weights: the blob arrays of op i's parameters on the tiny
   /// path (null members: none, or embedded weights).
   struct TinyParams {
-    llvm::GlobalVariable *weight = nullptr, *bias = nullptr, *mean = nullptr,
-                         *sd = nullptr;
+    llvm::GlobalVariable *weight = nullptr, *bias = nullptr;
   };
   std::vector<TinyParams> tinyParams;
   /// Fills tinyParams (placing the arrays in the blob).
@@ -338,6 +345,13 @@ private:
                          llvm::GlobalVariable *array, uint64_t index);
   std::vector<llvm::Value *> tinySoftmax(std::vector<llvm::Value *> feats,
                                          bool logForm);
+  /// Dense op \p op of the tiny chain on \p feats (one value per feature),
+  /// its softmax included.
+  std::vector<llvm::Value *> tinyDense(const ir::Op &op, const TinyParams &tp,
+                                       const std::vector<llvm::Value *> &feats);
+  /// An affine or layer_norm op of the tiny chain, in double.
+  std::vector<llvm::Value *> tinyAffine(const ir::Op &op, const TinyParams &tp,
+                                        std::vector<llvm::Value *> feats);
 
   void emitScratchBytes(const ModelPlan &plan);
   void emitRun(const ModelPlan &plan, const std::vector<Stage> &stages);

@@ -12,7 +12,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cmath>
 
 using namespace llvm;
 
@@ -60,25 +59,19 @@ void ModelEmitter::placeTinyParams() {
     return;
   // The tiny chain's values as the blob holds them: Dense weights and
   // biases as float32, the per-feature constants of the row-wise ops as the
-  // doubles the chain computes with (BatchNorm's sqrt(var + eps) included).
+  // doubles the chain computes with.
   for (size_t i = 0; i < model.ops.size(); ++i) {
     const ir::Op &op = model.ops[i];
     TinyParams &tp = tinyParams[i];
-    auto asDouble = [&](
-                        ir::ParamId id, const std::string &what,
-                        const std::function<double(double)> &fn = [](double x) {
-                          return x;
-                        }) -> GlobalVariable * {
+    auto asDouble = [&](ir::ParamId id,
+                        const std::string &what) -> GlobalVariable * {
       const std::vector<float> *data = paramData(id);
       if (!data)
         return nullptr;
-      std::vector<double> d(data->size());
-      for (size_t c = 0; c < d.size(); ++c)
-        d[c] = fn(static_cast<double>((*data)[c]));
+      std::vector<double> d(data->begin(), data->end());
       return constantArrayD(d, fmt::format("op{}.{}", i, what));
     };
     switch (op.kind) {
-    case ir::OpKind::Linear:
     case ir::OpKind::Dense:
       tp.weight =
           constantArray(*paramData(op.weight), fmt::format("op{}.weight", i));
@@ -86,15 +79,9 @@ void ModelEmitter::placeTinyParams() {
         tp.bias = constantArray(*bias, fmt::format("op{}.bias", i));
       break;
     case ir::OpKind::Affine:
-    case ir::OpKind::BatchNorm:
     case ir::OpKind::LayerNorm:
       tp.weight = asDouble(op.weight, "scale");
       tp.bias = asDouble(op.bias, "shift");
-      if (op.kind == ir::OpKind::BatchNorm) {
-        tp.mean = asDouble(op.runningMean, "mean");
-        tp.sd = asDouble(op.runningVar, "sd",
-                         [&](double v) { return std::sqrt(v + op.eps); });
-      }
       break;
     default:
       break;
@@ -102,57 +89,98 @@ void ModelEmitter::placeTinyParams() {
   }
 }
 
+std::vector<Value *>
+ModelEmitter::tinyDense(const ir::Op &op, const TinyParams &tp,
+                        const std::vector<Value *> &feats) {
+  Type *ty = feats.empty() ? nullptr : feats[0]->getType();
+  const std::vector<float> &w = *paramData(op.weight);
+  const std::vector<float> *bias = paramData(op.bias);
+  std::vector<Value *> out;
+  // Each output is the sum of `chains` interleaved multiply-add chains
+  // (the first starts from the bias), added pairwise: at batch 1 the
+  // chain's latency is the run time, and this costs no more operations
+  // than one chain plus a bias add as long as chains <= 2 (at most 3 more
+  // for the widest tiny layer).
+  int64_t inF = op.inFeatures;
+  int64_t chains = std::min<int64_t>(
+      std::max<int64_t>(inF, 1),
+      std::min<int64_t>(4, std::max<int64_t>(2, (inF + 3) / 4)));
+  for (int64_t j = 0; j < op.outFeatures; ++j) {
+    std::vector<Value *> part(chains, nullptr);
+    if (bias)
+      part[0] = tinyParam(ty, (*bias)[j], tp.bias, j);
+    for (int64_t i = 0; i < inF; ++i) {
+      Value *wv = tinyParam(ty, w[j * inF + i], tp.weight, j * inF + i);
+      Value *&acc = part[i % chains];
+      acc = acc ? math.mulAdd(feats[i], wv, acc) : b.CreateFMul(feats[i], wv);
+    }
+    while (part.size() > 1) {
+      std::vector<Value *> next;
+      for (size_t q = 0; q + 1 < part.size(); q += 2)
+        next.push_back(part[q] && part[q + 1]
+                           ? b.CreateFAdd(part[q], part[q + 1])
+                           : (part[q] ? part[q] : part[q + 1]));
+      if (part.size() % 2)
+        next.push_back(part.back());
+      part = std::move(next);
+    }
+    Value *acc = part[0] ? part[0] : ConstantFP::get(ty, 0.0);
+    out.push_back(math.activation(op.act, acc));
+  }
+  if (op.rowNorm != ir::RowNorm::None)
+    out = tinySoftmax(std::move(out), op.rowNorm == ir::RowNorm::LogSoftmax);
+  return out;
+}
+
+std::vector<Value *> ModelEmitter::tinyAffine(const ir::Op &op,
+                                              const TinyParams &tp,
+                                              std::vector<Value *> feats) {
+  const std::vector<float> *w = paramData(op.weight);
+  const std::vector<float> *bias = paramData(op.bias);
+  std::vector<Value *> xd;
+  for (Value *x : feats)
+    xd.push_back(math.toDouble(x));
+  Type *dty = xd[0]->getType();
+  Value *mean = nullptr, *inv = nullptr;
+  if (op.kind == ir::OpKind::LayerNorm) {
+    double count = static_cast<double>(feats.size());
+    for (Value *x : xd)
+      mean = mean ? b.CreateFAdd(mean, x) : x;
+    mean = b.CreateFDiv(mean, ConstantFP::get(dty, count));
+    Value *var = nullptr;
+    for (Value *x : xd) {
+      Value *d = b.CreateFSub(x, mean);
+      var = var ? math.mulAdd(d, d, var) : b.CreateFMul(d, d);
+    }
+    var = b.CreateFDiv(var, ConstantFP::get(dty, count));
+    inv = b.CreateFDiv(
+        ConstantFP::get(dty, 1.0),
+        b.CreateUnaryIntrinsic(
+            Intrinsic::sqrt, b.CreateFAdd(var, ConstantFP::get(dty, op.eps))));
+  }
+  for (size_t c = 0; c < feats.size(); ++c) {
+    Value *y = xd[c];
+    if (op.kind == ir::OpKind::LayerNorm)
+      y = b.CreateFMul(b.CreateFSub(y, mean), inv);
+    if (w)
+      y = b.CreateFMul(
+          y, tinyParam(dty, static_cast<double>((*w)[c]), tp.weight, c));
+    if (bias)
+      y = b.CreateFAdd(
+          y, tinyParam(dty, static_cast<double>((*bias)[c]), tp.bias, c));
+    feats[c] = math.toFloat(y);
+  }
+  return feats;
+}
+
 std::vector<Value *> ModelEmitter::emitTinyChain(std::vector<Value *> feats) {
   for (size_t opIndex = 0; opIndex < model.ops.size(); ++opIndex) {
     const ir::Op &op = model.ops[opIndex];
     const TinyParams &tp = tinyParams[opIndex];
-    Type *ty = feats.empty() ? nullptr : feats[0]->getType();
     switch (op.kind) {
-    case ir::OpKind::Linear:
-    case ir::OpKind::Dense: {
-      const std::vector<float> &w = *paramData(op.weight);
-      const std::vector<float> *bias = paramData(op.bias);
-      std::vector<Value *> out;
-      // Each output is the sum of `chains` interleaved multiply-add chains
-      // (the first starts from the bias), added pairwise: at batch 1 the
-      // chain's latency is the run time, and this costs no more operations
-      // than one chain plus a bias add as long as chains <= 2 (at most
-      // 3 more for the widest tiny layer).
-      int64_t inF = op.inFeatures;
-      int64_t chains = std::min<int64_t>(
-          std::max<int64_t>(inF, 1),
-          std::min<int64_t>(4, std::max<int64_t>(2, (inF + 3) / 4)));
-      for (int64_t j = 0; j < op.outFeatures; ++j) {
-        std::vector<Value *> part(chains, nullptr);
-        if (bias)
-          part[0] = tinyParam(ty, (*bias)[j], tp.bias, j);
-        for (int64_t i = 0; i < inF; ++i) {
-          Value *wv = tinyParam(ty, w[j * inF + i], tp.weight, j * inF + i);
-          Value *&acc = part[i % chains];
-          acc =
-              acc ? math.mulAdd(feats[i], wv, acc) : b.CreateFMul(feats[i], wv);
-        }
-        while (part.size() > 1) {
-          std::vector<Value *> next;
-          for (size_t q = 0; q + 1 < part.size(); q += 2)
-            next.push_back(part[q] && part[q + 1]
-                               ? b.CreateFAdd(part[q], part[q + 1])
-                               : (part[q] ? part[q] : part[q + 1]));
-          if (part.size() % 2)
-            next.push_back(part.back());
-          part = std::move(next);
-        }
-        Value *acc = part[0] ? part[0] : ConstantFP::get(ty, 0.0);
-        if (op.kind == ir::OpKind::Dense)
-          acc = math.activation(op.act, acc);
-        out.push_back(acc);
-      }
-      feats = std::move(out);
-      if (op.kind == ir::OpKind::Dense && op.rowNorm != ir::RowNorm::None)
-        feats = tinySoftmax(std::move(feats),
-                            op.rowNorm == ir::RowNorm::LogSoftmax);
+    case ir::OpKind::Dense:
+      feats = tinyDense(op, tp, feats);
       break;
-    }
     case ir::OpKind::Act:
       for (Value *&x : feats)
         x = math.activation(op.act, x);
@@ -161,56 +189,14 @@ std::vector<Value *> ModelEmitter::emitTinyChain(std::vector<Value *> feats) {
     case ir::OpKind::LogSoftmax:
       feats = tinySoftmax(std::move(feats), op.kind == ir::OpKind::LogSoftmax);
       break;
-    case ir::OpKind::Identity:
-      break;
     case ir::OpKind::Affine:
-    case ir::OpKind::BatchNorm:
-    case ir::OpKind::LayerNorm: {
-      const std::vector<float> *w = paramData(op.weight);
-      const std::vector<float> *bias = paramData(op.bias);
-      std::vector<Value *> xd;
-      for (Value *x : feats)
-        xd.push_back(math.toDouble(x));
-      Type *dty = xd[0]->getType();
-      Value *mean = nullptr, *inv = nullptr;
-      if (op.kind == ir::OpKind::LayerNorm) {
-        double count = static_cast<double>(feats.size());
-        for (Value *x : xd)
-          mean = mean ? b.CreateFAdd(mean, x) : x;
-        mean = b.CreateFDiv(mean, ConstantFP::get(dty, count));
-        Value *var = nullptr;
-        for (Value *x : xd) {
-          Value *d = b.CreateFSub(x, mean);
-          var = var ? math.mulAdd(d, d, var) : b.CreateFMul(d, d);
-        }
-        var = b.CreateFDiv(var, ConstantFP::get(dty, count));
-        inv =
-            b.CreateFDiv(ConstantFP::get(dty, 1.0),
-                         b.CreateUnaryIntrinsic(
-                             Intrinsic::sqrt,
-                             b.CreateFAdd(var, ConstantFP::get(dty, op.eps))));
-      }
-      for (size_t c = 0; c < feats.size(); ++c) {
-        Value *y = xd[c];
-        if (op.kind == ir::OpKind::LayerNorm)
-          y = b.CreateFMul(b.CreateFSub(y, mean), inv);
-        if (op.kind == ir::OpKind::BatchNorm) {
-          double mu = (*paramData(op.runningMean))[c];
-          double sd = std::sqrt(
-              static_cast<double>((*paramData(op.runningVar))[c]) + op.eps);
-          y = b.CreateFDiv(b.CreateFSub(y, tinyParam(dty, mu, tp.mean, c)),
-                           tinyParam(dty, sd, tp.sd, c));
-        }
-        if (w)
-          y = b.CreateFMul(
-              y, tinyParam(dty, static_cast<double>((*w)[c]), tp.weight, c));
-        if (bias)
-          y = b.CreateFAdd(
-              y, tinyParam(dty, static_cast<double>((*bias)[c]), tp.bias, c));
-        feats[c] = math.toFloat(y);
-      }
+    case ir::OpKind::LayerNorm:
+      feats = tinyAffine(op, tp, std::move(feats));
       break;
-    }
+    default:
+      // Identity does nothing; Linear and BatchNorm are gone after fuse
+      // (checkModel).
+      break;
     }
   }
   return feats;
