@@ -178,7 +178,7 @@ TEST_CASE("external weights: tiny networks load their parameters") {
   REQUIRE(mb.canonicalizeAndFuse());
   REQUIRE(mb.model.ops.size() == 5);
   REQUIRE(mb.model.ops[0].kind == ir::OpKind::Affine);
-  REQUIRE(planModel(mb.model).tiny);
+  REQUIRE(planMemory(mb.model).tiny);
   std::string blob;
   std::string ir = generateExternal(mb.model, blob, OutputKind::LLVMIR);
   CHECK(ir.find("%net.op1.weight = getelementptr inbounds i8, ptr "

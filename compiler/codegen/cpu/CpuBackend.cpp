@@ -42,6 +42,36 @@ using namespace llvm;
 
 namespace seqc::codegen::cpu {
 
+KernelConfig kernelConfigFor(const TargetMachine &tm) {
+  KernelConfig cfg;
+  const Triple &triple = tm.getTargetTriple();
+  const MCSubtargetInfo *sti = tm.getMCSubtargetInfo();
+  cfg.cpu = tm.getTargetCPU().str();
+  cfg.features = tm.getTargetFeatureString().str();
+  if (triple.isX86()) {
+    if (sti->checkFeatures("+avx512f")) {
+      cfg.vectorWidth = 16;
+      cfg.vectorRegs = 32;
+      cfg.wideVectors = true;
+    } else if (sti->checkFeatures("+avx")) {
+      cfg.vectorWidth = 8;
+      cfg.vectorRegs = 16;
+    } else {
+      cfg.vectorWidth = 4;
+      cfg.vectorRegs = 16;
+    }
+  } else if (triple.isAArch64()) {
+    cfg.vectorWidth = 4;
+    cfg.vectorRegs = 32;
+  } else {
+    cfg.vectorWidth = 4;
+    cfg.vectorRegs = 16;
+  }
+  cfg.maxNrVecs = 2;
+  cfg.maxMr = kMaxTileRows;
+  return cfg;
+}
+
 namespace {
 
 void initializeLLVM() {
@@ -403,6 +433,27 @@ bool generateObjectFile(const ir::Model &model, const CpuTargetOptions &opts,
     return false;
   }
   return ok;
+}
+
+bool describePlan(const ir::Model &model, const CpuTargetOptions &opts,
+                  std::string &out, std::string &error) {
+  if (!checkModel(model, error))
+    return false;
+  Targets targets;
+  if (!createTargets(opts, targets, error))
+    return false;
+  std::vector<const TargetMachine *> machines;
+  if (targets.variants.empty())
+    machines.push_back(targets.tm.get());
+  for (const std::unique_ptr<TargetMachine> &variant : targets.variants)
+    machines.push_back(variant.get());
+  out.clear();
+  for (const TargetMachine *tm : machines) {
+    KernelConfig cfg = kernelConfigFor(*tm);
+    cfg.fastMath = opts.fastMath;
+    out += printPlan(model, planModel(model, cfg));
+  }
+  return true;
 }
 
 bool makeStaticLibrary(const std::string &object, const std::string &memberName,

@@ -1,7 +1,7 @@
-//===- CpuHeader.cpp - Plans and the C header of generated models ---------===//
+//===- CpuHeader.cpp - The C header of generated models -------------------===//
 //
-// Part of seqc. The parts of the CPU backend that need no LLVM: the memory
-// plan and the text of PREFIX.h.
+// Part of seqc. The text of PREFIX.h, and the scratch size it states (from
+// the memory plan, Plan.h): the parts of the CPU backend that need no LLVM.
 //
 //===----------------------------------------------------------------------===//
 
@@ -17,34 +17,14 @@
 
 namespace seqc::codegen::cpu {
 
-ModelPlan planModel(const ir::Model &model) {
-  ModelPlan plan;
-  bool small = true;
-  uint64_t weights = 0;
-  for (const ir::Value &v : model.values)
-    small = small && v.type.features() <= kTinyMaxWidth;
-  for (const ir::Op &op : model.ops)
-    if (op.kind == ir::OpKind::Dense)
-      weights += static_cast<uint64_t>(op.inFeatures * op.outFeatures);
-  plan.tiny = small && weights <= kTinyMaxWeights;
-  if (plan.tiny || model.ops.size() < 2)
-    return plan;
-  plan.scratchBuffers = model.ops.size() == 2 ? 1 : 2;
-  for (size_t i = 0; i + 1 < model.ops.size(); ++i)
-    plan.scratchFeatures = std::max<uint64_t>(
-        plan.scratchFeatures,
-        scratchStride(model.values[model.ops[i].result].type.features()));
-  return plan;
-}
-
 uint64_t scratchBytes(const ir::Model &model, uint64_t batch) {
-  ModelPlan plan = planModel(model);
+  MemoryPlan plan = planMemory(model);
   if (plan.scratchBuffers == 0 || batch == 0)
     return 0;
   if (batch > limits::kMaxBatch)
     return ~uint64_t(0);
-  uint64_t per = (batch * plan.scratchFeatures * 4 + 63) & ~uint64_t(63);
-  return 64 + per * plan.scratchBuffers;
+  uint64_t per = roundUp(batch * plan.scratchFeatures * 4, kScratchAlign);
+  return kScratchAlign + per * plan.scratchBuffers;
 }
 
 bool isValidPrefix(const std::string &name) {
@@ -59,19 +39,10 @@ bool isValidPrefix(const std::string &name) {
 
 namespace {
 
-std::string describeOp(const ir::Model &model, const ir::Op &op) {
-  int64_t in = model.values[op.input].type.features();
-  int64_t out = model.values[op.result].type.features();
-  std::string text = fmt::format("{} {} -> {}", ir::opName(op.kind), in, out);
-  if ((op.kind == ir::OpKind::Dense || op.kind == ir::OpKind::Act) &&
-      !op.act.isNone())
-    text += ", " + op.act.str();
-  if (op.kind == ir::OpKind::Dense && op.rowNorm == ir::RowNorm::Softmax)
-    text += ", softmax";
-  if (op.kind == ir::OpKind::Dense && op.rowNorm == ir::RowNorm::LogSoftmax)
-    text += ", log_softmax";
-  if (op.bias == ir::kNoParam && op.kind == ir::OpKind::Dense)
-    text += ", no bias";
+/// An op for the header's list: what the plan says of it, and the source
+/// layers it came from.
+std::string describeSourceOp(const ir::Model &model, const ir::Op &op) {
+  std::string text = describeOp(model, op);
   if (!op.description.empty())
     text += fmt::format("  [{} {}]", op.path, op.description);
   return text;
@@ -86,7 +57,7 @@ std::string generateHeader(const ir::Model &model, const CpuTargetOptions &opts,
   for (char &c : up)
     c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   bool external = opts.externalWeights;
-  ModelPlan plan = planModel(model);
+  MemoryPlan plan = planMemory(model);
   int64_t inF = model.inputType().features();
   int64_t outF = model.outputType().features();
   uint64_t params = 0;
@@ -99,7 +70,7 @@ std::string generateHeader(const ir::Model &model, const CpuTargetOptions &opts,
                   p, model.name);
   h += " *\n * Layers (fused):\n";
   for (size_t i = 0; i < model.ops.size(); ++i)
-    h += fmt::format(" *   {}: {}\n", i, describeOp(model, model.ops[i]));
+    h += fmt::format(" *   {}: {}\n", i, describeSourceOp(model, model.ops[i]));
   if (model.ops.empty())
     h += " *   (none: the model copies its input)\n";
   if (external)
@@ -184,8 +155,9 @@ std::string generateHeader(const ir::Model &model, const CpuTargetOptions &opts,
         "/* Working memory the caller provides for `batch` rows, any "
         "alignment:\n"
         " * 0 when batch == 0, SIZE_MAX when batch > {}_MAX_BATCH, otherwise\n"
-        " * 64 + {} * ((batch * {} * 4 + 63) & ~63) bytes. */\n",
-        up, plan.scratchBuffers, plan.scratchFeatures);
+        " * {} + {} * ((batch * {} * 4 + {}) & ~{}) bytes. */\n",
+        up, kScratchAlign, plan.scratchBuffers, plan.scratchFeatures,
+        kScratchAlign - 1, kScratchAlign - 1);
   h += fmt::format("size_t {}_scratch_bytes(size_t batch);\n\n", p);
   h += fmt::format(
       "/* Runs the model on `batch` rows (0 allowed: returns {0}_OK at "

@@ -17,21 +17,11 @@ using namespace llvm;
 
 namespace seqc::codegen::cpu {
 
-std::string ModelEmitter::layerSignature(const ir::Op &op, const DensePlan &pl,
-                                         uint64_t k, uint64_t lda,
-                                         uint64_t ldc) {
-  // Everything a kernel's code depends on besides its tile and the target;
-  // the activation's parameters to the bit.
-  return fmt::format("n{}/{}:k{}:s{}/{}:b{}:a{}/{:a}/{:a}:p{}", pl.nr,
-                     pl.nrVecs, k, lda, ldc, op.bias != ir::kNoParam,
-                     int(op.act.kind), op.act.alpha, op.act.beta,
-                     pl.streamsWeights);
-}
-
 Function *ModelEmitter::emitMicrokernel(const ir::Op &op, const DensePlan &pl,
                                         unsigned mr, unsigned pg,
                                         unsigned opIndex, uint64_t lda,
-                                        uint64_t ldc, bool prefetchRows) {
+                                        uint64_t ldc, bool specialised,
+                                        bool prefetchRows) {
   // void ukr(A, lda, Bp, C, ldc, kc, flags, bias, nvalid, pf, pfStride,
   // cNext, aPf): an mr x (pg * nr) tile over pg adjacent packed panels
   // (panel q's micro-panel starts at Bp + q * k * nr, its columns at
@@ -63,11 +53,10 @@ Function *ModelEmitter::emitMicrokernel(const ir::Op &op, const DensePlan &pl,
     // (passed as arguments, a 12-row tile keeps 12 row pointers); the other
     // layers' kernels take them as arguments (k matters only to kernels
     // across several panels) and are shared more widely.
-    std::string layer = layerSignature(op, pl, pl.k, lda, ldc);
-    bool special = specialisedLayers.count(layer);
     std::string key = fmt::format(
         "{}x{}{}:{}", mr, pg, variant,
-        special ? layer : layerSignature(op, pl, pg > 1 ? pl.k : 0, 0, 0));
+        specialised ? denseSignature(op, pl, pl.k, lda, ldc)
+                    : denseSignature(op, pl, pg > 1 ? pl.k : 0, 0, 0));
     auto found = sharedKernels.find(key);
     if (found != sharedKernels.end())
       return found->second;
@@ -75,7 +64,7 @@ Function *ModelEmitter::emitMicrokernel(const ir::Op &op, const DensePlan &pl,
                        sharedKernels.size());
     Function *f = buildMicrokernel(
         op, pl, mr, pg, ft, name, prefetch, prefetchRows,
-        special ? std::optional(std::make_pair(lda, ldc)) : std::nullopt);
+        specialised ? std::optional(std::make_pair(lda, ldc)) : std::nullopt);
     f->addFnAttr(Attribute::NoInline);
     sharedKernels.emplace(key, f);
     return f;
@@ -334,26 +323,29 @@ ModelEmitter::DenseParams ModelEmitter::denseParams(const ir::Op &op,
   return params;
 }
 
-ModelEmitter::Stage ModelEmitter::emitDenseStage(const ir::Op &op,
-                                                 unsigned opIndex, uint64_t lda,
-                                                 uint64_t ldc) {
-  DensePlan pl = planDense(op, cfg);
+Function *ModelEmitter::emitDenseStage(const ir::Op &op, unsigned opIndex,
+                                       const StagePlan &st) {
+  const DensePlan &pl = st.dense;
+  uint64_t lda = st.srcStride, ldc = st.dstStride;
   if (pl.dotRows)
     return emitNarrowDenseStage(op, pl, opIndex, lda, ldc);
   auto [wG, biasG] = denseParams(op, pl, opIndex);
   std::vector<Function *> kernels(pl.mr + 1, nullptr);
   for (unsigned mr = 1; mr <= pl.mr; ++mr)
-    kernels[mr] = emitMicrokernel(op, pl, mr, 1, opIndex, lda, ldc, false);
+    kernels[mr] = emitMicrokernel(op, pl, mr, 1, opIndex, lda, ldc,
+                                  st.specialised, false);
   // The full tile that also prefetches rows of a cold source.
-  Function *coldTile =
-      pl.mr > 1 ? emitMicrokernel(op, pl, pl.mr, 1, opIndex, lda, ldc, true)
-                : nullptr;
+  Function *coldTile = pl.mr > 1
+                           ? emitMicrokernel(op, pl, pl.mr, 1, opIndex, lda,
+                                             ldc, st.specialised, true)
+                           : nullptr;
   // Single-row kernels across 1..gemvPanels panels (index = panels).
   unsigned pgMax = pl.gemvPanels;
   std::vector<Function *> gemv(pgMax + 1, nullptr);
   gemv[1] = kernels[1];
   for (unsigned pg = 2; pg <= pgMax; ++pg)
-    gemv[pg] = emitMicrokernel(op, pl, 1, pg, opIndex, lda, ldc, false);
+    gemv[pg] = emitMicrokernel(op, pl, 1, pg, opIndex, lda, ldc, st.specialised,
+                               false);
 
   Task task = beginTask(fmt::format("{}.dense{}", prefix, opIndex));
   Value *in = task.in, *out = task.out, *rows = task.rows;
@@ -561,12 +553,7 @@ ModelEmitter::Stage ModelEmitter::emitDenseStage(const ir::Op &op,
       }
     });
   });
-  Stage st = endTask(task, pl.mc);
-  st.rowAlign = pl.mr;
-  st.itemsPerRowBlock = pl.groups;
-  if (pl.rowGroups != pl.groups)
-    st.itemsForOneRow = pl.rowGroups;
-  return st;
+  return endTask(task);
 }
 
 } // namespace seqc::codegen::cpu

@@ -1,51 +1,17 @@
 //===- KernelPlan.cpp - Kernel shapes and Dense-layer blocking ------------===//
 //
-// Part of seqc. How the microkernels are shaped for a target (vector width,
-// registers) and how each Dense layer is blocked for the caches: panel
-// width, tile rows, k and row blocks, panel groups (docs/cpu-backend.md).
+// Part of seqc. How each Dense layer is blocked for the caches and the
+// registers of a target (KernelConfig): panel width, tile rows, k and row
+// blocks, panel groups, or dot products for layers with few outputs
+// (docs/cpu-backend.md). No LLVM: the plan exists before any IR does.
 //
 //===----------------------------------------------------------------------===//
 
-#include "compiler/codegen/cpu/Internal.h"
 #include "compiler/codegen/cpu/Plan.h"
-
-#include "llvm/MC/MCSubtargetInfo.h"
 
 #include <algorithm>
 
-using namespace llvm;
-
 namespace seqc::codegen::cpu {
-
-KernelConfig kernelConfigFor(const TargetMachine &tm) {
-  KernelConfig cfg;
-  const Triple &triple = tm.getTargetTriple();
-  const MCSubtargetInfo *sti = tm.getMCSubtargetInfo();
-  cfg.cpu = tm.getTargetCPU().str();
-  cfg.features = tm.getTargetFeatureString().str();
-  if (triple.isX86()) {
-    if (sti->checkFeatures("+avx512f")) {
-      cfg.vectorWidth = 16;
-      cfg.vectorRegs = 32;
-      cfg.wideVectors = true;
-    } else if (sti->checkFeatures("+avx")) {
-      cfg.vectorWidth = 8;
-      cfg.vectorRegs = 16;
-    } else {
-      cfg.vectorWidth = 4;
-      cfg.vectorRegs = 16;
-    }
-  } else if (triple.isAArch64()) {
-    cfg.vectorWidth = 4;
-    cfg.vectorRegs = 32;
-  } else {
-    cfg.vectorWidth = 4;
-    cfg.vectorRegs = 16;
-  }
-  cfg.maxNrVecs = 2;
-  cfg.maxMr = 12;
-  return cfg;
-}
 
 DensePlan planDense(const ir::Op &op, const KernelConfig &cfg) {
   DensePlan p;

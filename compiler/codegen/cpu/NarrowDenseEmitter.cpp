@@ -209,11 +209,10 @@ void ModelEmitter::emitDotTile(const ir::Op &op, const DensePlan &pl,
     }
 }
 
-ModelEmitter::Stage ModelEmitter::emitNarrowDenseStage(const ir::Op &op,
-                                                       const DensePlan &pl,
-                                                       unsigned opIndex,
-                                                       uint64_t lda,
-                                                       uint64_t ldc) {
+Function *ModelEmitter::emitNarrowDenseStage(const ir::Op &op,
+                                             const DensePlan &pl,
+                                             unsigned opIndex, uint64_t lda,
+                                             uint64_t ldc) {
   uint64_t kp = pl.weights.kPadded;
   auto [wG, biasG] = denseParams(op, pl, opIndex);
   Task task = beginTask(fmt::format("{}.dense{}", prefix, opIndex));
@@ -260,9 +259,7 @@ ModelEmitter::Stage ModelEmitter::emitNarrowDenseStage(const ir::Op &op,
       pass(&block);
     });
   });
-  Stage st = endTask(task, pl.dotBlockRows);
-  st.rowAlign = tileRows;
-  return st;
+  return endTask(task);
 }
 
 } // namespace seqc::codegen::cpu

@@ -174,22 +174,19 @@ void ModelEmitter::emitRowAffine(const ir::Op &op, unsigned opIndex,
           });
 }
 
-ModelEmitter::Stage
-ModelEmitter::emitRowStage(const ir::Op &op, unsigned opIndex, bool inPlaceNorm,
-                           uint64_t inStride, uint64_t outStride) {
-  uint64_t outF = model.values[op.result].type.features();
-  uint64_t rowsPerItem =
-      std::max<uint64_t>(1, 16384 / std::max<uint64_t>(outF, 1));
+Function *ModelEmitter::emitRowStage(const ir::Op &op, unsigned opIndex,
+                                     const StagePlan &st) {
+  bool inPlaceNorm = st.kind == StageKind::RowNorm;
   Task task = beginTask(fmt::format("{}.{}{}", prefix,
                                     inPlaceNorm ? "rownorm" : "rows", opIndex));
   Value *in = task.in, *out = task.out;
-  auto [r0, r1] = itemRows(task, rowsPerItem);
+  auto [r0, r1] = itemRows(task, st.rowsPerItem);
   emitForEach(r0, r1, c64(1), [&](Value *r) {
-    Value *inRow = gepF(in, b.CreateMul(r, c64(inStride)));
-    Value *outRow = gepF(out, b.CreateMul(r, c64(outStride)));
+    Value *inRow = gepF(in, b.CreateMul(r, c64(st.srcStride)));
+    Value *outRow = gepF(out, b.CreateMul(r, c64(st.dstStride)));
     emitRowOp(op, opIndex, inRow, outRow, inPlaceNorm);
   });
-  return endTask(task, rowsPerItem);
+  return endTask(task);
 }
 
 } // namespace seqc::codegen::cpu

@@ -202,17 +202,16 @@ std::vector<Value *> ModelEmitter::emitTinyChain(std::vector<Value *> feats) {
   return feats;
 }
 
-ModelEmitter::Stage ModelEmitter::emitTinyStage() {
+Function *ModelEmitter::emitTinyStage(const StagePlan &st) {
   uint64_t inF = model.inputType().features();
   uint64_t outF = model.outputType().features();
-  const uint64_t rowsPerItem = 1024;
   placeTinyParams();
   Task task = beginTask(prefix + ".tiny");
   // Inlined into PREFIX_run's serial path, so batch 1 pays no call and no
   // round trip of the buffer pointers through the task context.
   task.fn->addFnAttr(Attribute::AlwaysInline);
   Value *in = task.in, *out = task.out;
-  auto [r0, r1] = itemRows(task, rowsPerItem);
+  auto [r0, r1] = itemRows(task, st.rowsPerItem);
   unsigned lanes = cfg.vectorWidth;
   auto block = [&](Value *r, unsigned l) {
     Type *ty = FixedVectorType::get(f32, l);
@@ -244,7 +243,7 @@ ModelEmitter::Stage ModelEmitter::emitTinyStage() {
       b.CreateAdd(r0, b.CreateMul(b.CreateUDiv(count, c64(lanes)), c64(lanes)));
   emitForEach(r0, fullEnd, c64(lanes), [&](Value *r) { block(r, lanes); });
   emitForEach(fullEnd, r1, c64(1), [&](Value *r) { block(r, 1); });
-  return endTask(task, rowsPerItem);
+  return endTask(task);
 }
 
 } // namespace seqc::codegen::cpu
