@@ -54,6 +54,96 @@ const std::vector<std::string> &dispatchableX86Features() {
   return names;
 }
 
+namespace {
+
+/// What a resolver read from the CPU: the ebx (reg 1) and ecx (reg 2) of
+/// CPUID leaves 1, 7 and 0x80000001 (regs[0..2][reg], 0 where the CPU has
+/// no such leaf), and XCR0 (0 where the OS has not enabled XSAVE).
+struct CpuState {
+  Value *regs[3][3];
+  Value *xcr0;
+};
+
+/// Reads the CPU in the new blocks of \p resolver; leaves the builder at
+/// the end of the last.
+CpuState emitReadCpu(IRBuilder<> &b, Function *resolver) {
+  LLVMContext &ctx = resolver->getContext();
+  Type *i32 = b.getInt32Ty();
+  StructType *cpuidTy = StructType::get(ctx, {i32, i32, i32, i32});
+  InlineAsm *cpuidAsm = InlineAsm::get(
+      FunctionType::get(cpuidTy, {i32, i32}, false), "cpuid",
+      "={ax},={bx},={cx},={dx},{ax},{cx},~{dirflag},~{fpsr},~{flags}",
+      /*hasSideEffects=*/true);
+  InlineAsm *xgetbvAsm = InlineAsm::get(
+      FunctionType::get(StructType::get(ctx, {i32, i32}), {i32}, false),
+      ".byte 0x0f, 0x01, 0xd0", "={ax},={dx},{cx},~{dirflag},~{fpsr},~{flags}",
+      true);
+  BasicBlock *entryBB = BasicBlock::Create(ctx, "entry", resolver);
+  BasicBlock *xsaveBB = BasicBlock::Create(ctx, "xgetbv", resolver);
+  BasicBlock *pickBB = BasicBlock::Create(ctx, "pick", resolver);
+  b.SetInsertPoint(entryBB);
+  auto cpuid = [&](uint32_t leaf) {
+    return b.CreateCall(cpuidAsm, {b.getInt32(leaf), b.getInt32(0)});
+  };
+  Value *maxLeaf = b.CreateExtractValue(cpuid(0), 0);
+  Value *leaf1 = cpuid(1);
+  Value *leaf7 = cpuid(7);
+  Value *maxExt = b.CreateExtractValue(cpuid(0x80000000u), 0);
+  Value *ext = cpuid(0x80000001u);
+  Value *zero = b.getInt32(0);
+  CpuState cpu;
+  for (unsigned r = 1; r <= 2; ++r) {
+    cpu.regs[0][r] = b.CreateExtractValue(leaf1, r);
+    cpu.regs[1][r] = b.CreateSelect(b.CreateICmpUGE(maxLeaf, b.getInt32(7)),
+                                    b.CreateExtractValue(leaf7, r), zero);
+    cpu.regs[2][r] =
+        b.CreateSelect(b.CreateICmpUGE(maxExt, b.getInt32(0x80000001u)),
+                       b.CreateExtractValue(ext, r), zero);
+  }
+  Value *osxsave =
+      b.CreateICmpNE(b.CreateAnd(cpu.regs[0][2], b.getInt32(1u << 27)), zero);
+  b.CreateCondBr(osxsave, xsaveBB, pickBB);
+  b.SetInsertPoint(xsaveBB);
+  Value *xcr0Read =
+      b.CreateExtractValue(b.CreateCall(xgetbvAsm, {b.getInt32(0)}), 0);
+  b.CreateBr(pickBB);
+  b.SetInsertPoint(pickBB);
+  PHINode *xcr0 = b.CreatePHI(i32, 2);
+  xcr0->addIncoming(zero, entryBB);
+  xcr0->addIncoming(xcr0Read, xsaveBB);
+  cpu.xcr0 = xcr0;
+  return cpu;
+}
+
+/// Whether the CPU has every feature of \p variant (and the OS saves the
+/// registers of those that need it).
+Value *emitSupports(IRBuilder<> &b, const CpuState &cpu,
+                    const CpuVariant &variant) {
+  Value *zero = b.getInt32(0);
+  Value *ok = b.getTrue();
+  for (const std::string &name : variant.features)
+    for (const FeatureBit &f : kFeatureBits) {
+      if (name != f.name)
+        continue;
+      unsigned which = f.leaf == 1 ? 0 : f.leaf == 7 ? 1 : 2;
+      Value *bit = b.CreateICmpNE(
+          b.CreateAnd(cpu.regs[which][f.reg], b.getInt32(1u << f.bit)), zero);
+      ok = b.CreateAnd(ok, bit);
+      if (f.osState)
+        ok = b.CreateAnd(
+            ok, b.CreateICmpEQ(b.CreateAnd(cpu.xcr0, b.getInt32(f.osState)),
+                               b.getInt32(f.osState)));
+    }
+  return ok;
+}
+
+} // namespace
+
+/// For each entry point, an ifunc whose resolver reads the CPU once and
+/// picks the last variant it supports (the variants' select chain is built
+/// first to last), or a stub returning kRunUnsupportedCpu. scratch_bytes
+/// and check_weights do not depend on the ISA: they forward to the first
+/// variant.
 void emitCpuDispatch(Module &mod, const std::string &prefix,
                      const std::vector<CpuVariant> &variants,
                      bool externalWeights) {
@@ -66,9 +156,6 @@ void emitCpuDispatch(Module &mod, const std::string &prefix,
     f->addFnAttr(Attribute::NoUnwind);
     return f;
   };
-
-  // scratch_bytes and check_weights do not depend on the ISA: forward to
-  // the first variant.
   auto forward = [&](FunctionType *ty, const std::string &suffix) {
     Function *fn = Function::Create(ty, GlobalValue::ExternalLinkage,
                                     prefix + suffix, mod);
@@ -84,17 +171,6 @@ void emitCpuDispatch(Module &mod, const std::string &prefix,
   if (externalWeights)
     forward(FunctionType::get(i32, {ptrTy, i64}, false), "_check_weights");
 
-  // Resolver: read CPUID leaves 1, 7 and 0x80000001 and XCR0.
-  StructType *cpuidTy = StructType::get(ctx, {i32, i32, i32, i32});
-  InlineAsm *cpuidAsm = InlineAsm::get(
-      FunctionType::get(cpuidTy, {i32, i32}, false), "cpuid",
-      "={ax},={bx},={cx},={dx},{ax},{cx},~{dirflag},~{fpsr},~{flags}",
-      /*hasSideEffects=*/true);
-  InlineAsm *xgetbvAsm = InlineAsm::get(
-      FunctionType::get(StructType::get(ctx, {i32, i32}), {i32}, false),
-      ".byte 0x0f, 0x01, 0xd0", "={ax},={dx},{cx},~{dirflag},~{fpsr},~{flags}",
-      true);
-
   for (const char *entry : {"_run", "_run_parallel"}) {
     bool parallel = std::string(entry) == "_run_parallel";
     std::vector<Type *> params = {ptrTy, ptrTy, i64, ptrTy};
@@ -109,56 +185,10 @@ void emitCpuDispatch(Module &mod, const std::string &prefix,
 
     Function *resolver = internal(FunctionType::get(ptrTy, {}, false),
                                   prefix + ".resolve" + entry);
-    BasicBlock *entryBB = BasicBlock::Create(ctx, "entry", resolver);
-    BasicBlock *xsaveBB = BasicBlock::Create(ctx, "xgetbv", resolver);
-    BasicBlock *pickBB = BasicBlock::Create(ctx, "pick", resolver);
-    b.SetInsertPoint(entryBB);
-    auto cpuid = [&](uint32_t leaf) {
-      return b.CreateCall(cpuidAsm, {b.getInt32(leaf), b.getInt32(0)});
-    };
-    Value *maxLeaf = b.CreateExtractValue(cpuid(0), 0);
-    Value *leaf1 = cpuid(1);
-    Value *leaf7 = cpuid(7);
-    Value *maxExt = b.CreateExtractValue(cpuid(0x80000000u), 0);
-    Value *ext = cpuid(0x80000001u);
-    Value *zero = b.getInt32(0);
-    Value *regs[3][3];
-    for (unsigned r = 1; r <= 2; ++r) {
-      regs[0][r] = b.CreateExtractValue(leaf1, r);
-      regs[1][r] = b.CreateSelect(b.CreateICmpUGE(maxLeaf, b.getInt32(7)),
-                                  b.CreateExtractValue(leaf7, r), zero);
-      regs[2][r] =
-          b.CreateSelect(b.CreateICmpUGE(maxExt, b.getInt32(0x80000001u)),
-                         b.CreateExtractValue(ext, r), zero);
-    }
-    Value *osxsave =
-        b.CreateICmpNE(b.CreateAnd(regs[0][2], b.getInt32(1u << 27)), zero);
-    b.CreateCondBr(osxsave, xsaveBB, pickBB);
-    b.SetInsertPoint(xsaveBB);
-    Value *xcr0Read =
-        b.CreateExtractValue(b.CreateCall(xgetbvAsm, {b.getInt32(0)}), 0);
-    b.CreateBr(pickBB);
-    b.SetInsertPoint(pickBB);
-    PHINode *xcr0 = b.CreatePHI(i32, 2);
-    xcr0->addIncoming(zero, entryBB);
-    xcr0->addIncoming(xcr0Read, xsaveBB);
+    CpuState cpu = emitReadCpu(b, resolver);
     Value *chosen = stub;
-    // Later variants are preferred: build the select chain first to last.
     for (const CpuVariant &v : variants) {
-      Value *ok = b.getTrue();
-      for (const std::string &name : v.features)
-        for (const FeatureBit &f : kFeatureBits) {
-          if (name != f.name)
-            continue;
-          unsigned which = f.leaf == 1 ? 0 : f.leaf == 7 ? 1 : 2;
-          Value *bit = b.CreateICmpNE(
-              b.CreateAnd(regs[which][f.reg], b.getInt32(1u << f.bit)), zero);
-          ok = b.CreateAnd(ok, bit);
-          if (f.osState)
-            ok = b.CreateAnd(
-                ok, b.CreateICmpEQ(b.CreateAnd(xcr0, b.getInt32(f.osState)),
-                                   b.getInt32(f.osState)));
-        }
+      Value *ok = emitSupports(b, cpu, v);
       Function *impl = mod.getFunction(v.symbolPrefix + entry);
       chosen = b.CreateSelect(ok, impl, chosen);
     }

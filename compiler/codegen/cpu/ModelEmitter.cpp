@@ -1,11 +1,12 @@
 //===- ModelEmitter.cpp - Fused IR to LLVM IR -----------------------------===//
 //
-// Part of seqc. Builds one LLVM module per model: one task function per
-// stage (a Dense layer, a row-wise op, the whole network when it is tiny,
-// or the whole chain one row block at a time when its weights fit in L2),
-// and the exported PREFIX_run / PREFIX_run_parallel / PREFIX_scratch_bytes.
-// This file holds the emitter's shared helpers, the fused stages and the
-// entry points; see docs/cpu-backend.md for the contract and the design.
+// Part of seqc. Builds one LLVM module per model, as its plan (Plan.h)
+// lists it: one task function per stage (a Dense layer, a row-wise op, the
+// whole network when it is tiny, or the whole chain one row block at a time
+// when its weights fit in L2), and the exported PREFIX_run /
+// PREFIX_run_parallel / PREFIX_scratch_bytes. This file holds the emitter's
+// shared helpers, the stage dispatcher, the fused stages and the entry
+// points; see docs/cpu-backend.md for the contract and the design.
 //
 //===----------------------------------------------------------------------===//
 

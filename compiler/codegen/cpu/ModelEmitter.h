@@ -1,11 +1,12 @@
 //===- ModelEmitter.h - Fused IR to LLVM IR ---------------------*- C++ -*-===//
 //
 // Part of seqc. Private to compiler/codegen/cpu: the class that builds one
-// model's LLVM IR. Its members are defined by job: ModelEmitter.cpp (shared
-// loop and memory helpers, fused stages, the entry points), DenseEmitter.cpp
-// (packed weights and microkernels), NarrowDenseEmitter.cpp (layers with
-// few outputs), RowOpEmitter.cpp (row-wise ops) and TinyEmitter.cpp (tiny
-// networks as straight-line code).
+// model's LLVM IR, following its plan (Plan.h). Its members are defined by
+// job: ModelEmitter.cpp (shared loop and memory helpers, the stage
+// dispatcher, fused stages, the entry points), DenseEmitter.cpp
+// (microkernels and the Dense stage's loop nest), NarrowDenseEmitter.cpp
+// (layers with few outputs), RowOpEmitter.cpp (row-wise ops) and
+// TinyEmitter.cpp (tiny networks as straight-line code).
 //
 //===----------------------------------------------------------------------===//
 #ifndef SEQC_CODEGEN_CPU_MODELEMITTER_H
@@ -192,6 +193,12 @@ private:
   };
   DenseParams denseParams(const ir::Op &op, const DensePlan &plan,
                           unsigned opIndex);
+  /// The locality hints of llvm.prefetch: into L1, or into L2 only.
+  enum PrefetchLevel : int { kPrefetchToL2 = 2, kPrefetchToL1 = 3 };
+  /// `llvm.prefetch` of \p address, for reading or writing, into the
+  /// cache level \p locality.
+  void emitPrefetch(llvm::Value *address, bool forWrite,
+                    PrefetchLevel locality);
   /// The microkernel for an mr x (pg * nr) tile of layer \p op, whose
   /// input and output rows are \p lda and \p ldc floats apart: its own, or
   /// in compact mode a shared one (with k and the strides as constants if
@@ -207,12 +214,73 @@ private:
   llvm::Function *
   buildMicrokernel(const ir::Op &op, const DensePlan &plan, unsigned mr,
                    unsigned pg, llvm::FunctionType *ft, const std::string &name,
-                   bool prefetch, bool prefetchRows,
+                   bool prefetchRows,
                    std::optional<std::pair<uint64_t, uint64_t>> strides);
+  // The parts of a microkernel (DenseEmitter.cpp).
+  struct Microkernel;
+  /// Which lanes of the tile's vector \p v hold outputs (the last panel).
+  llvm::Value *tileColumnMask(const Microkernel &uk, unsigned v);
+  /// Row \p m, vector \p v of the tile in the output.
+  llvm::Value *tilePointer(const Microkernel &uk, unsigned m, unsigned v);
+  void emitNextTilePrefetch(const Microkernel &uk);
+  std::vector<llvm::Value *> emitInitialAccumulators(const Microkernel &uk);
+  /// k-step \p k into accumulator set \p set.
+  void emitKStep(const Microkernel &uk, llvm::Value *k, unsigned set,
+                 std::vector<llvm::Value *> &acc);
+  std::vector<llvm::Value *> emitKLoop(const Microkernel &uk,
+                                       std::vector<llvm::Value *> accs);
+  void emitTileEpilogue(const Microkernel &uk,
+                        const std::vector<llvm::Value *> &accs);
+  /// Stores the tile (\p masked: the last panel's columns only); with
+  /// \p isLast, then applies the activation where it is true.
+  void emitTileStore(const Microkernel &uk,
+                     const std::vector<llvm::Value *> &out, bool masked,
+                     llvm::Value *isLast);
   /// Dense stage \p st (op \p op): on the panel path here, with few
   /// outputs as dot products (emitNarrowDenseStage).
   llvm::Function *emitDenseStage(const ir::Op &op, unsigned opIndex,
                                  const StagePlan &st);
+  // The loop levels of a Dense stage (DenseEmitter.cpp).
+  struct DenseStage;
+  struct DenseItem;
+  struct DenseKBlock;
+  void emitDenseItem(const DenseStage &ds, llvm::Value *item,
+                     llvm::Value *mcRows, llvm::Value *rowBlocks,
+                     llvm::Value *perGroup);
+  void emitDenseKBlock(const DenseStage &ds, const DenseItem &it,
+                       llvm::Value *kc0);
+  void emitDensePanel(const DenseStage &ds, const DenseItem &it,
+                      const DenseKBlock &kb, llvm::Value *p);
+  /// Full tile \p t of panel \p p; \p next is the micro-panel its
+  /// prefetches fetch, \p cNextPanel the next panel's first tile.
+  void emitFullTile(const DenseStage &ds, const DenseItem &it,
+                    const DenseKBlock &kb, llvm::Value *p, llvm::Value *t,
+                    llvm::Value *next, llvm::Value *cNextPanel);
+  void emitGemvRow(const DenseStage &ds, const DenseItem &it,
+                   const DenseKBlock &kb);
+  /// Whether panel \p p is the last of the item's group.
+  llvm::Value *isLastPanel(const DenseItem &it, llvm::Value *p);
+  /// Row \p m of the source from the k block on.
+  llvm::Value *denseRowPtr(const DenseStage &ds, const DenseKBlock &kb,
+                           llvm::Value *m);
+  /// The micro-panel that follows (p, kc0) in the item's order.
+  llvm::Value *nextMicroPanel(const DenseStage &ds, const DenseItem &it,
+                              const DenseKBlock &kb, llvm::Value *p);
+  /// The part of \p next that tile \p t prefetches.
+  llvm::Value *tilePrefetch(const DenseKBlock &kb, llvm::Value *next,
+                            llvm::Value *t);
+  /// Calls kernel \p fn on rows [m, m + its mr) and the panels from \p p
+  /// on; null \p pf: the kernel's own weight stream, null \p cNext or
+  /// \p aheadRows: the tile itself.
+  void callDenseKernel(const DenseStage &ds, const DenseKBlock &kb,
+                       llvm::Function *fn, llvm::Value *p, llvm::Value *m,
+                       llvm::Value *pf, llvm::Value *pfStride,
+                       llvm::Value *cNext = nullptr,
+                       llvm::Value *aheadRows = nullptr);
+  /// A switch on \p v with cases [first, count), each running \p body;
+  /// other values do nothing.
+  void emitSwitch(llvm::Value *v, unsigned first, unsigned count,
+                  const std::function<void(unsigned)> &body);
   /// A layer with few outputs (plan.dotRows > 0) as dot products, k
   /// across the lanes (NarrowDenseEmitter.cpp); `lda`/`ldc`: row strides
   /// (floats) of the layer's input and output.
@@ -233,6 +301,22 @@ private:
                    uint64_t lda, uint64_t ldc, llvm::Value *weights,
                    llvm::Value *bias, uint64_t prefetchRows,
                    const DotBlock *block);
+  /// The parts of a dot-product tile (NarrowDenseEmitter.cpp).
+  struct DotTile;
+  /// One vector of k of every row of the tile (\p mask: the valid lanes
+  /// of a last, partial one) into the accumulators.
+  std::vector<llvm::Value *> emitDotStep(const DotTile &t, llvm::Value *kk,
+                                         llvm::Value *mask,
+                                         std::vector<llvm::Value *> acc);
+  /// The accumulators added across lanes and stored, per row.
+  void emitDotOutputs(const DotTile &t, const std::vector<llvm::Value *> &accs);
+  /// Runs \p then in a block of its own where \p cond holds (inline if
+  /// \p cond is null) and returns \p values, merged with what \p then
+  /// made of them.
+  std::vector<llvm::Value *>
+  emitIf(llvm::Value *cond, std::vector<llvm::Value *> values,
+         const std::function<
+             std::vector<llvm::Value *>(std::vector<llvm::Value *>)> &then);
   /// Lane s of the result is the sum of the lanes of vecs[s] (at most
   /// vectorWidth of them; null ones are absent, their lanes undefined).
   llvm::Value *sumEachAcrossLanes(std::vector<llvm::Value *> vecs);

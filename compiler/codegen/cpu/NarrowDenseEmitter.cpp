@@ -102,72 +102,126 @@ Value *ModelEmitter::sumEachAcrossLanes(std::vector<Value *> vecs) {
   return vecs[0];
 }
 
+std::vector<Value *> ModelEmitter::emitIf(
+    Value *cond, std::vector<Value *> values,
+    const std::function<std::vector<Value *>(std::vector<Value *>)> &then) {
+  if (!cond)
+    return then(std::move(values));
+  Function *fn = b.GetInsertBlock()->getParent();
+  BasicBlock *before = b.GetInsertBlock();
+  BasicBlock *thenBB = BasicBlock::Create(ctx, "dot.then", fn);
+  BasicBlock *joinBB = BasicBlock::Create(ctx, "dot.join", fn);
+  b.CreateCondBr(cond, thenBB, joinBB);
+  b.SetInsertPoint(thenBB);
+  std::vector<Value *> changed = then(values);
+  BasicBlock *thenEnd = b.GetInsertBlock();
+  b.CreateBr(joinBB);
+  b.SetInsertPoint(joinBB);
+  for (size_t i = 0; i < values.size(); ++i) {
+    PHINode *phi = b.CreatePHI(values[i]->getType(), 2);
+    phi->addIncoming(values[i], before);
+    phi->addIncoming(changed[i], thenEnd);
+    values[i] = phi;
+  }
+  return values;
+}
+
+/// The rows of a dot-product tile and what its steps read.
+struct ModelEmitter::DotTile {
+  const ir::Op &op;
+  const DensePlan &pl;
+  unsigned rows;
+  std::vector<Value *> aRow, cRow;
+  uint64_t lda;
+  Value *weights, *bias;
+  uint64_t prefetchRows;
+  const DotBlock *block;
+};
+
+std::vector<Value *> ModelEmitter::emitDotStep(const DotTile &t, Value *kk,
+                                               Value *mask,
+                                               std::vector<Value *> acc) {
+  // Accumulator i * n + j: row i, output j.
+  uint64_t n = t.pl.n;
+  Value *zero = Constant::getNullValue(vecTy);
+  std::vector<Value *> av;
+  for (unsigned i = 0; i < t.rows; ++i)
+    av.push_back(loadRowVec(t.aRow[i], kk, mask, zero));
+  if (t.prefetchRows && !mask)
+    for (unsigned i = 0; i < t.rows; ++i)
+      // Not inbounds: near the end of the batch the rows ahead are past
+      // the buffer, which a prefetch may touch but an inbounds GEP not.
+      emitPrefetch(b.CreateGEP(f32, t.aRow[i],
+                               b.CreateAdd(kk, c64(t.prefetchRows * t.lda))),
+                   false, kPrefetchToL1);
+  for (uint64_t j = 0; j < n; ++j) {
+    // Padded with zeros past k, where the rows' masked loads read zeros.
+    Value *wv = b.CreateAlignedLoad(
+        vecTy, gepF(t.weights, b.CreateAdd(c64(t.pl.weights.index(j, 0)), kk)),
+        Align(cfg.vectorWidth * 4));
+    for (unsigned i = 0; i < t.rows; ++i)
+      acc[i * n + j] = math.mulAdd(av[i], wv, acc[i * n + j]);
+  }
+  return acc;
+}
+
+void ModelEmitter::emitDotOutputs(const DotTile &t,
+                                  const std::vector<Value *> &accs) {
+  // Per row, each vector of outputs: its sums across lanes, plus (with k
+  // blocks) what the earlier blocks stored, and on the last block the bias
+  // and the activation.
+  unsigned vw = cfg.vectorWidth;
+  uint64_t n = t.pl.n;
+  const DotBlock *block = t.block;
+  Value *zero = Constant::getNullValue(vecTy);
+  for (unsigned i = 0; i < t.rows; ++i)
+    for (uint64_t g = 0; g * vw < n; ++g) {
+      uint64_t count = std::min<uint64_t>(vw, n - g * vw);
+      Value *mask = count == vw ? nullptr : maskFor(vw, count);
+      std::vector<Value *> group(accs.begin() + i * n + g * vw,
+                                 accs.begin() + i * n + g * vw + count);
+      Value *x = sumEachAcrossLanes(group);
+      // A read of the first block's output is discarded.
+      if (block)
+        x = b.CreateFAdd(
+            x, b.CreateSelect(block->first, zero,
+                              loadRowVec(t.cRow[i], c64(g * vw), mask, zero)));
+      x = emitIf(
+          block ? block->last : nullptr, {x}, [&](std::vector<Value *> v) {
+            Value *y = v[0];
+            if (t.bias)
+              y = b.CreateFAdd(y, b.CreateAlignedLoad(vecTy,
+                                                      gepF(t.bias, c64(g * vw)),
+                                                      Align(vw * 4)));
+            return std::vector<Value *>{math.activation(t.op.act, y)};
+          })[0];
+      storeRowVec(x, t.cRow[i], c64(g * vw), mask);
+    }
+}
+
 void ModelEmitter::emitDotTile(const ir::Op &op, const DensePlan &pl,
                                unsigned rows, Value *m, Value *in, Value *out,
                                uint64_t lda, uint64_t ldc, Value *weights,
                                Value *bias, uint64_t prefetchRows,
                                const DotBlock *block) {
   unsigned vw = cfg.vectorWidth;
-  uint64_t k = pl.k, n = pl.n;
-  std::vector<Value *> aRow, cRow;
+  uint64_t k = pl.k;
+  DotTile t{.op = op,
+            .pl = pl,
+            .rows = rows,
+            .aRow = {},
+            .cRow = {},
+            .lda = lda,
+            .weights = weights,
+            .bias = bias,
+            .prefetchRows = prefetchRows,
+            .block = block};
   for (unsigned i = 0; i < rows; ++i) {
     Value *row = b.CreateAdd(m, c64(i));
-    aRow.push_back(gepF(in, b.CreateMul(row, c64(lda))));
-    cRow.push_back(gepF(out, b.CreateMul(row, c64(ldc))));
+    t.aRow.push_back(gepF(in, b.CreateMul(row, c64(lda))));
+    t.cRow.push_back(gepF(out, b.CreateMul(row, c64(ldc))));
   }
-  Align wAlign(vw * 4);
-  Value *zero = Constant::getNullValue(vecTy);
-  // Accumulator i * n + j: row i, output j.
-  auto step = [&](Value *kk, Value *mask, std::vector<Value *> acc) {
-    std::vector<Value *> av;
-    for (unsigned i = 0; i < rows; ++i)
-      av.push_back(loadRowVec(aRow[i], kk, mask, zero));
-    if (prefetchRows && !mask)
-      for (unsigned i = 0; i < rows; ++i)
-        // Not inbounds: near the end of the batch the rows ahead are past
-        // the buffer, which a prefetch may touch but an inbounds GEP not.
-        b.CreateIntrinsic(
-            Intrinsic::prefetch, {ptrTy},
-            {b.CreateGEP(f32, aRow[i],
-                         b.CreateAdd(kk, c64(prefetchRows * lda))),
-             b.getInt32(0), b.getInt32(3), b.getInt32(1)});
-    for (uint64_t j = 0; j < n; ++j) {
-      // Padded with zeros past k, where the rows' masked loads read zeros.
-      Value *wv = b.CreateAlignedLoad(
-          vecTy, gepF(weights, b.CreateAdd(c64(pl.weights.index(j, 0)), kk)),
-          wAlign);
-      for (unsigned i = 0; i < rows; ++i)
-        acc[i * n + j] = math.mulAdd(av[i], wv, acc[i * n + j]);
-    }
-    return acc;
-  };
-  // `then` in a block of its own when `cond` holds (always without k
-  // blocks); returns the values it changed, merged.
-  auto when =
-      [&](Value *cond, std::vector<Value *> values,
-          const std::function<std::vector<Value *>(std::vector<Value *>)>
-              &then) {
-        if (!block)
-          return then(std::move(values));
-        Function *fn = b.GetInsertBlock()->getParent();
-        BasicBlock *before = b.GetInsertBlock();
-        BasicBlock *thenBB = BasicBlock::Create(ctx, "dot.then", fn);
-        BasicBlock *joinBB = BasicBlock::Create(ctx, "dot.join", fn);
-        b.CreateCondBr(cond, thenBB, joinBB);
-        b.SetInsertPoint(thenBB);
-        std::vector<Value *> changed = then(values);
-        BasicBlock *thenEnd = b.GetInsertBlock();
-        b.CreateBr(joinBB);
-        b.SetInsertPoint(joinBB);
-        for (size_t i = 0; i < values.size(); ++i) {
-          PHINode *phi = b.CreatePHI(values[i]->getType(), 2);
-          phi->addIncoming(values[i], before);
-          phi->addIncoming(changed[i], thenEnd);
-          values[i] = phi;
-        }
-        return values;
-      };
-  std::vector<Value *> accs(rows * n, zero);
+  std::vector<Value *> accs(rows * pl.n, Constant::getNullValue(vecTy));
   uint64_t kFull = k / vw * vw;
   // This block's whole vectors of k, then (in the last block) the rest.
   Value *kBegin = block ? block->k0 : c64(0);
@@ -178,35 +232,14 @@ void ModelEmitter::emitDotTile(const ir::Op &op, const DensePlan &pl,
   if (kFull > 0)
     accs = emitLoop(kBegin, kEnd, c64(vw), accs,
                     [&](Value *kk, const std::vector<Value *> &carried) {
-                      return step(kk, nullptr, carried);
+                      return emitDotStep(t, kk, nullptr, carried);
                     });
   if (k % vw)
-    accs = when(block ? block->last : nullptr, accs,
-                [&](std::vector<Value *> acc) {
-                  return step(c64(kFull), maskFor(vw, k % vw), acc);
-                });
-  for (unsigned i = 0; i < rows; ++i)
-    for (uint64_t g = 0; g * vw < n; ++g) {
-      uint64_t count = std::min<uint64_t>(vw, n - g * vw);
-      Value *mask = count == vw ? nullptr : maskFor(vw, count);
-      std::vector<Value *> group(accs.begin() + i * n + g * vw,
-                                 accs.begin() + i * n + g * vw + count);
-      Value *x = sumEachAcrossLanes(group);
-      // With k blocks the output holds the earlier blocks' sums (a read of
-      // the first block's output is discarded).
-      if (block)
-        x = b.CreateFAdd(
-            x, b.CreateSelect(block->first, zero,
-                              loadRowVec(cRow[i], c64(g * vw), mask, zero)));
-      x = when(block ? block->last : nullptr, {x}, [&](std::vector<Value *> v) {
-        Value *y = v[0];
-        if (bias)
-          y = b.CreateFAdd(
-              y, b.CreateAlignedLoad(vecTy, gepF(bias, c64(g * vw)), wAlign));
-        return std::vector<Value *>{math.activation(op.act, y)};
-      })[0];
-      storeRowVec(x, cRow[i], c64(g * vw), mask);
-    }
+    accs = emitIf(block ? block->last : nullptr, accs,
+                  [&](std::vector<Value *> acc) {
+                    return emitDotStep(t, c64(kFull), maskFor(vw, k % vw), acc);
+                  });
+  emitDotOutputs(t, accs);
 }
 
 Function *ModelEmitter::emitNarrowDenseStage(const ir::Op &op,
@@ -220,9 +253,7 @@ Function *ModelEmitter::emitNarrowDenseStage(const ir::Op &op,
   // A tile reads its rows once, each from start to end, a few side by
   // side: too few streams for the hardware prefetchers to hide L3's
   // latency. So each k-step of a full tile also prefetches (into L1) the
-  // same columns of the rows about 16 KiB further on (mnist at batch 1024,
-  // Linear(512, 10) reading 2 MiB from L3: 108-120 us without, 47-49 us
-  // with 8 rows ahead; 2 rows ahead 66, 4 rows 51-53).
+  // same columns of the rows about 16 KiB further on.
   constexpr uint64_t kAheadBytes = 16 << 10;
   uint64_t prefetchRows = (kAheadBytes + lda * 4 - 1) / (lda * 4);
   prefetchRows = (prefetchRows + tileRows - 1) / tileRows * tileRows;
