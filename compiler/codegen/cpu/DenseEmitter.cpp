@@ -75,9 +75,9 @@ static_assert(kFirstK == 1, "the first block's flag is its zero-extended bit");
 
 void ModelEmitter::emitPrefetch(Value *address, bool forWrite,
                                 PrefetchLevel locality) {
-  b.CreateIntrinsic(
-      Intrinsic::prefetch, {ptrTy},
-      {address, b.getInt32(forWrite), b.getInt32(locality), b.getInt32(1)});
+  builder.CreateIntrinsic(Intrinsic::prefetch, {ptrTy},
+                          {address, builder.getInt32(forWrite),
+                           builder.getInt32(locality), builder.getInt32(1)});
 }
 
 //===----------------------------------------------------------------------===//
@@ -213,7 +213,7 @@ Function *ModelEmitter::buildMicrokernel(
       uk.arg[kUkrKc] = c64(pl.k);
   }
   BasicBlock *entry = BasicBlock::Create(ctx, "entry", f);
-  b.SetInsertPoint(entry);
+  builder.SetInsertPoint(entry);
   if (mr > 1)
     emitNextTilePrefetch(uk);
   std::vector<Value *> accs = emitInitialAccumulators(uk);
@@ -228,14 +228,15 @@ Value *ModelEmitter::tileColumnMask(const Microkernel &uk, unsigned v) {
   for (unsigned l = 0; l < vw; ++l)
     idx.push_back(ConstantInt::get(i64, uk.cOff(v, vw) + l));
   Value *iota = ConstantVector::get(idx);
-  return b.CreateICmpSLT(iota,
-                         b.CreateVectorSplat(vw, uk.arg[kUkrValidColumns]));
+  return builder.CreateICmpSLT(
+      iota, builder.CreateVectorSplat(vw, uk.arg[kUkrValidColumns]));
 }
 
 Value *ModelEmitter::tilePointer(const Microkernel &uk, unsigned m,
                                  unsigned v) {
-  return gepF(uk.arg[kUkrC], b.CreateAdd(b.CreateMul(c64(m), uk.arg[kUkrLdc]),
-                                         c64(uk.cOff(v, cfg.vectorWidth))));
+  return gepF(uk.arg[kUkrC],
+              builder.CreateAdd(builder.CreateMul(c64(m), uk.arg[kUkrLdc]),
+                                c64(uk.cOff(v, cfg.vectorWidth))));
 }
 
 void ModelEmitter::emitNextTilePrefetch(const Microkernel &uk) {
@@ -245,28 +246,29 @@ void ModelEmitter::emitNextTilePrefetch(const Microkernel &uk) {
     for (uint64_t off : {uint64_t(0), uint64_t(uk.pg) * uk.pl.nr - 1})
       emitPrefetch(
           gepF(uk.arg[kUkrNextC],
-               b.CreateAdd(b.CreateMul(c64(m), uk.arg[kUkrLdc]), c64(off))),
+               builder.CreateAdd(builder.CreateMul(c64(m), uk.arg[kUkrLdc]),
+                                 c64(off))),
           true, kPrefetchToL1);
 }
 
 std::vector<Value *>
 ModelEmitter::emitInitialAccumulators(const Microkernel &uk) {
   // Zero on the first k block, else the partial sums.
-  BasicBlock *entry = b.GetInsertBlock();
+  BasicBlock *entry = builder.GetInsertBlock();
   Value *zero = Constant::getNullValue(vecTy);
-  Value *isFirst =
-      b.CreateICmpNE(b.CreateAnd(uk.arg[kUkrFlags], kFirstK), b.getInt32(0));
+  Value *isFirst = builder.CreateICmpNE(
+      builder.CreateAnd(uk.arg[kUkrFlags], kFirstK), builder.getInt32(0));
   BasicBlock *loadBB = BasicBlock::Create(ctx, "load.c", uk.fn);
   BasicBlock *initBB = BasicBlock::Create(ctx, "init", uk.fn);
-  b.CreateCondBr(isFirst, initBB, loadBB);
-  b.SetInsertPoint(loadBB);
+  builder.CreateCondBr(isFirst, initBB, loadBB);
+  builder.SetInsertPoint(loadBB);
   std::vector<Value *> loaded;
   for (unsigned m = 0; m < uk.mr; ++m)
     for (unsigned v = 0; v < uk.nrv; ++v)
-      loaded.push_back(b.CreateMaskedLoad(
+      loaded.push_back(builder.CreateMaskedLoad(
           vecTy, tilePointer(uk, m, v), Align(4), tileColumnMask(uk, v), zero));
-  b.CreateBr(initBB);
-  b.SetInsertPoint(initBB);
+  builder.CreateBr(initBB);
+  builder.SetInsertPoint(initBB);
   std::vector<Value *> accs;
   for (unsigned s = 0; s < uk.sets; ++s)
     for (unsigned i = 0; i < uk.tile; ++i) {
@@ -274,7 +276,7 @@ ModelEmitter::emitInitialAccumulators(const Microkernel &uk) {
         accs.push_back(zero);
         continue;
       }
-      PHINode *phi = b.CreatePHI(vecTy, 2);
+      PHINode *phi = builder.CreatePHI(vecTy, 2);
       phi->addIncoming(zero, entry);
       phi->addIncoming(loaded[i], loadBB);
       accs.push_back(phi);
@@ -294,32 +296,40 @@ void ModelEmitter::emitKStep(const Microkernel &uk, Value *k, unsigned set,
   Value *bp = uk.arg[kUkrPanels], *lda = uk.arg[kUkrLda];
   std::vector<Value *> bv;
   if (uk.prefetch && uk.pg == 1)
-    emitPrefetch(b.CreateGEP(b.getInt8Ty(), uk.arg[kUkrPrefetch],
-                             b.CreateMul(k, uk.arg[kUkrPrefetchStride])),
-                 false, uk.mr == 1 ? kPrefetchToL1 : kPrefetchToL2);
+    emitPrefetch(
+        builder.CreateGEP(builder.getInt8Ty(), uk.arg[kUkrPrefetch],
+                          builder.CreateMul(k, uk.arg[kUkrPrefetchStride])),
+        false, uk.mr == 1 ? kPrefetchToL1 : kPrefetchToL2);
   for (unsigned v = 0; v < uk.nrv; ++v) {
-    Value *off = b.CreateAdd(b.CreateMul(k, c64(pl.nr)), c64(uk.bOff(v, vw)));
+    Value *off = builder.CreateAdd(builder.CreateMul(k, c64(pl.nr)),
+                                   c64(uk.bOff(v, vw)));
     if (uk.prefetch && uk.pg > 1 && (uk.bOff(v, vw) * 4) % kLineBytes == 0)
       emitPrefetch(
-          b.CreateGEP(f32, bp,
-                      b.CreateAdd(off, c64(kWeightPrefetchSteps * pl.nr))),
+          builder.CreateGEP(
+              f32, bp,
+              builder.CreateAdd(off, c64(kWeightPrefetchSteps * pl.nr))),
           false, kPrefetchToL1);
-    bv.push_back(b.CreateAlignedLoad(vecTy, gepF(bp, off), uk.weightAlign));
+    bv.push_back(
+        builder.CreateAlignedLoad(vecTy, gepF(bp, off), uk.weightAlign));
   }
   if (uk.prefetchRows) {
-    Value *row = b.CreateBinaryIntrinsic(
-        Intrinsic::umin, b.CreateAnd(k, c64(kLineFloats - 1)), c64(uk.mr - 1));
+    Value *row = builder.CreateBinaryIntrinsic(
+        Intrinsic::umin, builder.CreateAnd(k, c64(kLineFloats - 1)),
+        c64(uk.mr - 1));
     emitPrefetch(
-        b.CreateGEP(f32, uk.arg[kUkrAheadRows],
-                    b.CreateAdd(b.CreateMul(row, lda),
-                                b.CreateAnd(k, c64(~(kLineFloats - 1))))),
+        builder.CreateGEP(
+            f32, uk.arg[kUkrAheadRows],
+            builder.CreateAdd(builder.CreateMul(row, lda),
+                              builder.CreateAnd(k, c64(~(kLineFloats - 1))))),
         false, kPrefetchToL2);
   }
   for (unsigned m = 0; m < uk.mr; ++m) {
-    Value *av = b.CreateAlignedLoad(
-        f32, gepF(uk.arg[kUkrA], b.CreateAdd(b.CreateMul(c64(m), lda), k)),
+    Value *av = builder.CreateAlignedLoad(
+        f32,
+        gepF(uk.arg[kUkrA],
+             builder.CreateAdd(builder.CreateMul(c64(m), lda), k)),
         Align(4));
-    Value *splat = b.CreateVectorSplat(vw, av);
+    Value *splat = builder.CreateVectorSplat(vw, av);
     for (unsigned v = 0; v < uk.nrv; ++v) {
       Value *&slot = acc[set * uk.tile + m * uk.nrv + v];
       slot = math.mulAdd(splat, bv[v], slot);
@@ -333,12 +343,12 @@ std::vector<Value *> ModelEmitter::emitKLoop(const Microkernel &uk,
   // remaining steps into set 0, and the sets added up.
   Value *kc = uk.arg[kUkrKc];
   unsigned sets = uk.sets, tile = uk.tile;
-  Value *kMain = b.CreateSub(kc, b.CreateURem(kc, c64(sets)));
+  Value *kMain = builder.CreateSub(kc, builder.CreateURem(kc, c64(sets)));
   accs = emitLoop(c64(0), kMain, c64(sets), accs,
                   [&](Value *k, const std::vector<Value *> &carried) {
                     std::vector<Value *> acc = carried;
                     for (unsigned s = 0; s < sets; ++s)
-                      emitKStep(uk, b.CreateAdd(k, c64(s)), s, acc);
+                      emitKStep(uk, builder.CreateAdd(k, c64(s)), s, acc);
                     return acc;
                   });
   if (sets == 1)
@@ -353,7 +363,7 @@ std::vector<Value *> ModelEmitter::emitKLoop(const Microkernel &uk,
   for (unsigned i = 0; i < tile; ++i) {
     Value *sum = set0[i];
     for (unsigned s = 1; s < sets; ++s)
-      sum = b.CreateFAdd(sum, accs[s * tile + i]);
+      sum = builder.CreateFAdd(sum, accs[s * tile + i]);
     set0[i] = sum;
   }
   return set0;
@@ -370,43 +380,43 @@ void ModelEmitter::emitTileEpilogue(const Microkernel &uk,
   const ir::Op &op = uk.op;
   unsigned vw = cfg.vectorWidth, nrv = uk.nrv;
   bool actAfterStore = !MathEmitter::isCheap(op.act.kind);
-  Value *isLast =
-      b.CreateICmpNE(b.CreateAnd(uk.arg[kUkrFlags], kLastK), b.getInt32(0));
-  BasicBlock *before = b.GetInsertBlock();
+  Value *isLast = builder.CreateICmpNE(
+      builder.CreateAnd(uk.arg[kUkrFlags], kLastK), builder.getInt32(0));
+  BasicBlock *before = builder.GetInsertBlock();
   BasicBlock *lastBB = BasicBlock::Create(ctx, "epilogue", uk.fn);
   BasicBlock *storeBB = BasicBlock::Create(ctx, "store", uk.fn);
-  b.CreateCondBr(isLast, lastBB, storeBB);
-  b.SetInsertPoint(lastBB);
+  builder.CreateCondBr(isLast, lastBB, storeBB);
+  builder.SetInsertPoint(lastBB);
   std::vector<Value *> finished;
   std::vector<Value *> biasVec;
   if (op.bias != ir::kNoParam)
     for (unsigned v = 0; v < nrv; ++v)
-      biasVec.push_back(b.CreateAlignedLoad(
+      biasVec.push_back(builder.CreateAlignedLoad(
           vecTy, gepF(uk.arg[kUkrBias], c64(uk.cOff(v, vw))), uk.weightAlign));
   for (unsigned m = 0; m < uk.mr; ++m)
     for (unsigned v = 0; v < nrv; ++v) {
       Value *x = accs[m * nrv + v];
       if (!biasVec.empty())
-        x = b.CreateFAdd(x, biasVec[v]);
+        x = builder.CreateFAdd(x, biasVec[v]);
       finished.push_back(actAfterStore ? x : math.activation(op.act, x));
     }
-  BasicBlock *lastEnd = b.GetInsertBlock();
-  b.CreateBr(storeBB);
-  b.SetInsertPoint(storeBB);
+  BasicBlock *lastEnd = builder.GetInsertBlock();
+  builder.CreateBr(storeBB);
+  builder.SetInsertPoint(storeBB);
   std::vector<Value *> out;
   for (unsigned i = 0; i < uk.tile; ++i) {
-    PHINode *phi = b.CreatePHI(vecTy, 2);
+    PHINode *phi = builder.CreatePHI(vecTy, 2);
     phi->addIncoming(accs[i], before);
     phi->addIncoming(finished[i], lastEnd);
     out.push_back(phi);
   }
   BasicBlock *fullBB = BasicBlock::Create(ctx, "store.full", uk.fn);
   BasicBlock *maskBB = BasicBlock::Create(ctx, "store.masked", uk.fn);
-  b.CreateCondBr(b.CreateICmpSGE(uk.arg[kUkrValidColumns],
-                                 c64(uint64_t(uk.pg) * uk.pl.nr)),
-                 fullBB, maskBB);
+  builder.CreateCondBr(builder.CreateICmpSGE(uk.arg[kUkrValidColumns],
+                                             c64(uint64_t(uk.pg) * uk.pl.nr)),
+                       fullBB, maskBB);
   for (bool masked : {false, true}) {
-    b.SetInsertPoint(masked ? maskBB : fullBB);
+    builder.SetInsertPoint(masked ? maskBB : fullBB);
     emitTileStore(uk, out, masked, actAfterStore ? isLast : nullptr);
   }
 }
@@ -423,25 +433,25 @@ void ModelEmitter::emitTileStore(const Microkernel &uk,
     for (unsigned v = 0; v < nrv; ++v)
       storeRowVec(out[m * nrv + v], tilePointer(uk, m, v), c64(0), mask(v));
   if (!isLast) {
-    b.CreateRetVoid();
+    builder.CreateRetVoid();
     return;
   }
   // The activation after the store, on the last k block.
   BasicBlock *actBB = BasicBlock::Create(ctx, "act", uk.fn);
   BasicBlock *doneBB = BasicBlock::Create(ctx, "done", uk.fn);
-  b.CreateCondBr(isLast, actBB, doneBB);
-  b.SetInsertPoint(actBB);
+  builder.CreateCondBr(isLast, actBB, doneBB);
+  builder.SetInsertPoint(actBB);
   emitForEach(c64(0), c64(uk.mr), c64(1), [&](Value *m) {
-    Value *row = gepF(uk.arg[kUkrC], b.CreateMul(m, uk.arg[kUkrLdc]));
+    Value *row = gepF(uk.arg[kUkrC], builder.CreateMul(m, uk.arg[kUkrLdc]));
     for (unsigned v = 0; v < nrv; ++v) {
       Value *x = loadRowVec(row, c64(uk.cOff(v, vw)), mask(v), zero);
       storeRowVec(math.activation(uk.op.act, x), row, c64(uk.cOff(v, vw)),
                   mask(v));
     }
   });
-  b.CreateBr(doneBB);
-  b.SetInsertPoint(doneBB);
-  b.CreateRetVoid();
+  builder.CreateBr(doneBB);
+  builder.SetInsertPoint(doneBB);
+  builder.CreateRetVoid();
 }
 
 //===----------------------------------------------------------------------===//
@@ -534,17 +544,17 @@ Function *ModelEmitter::emitDenseStage(const ir::Op &op, unsigned opIndex,
                    : ConstantPointerNull::get(cast<PointerType>(ptrTy));
   Value *rows = task.rows;
   Value *mcRows = rowBlockRows(rows, pl.mc, pl.mr);
-  ds.coldSource = b.CreateICmpNE(
-      b.CreateLoad(
-          i64, b.CreateStructGEP(ctxTy, task.fn->getArg(0), kCtxSourceCold)),
+  ds.coldSource = builder.CreateICmpNE(
+      builder.CreateLoad(i64, builder.CreateStructGEP(ctxTy, task.fn->getArg(0),
+                                                      kCtxSourceCold)),
       c64(0));
-  Value *rowBlocks =
-      b.CreateUDiv(b.CreateAdd(rows, b.CreateSub(mcRows, c64(1))),
-                   b.CreateBinaryIntrinsic(Intrinsic::umax, mcRows, c64(1)));
+  Value *rowBlocks = builder.CreateUDiv(
+      builder.CreateAdd(rows, builder.CreateSub(mcRows, c64(1))),
+      builder.CreateBinaryIntrinsic(Intrinsic::umax, mcRows, c64(1)));
   // A batch of one row has its own (finer) panel groups.
   Value *perGroup =
-      b.CreateSelect(b.CreateICmpEQ(rows, c64(1)), c64(pl.rowPanelsPerGroup),
-                     c64(pl.panelsPerGroup));
+      builder.CreateSelect(builder.CreateICmpEQ(rows, c64(1)),
+                           c64(pl.rowPanelsPerGroup), c64(pl.panelsPerGroup));
   emitForEach(task.begin, task.end, c64(1), [&](Value *item) {
     emitDenseItem(ds, item, mcRows, rowBlocks, perGroup);
   });
@@ -556,24 +566,24 @@ void ModelEmitter::emitDenseItem(const DenseStage &ds, Value *item,
                                  Value *perGroup) {
   const DensePlan &pl = ds.pl;
   uint64_t k = pl.k, mrMax = pl.mr;
-  Value *g = b.CreateUDiv(item, rowBlocks);
-  Value *mb = b.CreateURem(item, rowBlocks);
+  Value *g = builder.CreateUDiv(item, rowBlocks);
+  Value *mb = builder.CreateURem(item, rowBlocks);
   DenseItem it;
-  it.m0 = b.CreateMul(mb, mcRows);
-  it.mEnd = b.CreateBinaryIntrinsic(Intrinsic::umin, b.CreateAdd(it.m0, mcRows),
-                                    ds.rows);
-  it.pBeg = b.CreateMul(g, perGroup);
-  it.pEnd = b.CreateBinaryIntrinsic(
-      Intrinsic::umin, b.CreateAdd(it.pBeg, perGroup), c64(pl.panels));
-  Value *mCount = b.CreateSub(it.mEnd, it.m0);
-  it.nFull = b.CreateUDiv(mCount, c64(mrMax));
-  it.rem = b.CreateSub(mCount, b.CreateMul(it.nFull, c64(mrMax)));
-  it.mTail = b.CreateAdd(it.m0, b.CreateMul(it.nFull, c64(mrMax)));
+  it.m0 = builder.CreateMul(mb, mcRows);
+  it.mEnd = builder.CreateBinaryIntrinsic(
+      Intrinsic::umin, builder.CreateAdd(it.m0, mcRows), ds.rows);
+  it.pBeg = builder.CreateMul(g, perGroup);
+  it.pEnd = builder.CreateBinaryIntrinsic(
+      Intrinsic::umin, builder.CreateAdd(it.pBeg, perGroup), c64(pl.panels));
+  Value *mCount = builder.CreateSub(it.mEnd, it.m0);
+  it.nFull = builder.CreateUDiv(mCount, c64(mrMax));
+  it.rem = builder.CreateSub(mCount, builder.CreateMul(it.nFull, c64(mrMax)));
+  it.mTail = builder.CreateAdd(it.m0, builder.CreateMul(it.nFull, c64(mrMax)));
   // A lone row takes k in one block: there is no A block to keep in
   // cache, and each weight stream then runs the whole of k instead of
   // restarting (and losing the hardware prefetcher) every kc steps.
-  it.kcStep =
-      b.CreateSelect(b.CreateICmpEQ(mCount, c64(1)), c64(k), c64(pl.kc));
+  it.kcStep = builder.CreateSelect(builder.CreateICmpEQ(mCount, c64(1)), c64(k),
+                                   c64(pl.kc));
   emitForEach(c64(0), c64(k), it.kcStep,
               [&](Value *kc0) { emitDenseKBlock(ds, it, kc0); });
 }
@@ -589,21 +599,22 @@ void ModelEmitter::emitDenseKBlock(const DenseStage &ds, const DenseItem &it,
   uint64_t k = ds.pl.k, nr = ds.pl.nr;
   DenseKBlock kb;
   kb.kc0 = kc0;
-  kb.kc = b.CreateBinaryIntrinsic(Intrinsic::umin, it.kcStep,
-                                  b.CreateSub(c64(k), kc0));
-  Value *first = b.CreateZExt(b.CreateICmpEQ(kc0, c64(0)), i32);
-  Value *last =
-      b.CreateZExt(b.CreateICmpEQ(b.CreateAdd(kc0, kb.kc), c64(k)), i32);
-  kb.flags =
-      b.CreateOr(first, b.CreateShl(last, std::countr_zero(unsigned(kLastK))));
-  kb.lastK = b.CreateICmpNE(last, b.getInt32(0));
-  Value *tiles =
-      b.CreateAdd(it.nFull, b.CreateZExt(b.CreateICmpNE(it.rem, c64(0)), i64));
-  kb.spread = b.CreateBinaryIntrinsic(
+  kb.kc = builder.CreateBinaryIntrinsic(Intrinsic::umin, it.kcStep,
+                                        builder.CreateSub(c64(k), kc0));
+  Value *first = builder.CreateZExt(builder.CreateICmpEQ(kc0, c64(0)), i32);
+  Value *last = builder.CreateZExt(
+      builder.CreateICmpEQ(builder.CreateAdd(kc0, kb.kc), c64(k)), i32);
+  kb.flags = builder.CreateOr(
+      first, builder.CreateShl(last, std::countr_zero(unsigned(kLastK))));
+  kb.lastK = builder.CreateICmpNE(last, builder.getInt32(0));
+  Value *tiles = builder.CreateAdd(
+      it.nFull, builder.CreateZExt(builder.CreateICmpNE(it.rem, c64(0)), i64));
+  kb.spread = builder.CreateBinaryIntrinsic(
       Intrinsic::umax,
-      b.CreateBinaryIntrinsic(Intrinsic::umin, tiles, c64(kPrefetchTiles)),
+      builder.CreateBinaryIntrinsic(Intrinsic::umin, tiles,
+                                    c64(kPrefetchTiles)),
       c64(1));
-  kb.pfStride = b.CreateUDiv(c64(nr * 4), kb.spread);
+  kb.pfStride = builder.CreateUDiv(c64(nr * 4), kb.spread);
   emitForEach(it.pBeg, it.pEnd, c64(1),
               [&](Value *p) { emitDensePanel(ds, it, kb, p); });
   if (ds.pl.gemvPanels > 1)
@@ -611,12 +622,13 @@ void ModelEmitter::emitDenseKBlock(const DenseStage &ds, const DenseItem &it,
 }
 
 Value *ModelEmitter::isLastPanel(const DenseItem &it, Value *p) {
-  return b.CreateICmpEQ(b.CreateAdd(p, c64(1)), it.pEnd);
+  return builder.CreateICmpEQ(builder.CreateAdd(p, c64(1)), it.pEnd);
 }
 
 Value *ModelEmitter::denseRowPtr(const DenseStage &ds, const DenseKBlock &kb,
                                  Value *m) {
-  return gepF(ds.in, b.CreateAdd(b.CreateMul(m, c64(ds.lda)), kb.kc0));
+  return gepF(ds.in,
+              builder.CreateAdd(builder.CreateMul(m, c64(ds.lda)), kb.kc0));
 }
 
 Value *ModelEmitter::nextMicroPanel(const DenseStage &ds, const DenseItem &it,
@@ -624,22 +636,25 @@ Value *ModelEmitter::nextMicroPanel(const DenseStage &ds, const DenseItem &it,
   // The next panel of the group in this k block, else the group's first
   // panel in the next k block, else (p, kc0) itself.
   uint64_t k = ds.pl.k, nr = ds.pl.nr;
-  Value *here =
-      b.CreateAdd(b.CreateMul(p, c64(k * nr)), b.CreateMul(kb.kc0, c64(nr)));
-  Value *nextP = b.CreateAdd(here, c64(k * nr));
-  Value *nextK = b.CreateAdd(b.CreateMul(it.pBeg, c64(k * nr)),
-                             b.CreateMul(b.CreateAdd(kb.kc0, kb.kc), c64(nr)));
+  Value *here = builder.CreateAdd(builder.CreateMul(p, c64(k * nr)),
+                                  builder.CreateMul(kb.kc0, c64(nr)));
+  Value *nextP = builder.CreateAdd(here, c64(k * nr));
+  Value *nextK = builder.CreateAdd(
+      builder.CreateMul(it.pBeg, c64(k * nr)),
+      builder.CreateMul(builder.CreateAdd(kb.kc0, kb.kc), c64(nr)));
   return gepF(ds.params.weight,
-              b.CreateSelect(isLastPanel(it, p),
-                             b.CreateSelect(kb.lastK, here, nextK), nextP));
+              builder.CreateSelect(isLastPanel(it, p),
+                                   builder.CreateSelect(kb.lastK, here, nextK),
+                                   nextP));
 }
 
 Value *ModelEmitter::tilePrefetch(const DenseKBlock &kb, Value *next,
                                   Value *t) {
-  Value *part = b.CreateBinaryIntrinsic(Intrinsic::umin, t,
-                                        b.CreateSub(kb.spread, c64(1)));
-  return b.CreateGEP(b.getInt8Ty(), next,
-                     b.CreateMul(part, b.CreateMul(kb.kc, kb.pfStride)));
+  Value *part = builder.CreateBinaryIntrinsic(
+      Intrinsic::umin, t, builder.CreateSub(kb.spread, c64(1)));
+  return builder.CreateGEP(
+      builder.getInt8Ty(), next,
+      builder.CreateMul(part, builder.CreateMul(kb.kc, kb.pfStride)));
 }
 
 void ModelEmitter::callDenseKernel(const DenseStage &ds, const DenseKBlock &kb,
@@ -647,17 +662,18 @@ void ModelEmitter::callDenseKernel(const DenseStage &ds, const DenseKBlock &kb,
                                    Value *pfStride, Value *cNext,
                                    Value *aheadRows) {
   uint64_t k = ds.pl.k, n = ds.pl.n, nr = ds.pl.nr;
-  Value *bp = gepF(ds.params.weight, b.CreateAdd(b.CreateMul(p, c64(k * nr)),
-                                                 b.CreateMul(kb.kc0, c64(nr))));
-  Value *cp = gepF(ds.out, b.CreateMul(p, c64(nr)));
-  Value *bias =
-      ds.params.bias ? gepF(ds.biasPtr, b.CreateMul(p, c64(nr))) : ds.biasPtr;
-  Value *nvalid = b.CreateSub(c64(n), b.CreateMul(p, c64(nr)));
+  Value *bp = gepF(ds.params.weight,
+                   builder.CreateAdd(builder.CreateMul(p, c64(k * nr)),
+                                     builder.CreateMul(kb.kc0, c64(nr))));
+  Value *cp = gepF(ds.out, builder.CreateMul(p, c64(nr)));
+  Value *bias = ds.params.bias ? gepF(ds.biasPtr, builder.CreateMul(p, c64(nr)))
+                               : ds.biasPtr;
+  Value *nvalid = builder.CreateSub(c64(n), builder.CreateMul(p, c64(nr)));
   Value *aPtr = denseRowPtr(ds, kb, m);
-  Value *cPtr = gepF(cp, b.CreateMul(m, c64(ds.ldc)));
+  Value *cPtr = gepF(cp, builder.CreateMul(m, c64(ds.ldc)));
   if (!pf) {
     // Its own stream, kWeightPrefetchSteps k-steps ahead.
-    pf = b.CreateGEP(f32, bp, c64(kWeightPrefetchSteps * nr));
+    pf = builder.CreateGEP(f32, bp, c64(kWeightPrefetchSteps * nr));
     pfStride = c64(nr * 4);
   }
   std::array<Value *, kUkrArgCount> args;
@@ -674,24 +690,24 @@ void ModelEmitter::callDenseKernel(const DenseStage &ds, const DenseKBlock &kb,
   args[kUkrPrefetchStride] = pfStride;
   args[kUkrNextC] = cNext ? cNext : cPtr;
   args[kUkrAheadRows] = aheadRows ? aheadRows : aPtr;
-  b.CreateCall(fn, args);
+  builder.CreateCall(fn, args);
 }
 
 void ModelEmitter::emitSwitch(Value *v, unsigned first, unsigned count,
                               const std::function<void(unsigned)> &body) {
   if (first >= count)
     return;
-  Function *fn = b.GetInsertBlock()->getParent();
+  Function *fn = builder.GetInsertBlock()->getParent();
   BasicBlock *done = BasicBlock::Create(ctx, "sw.done", fn);
-  SwitchInst *sw = b.CreateSwitch(v, done, count - first);
+  SwitchInst *sw = builder.CreateSwitch(v, done, count - first);
   for (unsigned r = first; r < count; ++r) {
     BasicBlock *caseBB = BasicBlock::Create(ctx, "sw.case", fn);
     sw->addCase(ConstantInt::get(cast<IntegerType>(i64), r), caseBB);
-    b.SetInsertPoint(caseBB);
+    builder.SetInsertPoint(caseBB);
     body(r);
-    b.CreateBr(done);
+    builder.CreateBr(done);
   }
-  b.SetInsertPoint(done);
+  builder.SetInsertPoint(done);
 }
 
 void ModelEmitter::emitDensePanel(const DenseStage &ds, const DenseItem &it,
@@ -699,9 +715,10 @@ void ModelEmitter::emitDensePanel(const DenseStage &ds, const DenseItem &it,
   uint64_t nr = ds.pl.nr, mrMax = ds.pl.mr;
   Value *next = nextMicroPanel(ds, it, kb, p);
   // The tile after the panel's last: the first rows of the next panel.
-  Value *cNextPanel =
-      gepF(ds.out, b.CreateAdd(b.CreateMul(it.m0, c64(ds.ldc)),
-                               b.CreateMul(b.CreateAdd(p, c64(1)), c64(nr))));
+  Value *cNextPanel = gepF(
+      ds.out, builder.CreateAdd(
+                  builder.CreateMul(it.m0, c64(ds.ldc)),
+                  builder.CreateMul(builder.CreateAdd(p, c64(1)), c64(nr))));
   emitForEach(c64(0), it.nFull, c64(1), [&](Value *t) {
     emitFullTile(ds, it, kb, p, t, next, cNextPanel);
   });
@@ -722,15 +739,15 @@ void ModelEmitter::emitFullTile(const DenseStage &ds, const DenseItem &it,
                                 Value *next, Value *cNextPanel) {
   uint64_t nr = ds.pl.nr, mrMax = ds.pl.mr;
   Function *kernel = ds.kernels[mrMax];
-  Value *m = b.CreateAdd(it.m0, b.CreateMul(t, c64(mrMax)));
-  Value *mNext = b.CreateAdd(m, c64(mrMax));
+  Value *m = builder.CreateAdd(it.m0, builder.CreateMul(t, c64(mrMax)));
+  Value *mNext = builder.CreateAdd(m, c64(mrMax));
   // The tile after this one: the next rows of this panel, else the first
   // rows of the next panel.
-  Value *cNext =
-      b.CreateSelect(b.CreateICmpULT(mNext, it.mEnd),
-                     gepF(ds.out, b.CreateAdd(b.CreateMul(mNext, c64(ds.ldc)),
-                                              b.CreateMul(p, c64(nr)))),
-                     cNextPanel);
+  Value *cNext = builder.CreateSelect(
+      builder.CreateICmpULT(mNext, it.mEnd),
+      gepF(ds.out, builder.CreateAdd(builder.CreateMul(mNext, c64(ds.ldc)),
+                                     builder.CreateMul(p, c64(nr)))),
+      cNextPanel);
   if (!ds.coldTile) {
     callDenseKernel(ds, kb, kernel, p, m, tilePrefetch(kb, next, t),
                     kb.pfStride, cNext);
@@ -740,29 +757,32 @@ void ModelEmitter::emitFullTile(const DenseStage &ds, const DenseItem &it,
   // panel) fetches the rows of the tile kColdPrefetchTiles on, and the
   // last pass (last panel and k block) the first rows of the next row
   // block, where the next item starts; the passes between find them in L2.
-  Value *mAhead = b.CreateAdd(m, c64(kColdPrefetchTiles * mrMax));
-  Value *inBlock = b.CreateICmpULE(b.CreateAdd(mAhead, c64(mrMax)), it.mTail);
-  Value *nextBlock = b.CreateAdd(it.mEnd, b.CreateSub(mAhead, it.mTail));
-  Value *use = b.CreateAnd(
-      ds.coldSource, b.CreateSelect(inBlock, b.CreateICmpEQ(p, it.pBeg),
-                                    b.CreateAnd(isLastPanel(it, p), kb.lastK)));
-  Value *aheadPtr = b.CreateSelect(
+  Value *mAhead = builder.CreateAdd(m, c64(kColdPrefetchTiles * mrMax));
+  Value *inBlock =
+      builder.CreateICmpULE(builder.CreateAdd(mAhead, c64(mrMax)), it.mTail);
+  Value *nextBlock =
+      builder.CreateAdd(it.mEnd, builder.CreateSub(mAhead, it.mTail));
+  Value *use = builder.CreateAnd(
+      ds.coldSource,
+      builder.CreateSelect(inBlock, builder.CreateICmpEQ(p, it.pBeg),
+                           builder.CreateAnd(isLastPanel(it, p), kb.lastK)));
+  Value *aheadPtr = builder.CreateSelect(
       inBlock, denseRowPtr(ds, kb, mAhead),
-      b.CreateGEP(f32, ds.in, b.CreateMul(nextBlock, c64(ds.lda))));
-  Function *fn = b.GetInsertBlock()->getParent();
+      builder.CreateGEP(f32, ds.in, builder.CreateMul(nextBlock, c64(ds.lda))));
+  Function *fn = builder.GetInsertBlock()->getParent();
   BasicBlock *coldBB = BasicBlock::Create(ctx, "tile.cold", fn);
   BasicBlock *warmBB = BasicBlock::Create(ctx, "tile.warm", fn);
   BasicBlock *doneBB = BasicBlock::Create(ctx, "tile.done", fn);
-  b.CreateCondBr(use, coldBB, warmBB);
-  b.SetInsertPoint(coldBB);
+  builder.CreateCondBr(use, coldBB, warmBB);
+  builder.SetInsertPoint(coldBB);
   callDenseKernel(ds, kb, ds.coldTile, p, m, tilePrefetch(kb, next, t),
                   kb.pfStride, cNext, aheadPtr);
-  b.CreateBr(doneBB);
-  b.SetInsertPoint(warmBB);
+  builder.CreateBr(doneBB);
+  builder.SetInsertPoint(warmBB);
   callDenseKernel(ds, kb, kernel, p, m, tilePrefetch(kb, next, t), kb.pfStride,
                   cNext);
-  b.CreateBr(doneBB);
-  b.SetInsertPoint(doneBB);
+  builder.CreateBr(doneBB);
+  builder.SetInsertPoint(doneBB);
 }
 
 void ModelEmitter::emitGemvRow(const DenseStage &ds, const DenseItem &it,
@@ -770,22 +790,23 @@ void ModelEmitter::emitGemvRow(const DenseStage &ds, const DenseItem &it,
   // A single remaining row: gemvPanels panels per call, then a switch on
   // the panels left.
   unsigned pgMax = ds.pl.gemvPanels;
-  Function *fn = b.GetInsertBlock()->getParent();
+  Function *fn = builder.GetInsertBlock()->getParent();
   BasicBlock *gemvBB = BasicBlock::Create(ctx, "gemv", fn);
   BasicBlock *gemvDone = BasicBlock::Create(ctx, "gemv.done", fn);
-  b.CreateCondBr(b.CreateICmpEQ(it.rem, c64(1)), gemvBB, gemvDone);
-  b.SetInsertPoint(gemvBB);
-  Value *nP = b.CreateSub(it.pEnd, it.pBeg);
-  Value *pFullEnd = b.CreateAdd(
-      it.pBeg, b.CreateMul(b.CreateUDiv(nP, c64(pgMax)), c64(pgMax)));
+  builder.CreateCondBr(builder.CreateICmpEQ(it.rem, c64(1)), gemvBB, gemvDone);
+  builder.SetInsertPoint(gemvBB);
+  Value *nP = builder.CreateSub(it.pEnd, it.pBeg);
+  Value *pFullEnd = builder.CreateAdd(
+      it.pBeg,
+      builder.CreateMul(builder.CreateUDiv(nP, c64(pgMax)), c64(pgMax)));
   emitForEach(it.pBeg, pFullEnd, c64(pgMax), [&](Value *p) {
     callDenseKernel(ds, kb, ds.gemv[pgMax], p, it.mTail, nullptr, nullptr);
   });
-  emitSwitch(b.CreateSub(it.pEnd, pFullEnd), 1, pgMax, [&](unsigned q) {
+  emitSwitch(builder.CreateSub(it.pEnd, pFullEnd), 1, pgMax, [&](unsigned q) {
     callDenseKernel(ds, kb, ds.gemv[q], pFullEnd, it.mTail, nullptr, nullptr);
   });
-  b.CreateBr(gemvDone);
-  b.SetInsertPoint(gemvDone);
+  builder.CreateBr(gemvDone);
+  builder.SetInsertPoint(gemvDone);
 }
 
 } // namespace seqc::codegen::cpu

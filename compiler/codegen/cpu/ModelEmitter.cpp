@@ -45,9 +45,10 @@ Function *ModelEmitter::newFunction(FunctionType *ty, const std::string &name,
 }
 
 Value *ModelEmitter::sourceCold(Value *rows, uint64_t stride) {
-  return b.CreateZExt(b.CreateICmpUGT(b.CreateMul(rows, c64(stride * 4)),
-                                      c64(kColdSourceBytes)),
-                      i64);
+  return builder.CreateZExt(
+      builder.CreateICmpUGT(builder.CreateMul(rows, c64(stride * 4)),
+                            c64(kColdSourceBytes)),
+      i64);
 }
 
 Value *ModelEmitter::stageSourceCold(const StagePlan &st, Value *rows) {
@@ -55,28 +56,32 @@ Value *ModelEmitter::stageSourceCold(const StagePlan &st, Value *rows) {
 }
 
 Value *ModelEmitter::fusedBlockRows(Value *rows, uint64_t maxRows) {
-  Value *share = b.CreateUDiv(b.CreateAdd(rows, c64(kFusedShareItems - 1)),
-                              c64(kFusedShareItems));
-  Value *aligned =
-      b.CreateMul(b.CreateUDiv(b.CreateAdd(share, c64(kMaxTileRows - 1)),
-                               c64(kMaxTileRows)),
-                  c64(kMaxTileRows));
+  Value *share =
+      builder.CreateUDiv(builder.CreateAdd(rows, c64(kFusedShareItems - 1)),
+                         c64(kFusedShareItems));
+  Value *aligned = builder.CreateMul(
+      builder.CreateUDiv(builder.CreateAdd(share, c64(kMaxTileRows - 1)),
+                         c64(kMaxTileRows)),
+      c64(kMaxTileRows));
   // Never 0 (a divisor in stageItems), even for rows == 0.
-  aligned =
-      b.CreateBinaryIntrinsic(Intrinsic::umax, aligned, c64(kMaxTileRows));
-  return b.CreateBinaryIntrinsic(Intrinsic::umin, aligned, c64(maxRows));
+  aligned = builder.CreateBinaryIntrinsic(Intrinsic::umax, aligned,
+                                          c64(kMaxTileRows));
+  return builder.CreateBinaryIntrinsic(Intrinsic::umin, aligned, c64(maxRows));
 }
 
 Value *ModelEmitter::rowBlockRows(Value *rows, uint64_t maxRows,
                                   uint64_t align) {
-  Value *blocks = b.CreateBinaryIntrinsic(
+  Value *blocks = builder.CreateBinaryIntrinsic(
       Intrinsic::umax,
-      b.CreateUDiv(b.CreateAdd(rows, c64(maxRows - 1)), c64(maxRows)), c64(1));
-  Value *even =
-      b.CreateUDiv(b.CreateAdd(rows, b.CreateSub(blocks, c64(1))), blocks);
-  Value *aligned = b.CreateMul(
-      b.CreateUDiv(b.CreateAdd(even, c64(align - 1)), c64(align)), c64(align));
-  return b.CreateBinaryIntrinsic(Intrinsic::umin, aligned, c64(maxRows));
+      builder.CreateUDiv(builder.CreateAdd(rows, c64(maxRows - 1)),
+                         c64(maxRows)),
+      c64(1));
+  Value *even = builder.CreateUDiv(
+      builder.CreateAdd(rows, builder.CreateSub(blocks, c64(1))), blocks);
+  Value *aligned = builder.CreateMul(
+      builder.CreateUDiv(builder.CreateAdd(even, c64(align - 1)), c64(align)),
+      c64(align));
+  return builder.CreateBinaryIntrinsic(Intrinsic::umin, aligned, c64(maxRows));
 }
 
 Value *ModelEmitter::stageItems(const StagePlan &st, Value *rows) {
@@ -84,46 +89,46 @@ Value *ModelEmitter::stageItems(const StagePlan &st, Value *rows) {
       st.kind == StageKind::Fused ? fusedBlockRows(rows, st.rowsPerItem)
       : st.rowAlign ? rowBlockRows(rows, st.rowsPerItem, st.rowAlign)
                     : c64(st.rowsPerItem);
-  Value *blocks = b.CreateUDiv(
-      b.CreateAdd(rows, b.CreateSub(blockRows, c64(1))), blockRows);
-  Value *items = b.CreateMul(blocks, c64(st.itemsPerRowBlock));
+  Value *blocks = builder.CreateUDiv(
+      builder.CreateAdd(rows, builder.CreateSub(blockRows, c64(1))), blockRows);
+  Value *items = builder.CreateMul(blocks, c64(st.itemsPerRowBlock));
   if (!st.itemsForOneRow)
     return items;
-  return b.CreateSelect(b.CreateICmpEQ(rows, c64(1)), c64(st.itemsForOneRow),
-                        items);
+  return builder.CreateSelect(builder.CreateICmpEQ(rows, c64(1)),
+                              c64(st.itemsForOneRow), items);
 }
 
 std::vector<Value *> ModelEmitter::emitLoop(Value *begin, Value *end,
                                             Value *step,
                                             std::vector<Value *> init,
                                             const LoopBody &body) {
-  Function *fn = b.GetInsertBlock()->getParent();
-  BasicBlock *pre = b.GetInsertBlock();
+  Function *fn = builder.GetInsertBlock()->getParent();
+  BasicBlock *pre = builder.GetInsertBlock();
   BasicBlock *loop = BasicBlock::Create(ctx, "loop", fn);
   BasicBlock *exit = BasicBlock::Create(ctx, "loop.exit", fn);
-  b.CreateCondBr(b.CreateICmpSLT(begin, end), loop, exit);
-  b.SetInsertPoint(loop);
-  PHINode *iv = b.CreatePHI(i64, 2, "iv");
+  builder.CreateCondBr(builder.CreateICmpSLT(begin, end), loop, exit);
+  builder.SetInsertPoint(loop);
+  PHINode *iv = builder.CreatePHI(i64, 2, "iv");
   iv->addIncoming(begin, pre);
   std::vector<PHINode *> phis;
   std::vector<Value *> carried;
   for (Value *v : init) {
-    PHINode *phi = b.CreatePHI(v->getType(), 2);
+    PHINode *phi = builder.CreatePHI(v->getType(), 2);
     phi->addIncoming(v, pre);
     phis.push_back(phi);
     carried.push_back(phi);
   }
   std::vector<Value *> next = body(iv, carried);
-  BasicBlock *latch = b.GetInsertBlock();
-  Value *ivNext = b.CreateAdd(iv, step);
+  BasicBlock *latch = builder.GetInsertBlock();
+  Value *ivNext = builder.CreateAdd(iv, step);
   iv->addIncoming(ivNext, latch);
   for (size_t i = 0; i < phis.size(); ++i)
     phis[i]->addIncoming(next[i], latch);
-  b.CreateCondBr(b.CreateICmpSLT(ivNext, end), loop, exit);
-  b.SetInsertPoint(exit);
+  builder.CreateCondBr(builder.CreateICmpSLT(ivNext, end), loop, exit);
+  builder.SetInsertPoint(exit);
   std::vector<Value *> result;
   for (size_t i = 0; i < init.size(); ++i) {
-    PHINode *phi = b.CreatePHI(init[i]->getType(), 2);
+    PHINode *phi = builder.CreatePHI(init[i]->getType(), 2);
     phi->addIncoming(init[i], pre);
     phi->addIncoming(next[i], latch);
     result.push_back(phi);
@@ -181,7 +186,7 @@ GlobalVariable *ModelEmitter::privateConstant(Constant *init,
 GlobalVariable *ModelEmitter::placeholder(const std::string &name,
                                           uint64_t offset) {
   // Its uses are rewritten by externalizeArrays().
-  auto *gv = new GlobalVariable(mod, b.getInt8Ty(), /*isConstant=*/true,
+  auto *gv = new GlobalVariable(mod, builder.getInt8Ty(), /*isConstant=*/true,
                                 GlobalValue::ExternalLinkage, nullptr,
                                 prefix + ".external." + name);
   externalArrays.push_back({gv, offset, prefix + "." + name});
@@ -219,7 +224,7 @@ void ModelEmitter::externalizeArrays() {
         auto *load = dyn_cast<Instruction>(base);
         IRBuilder<> at(load ? load->getNextNode()
                             : &*fn->getEntryBlock().getFirstInsertionPt());
-        p = at.CreateInBoundsGEP(b.getInt8Ty(), base, c64(offset), name);
+        p = at.CreateInBoundsGEP(builder.getInt8Ty(), base, c64(offset), name);
       }
       use.set(p);
     }
@@ -239,16 +244,16 @@ Value *ModelEmitter::loadRowVec(Value *row, Value *col, Value *mask,
                                 Value *passThru) {
   Value *p = gepF(row, col);
   if (!mask)
-    return b.CreateAlignedLoad(vecTy, p, Align(4));
-  return b.CreateMaskedLoad(vecTy, p, Align(4), mask, passThru);
+    return builder.CreateAlignedLoad(vecTy, p, Align(4));
+  return builder.CreateMaskedLoad(vecTy, p, Align(4), mask, passThru);
 }
 
 void ModelEmitter::storeRowVec(Value *v, Value *row, Value *col, Value *mask) {
   Value *p = gepF(row, col);
   if (!mask)
-    b.CreateAlignedStore(v, p, Align(4));
+    builder.CreateAlignedStore(v, p, Align(4));
   else
-    b.CreateMaskedStore(v, p, Align(4), mask);
+    builder.CreateMaskedStore(v, p, Align(4), mask);
 }
 
 std::vector<Value *> ModelEmitter::rowLoop(
@@ -284,23 +289,27 @@ ModelEmitter::Task ModelEmitter::beginTask(const std::string &name) {
   Value *ctxArg = &*args++;
   t.begin = &*args++;
   t.end = &*args++;
-  b.SetInsertPoint(BasicBlock::Create(ctx, "entry", t.fn));
-  t.in = b.CreateLoad(ptrTy, b.CreateStructGEP(ctxTy, ctxArg, kCtxSrc));
-  t.out = b.CreateLoad(ptrTy, b.CreateStructGEP(ctxTy, ctxArg, kCtxDst));
-  t.rows = b.CreateLoad(i64, b.CreateStructGEP(ctxTy, ctxArg, kCtxRows));
+  builder.SetInsertPoint(BasicBlock::Create(ctx, "entry", t.fn));
+  t.in = builder.CreateLoad(ptrTy,
+                            builder.CreateStructGEP(ctxTy, ctxArg, kCtxSrc));
+  t.out = builder.CreateLoad(ptrTy,
+                             builder.CreateStructGEP(ctxTy, ctxArg, kCtxDst));
+  t.rows =
+      builder.CreateLoad(i64, builder.CreateStructGEP(ctxTy, ctxArg, kCtxRows));
   return t;
 }
 
 std::pair<Value *, Value *> ModelEmitter::itemRows(const Task &task,
                                                    uint64_t rowsPerItem) {
-  Value *first = b.CreateMul(task.begin, c64(rowsPerItem));
-  Value *last = b.CreateBinaryIntrinsic(
-      Intrinsic::umin, b.CreateMul(task.end, c64(rowsPerItem)), task.rows);
+  Value *first = builder.CreateMul(task.begin, c64(rowsPerItem));
+  Value *last = builder.CreateBinaryIntrinsic(
+      Intrinsic::umin, builder.CreateMul(task.end, c64(rowsPerItem)),
+      task.rows);
   return {first, last};
 }
 
 Function *ModelEmitter::endTask(const Task &task) {
-  b.CreateRetVoid();
+  builder.CreateRetVoid();
   return task.fn;
 }
 
@@ -309,42 +318,44 @@ Function *ModelEmitter::emitFusedStage(const StagePlan &fused,
   Function *f = newFunction(taskTy, prefix + ".fused", false);
   auto args = f->arg_begin();
   Value *ctxArg = &*args++, *begin = &*args++, *end = &*args++;
-  b.SetInsertPoint(BasicBlock::Create(ctx, "entry", f));
-  Value *local = b.CreateAlloca(ctxTy);
+  builder.SetInsertPoint(BasicBlock::Create(ctx, "entry", f));
+  Value *local = builder.CreateAlloca(ctxTy);
   // The run's buffers, in the order of Buffer.
   Value *bufs[4];
   const unsigned bufferFields[4] = {kCtxSrc, kCtxDst, kCtxScratch0,
                                     kCtxScratch1};
   for (unsigned i = 0; i < 4; ++i)
-    bufs[i] =
-        b.CreateLoad(ptrTy, b.CreateStructGEP(ctxTy, ctxArg, bufferFields[i]));
-  Value *rows = b.CreateLoad(i64, b.CreateStructGEP(ctxTy, ctxArg, kCtxRows));
+    bufs[i] = builder.CreateLoad(
+        ptrTy, builder.CreateStructGEP(ctxTy, ctxArg, bufferFields[i]));
+  Value *rows =
+      builder.CreateLoad(i64, builder.CreateStructGEP(ctxTy, ctxArg, kCtxRows));
   Value *blockRows = fusedBlockRows(rows, fused.rowsPerItem);
   if (blob)
-    b.CreateStore(weightsPointerIn(f),
-                  b.CreateStructGEP(ctxTy, local, kCtxWeights));
+    builder.CreateStore(weightsPointerIn(f),
+                        builder.CreateStructGEP(ctxTy, local, kCtxWeights));
   emitForEach(begin, end, c64(1), [&](Value *item) {
-    Value *r0 = b.CreateMul(item, blockRows);
-    Value *n = b.CreateBinaryIntrinsic(Intrinsic::umin, blockRows,
-                                       b.CreateSub(rows, r0));
+    Value *r0 = builder.CreateMul(item, blockRows);
+    Value *n = builder.CreateBinaryIntrinsic(Intrinsic::umin, blockRows,
+                                             builder.CreateSub(rows, r0));
     // Each stage on rows [r0, r0 + n) of its buffers, on this thread. The
     // first reads the model's input, which the blocks stream through once
     // (cold when large); the others read the block just written.
     for (size_t j = 0; j < fused.inner.size(); ++j) {
       const StagePlan &st = fused.inner[j];
       Value *cold = stageSourceCold(st, rows);
-      b.CreateStore(cold, b.CreateStructGEP(ctxTy, local, kCtxSourceCold));
-      b.CreateStore(gepF(bufs[static_cast<unsigned>(st.src)],
-                         b.CreateMul(r0, c64(st.srcStride))),
-                    b.CreateStructGEP(ctxTy, local, kCtxSrc));
-      b.CreateStore(gepF(bufs[static_cast<unsigned>(st.dst)],
-                         b.CreateMul(r0, c64(st.dstStride))),
-                    b.CreateStructGEP(ctxTy, local, kCtxDst));
-      b.CreateStore(n, b.CreateStructGEP(ctxTy, local, kCtxRows));
-      b.CreateCall(taskTy, inner[j], {local, c64(0), stageItems(st, n)});
+      builder.CreateStore(
+          cold, builder.CreateStructGEP(ctxTy, local, kCtxSourceCold));
+      builder.CreateStore(gepF(bufs[static_cast<unsigned>(st.src)],
+                               builder.CreateMul(r0, c64(st.srcStride))),
+                          builder.CreateStructGEP(ctxTy, local, kCtxSrc));
+      builder.CreateStore(gepF(bufs[static_cast<unsigned>(st.dst)],
+                               builder.CreateMul(r0, c64(st.dstStride))),
+                          builder.CreateStructGEP(ctxTy, local, kCtxDst));
+      builder.CreateStore(n, builder.CreateStructGEP(ctxTy, local, kCtxRows));
+      builder.CreateCall(taskTy, inner[j], {local, c64(0), stageItems(st, n)});
     }
   });
-  b.CreateRetVoid();
+  builder.CreateRetVoid();
   return f;
 }
 
@@ -353,9 +364,9 @@ Function *ModelEmitter::emitFusedStage(const StagePlan &fused,
 //===----------------------------------------------------------------------===//
 
 Value *ModelEmitter::scratchBufferBytes(const MemoryPlan &plan, Value *rows) {
-  return b.CreateAnd(
-      b.CreateAdd(b.CreateMul(rows, c64(plan.scratchFeatures * 4)),
-                  c64(kScratchAlign - 1)),
+  return builder.CreateAnd(
+      builder.CreateAdd(builder.CreateMul(rows, c64(plan.scratchFeatures * 4)),
+                        c64(kScratchAlign - 1)),
       c64(~(kScratchAlign - 1)));
 }
 
@@ -363,20 +374,22 @@ void ModelEmitter::emitScratchBytes(const MemoryPlan &plan) {
   FunctionType *ft = FunctionType::get(i64, {i64}, false);
   scratchFn = newFunction(ft, prefix + "_scratch_bytes", true);
   Value *rows = &*scratchFn->arg_begin();
-  b.SetInsertPoint(BasicBlock::Create(ctx, "entry", scratchFn));
+  builder.SetInsertPoint(BasicBlock::Create(ctx, "entry", scratchFn));
   if (plan.scratchBuffers == 0) {
-    b.CreateRet(c64(0));
+    builder.CreateRet(c64(0));
     return;
   }
   // 0 for batch 0, SIZE_MAX above the batch limit, else the alignment
   // slack plus the buffers (scratchBytes in CpuHeader.cpp).
   Value *per = scratchBufferBytes(plan, rows);
-  Value *total = b.CreateAdd(c64(kScratchAlign),
-                             b.CreateMul(per, c64(plan.scratchBuffers)));
-  total = b.CreateSelect(b.CreateICmpUGT(rows, c64(limits::kMaxBatch)),
-                         c64(~uint64_t(0)), total);
-  total = b.CreateSelect(b.CreateICmpEQ(rows, c64(0)), c64(0), total);
-  b.CreateRet(total);
+  Value *total = builder.CreateAdd(
+      c64(kScratchAlign), builder.CreateMul(per, c64(plan.scratchBuffers)));
+  total =
+      builder.CreateSelect(builder.CreateICmpUGT(rows, c64(limits::kMaxBatch)),
+                           c64(~uint64_t(0)), total);
+  total =
+      builder.CreateSelect(builder.CreateICmpEQ(rows, c64(0)), c64(0), total);
+  builder.CreateRet(total);
 }
 
 void ModelEmitter::emitRun(const MemoryPlan &plan,
@@ -388,14 +401,14 @@ void ModelEmitter::emitRun(const MemoryPlan &plan,
   Function *run =
       newFunction(FunctionType::get(i32, params.drop_back(2), false),
                   prefix + "_run", true);
-  b.SetInsertPoint(BasicBlock::Create(ctx, "entry", run));
+  builder.SetInsertPoint(BasicBlock::Create(ctx, "entry", run));
   std::vector<Value *> callArgs;
   for (Argument &arg : run->args())
     callArgs.push_back(&arg);
   Value *nullPtr = ConstantPointerNull::get(cast<PointerType>(ptrTy));
   callArgs.push_back(nullPtr);
   callArgs.push_back(nullPtr);
-  b.CreateRet(b.CreateCall(parallel, callArgs));
+  builder.CreateRet(builder.CreateCall(parallel, callArgs));
   if (blob)
     emitCheckWeights();
 }
@@ -421,15 +434,15 @@ Function *ModelEmitter::emitRunParallel(const MemoryPlan &plan,
   run.pool = &*args++;
   BasicBlock *entry = BasicBlock::Create(ctx, "entry", f);
   BasicBlock *fail = BasicBlock::Create(ctx, "fail", f);
-  b.SetInsertPoint(fail);
-  PHINode *code = b.CreatePHI(i32, 4);
-  b.CreateRet(code);
-  b.SetInsertPoint(entry);
+  builder.SetInsertPoint(fail);
+  PHINode *code = builder.CreatePHI(i32, 4);
+  builder.CreateRet(code);
+  builder.SetInsertPoint(entry);
   auto check = [&](Value *bad, int status) {
     BasicBlock *ok = BasicBlock::Create(ctx, "ok", f);
-    code->addIncoming(b.getInt32(status), b.GetInsertBlock());
-    b.CreateCondBr(bad, fail, ok);
-    b.SetInsertPoint(ok);
+    code->addIncoming(builder.getInt32(status), builder.GetInsertBlock());
+    builder.CreateCondBr(bad, fail, ok);
+    builder.SetInsertPoint(ok);
   };
   if (blob) {
     // Not marked noalias: LLVM would then hoist the tiny path's weight
@@ -439,35 +452,42 @@ Function *ModelEmitter::emitRunParallel(const MemoryPlan &plan,
     emitWeightsChecks(weights, nullptr, check);
   }
   Value *rows = run.rows;
-  check(b.CreateICmpEQ(rows, c64(0)), kRunOk);
-  check(b.CreateICmpUGT(rows, c64(limits::kMaxBatch)), kRunBatchTooLarge);
-  check(b.CreateOr(b.CreateIsNull(run.in), b.CreateIsNull(run.out)),
+  check(builder.CreateICmpEQ(rows, c64(0)), kRunOk);
+  check(builder.CreateICmpUGT(rows, c64(limits::kMaxBatch)), kRunBatchTooLarge);
+  check(builder.CreateOr(builder.CreateIsNull(run.in),
+                         builder.CreateIsNull(run.out)),
         kRunNullPointer);
-  Value *need = b.CreateCall(scratchFn, {rows});
-  check(b.CreateAnd(b.CreateICmpNE(need, c64(0)), b.CreateIsNull(scratch)),
+  Value *need = builder.CreateCall(scratchFn, {rows});
+  check(builder.CreateAnd(builder.CreateICmpNE(need, c64(0)),
+                          builder.CreateIsNull(scratch)),
         kRunNullScratch);
   // The scratch buffers, from the caller's pointer rounded up.
-  Value *addr = b.CreatePtrToInt(scratch, i64);
-  Value *pad = b.CreateAnd(b.CreateNeg(addr), c64(kScratchAlign - 1));
-  Value *base = b.CreateGEP(b.getInt8Ty(), scratch, pad);
+  Value *addr = builder.CreatePtrToInt(scratch, i64);
+  Value *pad =
+      builder.CreateAnd(builder.CreateNeg(addr), c64(kScratchAlign - 1));
+  Value *base = builder.CreateGEP(builder.getInt8Ty(), scratch, pad);
   Value *per = scratchBufferBytes(plan, rows);
-  run.bufs = {run.in, run.out, base, b.CreateGEP(b.getInt8Ty(), base, per)};
+  run.bufs = {run.in, run.out, base,
+              builder.CreateGEP(builder.getInt8Ty(), base, per)};
   // In the entry block, so the frame is fixed (no dynamic stack pointer).
   {
-    IRBuilderBase::InsertPointGuard guard(b);
-    b.SetInsertPoint(entry, entry->getFirstInsertionPt());
-    run.ctx = b.CreateAlloca(ctxTy);
+    IRBuilderBase::InsertPointGuard guard(builder);
+    builder.SetInsertPoint(entry, entry->getFirstInsertionPt());
+    run.ctx = builder.CreateAlloca(ctxTy);
   }
   // The scratch buffers, for a fused stage (the same for every stage).
-  b.CreateStore(run.bufs[2], b.CreateStructGEP(ctxTy, run.ctx, kCtxScratch0));
-  b.CreateStore(run.bufs[3], b.CreateStructGEP(ctxTy, run.ctx, kCtxScratch1));
+  builder.CreateStore(run.bufs[2],
+                      builder.CreateStructGEP(ctxTy, run.ctx, kCtxScratch0));
+  builder.CreateStore(run.bufs[3],
+                      builder.CreateStructGEP(ctxTy, run.ctx, kCtxScratch1));
   if (blob)
-    b.CreateStore(weights, b.CreateStructGEP(ctxTy, run.ctx, kCtxWeights));
-  run.serial = b.CreateIsNull(run.parallelFor);
+    builder.CreateStore(weights,
+                        builder.CreateStructGEP(ctxTy, run.ctx, kCtxWeights));
+  run.serial = builder.CreateIsNull(run.parallelFor);
   if (model.ops.empty()) {
     uint64_t bytes = model.inputType().features() * 4;
-    b.CreateMemMove(run.out, Align(4), run.in, Align(4),
-                    b.CreateMul(rows, c64(bytes)));
+    builder.CreateMemMove(run.out, Align(4), run.in, Align(4),
+                          builder.CreateMul(rows, c64(bytes)));
   }
   if (profile) {
     emitProfileGlobals();
@@ -478,37 +498,37 @@ Function *ModelEmitter::emitRunParallel(const MemoryPlan &plan,
     if (profile)
       emitProfileMark(static_cast<uint32_t>(stageIndex + 1));
   }
-  b.CreateRet(b.getInt32(kRunOk));
+  builder.CreateRet(builder.getInt32(kRunOk));
   return f;
 }
 
 void ModelEmitter::emitStageCall(const StagePlan &st, Function *fn,
                                  const RunState &run) {
-  Function *f = b.GetInsertBlock()->getParent();
+  Function *f = builder.GetInsertBlock()->getParent();
   Value *rows = run.rows;
-  b.CreateStore(run.bufs[static_cast<unsigned>(st.src)],
-                b.CreateStructGEP(ctxTy, run.ctx, kCtxSrc));
-  b.CreateStore(run.bufs[static_cast<unsigned>(st.dst)],
-                b.CreateStructGEP(ctxTy, run.ctx, kCtxDst));
-  b.CreateStore(rows, b.CreateStructGEP(ctxTy, run.ctx, kCtxRows));
-  b.CreateStore(stageSourceCold(st, rows),
-                b.CreateStructGEP(ctxTy, run.ctx, kCtxSourceCold));
+  builder.CreateStore(run.bufs[static_cast<unsigned>(st.src)],
+                      builder.CreateStructGEP(ctxTy, run.ctx, kCtxSrc));
+  builder.CreateStore(run.bufs[static_cast<unsigned>(st.dst)],
+                      builder.CreateStructGEP(ctxTy, run.ctx, kCtxDst));
+  builder.CreateStore(rows, builder.CreateStructGEP(ctxTy, run.ctx, kCtxRows));
+  builder.CreateStore(stageSourceCold(st, rows),
+                      builder.CreateStructGEP(ctxTy, run.ctx, kCtxSourceCold));
   Value *items = stageItems(st, rows);
   BasicBlock *serialBB = BasicBlock::Create(ctx, "serial", f);
   BasicBlock *parBB = BasicBlock::Create(ctx, "parallel", f);
   BasicBlock *next = BasicBlock::Create(ctx, "next", f);
   // Serial when no hook is given or the stage is too small to share.
-  Value *small = b.CreateICmpULT(rows, c64(st.minParallelRows));
-  b.CreateCondBr(b.CreateOr(run.serial, small), serialBB, parBB);
-  b.SetInsertPoint(serialBB);
-  b.CreateCall(taskTy, fn, {run.ctx, c64(0), items});
-  b.CreateBr(next);
-  b.SetInsertPoint(parBB);
+  Value *small = builder.CreateICmpULT(rows, c64(st.minParallelRows));
+  builder.CreateCondBr(builder.CreateOr(run.serial, small), serialBB, parBB);
+  builder.SetInsertPoint(serialBB);
+  builder.CreateCall(taskTy, fn, {run.ctx, c64(0), items});
+  builder.CreateBr(next);
+  builder.SetInsertPoint(parBB);
   FunctionType *pfTy =
       FunctionType::get(voidTy, {ptrTy, i64, ptrTy, ptrTy}, false);
-  b.CreateCall(pfTy, run.parallelFor, {run.pool, items, fn, run.ctx});
-  b.CreateBr(next);
-  b.SetInsertPoint(next);
+  builder.CreateCall(pfTy, run.parallelFor, {run.pool, items, fn, run.ctx});
+  builder.CreateBr(next);
+  builder.SetInsertPoint(next);
 }
 
 void ModelEmitter::emitCheckWeights() {
@@ -519,15 +539,15 @@ void ModelEmitter::emitCheckWeights() {
   Value *w = &*ca++, *bytes = &*ca++;
   BasicBlock *entry = BasicBlock::Create(ctx, "entry", checkFn);
   BasicBlock *bad = BasicBlock::Create(ctx, "bad", checkFn);
-  b.SetInsertPoint(bad);
-  b.CreateRet(b.getInt32(kRunBadWeights));
-  b.SetInsertPoint(entry);
+  builder.SetInsertPoint(bad);
+  builder.CreateRet(builder.getInt32(kRunBadWeights));
+  builder.SetInsertPoint(entry);
   emitWeightsChecks(w, bytes, [&](Value *isBad, int) {
     BasicBlock *ok = BasicBlock::Create(ctx, "ok", checkFn);
-    b.CreateCondBr(isBad, bad, ok);
-    b.SetInsertPoint(ok);
+    builder.CreateCondBr(isBad, bad, ok);
+    builder.SetInsertPoint(ok);
   });
-  b.CreateRet(b.getInt32(kRunOk));
+  builder.CreateRet(builder.getInt32(kRunOk));
 }
 
 void ModelEmitter::emitWeightsChecks(
@@ -536,27 +556,31 @@ void ModelEmitter::emitWeightsChecks(
   // Null or not 64-byte aligned, then the header: the magic, the
   // fingerprint and the size this code was compiled for (module globals
   // the backend sets once every variant is emitted).
-  check(b.CreateOr(b.CreateIsNull(weights),
-                   b.CreateICmpNE(b.CreateAnd(b.CreatePtrToInt(weights, i64),
-                                              c64(WeightsBlob::kAlign - 1)),
-                                  c64(0))),
+  check(builder.CreateOr(
+            builder.CreateIsNull(weights),
+            builder.CreateICmpNE(
+                builder.CreateAnd(builder.CreatePtrToInt(weights, i64),
+                                  c64(WeightsBlob::kAlign - 1)),
+                c64(0))),
         kRunBadWeights);
   Value *expectBytes =
-      b.CreateLoad(i64, mod.getOrInsertGlobal(kWeightsBytesGlobal, i64));
+      builder.CreateLoad(i64, mod.getOrInsertGlobal(kWeightsBytesGlobal, i64));
   if (bytes)
-    check(b.CreateICmpNE(bytes, expectBytes), kRunBadWeights);
+    check(builder.CreateICmpNE(bytes, expectBytes), kRunBadWeights);
   auto field = [&](uint64_t offset) {
-    return b.CreateAlignedLoad(
-        i64, b.CreateConstInBoundsGEP1_64(b.getInt8Ty(), weights, offset),
-        Align(8));
+    return builder.CreateAlignedLoad(i64,
+                                     builder.CreateConstInBoundsGEP1_64(
+                                         builder.getInt8Ty(), weights, offset),
+                                     Align(8));
   };
-  Value *expectPrint =
-      b.CreateLoad(i64, mod.getOrInsertGlobal(kWeightsFingerprintGlobal, i64));
-  Value *wrong = b.CreateOr(
-      b.CreateICmpNE(field(0), c64(WeightsBlob::kMagic)),
-      b.CreateOr(
-          b.CreateICmpNE(field(WeightsBlob::kFingerprintOffset), expectPrint),
-          b.CreateICmpNE(field(WeightsBlob::kSizeOffset), expectBytes)));
+  Value *expectPrint = builder.CreateLoad(
+      i64, mod.getOrInsertGlobal(kWeightsFingerprintGlobal, i64));
+  Value *wrong = builder.CreateOr(
+      builder.CreateICmpNE(field(0), c64(WeightsBlob::kMagic)),
+      builder.CreateOr(
+          builder.CreateICmpNE(field(WeightsBlob::kFingerprintOffset),
+                               expectPrint),
+          builder.CreateICmpNE(field(WeightsBlob::kSizeOffset), expectBytes)));
   check(wrong, kRunBadWeights);
 }
 
@@ -571,17 +595,18 @@ void ModelEmitter::emitProfileGlobals() {
 }
 
 void ModelEmitter::emitProfileMark(uint32_t mark) {
-  Function *f = b.GetInsertBlock()->getParent();
-  Value *hook = b.CreateLoad(ptrTy, profileHook);
+  Function *f = builder.GetInsertBlock()->getParent();
+  Value *hook = builder.CreateLoad(ptrTy, profileHook);
   BasicBlock *call = BasicBlock::Create(ctx, "profile", f);
   BasicBlock *next = BasicBlock::Create(ctx, "profiled", f);
-  b.CreateCondBr(b.CreateIsNull(hook), next, call);
-  b.SetInsertPoint(call);
+  builder.CreateCondBr(builder.CreateIsNull(hook), next, call);
+  builder.SetInsertPoint(call);
   FunctionType *hookTy = FunctionType::get(voidTy, {ptrTy, i32}, false);
-  b.CreateCall(hookTy, hook,
-               {b.CreateLoad(ptrTy, profileUser), b.getInt32(mark)});
-  b.CreateBr(next);
-  b.SetInsertPoint(next);
+  builder.CreateCall(
+      hookTy, hook,
+      {builder.CreateLoad(ptrTy, profileUser), builder.getInt32(mark)});
+  builder.CreateBr(next);
+  builder.SetInsertPoint(next);
 }
 
 Function *ModelEmitter::emitStage(const StagePlan &st) {

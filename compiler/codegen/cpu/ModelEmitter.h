@@ -45,15 +45,15 @@ public:
                const KernelConfig &cfg, llvm::LLVMContext &ctx,
                llvm::Module &mod, bool exportSymbols, bool profile,
                WeightsBlob *blob)
-      : model(model), prefix(prefix), cfg(cfg), ctx(ctx), mod(mod), b(ctx),
-        math(b, cfg.fastMath), exportSymbols(exportSymbols), profile(profile),
-        blob(blob) {
-    f32 = b.getFloatTy();
-    f64 = b.getDoubleTy();
-    i64 = b.getInt64Ty();
-    i32 = b.getInt32Ty();
+      : model(model), prefix(prefix), cfg(cfg), ctx(ctx), mod(mod),
+        builder(ctx), math(builder, cfg.fastMath), exportSymbols(exportSymbols),
+        profile(profile), blob(blob) {
+    f32 = builder.getFloatTy();
+    f64 = builder.getDoubleTy();
+    i64 = builder.getInt64Ty();
+    i32 = builder.getInt32Ty();
     ptrTy = llvm::PointerType::getUnqual(ctx);
-    voidTy = b.getVoidTy();
+    voidTy = builder.getVoidTy();
     vecTy = llvm::FixedVectorType::get(f32, cfg.vectorWidth);
     taskTy = llvm::FunctionType::get(voidTy, {ptrTy, i64, i64}, false);
     // The stage context (CtxField): stages read the first three fields,
@@ -137,7 +137,7 @@ private:
   }
   llvm::Value *c64(uint64_t v) { return llvm::ConstantInt::get(i64, v); }
   llvm::Value *gepF(llvm::Value *base, llvm::Value *index) {
-    return b.CreateInBoundsGEP(f32, base, index);
+    return builder.CreateInBoundsGEP(f32, base, index);
   }
   /// A read-only array of \p count parameters, zeroed and then filled by
   /// \p fill: a private constant, or with external weights an array of
@@ -403,7 +403,7 @@ private:
   const KernelConfig &cfg;
   llvm::LLVMContext &ctx;
   llvm::Module &mod;
-  llvm::IRBuilder<> b;
+  llvm::IRBuilder<> builder;
   MathEmitter math;
   llvm::Type *f32, *f64, *i64, *i32, *ptrTy, *voidTy;
   llvm::FixedVectorType *vecTy;

@@ -90,8 +90,9 @@ Value *ModelEmitter::sumEachAcrossLanes(std::vector<Value *> vecs) {
         x = y;
       if (!y)
         y = x;
-      next.push_back(b.CreateFAdd(b.CreateShuffleVector(x, y, l.lo),
-                                  b.CreateShuffleVector(x, y, l.hi)));
+      next.push_back(
+          builder.CreateFAdd(builder.CreateShuffleVector(x, y, l.lo),
+                             builder.CreateShuffleVector(x, y, l.hi)));
     }
     vecs = std::move(next);
     slot = std::move(nextSlot);
@@ -107,18 +108,18 @@ std::vector<Value *> ModelEmitter::emitIf(
     const std::function<std::vector<Value *>(std::vector<Value *>)> &then) {
   if (!cond)
     return then(std::move(values));
-  Function *fn = b.GetInsertBlock()->getParent();
-  BasicBlock *before = b.GetInsertBlock();
+  Function *fn = builder.GetInsertBlock()->getParent();
+  BasicBlock *before = builder.GetInsertBlock();
   BasicBlock *thenBB = BasicBlock::Create(ctx, "dot.then", fn);
   BasicBlock *joinBB = BasicBlock::Create(ctx, "dot.join", fn);
-  b.CreateCondBr(cond, thenBB, joinBB);
-  b.SetInsertPoint(thenBB);
+  builder.CreateCondBr(cond, thenBB, joinBB);
+  builder.SetInsertPoint(thenBB);
   std::vector<Value *> changed = then(values);
-  BasicBlock *thenEnd = b.GetInsertBlock();
-  b.CreateBr(joinBB);
-  b.SetInsertPoint(joinBB);
+  BasicBlock *thenEnd = builder.GetInsertBlock();
+  builder.CreateBr(joinBB);
+  builder.SetInsertPoint(joinBB);
   for (size_t i = 0; i < values.size(); ++i) {
-    PHINode *phi = b.CreatePHI(values[i]->getType(), 2);
+    PHINode *phi = builder.CreatePHI(values[i]->getType(), 2);
     phi->addIncoming(values[i], before);
     phi->addIncoming(changed[i], thenEnd);
     values[i] = phi;
@@ -151,13 +152,15 @@ std::vector<Value *> ModelEmitter::emitDotStep(const DotTile &t, Value *kk,
     for (unsigned i = 0; i < t.rows; ++i)
       // Not inbounds: near the end of the batch the rows ahead are past
       // the buffer, which a prefetch may touch but an inbounds GEP not.
-      emitPrefetch(b.CreateGEP(f32, t.aRow[i],
-                               b.CreateAdd(kk, c64(t.prefetchRows * t.lda))),
-                   false, kPrefetchToL1);
+      emitPrefetch(
+          builder.CreateGEP(f32, t.aRow[i],
+                            builder.CreateAdd(kk, c64(t.prefetchRows * t.lda))),
+          false, kPrefetchToL1);
   for (uint64_t j = 0; j < n; ++j) {
     // Padded with zeros past k, where the rows' masked loads read zeros.
-    Value *wv = b.CreateAlignedLoad(
-        vecTy, gepF(t.weights, b.CreateAdd(c64(t.pl.weights.index(j, 0)), kk)),
+    Value *wv = builder.CreateAlignedLoad(
+        vecTy,
+        gepF(t.weights, builder.CreateAdd(c64(t.pl.weights.index(j, 0)), kk)),
         Align(cfg.vectorWidth * 4));
     for (unsigned i = 0; i < t.rows; ++i)
       acc[i * n + j] = math.mulAdd(av[i], wv, acc[i * n + j]);
@@ -183,16 +186,17 @@ void ModelEmitter::emitDotOutputs(const DotTile &t,
       Value *x = sumEachAcrossLanes(group);
       // A read of the first block's output is discarded.
       if (block)
-        x = b.CreateFAdd(
-            x, b.CreateSelect(block->first, zero,
-                              loadRowVec(t.cRow[i], c64(g * vw), mask, zero)));
+        x = builder.CreateFAdd(
+            x, builder.CreateSelect(
+                   block->first, zero,
+                   loadRowVec(t.cRow[i], c64(g * vw), mask, zero)));
       x = emitIf(
           block ? block->last : nullptr, {x}, [&](std::vector<Value *> v) {
             Value *y = v[0];
             if (t.bias)
-              y = b.CreateFAdd(y, b.CreateAlignedLoad(vecTy,
-                                                      gepF(t.bias, c64(g * vw)),
-                                                      Align(vw * 4)));
+              y = builder.CreateFAdd(
+                  y, builder.CreateAlignedLoad(vecTy, gepF(t.bias, c64(g * vw)),
+                                               Align(vw * 4)));
             return std::vector<Value *>{math.activation(t.op.act, y)};
           })[0];
       storeRowVec(x, t.cRow[i], c64(g * vw), mask);
@@ -217,18 +221,19 @@ void ModelEmitter::emitDotTile(const ir::Op &op, const DensePlan &pl,
             .prefetchRows = prefetchRows,
             .block = block};
   for (unsigned i = 0; i < rows; ++i) {
-    Value *row = b.CreateAdd(m, c64(i));
-    t.aRow.push_back(gepF(in, b.CreateMul(row, c64(lda))));
-    t.cRow.push_back(gepF(out, b.CreateMul(row, c64(ldc))));
+    Value *row = builder.CreateAdd(m, c64(i));
+    t.aRow.push_back(gepF(in, builder.CreateMul(row, c64(lda))));
+    t.cRow.push_back(gepF(out, builder.CreateMul(row, c64(ldc))));
   }
   std::vector<Value *> accs(rows * pl.n, Constant::getNullValue(vecTy));
   uint64_t kFull = k / vw * vw;
   // This block's whole vectors of k, then (in the last block) the rest.
   Value *kBegin = block ? block->k0 : c64(0);
-  Value *kEnd = block ? b.CreateBinaryIntrinsic(
-                            Intrinsic::umin,
-                            b.CreateAdd(block->k0, c64(pl.dotKc)), c64(kFull))
-                      : c64(kFull);
+  Value *kEnd =
+      block ? builder.CreateBinaryIntrinsic(
+                  Intrinsic::umin, builder.CreateAdd(block->k0, c64(pl.dotKc)),
+                  c64(kFull))
+            : c64(kFull);
   if (kFull > 0)
     accs = emitLoop(kBegin, kEnd, c64(vw), accs,
                     [&](Value *kk, const std::vector<Value *> &carried) {
@@ -259,12 +264,13 @@ Function *ModelEmitter::emitNarrowDenseStage(const ir::Op &op,
   prefetchRows = (prefetchRows + tileRows - 1) / tileRows * tileRows;
   Value *blockRows = rowBlockRows(task.rows, pl.dotBlockRows, tileRows);
   emitForEach(task.begin, task.end, c64(1), [&](Value *item) {
-    Value *m0 = b.CreateMul(item, blockRows);
-    Value *mEnd = b.CreateBinaryIntrinsic(
-        Intrinsic::umin, b.CreateAdd(m0, blockRows), task.rows);
-    Value *count = b.CreateSub(mEnd, m0);
-    Value *mTail = b.CreateAdd(
-        m0, b.CreateMul(b.CreateUDiv(count, c64(tileRows)), c64(tileRows)));
+    Value *m0 = builder.CreateMul(item, blockRows);
+    Value *mEnd = builder.CreateBinaryIntrinsic(
+        Intrinsic::umin, builder.CreateAdd(m0, blockRows), task.rows);
+    Value *count = builder.CreateSub(mEnd, m0);
+    Value *mTail = builder.CreateAdd(
+        m0, builder.CreateMul(builder.CreateUDiv(count, c64(tileRows)),
+                              c64(tileRows)));
     // One pass over the row block (per k block, when the weights are
     // cut into blocks that stay in L1 while every tile reads them).
     auto pass = [&](const DotBlock *block) {
@@ -285,8 +291,9 @@ Function *ModelEmitter::emitNarrowDenseStage(const ir::Op &op,
     emitForEach(c64(0), c64(kp), c64(pl.dotKc), [&](Value *k0) {
       DotBlock block;
       block.k0 = k0;
-      block.first = b.CreateICmpEQ(k0, c64(0));
-      block.last = b.CreateICmpUGE(b.CreateAdd(k0, c64(pl.dotKc)), c64(kp));
+      block.first = builder.CreateICmpEQ(k0, c64(0));
+      block.last =
+          builder.CreateICmpUGE(builder.CreateAdd(k0, c64(pl.dotKc)), c64(kp));
       pass(&block);
     });
   });

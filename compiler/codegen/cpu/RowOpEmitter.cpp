@@ -27,34 +27,36 @@ void ModelEmitter::emitRowSoftmax(Value *inRow, Value *outRow,
       rowLoop(features, {negInf},
               [&](Value *col, Value *mask, const std::vector<Value *> &s) {
                 Value *v = loadRowVec(inRow, col, mask, negInf);
-                return std::vector<Value *>{
-                    b.CreateSelect(b.CreateFCmpOLT(s[0], v), v, s[0])};
+                return std::vector<Value *>{builder.CreateSelect(
+                    builder.CreateFCmpOLT(s[0], v), v, s[0])};
               });
-  Value *maxS = b.CreateUnaryIntrinsic(Intrinsic::vector_reduce_fmax, st[0]);
-  Value *maxD = b.CreateVectorSplat(vw, b.CreateFPExt(maxS, f64));
+  Value *maxS =
+      builder.CreateUnaryIntrinsic(Intrinsic::vector_reduce_fmax, st[0]);
+  Value *maxD = builder.CreateVectorSplat(vw, builder.CreateFPExt(maxS, f64));
   Value *zeroD = Constant::getNullValue(vd);
   st = rowLoop(features, {zeroD},
                [&](Value *col, Value *mask, const std::vector<Value *> &s) {
                  Value *v = loadRowVec(inRow, col, mask, negInf);
-                 Value *e = math.expD(b.CreateFSub(math.toDouble(v), maxD));
+                 Value *e =
+                     math.expD(builder.CreateFSub(math.toDouble(v), maxD));
                  if (mask)
-                   e = b.CreateSelect(mask, e, zeroD);
-                 return std::vector<Value *>{b.CreateFAdd(s[0], e)};
+                   e = builder.CreateSelect(mask, e, zeroD);
+                 return std::vector<Value *>{builder.CreateFAdd(s[0], e)};
                });
   FastMathFlags fmf;
   fmf.setAllowReassoc();
-  IRBuilder<>::FastMathFlagGuard guard(b);
-  b.setFastMathFlags(fmf);
-  Value *sum = b.CreateFAddReduce(ConstantFP::get(f64, 0.0), st[0]);
-  b.clearFastMathFlags();
-  Value *sumV = b.CreateVectorSplat(vw, sum);
+  IRBuilder<>::FastMathFlagGuard guard(builder);
+  builder.setFastMathFlags(fmf);
+  Value *sum = builder.CreateFAddReduce(ConstantFP::get(f64, 0.0), st[0]);
+  builder.clearFastMathFlags();
+  Value *sumV = builder.CreateVectorSplat(vw, sum);
   Value *logSum = logForm ? math.logD(sumV) : nullptr;
   rowLoop(features, {},
           [&](Value *col, Value *mask, const std::vector<Value *> &) {
             Value *v = loadRowVec(inRow, col, mask, negInf);
-            Value *shifted = b.CreateFSub(math.toDouble(v), maxD);
-            Value *r = logForm ? b.CreateFSub(shifted, logSum)
-                               : b.CreateFDiv(math.expD(shifted), sumV);
+            Value *shifted = builder.CreateFSub(math.toDouble(v), maxD);
+            Value *r = logForm ? builder.CreateFSub(shifted, logSum)
+                               : builder.CreateFDiv(math.expD(shifted), sumV);
             storeRowVec(math.toFloat(r), outRow, col, mask);
             return std::vector<Value *>{};
           });
@@ -84,7 +86,7 @@ void ModelEmitter::emitRowOp(const ir::Op &op, unsigned opIndex, Value *inRow,
     emitRowSoftmax(inRow, outRow, features, op.kind == ir::OpKind::LogSoftmax);
     return;
   case ir::OpKind::Identity:
-    b.CreateMemCpy(outRow, Align(4), inRow, Align(4), features * 4);
+    builder.CreateMemCpy(outRow, Align(4), inRow, Align(4), features * 4);
     return;
   case ir::OpKind::Affine:
   case ir::OpKind::LayerNorm:
@@ -111,32 +113,32 @@ ModelEmitter::emitRowMoments(Value *inRow, uint64_t features, double eps) {
       rowLoop(features, {zeroD},
               [&](Value *col, Value *mask, const std::vector<Value *> &st) {
                 Value *v = math.toDouble(loadRowVec(inRow, col, mask, zeroF));
-                return std::vector<Value *>{b.CreateFAdd(st[0], v)};
+                return std::vector<Value *>{builder.CreateFAdd(st[0], v)};
               });
-  b.setFastMathFlags(fmf);
-  Value *mean =
-      b.CreateFDiv(b.CreateFAddReduce(ConstantFP::get(f64, 0.0), s[0]),
-                   ConstantFP::get(f64, static_cast<double>(features)));
-  b.clearFastMathFlags();
-  Value *meanV = b.CreateVectorSplat(vw, mean);
+  builder.setFastMathFlags(fmf);
+  Value *mean = builder.CreateFDiv(
+      builder.CreateFAddReduce(ConstantFP::get(f64, 0.0), s[0]),
+      ConstantFP::get(f64, static_cast<double>(features)));
+  builder.clearFastMathFlags();
+  Value *meanV = builder.CreateVectorSplat(vw, mean);
   s = rowLoop(features, {zeroD},
               [&](Value *col, Value *mask, const std::vector<Value *> &st) {
                 Value *v = math.toDouble(loadRowVec(inRow, col, mask, zeroF));
-                Value *d = b.CreateFSub(v, meanV);
+                Value *d = builder.CreateFSub(v, meanV);
                 if (mask)
-                  d = b.CreateSelect(mask, d, zeroD);
+                  d = builder.CreateSelect(mask, d, zeroD);
                 return std::vector<Value *>{math.mulAdd(d, d, st[0])};
               });
-  b.setFastMathFlags(fmf);
-  Value *var =
-      b.CreateFDiv(b.CreateFAddReduce(ConstantFP::get(f64, 0.0), s[0]),
-                   ConstantFP::get(f64, static_cast<double>(features)));
-  b.clearFastMathFlags();
-  Value *inv = b.CreateFDiv(
+  builder.setFastMathFlags(fmf);
+  Value *var = builder.CreateFDiv(
+      builder.CreateFAddReduce(ConstantFP::get(f64, 0.0), s[0]),
+      ConstantFP::get(f64, static_cast<double>(features)));
+  builder.clearFastMathFlags();
+  Value *inv = builder.CreateFDiv(
       ConstantFP::get(f64, 1.0),
-      b.CreateUnaryIntrinsic(Intrinsic::sqrt,
-                             b.CreateFAdd(var, ConstantFP::get(f64, eps))));
-  return {meanV, b.CreateVectorSplat(vw, inv)};
+      builder.CreateUnaryIntrinsic(
+          Intrinsic::sqrt, builder.CreateFAdd(var, ConstantFP::get(f64, eps))));
+  return {meanV, builder.CreateVectorSplat(vw, inv)};
 }
 
 void ModelEmitter::emitRowAffine(const ir::Op &op, unsigned opIndex,
@@ -157,7 +159,8 @@ void ModelEmitter::emitRowAffine(const ir::Op &op, unsigned opIndex,
   GlobalVariable *scaleG = perFeature(op.weight, 1.0, "scale");
   GlobalVariable *shiftG = perFeature(op.bias, 0.0, "shift");
   auto loadD = [&](GlobalVariable *g, Value *col) {
-    return b.CreateAlignedLoad(vd, b.CreateInBoundsGEP(f64, g, col), Align(8));
+    return builder.CreateAlignedLoad(vd, builder.CreateInBoundsGEP(f64, g, col),
+                                     Align(8));
   };
   Value *meanV = nullptr, *invV = nullptr;
   if (op.kind == ir::OpKind::LayerNorm)
@@ -166,9 +169,9 @@ void ModelEmitter::emitRowAffine(const ir::Op &op, unsigned opIndex,
           [&](Value *col, Value *mask, const std::vector<Value *> &) {
             Value *v = math.toDouble(loadRowVec(inRow, col, mask, zeroF));
             if (op.kind == ir::OpKind::LayerNorm)
-              v = b.CreateFMul(b.CreateFSub(v, meanV), invV);
-            Value *y = b.CreateFAdd(b.CreateFMul(v, loadD(scaleG, col)),
-                                    loadD(shiftG, col));
+              v = builder.CreateFMul(builder.CreateFSub(v, meanV), invV);
+            Value *y = builder.CreateFAdd(
+                builder.CreateFMul(v, loadD(scaleG, col)), loadD(shiftG, col));
             storeRowVec(math.toFloat(y), outRow, col, mask);
             return std::vector<Value *>{};
           });
@@ -182,8 +185,8 @@ Function *ModelEmitter::emitRowStage(const ir::Op &op, unsigned opIndex,
   Value *in = task.in, *out = task.out;
   auto [r0, r1] = itemRows(task, st.rowsPerItem);
   emitForEach(r0, r1, c64(1), [&](Value *r) {
-    Value *inRow = gepF(in, b.CreateMul(r, c64(st.srcStride)));
-    Value *outRow = gepF(out, b.CreateMul(r, c64(st.dstStride)));
+    Value *inRow = gepF(in, builder.CreateMul(r, c64(st.srcStride)));
+    Value *outRow = gepF(out, builder.CreateMul(r, c64(st.dstStride)));
     emitRowOp(op, opIndex, inRow, outRow, inPlaceNorm);
   });
   return endTask(task);

@@ -21,21 +21,21 @@ std::vector<Value *> ModelEmitter::tinySoftmax(std::vector<Value *> feats,
                                                bool logForm) {
   Value *m = feats[0];
   for (size_t i = 1; i < feats.size(); ++i)
-    m = b.CreateSelect(b.CreateFCmpOLT(m, feats[i]), feats[i], m);
+    m = builder.CreateSelect(builder.CreateFCmpOLT(m, feats[i]), feats[i], m);
   Value *md = math.toDouble(m);
   std::vector<Value *> shifted, exps;
   Value *sum = nullptr;
   for (Value *x : feats) {
-    Value *s = b.CreateFSub(math.toDouble(x), md);
+    Value *s = builder.CreateFSub(math.toDouble(x), md);
     shifted.push_back(s);
     Value *e = math.expD(s);
     exps.push_back(e);
-    sum = sum ? b.CreateFAdd(sum, e) : e;
+    sum = sum ? builder.CreateFAdd(sum, e) : e;
   }
   Value *logSum = logForm ? math.logD(sum) : nullptr;
   for (size_t i = 0; i < feats.size(); ++i)
-    feats[i] = math.toFloat(logForm ? b.CreateFSub(shifted[i], logSum)
-                                    : b.CreateFDiv(exps[i], sum));
+    feats[i] = math.toFloat(logForm ? builder.CreateFSub(shifted[i], logSum)
+                                    : builder.CreateFDiv(exps[i], sum));
   return feats;
 }
 
@@ -45,11 +45,11 @@ Value *ModelEmitter::tinyParam(Type *ty, double value, GlobalVariable *array,
     return ConstantFP::get(ty, value);
   // External weights: the scalar from the blob, broadcast to every row.
   Type *elem = ty->getScalarType();
-  Value *v = b.CreateAlignedLoad(
-      elem, b.CreateConstInBoundsGEP1_64(elem, array, index),
+  Value *v = builder.CreateAlignedLoad(
+      elem, builder.CreateConstInBoundsGEP1_64(elem, array, index),
       Align(elem->getPrimitiveSizeInBits() / 8));
   if (auto *vt = dyn_cast<FixedVectorType>(ty))
-    v = b.CreateVectorSplat(vt->getNumElements(), v);
+    v = builder.CreateVectorSplat(vt->getNumElements(), v);
   return v;
 }
 
@@ -112,13 +112,14 @@ ModelEmitter::tinyDense(const ir::Op &op, const TinyParams &tp,
     for (int64_t i = 0; i < inF; ++i) {
       Value *wv = tinyParam(ty, w[j * inF + i], tp.weight, j * inF + i);
       Value *&acc = part[i % chains];
-      acc = acc ? math.mulAdd(feats[i], wv, acc) : b.CreateFMul(feats[i], wv);
+      acc = acc ? math.mulAdd(feats[i], wv, acc)
+                : builder.CreateFMul(feats[i], wv);
     }
     while (part.size() > 1) {
       std::vector<Value *> next;
       for (size_t q = 0; q + 1 < part.size(); q += 2)
         next.push_back(part[q] && part[q + 1]
-                           ? b.CreateFAdd(part[q], part[q + 1])
+                           ? builder.CreateFAdd(part[q], part[q + 1])
                            : (part[q] ? part[q] : part[q + 1]));
       if (part.size() % 2)
         next.push_back(part.back());
@@ -145,28 +146,29 @@ std::vector<Value *> ModelEmitter::tinyAffine(const ir::Op &op,
   if (op.kind == ir::OpKind::LayerNorm) {
     double count = static_cast<double>(feats.size());
     for (Value *x : xd)
-      mean = mean ? b.CreateFAdd(mean, x) : x;
-    mean = b.CreateFDiv(mean, ConstantFP::get(dty, count));
+      mean = mean ? builder.CreateFAdd(mean, x) : x;
+    mean = builder.CreateFDiv(mean, ConstantFP::get(dty, count));
     Value *var = nullptr;
     for (Value *x : xd) {
-      Value *d = b.CreateFSub(x, mean);
-      var = var ? math.mulAdd(d, d, var) : b.CreateFMul(d, d);
+      Value *d = builder.CreateFSub(x, mean);
+      var = var ? math.mulAdd(d, d, var) : builder.CreateFMul(d, d);
     }
-    var = b.CreateFDiv(var, ConstantFP::get(dty, count));
-    inv = b.CreateFDiv(
+    var = builder.CreateFDiv(var, ConstantFP::get(dty, count));
+    inv = builder.CreateFDiv(
         ConstantFP::get(dty, 1.0),
-        b.CreateUnaryIntrinsic(
-            Intrinsic::sqrt, b.CreateFAdd(var, ConstantFP::get(dty, op.eps))));
+        builder.CreateUnaryIntrinsic(
+            Intrinsic::sqrt,
+            builder.CreateFAdd(var, ConstantFP::get(dty, op.eps))));
   }
   for (size_t c = 0; c < feats.size(); ++c) {
     Value *y = xd[c];
     if (op.kind == ir::OpKind::LayerNorm)
-      y = b.CreateFMul(b.CreateFSub(y, mean), inv);
+      y = builder.CreateFMul(builder.CreateFSub(y, mean), inv);
     if (w)
-      y = b.CreateFMul(
+      y = builder.CreateFMul(
           y, tinyParam(dty, static_cast<double>((*w)[c]), tp.weight, c));
     if (bias)
-      y = b.CreateFAdd(
+      y = builder.CreateFAdd(
           y, tinyParam(dty, static_cast<double>((*bias)[c]), tp.bias, c));
     feats[c] = math.toFloat(y);
   }
@@ -219,10 +221,11 @@ Function *ModelEmitter::emitTinyStage(const StagePlan &st) {
     for (uint64_t i = 0; i < inF; ++i) {
       Value *v = PoisonValue::get(ty);
       for (unsigned lane = 0; lane < l; ++lane) {
-        Value *idx = b.CreateAdd(
-            b.CreateMul(b.CreateAdd(r, c64(lane)), c64(inF)), c64(i));
-        v = b.CreateInsertElement(
-            v, b.CreateAlignedLoad(f32, gepF(in, idx), Align(4)),
+        Value *idx = builder.CreateAdd(
+            builder.CreateMul(builder.CreateAdd(r, c64(lane)), c64(inF)),
+            c64(i));
+        v = builder.CreateInsertElement(
+            v, builder.CreateAlignedLoad(f32, gepF(in, idx), Align(4)),
             static_cast<uint64_t>(lane));
       }
       feats.push_back(v);
@@ -230,17 +233,18 @@ Function *ModelEmitter::emitTinyStage(const StagePlan &st) {
     feats = emitTinyChain(std::move(feats));
     for (uint64_t j = 0; j < outF; ++j)
       for (unsigned lane = 0; lane < l; ++lane) {
-        Value *idx = b.CreateAdd(
-            b.CreateMul(b.CreateAdd(r, c64(lane)), c64(outF)), c64(j));
-        b.CreateAlignedStore(
-            b.CreateExtractElement(feats[j], static_cast<uint64_t>(lane)),
+        Value *idx = builder.CreateAdd(
+            builder.CreateMul(builder.CreateAdd(r, c64(lane)), c64(outF)),
+            c64(j));
+        builder.CreateAlignedStore(
+            builder.CreateExtractElement(feats[j], static_cast<uint64_t>(lane)),
             gepF(out, idx), Align(4));
       }
   };
   // Full blocks of `lanes` rows, then single rows.
-  Value *count = b.CreateSub(r1, r0);
-  Value *fullEnd =
-      b.CreateAdd(r0, b.CreateMul(b.CreateUDiv(count, c64(lanes)), c64(lanes)));
+  Value *count = builder.CreateSub(r1, r0);
+  Value *fullEnd = builder.CreateAdd(
+      r0, builder.CreateMul(builder.CreateUDiv(count, c64(lanes)), c64(lanes)));
   emitForEach(r0, fullEnd, c64(lanes), [&](Value *r) { block(r, lanes); });
   emitForEach(fullEnd, r1, c64(1), [&](Value *r) { block(r, 1); });
   return endTask(task);
