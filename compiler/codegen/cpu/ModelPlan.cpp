@@ -25,6 +25,10 @@ uint64_t widthOf(const ir::Model &model, int32_t value) {
 
 bool isDense(const ir::Op &op) { return op.kind == ir::OpKind::Dense; }
 
+/// The work a row-wise op is counted as, per feature, against a Dense
+/// layer's multiply-add per weight (most take a few double operations).
+constexpr uint64_t kRowOpWorkPerFeature = 16;
+
 } // namespace
 
 MemoryPlan planMemory(const ir::Model &model) {
@@ -156,7 +160,7 @@ private:
     st.kind = kind;
     st.rowsPerItem =
         std::max<uint64_t>(1, kRowItemFloats / std::max<uint64_t>(width, 1));
-    setWork(st, width * 16);
+    setWork(st, width * kRowOpWorkPerFeature);
   }
 
   static void setWork(StagePlan &st, uint64_t workPerRow) {
@@ -202,6 +206,7 @@ private:
     fused.kind = StageKind::Fused;
     fused.firstOp = 0;
     fused.lastOp = model.ops.size() - 1;
+    // A row of the widest layer's input and output: 8 bytes a feature.
     fused.rowsPerItem = std::clamp<uint64_t>(
         kFuseBlockBytes / (8 * std::max<uint64_t>(maxWidth, 1)) / kMaxTileRows *
             kMaxTileRows,
