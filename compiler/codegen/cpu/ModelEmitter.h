@@ -75,8 +75,8 @@ private:
     kCtxSrc,        ///< the stage's source rows
     kCtxDst,        ///< its destination rows
     kCtxRows,       ///< how many rows
-    kCtxScratch0,   ///< the scratch buffers, for a fused stage
-    kCtxScratch1,   ///<
+    kCtxScratch0,   ///< scratch buffer 0, for a fused stage
+    kCtxScratch1,   ///< scratch buffer 1, for a fused stage
     kCtxSourceCold, ///< 1 when the source is read from memory
     kCtxWeights,    ///< external weights: the blob
   };
