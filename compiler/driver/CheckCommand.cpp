@@ -2,9 +2,12 @@
 
 #include "compiler/driver/Commands.h"
 #include "compiler/driver/Pipeline.h"
+#include "compiler/driver/Targets.h"
 #include "compiler/ir/Printer.h"
 
 #include <fmt/format.h>
+
+#include <cassert>
 
 namespace seqc::driver {
 
@@ -26,12 +29,40 @@ int runCheckCommand(const DriverOptions &opts) {
   return 0;
 }
 
+namespace {
+
+/// `seqc ir --print-plan`: the plan of --target's backend for the fused IR.
+int printPlan(const ir::Model &fused, const DriverOptions &opts,
+              DiagnosticEngine &diag) {
+  if (!targetBuilt(opts.target, diag))
+    return 1;
+#ifdef SEQC_HAVE_LLVM
+  if (opts.target == Target::Cpu)
+    return printCpuPlan(fused, opts, diag);
+#endif
+#ifdef SEQC_HAVE_CUDA
+  if (opts.target == Target::Cuda)
+    return printCudaPlan(fused, opts, diag);
+#endif
+  assert(false && "targetBuilt checked that the target is built");
+  return 1;
+}
+
+} // namespace
+
 int runIrCommand(const DriverOptions &opts) {
   SourceManager sourceMgr;
   DiagnosticEngine diag(sourceMgr);
+  if (opts.printPlan && !opts.stopAfter.empty()) {
+    diag.error("--print-plan plans the fused IR; it cannot be combined with "
+               "--stop-after");
+    return 1;
+  }
   std::unique_ptr<ir::Model> model = loadCheckedModel(opts, sourceMgr, diag);
   if (!model || !optimizeModel(*model, opts, diag, opts.stopAfter))
     return 1;
+  if (opts.printPlan)
+    return printPlan(*model, opts, diag);
   fmt::print("{}", ir::printModel(*model));
   return 0;
 }

@@ -234,6 +234,19 @@ int emitCpu(const ir::Model &fused, const DriverOptions &opts,
   return 0;
 }
 
+int printCpuPlan(const ir::Model &fused, const DriverOptions &opts,
+                 DiagnosticEngine &diag) {
+  if (!precisionIsF32(opts, diag))
+    return 1;
+  std::string text, error;
+  if (!cpu::describePlan(fused, targetOptions(opts, "model"), text, error)) {
+    diag.error(error);
+    return 1;
+  }
+  fmt::print("{}", text);
+  return 0;
+}
+
 int compileCpu(const ir::Model &fused, const DriverOptions &opts,
                DiagnosticEngine &diag) {
   if (!precisionIsF32(opts, diag))

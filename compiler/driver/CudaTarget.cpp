@@ -148,6 +148,21 @@ int emitCuda(const ir::Model &fused, const DriverOptions &opts,
   return writeOutput(opts, ptx ? compiled.ptx : program.source, diag);
 }
 
+int printCudaPlan(const ir::Model &fused, const DriverOptions &opts,
+                  DiagnosticEngine &diag) {
+  cuda::CudaOptions options;
+  if (!cudaOptionsFrom(opts, "sm_80", options, diag))
+    return 1;
+  cuda::CudaPlan plan;
+  std::string error;
+  if (!cuda::planCudaProgram(fused, options, plan, error)) {
+    diag.error(error);
+    return 1;
+  }
+  fmt::print("{}", plan.str());
+  return 0;
+}
+
 int compileCuda(const ir::Model &fused, const DriverOptions &opts,
                 DiagnosticEngine &diag) {
   if (opts.staticLib) {

@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include <cassert>
+
 namespace seqc::driver {
 
 namespace {
@@ -17,29 +19,21 @@ int generate(const DriverOptions &opts, [[maybe_unused]] bool compile) {
   std::unique_ptr<ir::Model> model = loadOptimizedModel(opts, sourceMgr, diag);
   if (!model)
     return 1;
-  if (!externalWeightsAllowed(opts, opts.target, diag))
+  if (!externalWeightsAllowed(opts, opts.target, diag) ||
+      !targetBuilt(opts.target, diag))
     return 1;
-  switch (opts.target) {
-  case Target::Cpu:
 #ifdef SEQC_HAVE_LLVM
+  if (opts.target == Target::Cpu)
     return compile ? compileCpu(*model, opts, diag)
                    : emitCpu(*model, opts, diag);
-#else
-    diag.error("this seqc was built without the LLVM CPU backend "
-               "(configure with -DSEQC_ENABLE_LLVM=ON and llvm-19-dev)");
-    return 1;
 #endif
-  case Target::Cuda:
-    break;
-  }
 #ifdef SEQC_HAVE_CUDA
-  return compile ? compileCuda(*model, opts, diag)
-                 : emitCuda(*model, opts, diag);
-#else
-  diag.error("this seqc was built without the CUDA backend (configure with "
-             "-DSEQC_ENABLE_CUDA=ON and the CUDA toolkit's NVRTC)");
-  return 1;
+  if (opts.target == Target::Cuda)
+    return compile ? compileCuda(*model, opts, diag)
+                   : emitCuda(*model, opts, diag);
 #endif
+  assert(false && "targetBuilt checked that the target is built");
+  return 1;
 }
 
 } // namespace

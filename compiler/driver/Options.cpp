@@ -206,10 +206,12 @@ bool setBatches(ParseState &state, std::string_view value) {
 using Opts = DriverOptions;
 using enum Command;
 constexpr CommandSet kRunEmitCompileBench = only(Run, Emit, Compile, Bench);
+/// Options that shape the code, which `seqc ir --print-plan` also reads.
+constexpr CommandSet kPlanRunEmitCompileBench = kRunEmitCompileBench | only(Ir);
 
-/// Every option, in the order of the usage text. A new option (such as a
-/// `--print-plan` flag of `seqc ir`) is a field of DriverOptions and one
-/// row here: its spelling, value, commands, section, help and setter.
+/// Every option, in the order of the usage text. A new option is a field
+/// of DriverOptions and one row here: its spelling, value, commands,
+/// section, help and setter.
 constexpr OptionSpec kOptions[] = {
     {"--model", " NAME", nullptr, kAllCommands, Section::Common,
      "the model to use when the file defines several\n(default: the last)",
@@ -234,6 +236,11 @@ constexpr OptionSpec kOptions[] = {
      "stop the pipeline after PASS; run (ref backend):\ninterpret that IR "
      "instead of the shape-checked IR",
      setText<&Opts::stopAfter>},
+    {"--print-plan", "", nullptr, only(Ir), Section::Ir,
+     "print the plan --target's backend makes of the fused\nIR (stages, "
+     "buffers, work items, blocking; cpu: one\nper CPU of --cpu) instead of "
+     "the IR",
+     setTrue<&Opts::printPlan>},
     {"--input", " X.npy|X.csv", nullptr, only(Run), Section::Run,
      "float32 [batch, features] input", setText<&Opts::input>},
     {"--output", " Y.npy", nullptr, only(Run, Emit, Compile), Section::Run,
@@ -253,8 +260,9 @@ constexpr OptionSpec kOptions[] = {
     {"--threads", " N", nullptr, only(Run, Bench), Section::Run,
      "(also bench) threads for the CPU code (default 1)",
      setUnsigned<&Opts::threads, 1, 1024>},
-    {"--target", "", joinedSpellings<kTargets>, only(Emit, Compile),
-     Section::EmitCompile, "the code to generate (default: cpu)",
+    {"--target", "", joinedSpellings<kTargets>, only(Ir, Emit, Compile),
+     Section::EmitCompile,
+     "(also ir --print-plan) the code to generate or plan\n(default: cpu)",
      setChoice<&Opts::target, kTargets>},
     {"--format", "", joinedSpellings<kFormats>, only(Emit),
      Section::EmitCompile,
@@ -268,23 +276,24 @@ constexpr OptionSpec kOptions[] = {
     {"--name", " PREFIX", nullptr, only(Compile), Section::EmitCompile,
      "the prefix of the C symbols (default: PREFIX of -o)",
      setText<&Opts::name>},
-    {"--cpu", " CPU", nullptr, kRunEmitCompileBench, Section::EmitCompile,
-     "(also run, bench) native (the default), x86-64-v2|v3|v4\nor an LLVM "
-     "CPU name; a comma-separated list puts one\nvariant each in the "
-     "object, picked at load time",
+    {"--cpu", " CPU", nullptr, kPlanRunEmitCompileBench, Section::EmitCompile,
+     "(also ir, run, bench) native (the default),\nx86-64-v2|v3|v4 or an LLVM "
+     "CPU name; a comma-\n"
+     "separated list puts one variant each in the object,\npicked at load "
+     "time",
      setText<&Opts::cpu>},
-    {"--target-triple", " T", nullptr, only(Emit, Compile),
+    {"--target-triple", " T", nullptr, only(Ir, Emit, Compile),
      Section::EmitCompile, "cross-compile for T (aarch64-linux-gnu)",
      setText<&Opts::targetTriple>},
-    {"--gpu-arch", " sm_XX", nullptr, kRunEmitCompileBench,
+    {"--gpu-arch", " sm_XX", nullptr, kPlanRunEmitCompileBench,
      Section::EmitCompile,
-     "(also run, bench) the GPU architecture (default sm_80;\nrun, bench: "
+     "(also ir, run, bench) the GPU architecture\n(default sm_80; run, bench: "
      "the GPU at hand)",
      setText<&Opts::gpuArch>},
-    {"--precision", "", joinedSpellings<kPrecisions>, kRunEmitCompileBench,
+    {"--precision", "", joinedSpellings<kPrecisions>, kPlanRunEmitCompileBench,
      Section::EmitCompile,
-     "(also run, bench; cuda) bf16 and f16 use tensor cores\nand accumulate "
-     "in f32 (default f32)",
+     "(also ir, run, bench; cuda) bf16 and f16 use tensor\ncores and "
+     "accumulate in f32 (default f32)",
      setChoice<&Opts::precision, kPrecisions>},
     {"--static-lib", "", nullptr, only(Compile), Section::EmitCompile,
      "(cpu) also write PREFIX.a", setTrue<&Opts::staticLib>},

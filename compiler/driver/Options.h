@@ -64,6 +64,7 @@ struct DriverOptions {
   bool printAfterAll = false;          ///< --print-after-all
   std::vector<std::string> printAfter; ///< --print-after=NAME (repeatable)
   std::string stopAfter;               ///< --stop-after=NAME (ir)
+  bool printPlan = false;              ///< --print-plan (ir)
   Target target = Target::Cpu;         ///< --target cpu|cuda
   /// --format, checked against the target; unset means llvm (cpu) or
   /// cuda (cuda).

@@ -61,6 +61,27 @@ createCpuExecutorIfBuilt([[maybe_unused]] const ir::Model &fused,
 
 } // namespace
 
+bool targetBuilt(Target target, DiagnosticEngine &diag) {
+  switch (target) {
+  case Target::Cpu:
+#ifndef SEQC_HAVE_LLVM
+    diag.error("this seqc was built without the LLVM CPU backend "
+               "(configure with -DSEQC_ENABLE_LLVM=ON and llvm-19-dev)");
+    return false;
+#endif
+    break;
+  case Target::Cuda:
+#ifndef SEQC_HAVE_CUDA
+    diag.error("this seqc was built without the CUDA backend (configure "
+               "with -DSEQC_ENABLE_CUDA=ON and the CUDA toolkit's NVRTC)");
+    return false;
+#endif
+    break;
+  }
+  (void)diag;
+  return true;
+}
+
 bool externalWeightsAllowed(const DriverOptions &opts, Backend backend,
                             DiagnosticEngine &diag) {
   return externalWeightsOnCpu(opts, backend == Backend::Cpu, "--backend",

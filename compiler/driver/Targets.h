@@ -46,6 +46,10 @@ public:
   virtual std::vector<double> takeStageSeconds() { return {}; }
 };
 
+/// Whether this build of seqc has \p target's code generator; reports
+/// (how to configure one that has) when it does not.
+bool targetBuilt(Target target, DiagnosticEngine &diag);
+
 /// False (after reporting) when --external-weights is given for a backend
 /// or target other than the CPU's.
 bool externalWeightsAllowed(const DriverOptions &opts, Backend backend,
@@ -68,6 +72,9 @@ std::unique_ptr<Executor> createCpuExecutor(const ir::Model &fused,
 /// `seqc emit --target cpu`: returns the exit code.
 int emitCpu(const ir::Model &fused, const DriverOptions &opts,
             DiagnosticEngine &diag);
+/// `seqc ir --print-plan --target cpu`: returns the exit code.
+int printCpuPlan(const ir::Model &fused, const DriverOptions &opts,
+                 DiagnosticEngine &diag);
 /// `seqc compile --target cpu`: returns the exit code.
 int compileCpu(const ir::Model &fused, const DriverOptions &opts,
                DiagnosticEngine &diag);
@@ -81,6 +88,9 @@ int emitCuda(const ir::Model &fused, const DriverOptions &opts,
              DiagnosticEngine &diag);
 int compileCuda(const ir::Model &fused, const DriverOptions &opts,
                 DiagnosticEngine &diag);
+/// `seqc ir --print-plan --target cuda`: returns the exit code.
+int printCudaPlan(const ir::Model &fused, const DriverOptions &opts,
+                  DiagnosticEngine &diag);
 #endif
 
 /// Creates the executor for \p backend, or reports that this build of seqc
