@@ -263,11 +263,12 @@ void dumpCuda(const test::CudaTestNetwork &net, bool ptx) {
 
 int main(int argc, char **argv) {
   if (argc < 2) {
-    fmt::print(stderr, "usage: codegen-dump OUTDIR [--no-ptx] [--no-large] [--quick]\n");
+    fmt::print(stderr, "usage: codegen-dump OUTDIR [--no-ptx] [--no-large] "
+                       "[--quick] [--only cpu|cuda]\n");
     return 2;
   }
   outDir = argv[1];
-  bool ptx = true, large = true;
+  bool ptx = true, large = true, cpu = true, cuda = true;
   for (int i = 2; i < argc; ++i) {
     if (std::strcmp(argv[i], "--no-ptx") == 0)
       ptx = false;
@@ -275,18 +276,26 @@ int main(int argc, char **argv) {
       large = false;
     else if (std::strcmp(argv[i], "--quick") == 0)
       ptx = false, large = false, quick = true;
+    else if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+      // One backend's files, for a quick look at a change to it alone.
+      cpu = std::strcmp(argv[++i], "cpu") == 0;
+      cuda = !cpu;
+    }
   }
   std::vector<test::CudaTestNetwork> nets = test::cudaTestNetworks(large);
 #ifdef SEQC_DUMP_CPU
   for (const test::CudaTestNetwork &net : nets)
-    dumpCpu(net);
+    if (cpu)
+      dumpCpu(net);
   for (const test::CudaTestNetwork &net : cpuNetworks())
-    dumpCpu(net);
+    if (cpu)
+      dumpCpu(net);
 #endif
 #ifdef SEQC_DUMP_CUDA
   for (const test::CudaTestNetwork &net : nets)
-    dumpCuda(net, ptx);
+    if (cuda)
+      dumpCuda(net, ptx);
 #endif
-  (void)ptx;
+  (void)ptx, (void)cpu, (void)cuda;
   return failures ? 1 : 0;
 }

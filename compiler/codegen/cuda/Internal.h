@@ -135,19 +135,6 @@ std::string describeBatches(uint64_t minBatch, uint64_t maxBatch);
 // Weight layouts (WeightLayouts.cpp)
 //===----------------------------------------------------------------------===//
 
-/// \p size floats: \p src (if any) followed by zeros.
-std::vector<float> padBias(const std::vector<float> *src, size_t size);
-/// W [out][in] as W^T [in][ldw] floats, zeros in the padding columns.
-std::vector<float> packTransposedF32(const std::vector<float> &weight,
-                                     int64_t in, int64_t out, int64_t ldw);
-/// W [out][in] as [rows][ldw] floats, zeros in the padding.
-std::vector<float> packRowsF32(const std::vector<float> &weight, int64_t in,
-                               int64_t out, int64_t rows, int64_t ldw);
-/// W [out][in] as [rows][ldw] bf16 or f16 bit patterns, zeros in the
-/// padding.
-std::vector<uint16_t> packRows16(const std::vector<float> &weight, int64_t in,
-                                 int64_t out, int64_t rows, int64_t ldw,
-                                 Precision precision);
 /// The parameter blob of \p plan: every planned array packed in its layout
 /// at its offset, zeros between them.
 std::vector<uint8_t> packParams(const CudaPlan &plan,
