@@ -896,10 +896,11 @@ bool OnnxLowering::lowerNoOp(size_t index) {
     rank = 2;
   }
   if (node.opType == "Dropout") {
+    // Opset 12 made training a (constant) input; it must be false.
     const OnnxTensor *training = constantInput(index, 2);
-    if (training && training->scalar().value_or(0) != 0)
-      return failAt(index, "training_mode is true; seqc imports inference "
-                           "graphs");
+    if (training && training->scalar() != 0.0)
+      return failAt(index, "its training_mode is not false; seqc imports "
+                           "inference graphs");
   }
   appendOp(ir::OpKind::Identity, index, nodeLabel(index));
   advance(index);

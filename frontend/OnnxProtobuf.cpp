@@ -109,6 +109,22 @@ uint64_t typedEntries(int32_t dataType, uint64_t numel) {
   return complex ? numel * 2 : numel;
 }
 
+/// Deeper nesting than seqc accepts, to which a failed parse is retried
+/// only to say whether nesting was the reason.
+constexpr int kMaxOnnxNestingProbe = 512;
+
+/// Parses \p bytes as one whole ModelProto with protobuf's total-bytes and
+/// recursion limits set explicitly.
+bool parseWithin(std::string_view bytes, int nesting, onnx::ModelProto &model) {
+  google::protobuf::io::CodedInputStream input(
+      reinterpret_cast<const uint8_t *>(bytes.data()),
+      static_cast<int>(bytes.size()));
+  input.SetTotalBytesLimit(static_cast<int>(kMaxOnnxFileBytes));
+  input.SetRecursionLimit(nesting);
+  return model.ParseFromCodedStream(&input) && input.ConsumedEntireMessage() &&
+         input.CurrentPosition() == static_cast<int>(bytes.size());
+}
+
 class Decoder {
 public:
   Decoder(std::string_view displayName, DiagnosticEngine &diag)
@@ -144,26 +160,24 @@ bool Decoder::parse(std::string_view bytes, onnx::ModelProto &model) {
     return fail(fmt::format("the model is {} bytes, more than protobuf's "
                             "limit of {} bytes for one message",
                             bytes.size(), kMaxOnnxFileBytes));
-  google::protobuf::io::CodedInputStream input(
-      reinterpret_cast<const uint8_t *>(bytes.data()),
-      static_cast<int>(bytes.size()));
-  input.SetTotalBytesLimit(static_cast<int>(kMaxOnnxFileBytes));
-  input.SetRecursionLimit(kMaxOnnxNesting);
   ProtobufLogCapture capture;
   ProtobufLogCapture::take();
-  bool parsed = model.ParseFromCodedStream(&input) &&
-                input.ConsumedEntireMessage() &&
-                input.CurrentPosition() == static_cast<int>(bytes.size());
+  if (parseWithin(bytes, kMaxOnnxNesting, model))
+    return model.has_graph() ||
+           fail("not an ONNX model: it has no graph");
   std::string log = ProtobufLogCapture::take();
-  if (!parsed)
-    return fail(fmt::format(
-        "not a valid ONNX model: the protobuf data is malformed or truncated, "
-        "or its messages are nested more than {} deep{}{}",
-        kMaxOnnxNesting, log.empty() ? "" : " (protobuf: ",
-        log.empty() ? "" : quoteName(log, 200) + ")"));
-  if (!model.has_graph())
-    return fail("not an ONNX model: it has no graph");
-  return true;
+  // Parsing again with a deeper (still bounded) limit tells nesting apart
+  // from broken data, for the message.
+  onnx::ModelProto deeper;
+  if (parseWithin(bytes, kMaxOnnxNestingProbe, deeper))
+    return fail(fmt::format("the model's protobuf messages are nested more "
+                            "than {} deep, the limit",
+                            kMaxOnnxNesting));
+  return fail(fmt::format(
+      "not a valid ONNX model: the protobuf data is malformed or truncated, "
+      "or nested more than {} deep{}{}",
+      kMaxOnnxNestingProbe, log.empty() ? "" : " (protobuf: ",
+      log.empty() ? "" : quoteName(log, 200) + ")"));
 }
 
 bool Decoder::readOpset(const onnx::ModelProto &model) {
@@ -316,18 +330,47 @@ void Decoder::convertTensor(const onnx::TensorProto &proto,
     break;
   case onnx::TensorProto::INT64:
   case onnx::TensorProto::INT32:
+  case onnx::TensorProto::INT16:
+  case onnx::TensorProto::UINT16:
+  case onnx::TensorProto::INT8:
+  case onnx::TensorProto::UINT8:
+  case onnx::TensorProto::BOOL: {
+    int32_t type = proto.data_type();
+    unsigned size = elementSize(type);
     tensor.isInt = true;
     tensor.ints.resize(numel);
     for (uint64_t i = 0; i < numel; ++i) {
-      bool wide = proto.data_type() == onnx::TensorProto::INT64;
-      if (hasRaw)
-        tensor.ints[i] = wide ? static_cast<int64_t>(loadLE64(raw + 8 * i))
-                              : static_cast<int32_t>(loadLE32(raw + 4 * i));
-      else
-        tensor.ints[i] = wide ? proto.int64_data(static_cast<int>(i))
-                              : proto.int32_data(static_cast<int>(i));
+      if (!hasRaw) {
+        // INT64 has its own field; the narrower types use int32_data.
+        tensor.ints[i] = type == onnx::TensorProto::INT64
+                             ? proto.int64_data(static_cast<int>(i))
+                             : proto.int32_data(static_cast<int>(i));
+        continue;
+      }
+      const unsigned char *p = raw + size * i;
+      switch (type) {
+      case onnx::TensorProto::INT64:
+        tensor.ints[i] = static_cast<int64_t>(loadLE64(p));
+        break;
+      case onnx::TensorProto::INT32:
+        tensor.ints[i] = static_cast<int32_t>(loadLE32(p));
+        break;
+      case onnx::TensorProto::INT16:
+        tensor.ints[i] = static_cast<int16_t>(loadLE16(p));
+        break;
+      case onnx::TensorProto::UINT16:
+        tensor.ints[i] = loadLE16(p);
+        break;
+      case onnx::TensorProto::INT8:
+        tensor.ints[i] = static_cast<int8_t>(*p);
+        break;
+      default: // UINT8, BOOL
+        tensor.ints[i] = *p;
+        break;
+      }
     }
     break;
+  }
   default:
     break; // kept without data; refused where it is used
   }
