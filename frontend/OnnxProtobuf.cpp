@@ -163,8 +163,7 @@ bool Decoder::parse(std::string_view bytes, onnx::ModelProto &model) {
   ProtobufLogCapture capture;
   ProtobufLogCapture::take();
   if (parseWithin(bytes, kMaxOnnxNesting, model))
-    return model.has_graph() ||
-           fail("not an ONNX model: it has no graph");
+    return model.has_graph() || fail("not an ONNX model: it has no graph");
   std::string log = ProtobufLogCapture::take();
   // Parsing again with a deeper (still bounded) limit tells nesting apart
   // from broken data, for the message.
@@ -281,42 +280,37 @@ bool Decoder::checkTensorLayout(const onnx::TensorProto &proto,
   return true;
 }
 
-void Decoder::convertTensor(const onnx::TensorProto &proto,
-                            OnnxTensor &tensor) {
-  uint64_t numel = tensor.numElements();
+/// Float elements (FLOAT, FLOAT16, BFLOAT16, DOUBLE) as float32; the layout
+/// was checked, so every read is inside the data.
+std::vector<float> readFloats(const onnx::TensorProto &proto, uint64_t numel) {
+  std::vector<float> floats(numel);
   const auto *raw =
       reinterpret_cast<const unsigned char *>(proto.raw_data().data());
   bool hasRaw = proto.has_raw_data();
   switch (proto.data_type()) {
   case onnx::TensorProto::FLOAT:
-    tensor.isFloat = true;
-    tensor.floats.resize(numel);
     for (uint64_t i = 0; i < numel; ++i) {
       if (!hasRaw) {
-        tensor.floats[i] = proto.float_data(static_cast<int>(i));
+        floats[i] = proto.float_data(static_cast<int>(i));
         continue;
       }
       uint32_t bits = loadLE32(raw + 4 * i);
-      std::memcpy(&tensor.floats[i], &bits, sizeof bits);
+      std::memcpy(&floats[i], &bits, sizeof bits);
     }
     break;
   case onnx::TensorProto::FLOAT16:
   case onnx::TensorProto::BFLOAT16: {
     bool half = proto.data_type() == onnx::TensorProto::FLOAT16;
-    tensor.isFloat = true;
-    tensor.floats.resize(numel);
     for (uint64_t i = 0; i < numel; ++i) {
       // Without raw_data, each int32_data entry holds the 16 bits.
       uint16_t bits =
           hasRaw ? loadLE16(raw + 2 * i)
                  : static_cast<uint16_t>(proto.int32_data(static_cast<int>(i)));
-      tensor.floats[i] = half ? halfToFloat(bits) : bfloat16ToFloat(bits);
+      floats[i] = half ? halfToFloat(bits) : bfloat16ToFloat(bits);
     }
     break;
   }
   case onnx::TensorProto::DOUBLE:
-    tensor.isFloat = true;
-    tensor.floats.resize(numel);
     for (uint64_t i = 0; i < numel; ++i) {
       double value = 0;
       if (hasRaw) {
@@ -325,8 +319,66 @@ void Decoder::convertTensor(const onnx::TensorProto &proto,
       } else {
         value = proto.double_data(static_cast<int>(i));
       }
-      tensor.floats[i] = static_cast<float>(value); // round to nearest
+      floats[i] = static_cast<float>(value); // round to nearest
     }
+    break;
+  default:
+    break;
+  }
+  return floats;
+}
+
+/// Integer elements (INT64, INT32, INT16, UINT16, INT8, UINT8, BOOL) as
+/// int64.
+std::vector<int64_t> readInts(const onnx::TensorProto &proto, uint64_t numel) {
+  std::vector<int64_t> ints(numel);
+  const auto *raw =
+      reinterpret_cast<const unsigned char *>(proto.raw_data().data());
+  bool hasRaw = proto.has_raw_data();
+  int32_t type = proto.data_type();
+  unsigned size = elementSize(type);
+  for (uint64_t i = 0; i < numel; ++i) {
+    if (!hasRaw) {
+      // INT64 has its own field; the narrower types use int32_data.
+      ints[i] = type == onnx::TensorProto::INT64
+                    ? proto.int64_data(static_cast<int>(i))
+                    : proto.int32_data(static_cast<int>(i));
+      continue;
+    }
+    const unsigned char *p = raw + size * i;
+    switch (type) {
+    case onnx::TensorProto::INT64:
+      ints[i] = static_cast<int64_t>(loadLE64(p));
+      break;
+    case onnx::TensorProto::INT32:
+      ints[i] = static_cast<int32_t>(loadLE32(p));
+      break;
+    case onnx::TensorProto::INT16:
+      ints[i] = static_cast<int16_t>(loadLE16(p));
+      break;
+    case onnx::TensorProto::UINT16:
+      ints[i] = loadLE16(p);
+      break;
+    case onnx::TensorProto::INT8:
+      ints[i] = static_cast<int8_t>(*p);
+      break;
+    default: // UINT8, BOOL
+      ints[i] = *p;
+      break;
+    }
+  }
+  return ints;
+}
+
+void Decoder::convertTensor(const onnx::TensorProto &proto,
+                            OnnxTensor &tensor) {
+  switch (proto.data_type()) {
+  case onnx::TensorProto::FLOAT:
+  case onnx::TensorProto::FLOAT16:
+  case onnx::TensorProto::BFLOAT16:
+  case onnx::TensorProto::DOUBLE:
+    tensor.isFloat = true;
+    tensor.floats = readFloats(proto, tensor.numElements());
     break;
   case onnx::TensorProto::INT64:
   case onnx::TensorProto::INT32:
@@ -334,43 +386,10 @@ void Decoder::convertTensor(const onnx::TensorProto &proto,
   case onnx::TensorProto::UINT16:
   case onnx::TensorProto::INT8:
   case onnx::TensorProto::UINT8:
-  case onnx::TensorProto::BOOL: {
-    int32_t type = proto.data_type();
-    unsigned size = elementSize(type);
+  case onnx::TensorProto::BOOL:
     tensor.isInt = true;
-    tensor.ints.resize(numel);
-    for (uint64_t i = 0; i < numel; ++i) {
-      if (!hasRaw) {
-        // INT64 has its own field; the narrower types use int32_data.
-        tensor.ints[i] = type == onnx::TensorProto::INT64
-                             ? proto.int64_data(static_cast<int>(i))
-                             : proto.int32_data(static_cast<int>(i));
-        continue;
-      }
-      const unsigned char *p = raw + size * i;
-      switch (type) {
-      case onnx::TensorProto::INT64:
-        tensor.ints[i] = static_cast<int64_t>(loadLE64(p));
-        break;
-      case onnx::TensorProto::INT32:
-        tensor.ints[i] = static_cast<int32_t>(loadLE32(p));
-        break;
-      case onnx::TensorProto::INT16:
-        tensor.ints[i] = static_cast<int16_t>(loadLE16(p));
-        break;
-      case onnx::TensorProto::UINT16:
-        tensor.ints[i] = loadLE16(p);
-        break;
-      case onnx::TensorProto::INT8:
-        tensor.ints[i] = static_cast<int8_t>(*p);
-        break;
-      default: // UINT8, BOOL
-        tensor.ints[i] = *p;
-        break;
-      }
-    }
+    tensor.ints = readInts(proto, tensor.numElements());
     break;
-  }
   default:
     break; // kept without data; refused where it is used
   }
