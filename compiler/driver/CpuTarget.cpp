@@ -4,8 +4,7 @@
 // `seqc emit --target cpu`, `seqc compile --target cpu` (PREFIX.h, PREFIX.o
 // and optionally PREFIX.a and PREFIX.weights, written atomically) and the JIT
 // executor behind `seqc run --backend cpu`, which uses the runtime's thread
-// pool for
-// --threads N.
+// pool for --threads N.
 //
 //===----------------------------------------------------------------------===//
 
@@ -45,7 +44,7 @@ cpu::CpuTargetOptions targetOptions(const DriverOptions &opts,
   t.fastMath = opts.fastMath;
   t.externalWeights = opts.externalWeights;
   // Only worth its one-off cost over many calls: `seqc bench`.
-  t.hugePages = opts.hugePages && opts.command == "bench";
+  t.hugePages = opts.hugePages && opts.command == Command::Bench;
   return t;
 }
 
@@ -65,12 +64,28 @@ bool isInputFile(const DriverOptions &opts, const std::string &path,
 }
 
 bool precisionIsF32(const DriverOptions &opts, DiagnosticEngine &diag) {
-  if (opts.precision.empty() || opts.precision == "f32")
+  if (!opts.precision || *opts.precision == Precision::F32)
     return true;
   diag.error(fmt::format("--precision {} is not supported by the CPU backend "
                          "(it computes in f32)",
-                         opts.precision));
+                         spelling(*opts.precision)));
   return false;
+}
+
+bench::StageKind stageKind(cpu::StageKind kind) {
+  switch (kind) {
+  case cpu::StageKind::Dense:
+    return bench::StageKind::Dense;
+  case cpu::StageKind::RowOp:
+    return bench::StageKind::RowOp;
+  case cpu::StageKind::RowNorm:
+    return bench::StageKind::RowNorm;
+  case cpu::StageKind::Fused:
+    return bench::StageKind::Fused;
+  case cpu::StageKind::Tiny:
+    break;
+  }
+  return bench::StageKind::Tiny;
 }
 
 class CpuExecutor : public Executor {
@@ -95,17 +110,13 @@ public:
     return jit->hugePageBytes();
   }
 
-  std::vector<ProfiledStage> profiledStages() const override {
-    std::vector<ProfiledStage> out;
+  std::vector<bench::ProfiledStage> profiledStages() const override {
+    std::vector<bench::ProfiledStage> out;
     if (stamps.empty())
       return out;
     for (const cpu::StageInfo &info : jit->stages()) {
-      ProfiledStage stage;
-      stage.kind = info.kind == cpu::StageKind::Dense     ? "dense"
-                   : info.kind == cpu::StageKind::RowOp   ? "row op"
-                   : info.kind == cpu::StageKind::RowNorm ? "row norm"
-                   : info.kind == cpu::StageKind::Fused   ? "fused"
-                                                          : "tiny";
+      bench::ProfiledStage stage;
+      stage.kind = stageKind(info.kind);
       stage.firstOp = info.firstOp;
       stage.lastOp = info.lastOp;
       out.push_back(std::move(stage));
@@ -187,13 +198,8 @@ private:
 
 int emitCpu(const ir::Model &fused, const DriverOptions &opts,
             DiagnosticEngine &diag) {
-  const std::string format = opts.format.empty() ? "llvm" : opts.format;
-  if (format != "llvm" && format != "asm") {
-    diag.error(fmt::format("--format {} is not a CPU output format (use llvm "
-                           "or asm)",
-                           format));
-    return 1;
-  }
+  EmitFormat format = opts.format.value_or(EmitFormat::Llvm);
+  assert(targetOf(format) == Target::Cpu && "the parser checks --format");
   if (!precisionIsF32(opts, diag))
     return 1;
   std::string prefix = opts.name.empty() ? fused.name : opts.name;
@@ -209,8 +215,8 @@ int emitCpu(const ir::Model &fused, const DriverOptions &opts,
   std::string text, error;
   cpu::WeightsBlob weights;
   if (!cpu::generate(fused, targetOptions(opts, prefix),
-                     format == "asm" ? cpu::OutputKind::Assembly
-                                     : cpu::OutputKind::LLVMIR,
+                     format == EmitFormat::Asm ? cpu::OutputKind::Assembly
+                                               : cpu::OutputKind::LLVMIR,
                      text, error, opts.externalWeights ? &weights : nullptr)) {
     diag.error(error);
     return 1;

@@ -17,6 +17,7 @@
 
 #include <fmt/format.h>
 
+#include <cassert>
 #include <cstdio>
 #include <cstdlib>
 
@@ -37,16 +38,8 @@ bool cudaOptionsFrom(const DriverOptions &opts, const std::string &defaultArch,
                            archText));
     return false;
   }
-  std::optional<cuda::Precision> precision =
-      cuda::parsePrecision(opts.precision);
-  if (!precision) {
-    diag.error(fmt::format("unknown --precision '{}' (expected f32, bf16 or "
-                           "f16)",
-                           opts.precision));
-    return false;
-  }
   out.arch = *arch;
-  out.precision = *precision;
+  out.precision = opts.precision.value_or(Precision::F32);
   out.fastMath = opts.fastMath;
   out.strategy = cuda::Strategy::Auto;
   if (const char *s = std::getenv("SEQC_CUDA_STRATEGY"); s && *s) {
@@ -142,22 +135,17 @@ private:
 
 int emitCuda(const ir::Model &fused, const DriverOptions &opts,
              DiagnosticEngine &diag) {
-  const std::string format = opts.format.empty() ? "cuda" : opts.format;
-  if (format != "cuda" && format != "ptx") {
-    diag.error(fmt::format("--format {} is not a CUDA output format (use "
-                           "cuda or ptx)",
-                           format));
-    return 1;
-  }
+  EmitFormat format = opts.format.value_or(EmitFormat::Cuda);
+  assert(targetOf(format) == Target::Cuda && "the parser checks --format");
   cuda::CudaOptions options;
   if (!cudaOptionsFrom(opts, "sm_80", options, diag))
     return 1;
   cuda::CudaProgram program;
   cuda::NvrtcOutput compiled;
-  if (!buildCuda(fused, options, format == "ptx", "", program, compiled, diag))
+  bool ptx = format == EmitFormat::Ptx;
+  if (!buildCuda(fused, options, ptx, "", program, compiled, diag))
     return 1;
-  return writeOutput(opts, format == "ptx" ? compiled.ptx : program.source,
-                     diag);
+  return writeOutput(opts, ptx ? compiled.ptx : program.source, diag);
 }
 
 int compileCuda(const ir::Model &fused, const DriverOptions &opts,

@@ -8,16 +8,6 @@
 
 namespace seqc::driver {
 
-bool externalWeightsOnCpu(const DriverOptions &opts, const std::string &flag,
-                          const std::string &value, DiagnosticEngine &diag) {
-  if (!opts.externalWeights || value == "cpu")
-    return true;
-  diag.error(fmt::format("--external-weights is for the CPU backend only, "
-                         "not {} {}",
-                         flag, value));
-  return false;
-}
-
 namespace {
 
 /// Shared by emit and compile: load, optimise, dispatch on --target.
@@ -27,10 +17,10 @@ int generate(const DriverOptions &opts, [[maybe_unused]] bool compile) {
   std::unique_ptr<ir::Model> model = loadOptimizedModel(opts, sourceMgr, diag);
   if (!model)
     return 1;
-  std::string target = opts.target.empty() ? "cpu" : opts.target;
-  if (!externalWeightsOnCpu(opts, "--target", target, diag))
+  if (!externalWeightsAllowed(opts, opts.target, diag))
     return 1;
-  if (target == "cpu") {
+  switch (opts.target) {
+  case Target::Cpu:
 #ifdef SEQC_HAVE_LLVM
     return compile ? compileCpu(*model, opts, diag)
                    : emitCpu(*model, opts, diag);
@@ -39,6 +29,8 @@ int generate(const DriverOptions &opts, [[maybe_unused]] bool compile) {
                "(configure with -DSEQC_ENABLE_LLVM=ON and llvm-19-dev)");
     return 1;
 #endif
+  case Target::Cuda:
+    break;
   }
 #ifdef SEQC_HAVE_CUDA
   return compile ? compileCuda(*model, opts, diag)
@@ -60,33 +52,6 @@ int runCompileCommand(const DriverOptions &opts) {
     return 1;
   }
   return generate(opts, true);
-}
-
-std::unique_ptr<Executor>
-createExecutor([[maybe_unused]] const ir::Model &fused,
-               const DriverOptions &opts, DiagnosticEngine &diag,
-               [[maybe_unused]] bool profile) {
-  if (opts.backend == "cuda") {
-    if (!externalWeightsOnCpu(opts, "--backend", "cuda", diag))
-      return nullptr;
-    if (profile) {
-      diag.error("the CUDA backend has no per-stage profile");
-      return nullptr;
-    }
-#ifdef SEQC_HAVE_CUDA
-    return createCudaExecutor(fused, opts, diag);
-#else
-    diag.error("this seqc was built without the CUDA backend");
-    return nullptr;
-#endif
-  }
-#ifdef SEQC_HAVE_LLVM
-  return createCpuExecutor(fused, opts, diag, profile);
-#else
-  diag.error("this seqc was built without the LLVM CPU backend; use "
-             "--backend ref");
-  return nullptr;
-#endif
 }
 
 } // namespace seqc::driver

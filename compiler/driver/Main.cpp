@@ -3,24 +3,25 @@
 #include "compiler/driver/Commands.h"
 #include "compiler/driver/Options.h"
 
-#include <string_view>
-
 int main(int argc, char **argv) {
   using namespace seqc::driver;
   bool exitNow = false;
   std::optional<DriverOptions> opts = parseOptions(argc, argv, exitNow);
   if (!opts)
     return exitNow ? 0 : 1;
-  std::string_view command = opts->command;
-  if (command == "check")
+  switch (opts->command) {
+  case Command::Check:
     return runCheckCommand(*opts);
-  if (command == "ir")
+  case Command::Ir:
     return runIrCommand(*opts);
-  if (command == "run")
+  case Command::Run:
     return runRunCommand(*opts);
-  if (command == "emit")
+  case Command::Emit:
     return runEmitCommand(*opts);
-  if (command == "compile")
+  case Command::Compile:
     return runCompileCommand(*opts);
+  case Command::Bench:
+    break;
+  }
   return runBenchCommand(*opts);
 }

@@ -1,48 +1,86 @@
 //===- Options.h - Command-line options of the seqc driver ------*- C++ -*-===//
 //
 // Part of seqc. One options struct for every subcommand; each subcommand
-// says which options it accepts, and the parser rejects the others.
+// says which options it accepts, and the parser rejects the others. Every
+// choice is parsed once, here, into an enum: the commands read typed values
+// and never compare spellings.
 //
 //===----------------------------------------------------------------------===//
 #ifndef SEQC_DRIVER_OPTIONS_H
 #define SEQC_DRIVER_OPTIONS_H
 
+#include "compiler/codegen/cuda/Precision.h"
+
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace seqc::driver {
 
+/// The subcommands: `seqc <command>`.
+enum class Command { Check, Ir, Run, Emit, Compile, Bench };
+
+/// What runs the model (`--backend`): the float64 reference interpreter,
+/// the LLVM CPU JIT or CUDA.
+enum class Backend { Ref, Cpu, Cuda };
+
+/// What code is generated for (`--target`).
+enum class Target { Cpu, Cuda };
+
+/// What `seqc emit` prints (`--format`): LLVM IR or assembly for the CPU,
+/// CUDA C++ or PTX for CUDA.
+enum class EmitFormat { Llvm, Asm, Cuda, Ptx };
+
+/// The arithmetic precision (`--precision`). The CUDA backend's type for
+/// now: the CPU backend computes in f32 only.
+using Precision = cuda::Precision;
+
+/// The command-line spellings: "ir", "ref", "cuda", "asm", "bf16".
+std::string_view spelling(Command command);
+std::string_view spelling(Backend backend);
+std::string_view spelling(Target target);
+std::string_view spelling(EmitFormat format);
+std::string_view spelling(Precision precision);
+
+/// The target whose code \p format is.
+Target targetOf(EmitFormat format);
+
 /// Everything the command line can say. Fields are filled by parseOptions.
 struct DriverOptions {
-  std::string command;                 ///< check, ir, run, emit, compile, bench
+  Command command = Command::Check;    ///< check, ir, run, emit, compile, bench
   std::vector<std::string> positional; ///< MODEL.nn
   std::string modelName;               ///< --model NAME
   std::optional<std::string> weights;  ///< --weights FILE
+  std::string weightsPrefix;           ///< --weights-prefix P
   std::optional<uint64_t> initSeed;    ///< --init-seed N
   std::string input;                   ///< --input X.npy|X.csv
   std::string output;                  ///< --output Y.npy / -o PATH
-  std::string backend;                 ///< --backend ref|cpu|cuda
+  /// --backend; unset means the command's default (run: cpu, or ref in a
+  /// build without LLVM; bench: cpu).
+  std::optional<Backend> backend;
   bool layers = false;                 ///< --layers
   bool printAfterAll = false;          ///< --print-after-all
   std::vector<std::string> printAfter; ///< --print-after=NAME (repeatable)
   std::string stopAfter;               ///< --stop-after=NAME (ir)
-  std::string target;                  ///< --target cpu|cuda
-  std::string format;                  ///< --format llvm|asm|cuda|ptx
-  std::string name;                    ///< --name PREFIX
-  std::string cpu;                     ///< --cpu native|x86-64-v3|...
-  std::string targetTriple;            ///< --target-triple
-  std::string gpuArch;                 ///< --gpu-arch sm_80
-  std::string precision;               ///< --precision f32|bf16|f16
-  bool fastMath = false;               ///< --fast-math
-  bool staticLib = false;              ///< --static-lib
-  bool externalWeights = false;        ///< --external-weights
-  bool hugePages = true;               ///< off: --no-huge-pages (bench)
-  unsigned threads = 1;                ///< --threads N
-  std::vector<uint64_t> batches;       ///< --batch 1,64,1024
-  bool json = false;                   ///< --json
-  unsigned repeat = 0;                 ///< --repeat N (bench; 0 = automatic)
+  Target target = Target::Cpu;         ///< --target cpu|cuda
+  /// --format, checked against the target; unset means llvm (cpu) or
+  /// cuda (cuda).
+  std::optional<EmitFormat> format;
+  std::string name;                   ///< --name PREFIX
+  std::string cpu;                    ///< --cpu native|x86-64-v3|...
+  std::string targetTriple;           ///< --target-triple
+  std::string gpuArch;                ///< --gpu-arch sm_80
+  std::optional<Precision> precision; ///< --precision (unset: f32)
+  bool fastMath = false;              ///< --fast-math
+  bool staticLib = false;             ///< --static-lib
+  bool externalWeights = false;       ///< --external-weights
+  bool hugePages = true;              ///< off: --no-huge-pages (bench)
+  unsigned threads = 1;               ///< --threads N
+  std::vector<uint64_t> batches;      ///< --batch 1,64,1024
+  bool json = false;                  ///< --json
+  unsigned repeat = 0;                ///< --repeat N (bench; 0 = automatic)
 };
 
 /// Parses argv. On a usage error prints a message to stderr and returns
@@ -50,8 +88,8 @@ struct DriverOptions {
 /// \p exitNow.
 std::optional<DriverOptions> parseOptions(int argc, char **argv, bool &exitNow);
 
-/// The usage text.
-const char *usageText();
+/// The usage text, generated from the command and option tables.
+std::string usageText();
 
 } // namespace seqc::driver
 

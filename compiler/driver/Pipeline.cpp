@@ -127,7 +127,10 @@ std::unique_ptr<ir::Model> loadCheckedModel(const DriverOptions &opts,
     return nullptr;
   }
   if (opts.weights) {
-    if (!frontend::loadStateDict(root, *opts.weights, /*strict=*/true, diag))
+    frontend::StateDictOptions load;
+    load.prefix = opts.weightsPrefix;
+    load.origin = frontend::WeightsOrigin::CommandLine;
+    if (!frontend::loadStateDict(root, *opts.weights, load, diag))
       return nullptr;
   } else if (opts.initSeed) {
     frontend::initializeParams(root, *opts.initSeed);

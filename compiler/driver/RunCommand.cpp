@@ -34,11 +34,11 @@ std::string layerExpression(const std::string &model, const std::string &path) {
   return out;
 }
 
-std::string defaultBackend() {
+Backend defaultBackend() {
 #ifdef SEQC_HAVE_LLVM
-  return "cpu";
+  return Backend::Cpu;
 #else
-  return "ref";
+  return Backend::Ref;
 #endif
 }
 
@@ -59,95 +59,73 @@ void printLayers(const ir::Model &model,
   }
 }
 
-} // namespace
-
-int runRunCommand(const DriverOptions &opts) {
-  SourceManager sourceMgr;
-  DiagnosticEngine diag(sourceMgr);
-  if (opts.input.empty()) {
-    diag.error("'seqc run' needs --input X.npy or --input X.csv");
-    return 1;
-  }
-  std::string backend = opts.backend.empty() ? defaultBackend() : opts.backend;
-  if (opts.layers && backend != "ref") {
-    if (!opts.backend.empty()) {
+/// The backend `seqc run` uses: --backend, else the default; --layers
+/// needs the reference interpreter. Nullopt after reporting.
+std::optional<Backend> chooseBackend(const DriverOptions &opts,
+                                     DiagnosticEngine &diag) {
+  Backend backend = opts.backend.value_or(defaultBackend());
+  if (opts.layers && backend != Backend::Ref) {
+    if (opts.backend) {
       diag.error("--layers shows the reference interpreter's view of every "
                  "layer; use it with --backend ref (or no --backend)");
-      return 1;
+      return std::nullopt;
     }
-    backend = "ref";
+    backend = Backend::Ref;
   }
-  if (backend == "ref" && !externalWeightsOnCpu(opts, "--backend", "ref", diag))
-    return 1;
-  std::unique_ptr<ir::Model> model = loadCheckedModel(opts, sourceMgr, diag);
-  if (!model)
-    return 1;
+  if (backend == Backend::Ref &&
+      !externalWeightsAllowed(opts, Backend::Ref, diag))
+    return std::nullopt;
+  return backend;
+}
+
+int64_t batchOf(const Tensor &input) {
+  return input.shape.size() == 2 ? input.shape[0] : 1;
+}
+
+/// Reads --input and checks that it fits \p model and that --output does
+/// not overwrite it. Nullopt after reporting.
+std::optional<Tensor> readInput(const DriverOptions &opts,
+                                const ir::Model &model,
+                                SourceManager &sourceMgr,
+                                DiagnosticEngine &diag) {
   std::optional<Tensor> input = readTensorFile(opts.input, sourceMgr, diag);
   if (!input)
-    return 1;
-  int64_t batch = input->shape.size() == 2 ? input->shape[0] : 1;
+    return std::nullopt;
+  int64_t batch = batchOf(*input);
   int64_t features = input->shape.back();
-  int64_t expected = model->inputType().features();
+  int64_t expected = model.inputType().features();
   if (features != expected) {
     diag.fileError(opts.input,
                    fmt::format("input has {} features per row, but model '{}' "
                                "takes {}",
-                               features, model->name, expected));
-    return 1;
+                               features, model.name, expected));
+    return std::nullopt;
   }
   if (static_cast<uint64_t>(batch) > limits::kMaxBatch) {
     diag.fileError(opts.input, fmt::format("batch of {} rows is more than the "
                                            "limit of {}",
                                            batch, limits::kMaxBatch));
-    return 1;
+    return std::nullopt;
   }
   if (!opts.output.empty() && isSameFile(opts.output, opts.input)) {
     diag.error(
         fmt::format("refusing to overwrite the input file '{}'", opts.input));
-    return 1;
+    return std::nullopt;
   }
-  int64_t outFeatures = model->outputType().features();
-  std::vector<double> result;
+  return input;
+}
 
-  if (!opts.stopAfter.empty() && backend != "ref") {
-    diag.error("--stop-after applies to --backend ref only");
-    return 1;
-  }
-  bool writeDouble = backend == "ref";
-  if (backend == "ref") {
-    if (!opts.stopAfter.empty() &&
-        !optimizeModel(*model, opts, diag, opts.stopAfter))
-      return 1;
-    reference::Matrix x(batch, features);
-    for (size_t i = 0; i < input->data.size(); ++i)
-      x.data[i] = input->data[i];
-    std::vector<reference::Matrix> layers;
-    reference::Matrix y =
-        reference::run(*model, x, opts.layers ? &layers : nullptr);
-    if (opts.layers) {
-      printLayers(*model, layers);
-      return 0;
-    }
-    result = std::move(y.data);
-  } else {
-    if (!optimizeModel(*model, opts, diag))
-      return 1;
-    std::unique_ptr<Executor> executor = createExecutor(*model, opts, diag);
-    if (!executor)
-      return 1;
-    std::vector<float> out(static_cast<size_t>(batch * outFeatures));
-    if (!executor->run(input->data.data(), out.data(),
-                       static_cast<uint64_t>(batch), diag))
-      return 1;
-    result.assign(out.begin(), out.end());
-  }
-
+/// Prints the `[batch, outFeatures]` result, or writes it to --output: as
+/// float64 when it is the reference's (which says so in its output), else
+/// as float32.
+int writeResult(const DriverOptions &opts, const std::vector<double> &result,
+                int64_t batch, int64_t outFeatures, bool asDouble,
+                DiagnosticEngine &diag) {
   if (opts.output.empty()) {
     fmt::print("{}", formatMatrix(result, batch, outFeatures));
     return 0;
   }
-  if (writeDouble) {
-    // The reference backend computes in float64 and says so in its output.
+  if (asDouble) {
     std::string error;
     if (!writeFileAtomic(opts.output,
                          serializeNpyDouble({batch, outFeatures}, result),
@@ -161,6 +139,75 @@ int runRunCommand(const DriverOptions &opts) {
   out.shape = {batch, outFeatures};
   out.data.assign(result.begin(), result.end());
   return writeNpy(opts.output, out, diag) ? 0 : 2;
+}
+
+/// --backend ref: interprets the checked IR (or the IR after --stop-after)
+/// in float64.
+int runReference(const DriverOptions &opts, ir::Model &model,
+                 const Tensor &input, DiagnosticEngine &diag) {
+  if (!opts.stopAfter.empty() &&
+      !optimizeModel(model, opts, diag, opts.stopAfter))
+    return 1;
+  int64_t batch = batchOf(input);
+  reference::Matrix x(batch, input.shape.back());
+  for (size_t i = 0; i < input.data.size(); ++i)
+    x.data[i] = input.data[i];
+  std::vector<reference::Matrix> layers;
+  reference::Matrix y =
+      reference::run(model, x, opts.layers ? &layers : nullptr);
+  if (opts.layers) {
+    printLayers(model, layers);
+    return 0;
+  }
+  return writeResult(opts, y.data, batch, model.outputType().features(),
+                     /*asDouble=*/true, diag);
+}
+
+/// --backend cpu|cuda: optimises the model, compiles and runs it.
+int runCompiled(const DriverOptions &opts, Backend backend, ir::Model &model,
+                const Tensor &input, DiagnosticEngine &diag) {
+  if (!optimizeModel(model, opts, diag))
+    return 1;
+  std::unique_ptr<Executor> executor =
+      createExecutor(model, backend, opts, diag);
+  if (!executor)
+    return 1;
+  int64_t batch = batchOf(input);
+  int64_t outFeatures = model.outputType().features();
+  std::vector<float> out(static_cast<size_t>(batch * outFeatures));
+  if (!executor->run(input.data.data(), out.data(),
+                     static_cast<uint64_t>(batch), diag))
+    return 1;
+  std::vector<double> result(out.begin(), out.end());
+  return writeResult(opts, result, batch, outFeatures, /*asDouble=*/false,
+                     diag);
+}
+
+} // namespace
+
+int runRunCommand(const DriverOptions &opts) {
+  SourceManager sourceMgr;
+  DiagnosticEngine diag(sourceMgr);
+  if (opts.input.empty()) {
+    diag.error("'seqc run' needs --input X.npy or --input X.csv");
+    return 1;
+  }
+  std::optional<Backend> backend = chooseBackend(opts, diag);
+  if (!backend)
+    return 1;
+  std::unique_ptr<ir::Model> model = loadCheckedModel(opts, sourceMgr, diag);
+  if (!model)
+    return 1;
+  std::optional<Tensor> input = readInput(opts, *model, sourceMgr, diag);
+  if (!input)
+    return 1;
+  if (!opts.stopAfter.empty() && *backend != Backend::Ref) {
+    diag.error("--stop-after applies to --backend ref only");
+    return 1;
+  }
+  if (*backend == Backend::Ref)
+    return runReference(opts, *model, *input, diag);
+  return runCompiled(opts, *backend, *model, *input, diag);
 }
 
 } // namespace seqc::driver

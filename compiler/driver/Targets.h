@@ -9,6 +9,7 @@
 #ifndef SEQC_DRIVER_TARGETS_H
 #define SEQC_DRIVER_TARGETS_H
 
+#include "compiler/bench/StageProfile.h"
 #include "compiler/driver/Options.h"
 #include "compiler/ir/IR.h"
 #include "compiler/support/Diagnostics.h"
@@ -16,20 +17,9 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <string>
 #include <vector>
 
 namespace seqc::driver {
-
-/// One stage of the generated code, as a profiling executor times it: a
-/// pass over the batch that computes ops [firstOp, lastOp] of the model.
-struct ProfiledStage {
-  /// "dense", "row op", "row norm" (the softmax that ends a dense op),
-  /// "fused" (every op, block by block) or "tiny" (straight-line code).
-  std::string kind;
-  size_t firstOp = 0;
-  size_t lastOp = 0;
-};
 
 /// Runs a fused model on float32 rows, for `seqc run` and `seqc bench`.
 class Executor {
@@ -48,16 +38,25 @@ public:
   virtual std::optional<uint64_t> hugePageBytes() const { return std::nullopt; }
   /// A profiling executor (createExecutor with `profile`): the stages it
   /// times, in order. Empty for others.
-  virtual std::vector<ProfiledStage> profiledStages() const { return {}; }
+  virtual std::vector<bench::ProfiledStage> profiledStages() const {
+    return {};
+  }
   /// Seconds each stage took, summed over the runs since the last call;
   /// then starts again from zero.
   virtual std::vector<double> takeStageSeconds() { return {}; }
 };
 
-/// False (after reporting) when --external-weights is given with \p flag
-/// (--target, --backend) set to \p value, anything but "cpu".
-bool externalWeightsOnCpu(const DriverOptions &opts, const std::string &flag,
-                          const std::string &value, DiagnosticEngine &diag);
+/// False (after reporting) when --external-weights is given for a backend
+/// or target other than the CPU's.
+bool externalWeightsAllowed(const DriverOptions &opts, Backend backend,
+                            DiagnosticEngine &diag);
+bool externalWeightsAllowed(const DriverOptions &opts, Target target,
+                            DiagnosticEngine &diag);
+
+/// The float64 reference interpreter behind the Executor interface, for
+/// `seqc bench --backend ref`: it converts the rows to double and back,
+/// which is part of what it times.
+std::unique_ptr<Executor> createReferenceExecutor(const ir::Model &model);
 
 #ifdef SEQC_HAVE_LLVM
 /// JIT-compiles \p fused for this host. Returns nullptr after reporting.
@@ -84,10 +83,11 @@ int compileCuda(const ir::Model &fused, const DriverOptions &opts,
                 DiagnosticEngine &diag);
 #endif
 
-/// Creates the executor for opts.backend ("cpu" or "cuda"), or reports that
-/// this build of seqc lacks it. \p profile asks for one that times its
-/// stages (the CPU backend only). Returns nullptr after reporting.
+/// Creates the executor for \p backend, or reports that this build of seqc
+/// lacks it. \p profile asks for one that times its stages (the CPU
+/// backend only). Returns nullptr after reporting.
 std::unique_ptr<Executor> createExecutor(const ir::Model &fused,
+                                         Backend backend,
                                          const DriverOptions &opts,
                                          DiagnosticEngine &diag,
                                          bool profile = false);

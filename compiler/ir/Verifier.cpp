@@ -124,4 +124,32 @@ std::string verifyModel(const Model &model, bool requireBound) {
   return Verifier(model, requireBound).run();
 }
 
+std::string verifyFusedForm(const Model &model) {
+  for (size_t i = 0; i < model.ops.size(); ++i) {
+    const Op &op = model.ops[i];
+    switch (op.kind) {
+    case OpKind::Dense:
+      continue;
+    case OpKind::Act:
+    case OpKind::Softmax:
+    case OpKind::LogSoftmax:
+    case OpKind::LayerNorm:
+    case OpKind::Affine:
+      if (op.rowNorm != RowNorm::None)
+        return fmt::format("op {} ({}) carries a row norm outside a dense "
+                           "epilogue",
+                           i, opName(op.kind));
+      continue;
+    case OpKind::Linear:
+    case OpKind::BatchNorm:
+    case OpKind::Identity:
+      break;
+    }
+    return fmt::format("op {} ({}) is not in fused form (dense, act, softmax, "
+                       "log_softmax, layer_norm or affine)",
+                       i, opName(op.kind));
+  }
+  return {};
+}
+
 } // namespace seqc::ir

@@ -16,6 +16,13 @@ namespace seqc::ir {
 /// otherwise a description of the first violation.
 std::string verifyModel(const Model &model, bool requireBound = false);
 
+/// Checks the form the `fuse` pass leaves (compiler/passes/Fuse.cpp) and the
+/// backends consume: only dense, act, softmax, log_softmax, layer_norm and
+/// affine ops, and a row norm only in a dense op's epilogue. The pass manager
+/// checks it after `fuse`; a backend checks it on entry. Returns an empty
+/// string when the model is in fused form, otherwise the first violation.
+std::string verifyFusedForm(const Model &model);
+
 } // namespace seqc::ir
 
 #endif // SEQC_IR_VERIFIER_H

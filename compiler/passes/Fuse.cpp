@@ -3,7 +3,8 @@
 // Turns every Linear into a Dense op and pulls into its epilogue the
 // activation that follows it and then a Softmax/LogSoftmax, so backends
 // apply them in registers before the store. After this pass the model holds
-// only Dense, Act, Softmax, LogSoftmax, LayerNorm and Affine ops.
+// only Dense, Act, Softmax, LogSoftmax, LayerNorm and Affine ops
+// (ir::verifyFusedForm, which the pass manager checks after this pass).
 //
 //===----------------------------------------------------------------------===//
 
@@ -19,6 +20,7 @@ using ir::OpKind;
 class FusePass : public Pass {
 public:
   std::string_view getName() const override { return "fuse"; }
+  bool establishesFusedForm() const override { return true; }
 
   bool run(ir::Model &model, DiagnosticEngine &) override {
     std::vector<Op> fused;

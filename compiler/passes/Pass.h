@@ -2,7 +2,8 @@
 //
 // Part of seqc. Each pass is a small unit with one job and a name that
 // `--print-after=NAME` accepts. The pass manager verifies the IR after each
-// pass: a pass that breaks an invariant is a compiler bug and aborts.
+// pass (and its fused form from `fuse` on): a pass that breaks an invariant
+// is a compiler bug and aborts.
 //
 //===----------------------------------------------------------------------===//
 #ifndef SEQC_PASSES_PASS_H
@@ -28,6 +29,10 @@ public:
   /// Transforms \p model. Returns false after reporting a user-facing
   /// diagnostic (only the shape checker has any).
   virtual bool run(ir::Model &model, DiagnosticEngine &diag) = 0;
+  /// Whether the model is in fused form after this pass
+  /// (ir::verifyFusedForm): the pass manager then checks that form after it
+  /// and after every later pass, because the backends rely on it.
+  virtual bool establishesFusedForm() const { return false; }
 };
 
 std::unique_ptr<Pass> createShapeCheckPass();

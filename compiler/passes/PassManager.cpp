@@ -18,10 +18,14 @@ const std::vector<std::string_view> &allPassNames() {
 }
 
 bool PassManager::run(ir::Model &model, DiagnosticEngine &diag) {
+  bool fused = false;
   for (const std::unique_ptr<Pass> &pass : passes) {
     if (!pass->run(model, diag))
       return false;
+    fused = fused || pass->establishesFusedForm();
     std::string problem = ir::verifyModel(model, /*requireBound=*/true);
+    if (problem.empty() && fused)
+      problem = ir::verifyFusedForm(model);
     if (!problem.empty()) {
       fmt::print(stderr,
                  "seqc: internal error: the IR is invalid after pass '{}': "

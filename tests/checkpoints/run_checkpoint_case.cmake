@@ -7,7 +7,9 @@
 #
 # Runs MODEL as written (it loads TORCH_DATA/<case>.pt), with --weights
 # SAFETENSORS and with --weights TORCH_DATA/<case>.pt; all three outputs must
-# be byte-identical .npy files.
+# be byte-identical .npy files. With -DPREFIXED=<other case> -DPREFIX=<p>, a
+# fourth run takes --weights TORCH_DATA/<other case>.pt --weights-prefix <p>
+# (a training checkpoint or a wrapped module holding the same weights).
 
 cmake_minimum_required(VERSION 3.20)
 
@@ -24,7 +26,13 @@ file(MAKE_DIRECTORY "${WORKDIR}")
 set(as_written_args)
 set(safetensors_args --weights "${SAFETENSORS}")
 set(checkpoint_args --weights "${TORCH_DATA}/${CHECKPOINT_NAME}.pt")
-foreach(way as_written safetensors checkpoint)
+set(ways safetensors checkpoint)
+if(DEFINED PREFIXED)
+  set(prefixed_args --weights "${TORCH_DATA}/${PREFIXED}.pt"
+                    --weights-prefix "${PREFIX}")
+  list(APPEND ways prefixed)
+endif()
+foreach(way as_written ${ways})
   set(output "${WORKDIR}/${way}.npy")
   execute_process(COMMAND "${SEQC}" run "${MODEL}" ${${way}_args}
                           --input "${INPUT}" --output "${output}"
@@ -35,7 +43,7 @@ foreach(way as_written safetensors checkpoint)
                         "${out}${err}")
   endif()
 endforeach()
-foreach(way safetensors checkpoint)
+foreach(way ${ways})
   execute_process(COMMAND "${CMAKE_COMMAND}" -E compare_files
                           "${WORKDIR}/as_written.npy" "${WORKDIR}/${way}.npy"
                   RESULT_VARIABLE differ)

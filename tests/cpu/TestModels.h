@@ -4,7 +4,9 @@
 
 #include "compiler/codegen/cpu/CpuBackend.h"
 #include "compiler/ir/IR.h"
+#include "compiler/passes/Pass.h"
 #include "compiler/reference/Interpreter.h"
+#include "compiler/support/Diagnostics.h"
 
 #include <algorithm>
 #include <cmath>
@@ -77,6 +79,8 @@ public:
     op.weight = w;
     op.bias = b;
   }
+  /// Not an op of the fused form the backends take: run runPasses() on the
+  /// model before handing it to one.
   void batchNorm(bool affine) {
     std::string id = std::to_string(model.ops.size());
     ir::ParamId w =
@@ -104,6 +108,19 @@ public:
   int64_t width;
   std::mt19937 rng;
 };
+
+/// Runs canonicalize and fuse on \p model, as the driver does before any
+/// backend, so a model with ops the backends do not take (BatchNorm) is in
+/// fused form. The pass manager aborts if the result is not.
+inline void runPasses(ir::Model &model) {
+  SourceManager sourceMgr;
+  DiagnosticEngine diag(sourceMgr);
+  passes::PassManager pm;
+  pm.addPass(passes::createCanonicalizePass());
+  pm.addPass(passes::createFusePass());
+  // Neither pass reports diagnostics; they always succeed.
+  (void)pm.run(model, diag);
+}
 
 /// Every activation with typical parameters.
 inline std::vector<ir::Activation> allActivations() {

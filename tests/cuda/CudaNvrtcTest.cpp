@@ -70,12 +70,9 @@ void compileAll(const test::CudaTestNetwork &net) {
 }
 
 const test::CudaTestNetwork &network(const std::string &name) {
-  static std::vector<test::CudaTestNetwork> nets = test::cudaTestNetworks(true);
-  for (const auto &n : nets)
-    if (n.name == name)
-      return n;
-  FAIL("no network ", name);
-  return nets.front();
+  const test::CudaTestNetwork *net = test::findCudaTestNetwork(name);
+  REQUIRE_MESSAGE(net, "no network ", name);
+  return *net;
 }
 
 } // namespace

@@ -127,6 +127,16 @@ inline std::vector<CudaTestNetwork> cudaTestNetworks(bool includeLarge) {
   return nets;
 }
 
+/// The test network called \p name (the large ones included); nullptr when
+/// there is none.
+inline const CudaTestNetwork *findCudaTestNetwork(const std::string &name) {
+  static const std::vector<CudaTestNetwork> nets = cudaTestNetworks(true);
+  for (const CudaTestNetwork &net : nets)
+    if (net.name == name)
+      return &net;
+  return nullptr;
+}
+
 /// Random inputs in [-2, 2].
 inline std::vector<float> randomInput(uint64_t rows, int64_t cols,
                                       uint32_t seed) {

@@ -22,7 +22,7 @@ namespace {
 std::unique_ptr<ir::Model> loadExample(const char *file, SourceManager &sm,
                                        DiagnosticEngine &diag) {
   driver::DriverOptions opts;
-  opts.command = "run";
+  opts.command = driver::Command::Run;
   opts.positional = {std::string(SEQC_SOURCE_DIR) + "/examples/lecture/" +
                      file};
   return driver::loadCheckedModel(opts, sm, diag);

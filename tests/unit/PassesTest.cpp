@@ -144,6 +144,7 @@ Optimized checkPassesKeepResults(const std::string &source) {
           op.kind == ir::OpKind::LayerNorm || op.kind == ir::OpKind::Affine;
       CHECK_MESSAGE(consumable, "op ", ir::opName(op.kind), " after fuse");
     }
+    CHECK(ir::verifyFusedForm(*model).empty());
     CHECK(model->inputType() == before->inputType());
     CHECK(model->outputType() == before->outputType());
     for (int64_t batch : {1, 7}) {
@@ -383,6 +384,37 @@ TEST_CASE("shape-check: the note points at the layer that set the width") {
         "t.nn:1:21: note: Linear(8, 4) produces 4 features here\n"
         "  Enc = nn.Sequential(nn.Linear(8, 4), nn.Tanh())\n"
         "                      ^~~~~~~~~~~~~~~\n");
+}
+
+TEST_CASE("verifier: the fused form is what fuse leaves") {
+  std::string diagnostics;
+  std::unique_ptr<ir::Model> model =
+      buildModel("Net = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4),\n"
+                 "    nn.ReLU(), nn.Identity(), nn.LayerNorm(4),\n"
+                 "    nn.Linear(4, 2), nn.Softmax(dim=-1))\n",
+                 1, diagnostics);
+  INFO(diagnostics);
+  REQUIRE(model);
+  // Before the passes: the first op that fuse would remove is reported.
+  CHECK(ir::verifyFusedForm(*model) ==
+        "op 0 (linear) is not in fused form (dense, act, softmax, "
+        "log_softmax, layer_norm or affine)");
+  ir::Model unfolded = *model;
+  unfolded.ops[0].kind = ir::OpKind::Dense;
+  CHECK(ir::verifyFusedForm(unfolded).find("op 1 (batch_norm) is not") == 0);
+  unfolded.ops[1].kind = ir::OpKind::Affine;
+  CHECK(ir::verifyFusedForm(unfolded).find("op 3 (identity) is not") == 0);
+
+  optimize(*model);
+  CHECK(ir::verifyFusedForm(*model).empty());
+  // dense (+ BatchNorm, ReLU), layer_norm, dense (+ softmax).
+  REQUIRE(model->ops.size() == 3);
+  CHECK(model->ops[2].rowNorm == ir::RowNorm::Softmax);
+  // A row norm belongs in a dense epilogue only.
+  ir::Model misplaced = *model;
+  misplaced.ops[1].rowNorm = ir::RowNorm::LogSoftmax;
+  CHECK(ir::verifyFusedForm(misplaced) ==
+        "op 1 (layer_norm) carries a row norm outside a dense epilogue");
 }
 
 TEST_CASE("shape-check: a model without ops is an error, not a crash") {

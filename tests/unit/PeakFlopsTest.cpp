@@ -6,13 +6,13 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "compiler/driver/PeakFlops.h"
+#include "compiler/bench/PeakFlops.h"
 
 #include <doctest/doctest.h>
 
 #include <algorithm>
 
-using namespace seqc::driver;
+using namespace seqc::bench;
 
 TEST_CASE("isaForCpuOption caps the x86-64 level at the host's ISA") {
   SimdIsa host = detectHostIsa();

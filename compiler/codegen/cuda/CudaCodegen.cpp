@@ -1,11 +1,12 @@
 //===- CudaCodegen.cpp - Fused IR to CUDA C++ kernels ---------------------===//
 //
 // Part of seqc. See CudaCodegen.h for the two strategies. The emitted source
-// is the prelude (CudaPrelude.cpp: templated device helpers) followed by one
+// is the prelude (Prelude.cuh: templated device helpers) followed by one
 // short kernel per launch that instantiates those helpers with the model's
 // compile-time shapes, parameter offsets and activation functors. This file
-// picks the strategy (FusedEmitter.cpp, LayeredEmitter.cpp) and assembles
-// the source.
+// plans the program (Planner.cpp), has the plan's kernels emitted
+// (FusedEmitter.cpp, LayeredEmitter.cpp) and its parameters packed
+// (WeightLayouts.cpp), and assembles the source.
 //
 //===----------------------------------------------------------------------===//
 
@@ -14,44 +15,46 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
-
 namespace seqc::cuda {
-
-const char *strategyName(Strategy strategy) {
-  switch (strategy) {
-  case Strategy::Auto:
-    return "auto";
-  case Strategy::Fused:
-    return "fused";
-  case Strategy::Layered:
-    return "layered";
-  }
-  return "auto";
-}
 
 namespace {
 
-std::string planComment(const CudaProgram &program) {
-  static const char *bufferNames[] = {"x", "y", "scratch0", "scratch1"};
+/// The plan's launches as the source's header comment lists them.
+std::string planComment(const CudaPlan &plan) {
   std::string text = "// Launch plan (replayed as one CUDA graph per batch "
                      "size):\n";
-  for (const KernelLaunch &l : program.launches) {
-    std::string when;
-    if (l.minBatch > 1 || l.maxBatch != UINT64_MAX)
-      when = l.maxBatch == UINT64_MAX
-                 ? fmt::format(", batch >= {}", l.minBatch)
-                 : fmt::format(", batch {}..{}", l.minBatch, l.maxBatch);
-    std::string grid = l.blocksPerSm
-                           ? fmt::format("min(ceil(batch/{}), {} per SM)",
-                                         l.rowsPerBlock, l.blocksPerSm)
-                           : fmt::format("ceil(batch/{})", l.rowsPerBlock);
+  for (const PlannedKernel &k : plan.kernels)
     text += fmt::format("//   {:<16} {} -> {}, grid ({}, {}), {} threads, {} B "
                         "shared{}\n",
-                        l.kernel, bufferNames[l.input], bufferNames[l.output],
-                        grid, l.gridY, l.threads, l.sharedBytes, when);
-  }
+                        k.name, bufferName(k.input), bufferName(k.output),
+                        describeGrid(k.shape), k.shape.gridY, k.shape.threads,
+                        k.shape.sharedBytes,
+                        describeBatches(k.minBatch, k.maxBatch));
   return text;
+}
+
+KernelLaunch launchOf(const PlannedKernel &k) {
+  KernelLaunch launch;
+  launch.kernel = k.name;
+  launch.threads = k.shape.threads;
+  launch.sharedBytes = k.shape.sharedBytes;
+  launch.rowsPerBlock = k.shape.rowsPerBlock;
+  launch.gridY = k.shape.gridY;
+  launch.blocksPerSm = k.shape.blocksPerSm;
+  launch.input = static_cast<int32_t>(k.input);
+  launch.output = static_cast<int32_t>(k.output);
+  launch.minBatch = k.minBatch;
+  launch.maxBatch = k.maxBatch;
+  return launch;
+}
+
+/// The kernels of \p plan, by strategy.
+std::string emitKernels(const std::vector<Stage> &stages, const CudaPlan &plan,
+                        ActivationTable &acts) {
+  if (plan.strategy == Strategy::Layered)
+    return emitLayered(stages, plan, acts);
+  return plan.precision == Precision::F32 ? emitFusedF32(stages, plan, acts)
+                                          : emitFusedMma(stages, plan, acts);
 }
 
 } // namespace
@@ -59,74 +62,33 @@ std::string planComment(const CudaProgram &program) {
 bool emitCudaProgram(const ir::Model &model, const CudaOptions &options,
                      CudaProgram &program, std::string &error) {
   program = CudaProgram();
+  CudaPlan plan;
+  if (!planCudaProgram(model, options, plan, error))
+    return false;
+  const std::vector<Stage> stages = buildStages(model);
   program.modelName = model.name;
-  program.precision = options.precision;
-  program.arch = options.arch;
+  program.strategy = plan.strategy;
+  program.precision = plan.precision;
+  program.arch = plan.arch;
   program.fastMath = options.fastMath;
-  program.inFeatures = static_cast<uint64_t>(model.inputType().features());
-  program.outFeatures = static_cast<uint64_t>(model.outputType().features());
-  if (options.precision != Precision::F32 && options.arch.number() < 80) {
-    error =
-        fmt::format("--precision {} uses mma.sync tensor-core "
-                    "instructions that need sm_80 or newer, not {}",
-                    precisionName(options.precision), options.arch.smName());
-    return false;
-  }
-  for (const ir::Param &p : model.params)
-    if (!p.isBound()) {
-      error = fmt::format("parameter '{}' has no data", p.name);
-      return false;
-    }
-  std::vector<Stage> stages;
-  if (!buildStages(model, stages, error))
-    return false;
-
-  int64_t maxWidth = model.inputType().features();
-  for (const Stage &s : stages)
-    maxWidth = std::max({maxWidth, s.in, s.out});
+  program.inFeatures = static_cast<uint64_t>(plan.inFeatures);
+  program.outFeatures = static_cast<uint64_t>(plan.outFeatures);
+  program.scratchFloatsPerRow = plan.scratchFloatsPerRow;
+  for (const PlannedKernel &k : plan.kernels)
+    program.launches.push_back(launchOf(k));
+  program.params = packParams(plan, stages);
 
   ActivationTable acts;
-  std::string body;
-  bool done = false;
-  std::string fusedReason;
-  if (options.strategy != Strategy::Layered) {
-    if (maxWidth > kFusedMaxWidth) {
-      fusedReason = fmt::format("its widest layer has {} features (the fused "
-                                "kernel takes at most {})",
-                                maxWidth, kFusedMaxWidth);
-    } else {
-      done = options.precision == Precision::F32
-                 ? emitFusedF32(model, stages, options, program, acts, body,
-                                fusedReason)
-                 : emitFusedMma(model, stages, options, program, acts, body,
-                                fusedReason);
-    }
-    if (done)
-      program.strategy = Strategy::Fused;
-    else if (options.strategy == Strategy::Fused) {
-      error = "the fused CUDA strategy does not fit this model: " + fusedReason;
-      return false;
-    }
-  }
-  if (!done) {
-    program.launches.clear();
-    program.params.clear();
-    body.clear();
-    if (!emitLayered(model, stages, options, program, acts, body, error))
-      return false;
-    program.strategy = Strategy::Layered;
-  }
-
+  const std::string body = emitKernels(stages, plan, acts);
   std::string head = fmt::format(
       "// CUDA kernels for model '{}', generated by seqc.\n"
       "// Strategy: {}; precision: {}; target: {}.\n"
       "// Input f32[B,{}] -> output f32[B,{}]; parameters: {} bytes.\n"
       "// Self-contained: compile with NVRTC, -std=c++17, no include path.\n"
       "//\n{}",
-      model.name, strategyName(program.strategy),
-      precisionName(options.precision), options.arch.smName(),
-      program.inFeatures, program.outFeatures, program.params.size(),
-      planComment(program));
+      model.name, strategyName(plan.strategy), precisionName(plan.precision),
+      plan.arch.smName(), plan.inFeatures, plan.outFeatures,
+      program.params.size(), planComment(plan));
   program.source =
       head + cudaPrelude() +
       "\n/// clamp(v, 0, 6) as min(max(v, 0), 6) with std::min/max semantics "

@@ -11,37 +11,27 @@
 //    accumulator registers across layers (the tiny-cuda-nn idea).
 //  * Layered: per Dense layer a 128x128-tiled GEMM (fp32 FMA, or tensor
 //    cores for bf16/f16) with bias and activation in the epilogue, plus a
-//    skinny kernel for batches of at most 16; row operations (LayerNorm,
+//    skinny kernel for batches of at most 64; row operations (LayerNorm,
 //    softmax, ...) get one small kernel per run of them.
+//
+// The choice, every kernel's shape and the parameter layout are a CudaPlan
+// (CudaPlan.h), decided before any text is written.
 //
 //===----------------------------------------------------------------------===//
 #ifndef SEQC_CODEGEN_CUDA_CUDACODEGEN_H
 #define SEQC_CODEGEN_CUDA_CUDACODEGEN_H
 
-#include "compiler/codegen/cuda/GpuArch.h"
-#include "compiler/codegen/cuda/Precision.h"
+#include "compiler/codegen/cuda/CudaPlan.h"
 #include "compiler/ir/IR.h"
 
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <vector>
 
 namespace seqc::cuda {
 
-enum class Strategy { Auto, Fused, Layered };
-
-const char *strategyName(Strategy strategy);
-
-struct CudaOptions {
-  GpuArch arch;
-  Precision precision = Precision::F32;
-  Strategy strategy = Strategy::Auto;
-  /// Passed to NVRTC as --use_fast_math.
-  bool fastMath = false;
-};
-
-/// One kernel launch of the plan (mirrors seqc_cuda_launch).
+/// One kernel launch (mirrors seqc_cuda_launch), as a PlannedKernel
+/// prescribes it.
 struct KernelLaunch {
   std::string kernel;
   uint32_t threads = 0;
@@ -72,13 +62,10 @@ struct CudaProgram {
   bool fastMath = false;
 };
 
-/// Widest layer the fused strategy accepts.
-inline constexpr int64_t kFusedMaxWidth = 128;
-
-/// Emits the kernels, parameters and plan for \p model (fused form, every
-/// parameter bound). Returns false and sets \p error when the model uses
-/// something the CUDA backend does not support or a forced strategy does
-/// not fit.
+/// Plans \p model (planCudaProgram) and emits the kernels, parameters and
+/// launches the plan describes. Returns false and sets \p error when the
+/// model is not in fused form with every parameter bound, uses something the
+/// CUDA backend does not support, or a forced strategy does not fit.
 bool emitCudaProgram(const ir::Model &model, const CudaOptions &options,
                      CudaProgram &program, std::string &error);
 

@@ -1,9 +1,9 @@
 //===- FusedEmitter.cpp - One persistent CUDA kernel for the network ------===//
 //
-// Part of seqc. The fused strategy (CudaCodegen.h): every width at most 128
-// and the weights in shared memory. fp32 keeps a block's rows of
-// activations in shared memory between layers; bf16/f16 keeps 16 rows per
-// warp in mma accumulator registers (the tiny-cuda-nn idea).
+// Part of seqc. The fused strategy (CudaCodegen.h) as its plan prescribes:
+// the weights in shared memory; fp32 keeps a block's rows of activations in
+// shared memory between layers, bf16/f16 keeps 16 rows per warp in mma
+// accumulator registers (the tiny-cuda-nn idea).
 //
 //===----------------------------------------------------------------------===//
 
@@ -11,346 +11,282 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
 #include <cassert>
 
 namespace seqc::cuda {
 
 namespace {
 
-/// Thread blocking of one fp32 dense layer in the fused kernel.
-struct DenseTiling {
-  int rm = 1, rn = 1, nc = 1, np = 1;
-};
+//===----------------------------------------------------------------------===//
+// Parameters in shared memory (both kernels)
+//===----------------------------------------------------------------------===//
 
-DenseTiling tileDense(int64_t rows, int64_t n) {
-  DenseTiling t;
-  t.rn = n >= 96 ? 8 : n >= 48 ? 4 : n >= 24 ? 2 : 1;
-  t.nc = static_cast<int>((n + t.rn - 1) / t.rn);
-  t.np = t.nc * t.rn;
-  while (t.rm < 8 && rows % (t.rm * 2) == 0 &&
-         (rows / (t.rm * 2)) * t.nc >= 256)
-    t.rm *= 2;
-  return t;
+/// How a kernel addresses its shared memory: the fp32 kernel as floats, the
+/// mma kernel as bytes.
+enum class SmemView { Floats, Bytes };
+
+/// The block copies the parameter blob into shared memory, one vector per
+/// thread and step (\p vectorType is kVectorBytes wide).
+std::string sharedParamCopy(const char *vectorType, uint64_t paramBytes) {
+  return fmt::format(
+      "  {{\n"
+      "    const {0} *src = reinterpret_cast<const {0} *>(params);\n"
+      "    {0} *dst = reinterpret_cast<{0} *>(smem);\n"
+      "    for (int i = threadIdx.x; i < {1}; i += blockDim.x)\n"
+      "      dst[i] = src[i];\n"
+      "  }}\n",
+      vectorType, paramBytes / kVectorBytes);
 }
 
-/// Blocks of the fused kernel resident per SM (the plan caps its grid at
-/// this many per SM): as many as 227 KiB of shared memory holds (the most
-/// one block may use on sm_90), from 1 to 4.
-uint32_t blocksPerSm(uint64_t sharedBytes) {
-  constexpr uint64_t kSharedPerSm = 232448;
-  return static_cast<uint32_t>(std::clamp<uint64_t>(
-      kSharedPerSm / std::max<uint64_t>(sharedBytes, 1), 1, 4));
+/// One pointer into shared memory per planned array: `w3`, `b3`.
+std::string sharedParamPointers(const CudaPlan &plan, SmemView view) {
+  std::string text;
+  for (const PlannedArray &a : plan.arrays) {
+    const char *type =
+        a.layout == ArrayLayout::Rows16 ? "unsigned short" : "float";
+    const std::string where =
+        view == SmemView::Floats
+            ? fmt::format("smem + {}", a.offset / sizeof(float))
+            : fmt::format("reinterpret_cast<const {} *>(smem + {})", type,
+                          a.offset);
+    std::string comment;
+    if (a.layout == ArrayLayout::TransposedF32)
+      comment = fmt::format(" // W^T [{}][{}]", a.rows, a.columns);
+    else if (a.layout == ArrayLayout::Rows16)
+      comment = fmt::format(" // W [{}][{}]", a.rows, a.columns);
+    text += fmt::format("  const {} *{}{} = {};{}\n", type,
+                        a.role == ArrayRole::Weight ? 'w' : 'b', a.stage, where,
+                        comment);
+  }
+  return text;
+}
+
+//===----------------------------------------------------------------------===//
+// fp32: rows of activations in shared memory
+//===----------------------------------------------------------------------===//
+
+std::string blockSoftmax(int64_t rows, int64_t n, int64_t ld, bool log,
+                         int buffer) {
+  return fmt::format("    seqc_block_softmax<{}, {}, {}, {}>(buf{});\n", rows,
+                     n, ld, cppBool(log), buffer);
+}
+
+/// Stage \p i of the fp32 kernel on buffer \p cur, which a Dense stage
+/// switches (it writes the other buffer).
+std::string fusedF32Stage(const Stage &s, const PlannedStage &planned, size_t i,
+                          const CudaPlan &plan, int &cur,
+                          ActivationTable &acts) {
+  const int64_t rows = plan.fusedRows, ld = plan.fusedLd;
+  switch (s.kind) {
+  case ir::OpKind::Dense: {
+    const DenseBlocking &b = planned.dense;
+    std::string text = fmt::format(
+        "    seqc_block_dense_f32<{}, {}, {}, {}, {}, {}, {}, {}, {}>("
+        "buf{}, buf{}, w{}, {}, {});\n",
+        rows, s.in, s.out, b.np, ld, ld, b.rm, b.rn, cppBool(s.bias), cur,
+        1 - cur, i, paramOrNull("b", i, s.bias), acts.use(s.act));
+    cur = 1 - cur;
+    if (s.rowNorm != ir::RowNorm::None)
+      text += "    __syncthreads();\n" +
+              blockSoftmax(rows, s.out, ld,
+                           s.rowNorm == ir::RowNorm::LogSoftmax, cur);
+    return text;
+  }
+  case ir::OpKind::Act:
+    return fmt::format("    seqc_block_act<{}, {}, {}>(buf{}, {});\n", rows,
+                       s.out, ld, cur, acts.use(s.act));
+  case ir::OpKind::Softmax:
+  case ir::OpKind::LogSoftmax:
+    return blockSoftmax(rows, s.out, ld, s.kind == ir::OpKind::LogSoftmax, cur);
+  case ir::OpKind::LayerNorm:
+    return fmt::format("    seqc_block_layernorm<{}, {}, {}, {}, "
+                       "{}>(buf{}, {}, {}, {});\n",
+                       rows, s.out, ld, cppBool(s.weight), cppBool(s.bias), cur,
+                       paramOrNull("w", i, s.weight),
+                       paramOrNull("b", i, s.bias), floatLiteral(s.eps));
+  case ir::OpKind::Affine:
+    return fmt::format("    seqc_block_affine<{}, {}, {}, {}>(buf{}, w{}, "
+                       "{});\n",
+                       rows, s.out, ld, cppBool(s.bias), cur, i,
+                       paramOrNull("b", i, s.bias));
+  default:
+    assert(false && "not a stage of the fused form");
+    return {};
+  }
+}
+
+/// The fp32 kernel's tile loop body:
+///  1. load the block's rows of x into buf0;
+///  2. run every stage, activations ping-ponging between buf0 and buf1, a
+///     barrier after each;
+///  3. store the last buffer's rows to y.
+std::string fusedF32Loop(const std::vector<Stage> &stages, const CudaPlan &plan,
+                         ActivationTable &acts) {
+  const int64_t rows = plan.fusedRows, ld = plan.fusedLd;
+  std::string loop =
+      fmt::format("    seqc_block_load_rows<{}, {}, {}>(buf0, x, row0, "
+                  "batch);\n    __syncthreads();\n",
+                  rows, plan.inFeatures, ld);
+  int cur = 0;
+  for (size_t i = 0; i < stages.size(); ++i) {
+    loop += fmt::format("    // {}: {}\n", i, stages[i].comment);
+    loop += fusedF32Stage(stages[i], plan.stages[i], i, plan, cur, acts);
+    loop += "    __syncthreads();\n";
+  }
+  loop += fmt::format("    seqc_block_store_rows<{}, {}, {}>(buf{}, y, row0, "
+                      "batch);\n    __syncthreads();\n",
+                      rows, plan.outFeatures, ld, cur);
+  return loop;
+}
+
+//===----------------------------------------------------------------------===//
+// bf16/f16: 16 rows per warp in mma fragments
+//===----------------------------------------------------------------------===//
+
+/// The fragment array that holds a warp's rows: `h<index>`, with `width`
+/// valid and `padded` columns.
+struct Fragments {
+  int index = 0;
+  int64_t width = 0, padded = 0;
+};
+
+std::string fragmentSoftmax(const Fragments &h, bool log) {
+  return fmt::format("    seqc_frag_softmax<{}, {}, {}>(h{}, lane);\n", h.width,
+                     h.padded, cppBool(log), h.index);
+}
+
+/// Dense stage \p i of the mma kernel: a product into a new fragment array,
+/// then bias, activation and row norm in registers.
+std::string fusedMmaDense(const Stage &s, const DenseBlocking &b, size_t i,
+                          Precision precision, Fragments &h,
+                          ActivationTable &acts) {
+  std::string text = fmt::format("    float h{}[{}][4];\n", h.index + 1,
+                                 b.np / kMmaFragmentColumns);
+  text += fmt::format("    seqc_warp_dense_mma<{}, {}, {}, {}, {}>(h{}, "
+                      "h{}, w{}, lane);\n",
+                      s.in, b.kp, b.np, b.ldw,
+                      cppBool(precision == Precision::BF16), h.index,
+                      h.index + 1, i);
+  h = {h.index + 1, s.out, b.np};
+  if (s.bias || !s.act.isNone())
+    text +=
+        fmt::format("    seqc_frag_bias_act<{}, {}, {}>(h{}, {}, {}, lane);\n",
+                    h.width, h.padded, cppBool(s.bias), h.index,
+                    paramOrNull("b", i, s.bias), acts.use(s.act));
+  if (s.rowNorm != ir::RowNorm::None)
+    text += fragmentSoftmax(h, s.rowNorm == ir::RowNorm::LogSoftmax);
+  return text;
+}
+
+/// Stage \p i of the mma kernel on the fragments \p h.
+std::string fusedMmaStage(const Stage &s, const PlannedStage &planned, size_t i,
+                          Precision precision, Fragments &h,
+                          ActivationTable &acts) {
+  switch (s.kind) {
+  case ir::OpKind::Dense:
+    return fusedMmaDense(s, planned.dense, i, precision, h, acts);
+  case ir::OpKind::Act:
+    return fmt::format(
+        "    seqc_frag_bias_act<{}, {}, false>(h{}, nullptr, {}, lane);\n",
+        h.width, h.padded, h.index, acts.use(s.act));
+  case ir::OpKind::Softmax:
+  case ir::OpKind::LogSoftmax:
+    return fragmentSoftmax(h, s.kind == ir::OpKind::LogSoftmax);
+  case ir::OpKind::LayerNorm:
+    return fmt::format(
+        "    seqc_frag_layernorm<{}, {}, {}, {}>(h{}, {}, {}, {}, lane);\n",
+        h.width, h.padded, cppBool(s.weight), cppBool(s.bias), h.index,
+        paramOrNull("w", i, s.weight), paramOrNull("b", i, s.bias),
+        floatLiteral(s.eps));
+  case ir::OpKind::Affine:
+    return fmt::format("    seqc_frag_affine<{}, {}, {}>(h{}, {}, {}, lane);\n",
+                       h.width, h.padded, cppBool(s.bias), h.index,
+                       paramOrNull("w", i, s.weight),
+                       paramOrNull("b", i, s.bias));
+  default:
+    assert(false && "not a stage of the fused form");
+    return {};
+  }
+}
+
+/// The mma kernel's loop body, per warp and 16 rows:
+///  1. load the rows of x into fragments h0 (columns padded to 16);
+///  2. run every stage on the fragments, each Dense stage producing the next
+///     fragment array from the last;
+///  3. store the last fragments' valid columns to y.
+std::string fusedMmaLoop(const std::vector<Stage> &stages, const CudaPlan &plan,
+                         ActivationTable &acts) {
+  Fragments h{0, plan.inFeatures, roundUp(plan.inFeatures, kMmaK)};
+  std::string loop =
+      fmt::format("    float h0[{}][4];\n    seqc_warp_load_rows<{}, {}>("
+                  "h0, x, row0, batch, lane);\n",
+                  h.padded / kMmaFragmentColumns, plan.inFeatures, h.padded);
+  for (size_t i = 0; i < stages.size(); ++i) {
+    loop += fmt::format("    // {}: {}\n", i, stages[i].comment);
+    loop +=
+        fusedMmaStage(stages[i], plan.stages[i], i, plan.precision, h, acts);
+  }
+  loop += fmt::format("    seqc_warp_store_rows<{}, {}>(h{}, y, row0, batch, "
+                      "lane);\n",
+                      plan.outFeatures, h.padded, h.index);
+  return loop;
 }
 
 } // namespace
 
-bool emitFusedF32(const ir::Model &model, const std::vector<Stage> &stages,
-                  const CudaOptions &options, CudaProgram &program,
-                  ActivationTable &acts, std::string &body,
-                  std::string &reason) {
-  const int64_t inWidth = model.inputType().features();
-  const int64_t outWidth = model.outputType().features();
-  int64_t maxWidth = inWidth;
-  for (const Stage &s : stages)
-    maxWidth = std::max({maxWidth, s.in, s.out});
-  const int64_t ld = maxWidth % 2 ? maxWidth : maxWidth + 1;
-  const uint32_t budget = options.arch.maxSharedBytes();
-
-  // Parameters are laid out for shared memory; the tiling (and so the
-  // padding) does not depend on the row count for R >= 16.
-  for (int64_t rows : {64, 32, 16}) {
-    ParamPacker pack;
-    std::string setup, loop;
-    std::vector<DenseTiling> tilings;
-    for (size_t i = 0; i < stages.size(); ++i) {
-      const Stage &s = stages[i];
-      switch (s.kind) {
-      case ir::OpKind::Dense: {
-        DenseTiling t = tileDense(rows, s.out);
-        std::vector<float> wt(static_cast<size_t>(s.in * t.np), 0.0f);
-        for (int64_t n = 0; n < s.out; ++n)
-          for (int64_t k = 0; k < s.in; ++k)
-            wt[k * t.np + n] = (*s.weight)[n * s.in + k];
-        uint64_t w = pack.floats(wt);
-        setup +=
-            fmt::format("  const float *w{0} = smem + {1}; // W^T [{2}][{3}]\n",
-                        i, w / 4, s.in, t.np);
-        if (s.bias) {
-          uint64_t b = pack.floats(paddedCopy(s.bias, t.np));
-          setup += fmt::format("  const float *b{} = smem + {};\n", i, b / 4);
-        }
-        tilings.push_back(t);
-        break;
-      }
-      case ir::OpKind::LayerNorm:
-      case ir::OpKind::Affine:
-        if (s.weight)
-          setup += fmt::format("  const float *w{} = smem + {};\n", i,
-                               pack.floats(*s.weight) / 4);
-        if (s.bias)
-          setup += fmt::format("  const float *b{} = smem + {};\n", i,
-                               pack.floats(*s.bias) / 4);
-        break;
-      default:
-        break;
-      }
-    }
-    const uint64_t paramBytes = pack.align(16);
-    const uint64_t shared = paramBytes + 2 * rows * ld * 4;
-    if (shared > budget) {
-      reason = fmt::format("the fused fp32 kernel needs {} bytes of shared "
-                           "memory ({} of parameters), more than the {} of "
-                           "{}",
-                           shared, paramBytes, budget, options.arch.smName());
-      continue;
-    }
-
-    // The tile loop: activations ping-pong between buf0 and buf1.
-    int cur = 0;
-    size_t tiling = 0;
-    loop += fmt::format("    seqc_block_load_rows<{}, {}, {}>(buf0, x, row0, "
-                        "batch);\n    __syncthreads();\n",
-                        rows, inWidth, ld);
-    for (size_t i = 0; i < stages.size(); ++i) {
-      const Stage &s = stages[i];
-      loop += fmt::format("    // {}: {}\n", i, s.comment);
-      switch (s.kind) {
-      case ir::OpKind::Dense: {
-        const DenseTiling &t = tilings[tiling++];
-        loop += fmt::format(
-            "    seqc_block_dense_f32<{}, {}, {}, {}, {}, {}, {}, {}, {}>("
-            "buf{}, buf{}, w{}, {}, {});\n",
-            rows, s.in, s.out, t.np, ld, ld, t.rm, t.rn,
-            s.bias ? "true" : "false", cur, 1 - cur, i,
-            s.bias ? fmt::format("b{}", i) : "nullptr", acts.use(s.act));
-        cur = 1 - cur;
-        if (s.rowNorm != ir::RowNorm::None) {
-          loop += "    __syncthreads();\n";
-          loop += fmt::format(
-              "    seqc_block_softmax<{}, {}, {}, {}>(buf{});\n", rows, s.out,
-              ld, s.rowNorm == ir::RowNorm::LogSoftmax ? "true" : "false", cur);
-        }
-        break;
-      }
-      case ir::OpKind::Act:
-        loop += fmt::format("    seqc_block_act<{}, {}, {}>(buf{}, {});\n",
-                            rows, s.out, ld, cur, acts.use(s.act));
-        break;
-      case ir::OpKind::Softmax:
-      case ir::OpKind::LogSoftmax:
-        loop += fmt::format(
-            "    seqc_block_softmax<{}, {}, {}, {}>(buf{});\n", rows, s.out, ld,
-            s.kind == ir::OpKind::LogSoftmax ? "true" : "false", cur);
-        break;
-      case ir::OpKind::LayerNorm:
-        loop += fmt::format("    seqc_block_layernorm<{}, {}, {}, {}, "
-                            "{}>(buf{}, {}, {}, {});\n",
-                            rows, s.out, ld, s.weight ? "true" : "false",
-                            s.bias ? "true" : "false", cur,
-                            s.weight ? fmt::format("w{}", i) : "nullptr",
-                            s.bias ? fmt::format("b{}", i) : "nullptr",
-                            floatLiteral(s.eps));
-        break;
-      case ir::OpKind::Affine:
-        loop += fmt::format("    seqc_block_affine<{}, {}, {}, {}>(buf{}, w{}, "
-                            "{});\n",
-                            rows, s.out, ld, s.bias ? "true" : "false", cur, i,
-                            s.bias ? fmt::format("b{}", i) : "nullptr");
-        break;
-      default:
-        assert(false && "unexpected stage");
-      }
-      loop += "    __syncthreads();\n";
-    }
-    loop += fmt::format("    seqc_block_store_rows<{}, {}, {}>(buf{}, y, row0, "
-                        "batch);\n    __syncthreads();\n",
-                        rows, outWidth, ld, cur);
-
-    const uint32_t perSm = blocksPerSm(shared);
-    body += fmt::format(
-        "/// The whole network, fp32: a block of 256 threads owns {0} rows at "
-        "a\n/// time; parameters ({1} bytes) stay in shared memory.\n"
-        "extern \"C\" __global__ void __launch_bounds__(256)\nseqc_fused{2} "
-        "{{\n"
-        "  float *smem = reinterpret_cast<float *>(seqc_shared_memory());\n"
-        "  {{\n"
-        "    const float4 *src = reinterpret_cast<const float4 *>(params);\n"
-        "    float4 *dst = reinterpret_cast<float4 *>(smem);\n"
-        "    for (int i = threadIdx.x; i < {3}; i += blockDim.x)\n"
-        "      dst[i] = src[i];\n"
-        "  }}\n"
-        "{4}"
-        "  float *buf0 = smem + {5};\n"
-        "  float *buf1 = buf0 + {6};\n"
-        "  __syncthreads();\n"
-        "  for (long long row0 = (long long)blockIdx.x * {0}; row0 < batch;\n"
-        "       row0 += (long long)gridDim.x * {0}) {{\n"
-        "{7}"
-        "  }}\n"
-        "}}\n",
-        rows, paramBytes, kKernelParams, paramBytes / 16, setup, paramBytes / 4,
-        rows * ld, loop);
-    KernelLaunch launch;
-    launch.kernel = "seqc_fused";
-    launch.threads = 256;
-    launch.sharedBytes = static_cast<uint32_t>(shared);
-    launch.rowsPerBlock = static_cast<uint32_t>(rows);
-    launch.blocksPerSm = perSm;
-    launch.input = 0;
-    launch.output = 1;
-    program.launches.push_back(launch);
-    program.params = std::move(pack.bytes);
-    return true;
-  }
-  return false;
-}
-
-bool emitFusedMma(const ir::Model &model, const std::vector<Stage> &stages,
-                  const CudaOptions &options, CudaProgram &program,
-                  ActivationTable &acts, std::string &body,
-                  std::string &reason) {
-  const bool bf16 = options.precision == Precision::BF16;
-  const char *bf = bf16 ? "true" : "false";
-  const int64_t inWidth = model.inputType().features();
-  const int64_t outWidth = model.outputType().features();
-  const uint32_t budget = options.arch.maxSharedBytes();
-  ParamPacker pack;
-  std::string setup, loop;
-
-  int h = 0;                             // current fragment array
-  int64_t width = inWidth;               // its valid columns
-  int64_t padded = roundUp(inWidth, 16); // its padded columns
-  loop += fmt::format("    float h0[{}][4];\n    seqc_warp_load_rows<{}, {}>("
-                      "h0, x, row0, batch, lane);\n",
-                      padded / 8, inWidth, padded);
-  for (size_t i = 0; i < stages.size(); ++i) {
-    const Stage &s = stages[i];
-    loop += fmt::format("    // {}: {}\n", i, s.comment);
-    switch (s.kind) {
-    case ir::OpKind::Dense: {
-      const int64_t kp = roundUp(s.in, 16), np = roundUp(s.out, 16);
-      const int64_t ldw = kp + 8;
-      std::vector<uint16_t> w(static_cast<size_t>(np * ldw), 0);
-      for (int64_t n = 0; n < s.out; ++n)
-        for (int64_t k = 0; k < s.in; ++k) {
-          float v = (*s.weight)[n * s.in + k];
-          w[n * ldw + k] = bf16 ? floatToBf16(v) : floatToF16(v);
-        }
-      uint64_t wOff = pack.halves(w);
-      setup +=
-          fmt::format("  const unsigned short *w{0} = reinterpret_cast<"
-                      "const unsigned short *>(smem + {1}); // W [{2}][{3}]\n",
-                      i, wOff, np, ldw);
-      if (s.bias) {
-        uint64_t bOff = pack.floats(paddedCopy(s.bias, np));
-        setup += fmt::format("  const float *b{0} = reinterpret_cast<const "
-                             "float *>(smem + {1});\n",
-                             i, bOff);
-      }
-      loop += fmt::format("    float h{}[{}][4];\n", h + 1, np / 8);
-      loop += fmt::format("    seqc_warp_dense_mma<{}, {}, {}, {}, {}>(h{}, "
-                          "h{}, w{}, lane);\n",
-                          s.in, kp, np, ldw, bf, h, h + 1, i);
-      ++h;
-      width = s.out;
-      padded = np;
-      if (s.bias || !s.act.isNone())
-        loop += fmt::format(
-            "    seqc_frag_bias_act<{}, {}, {}>(h{}, {}, {}, lane);\n", width,
-            padded, s.bias ? "true" : "false", h,
-            s.bias ? fmt::format("b{}", i) : "nullptr", acts.use(s.act));
-      if (s.rowNorm != ir::RowNorm::None)
-        loop += fmt::format(
-            "    seqc_frag_softmax<{}, {}, {}>(h{}, lane);\n", width, padded,
-            s.rowNorm == ir::RowNorm::LogSoftmax ? "true" : "false", h);
-      break;
-    }
-    case ir::OpKind::Act:
-      loop += fmt::format(
-          "    seqc_frag_bias_act<{}, {}, false>(h{}, nullptr, {}, lane);\n",
-          width, padded, h, acts.use(s.act));
-      break;
-    case ir::OpKind::Softmax:
-    case ir::OpKind::LogSoftmax:
-      loop += fmt::format(
-          "    seqc_frag_softmax<{}, {}, {}>(h{}, lane);\n", width, padded,
-          s.kind == ir::OpKind::LogSoftmax ? "true" : "false", h);
-      break;
-    case ir::OpKind::LayerNorm:
-    case ir::OpKind::Affine: {
-      std::string w = "nullptr", b = "nullptr";
-      if (s.weight) {
-        w = fmt::format("w{}", i);
-        setup += fmt::format("  const float *w{} = reinterpret_cast<const "
-                             "float *>(smem + {});\n",
-                             i, pack.floats(*s.weight));
-      }
-      if (s.bias) {
-        b = fmt::format("b{}", i);
-        setup += fmt::format("  const float *b{} = reinterpret_cast<const "
-                             "float *>(smem + {});\n",
-                             i, pack.floats(*s.bias));
-      }
-      if (s.kind == ir::OpKind::LayerNorm)
-        loop += fmt::format(
-            "    seqc_frag_layernorm<{}, {}, {}, {}>(h{}, {}, {}, {}, lane);\n",
-            width, padded, s.weight ? "true" : "false",
-            s.bias ? "true" : "false", h, w, b, floatLiteral(s.eps));
-      else
-        loop += fmt::format(
-            "    seqc_frag_affine<{}, {}, {}>(h{}, {}, {}, lane);\n", width,
-            padded, s.bias ? "true" : "false", h, w, b);
-      break;
-    }
-    default:
-      assert(false && "unexpected stage");
-    }
-  }
-  loop += fmt::format("    seqc_warp_store_rows<{}, {}>(h{}, y, row0, batch, "
-                      "lane);\n",
-                      outWidth, padded, h);
-  const uint64_t shared = pack.align(16);
-  if (shared > budget) {
-    reason = fmt::format("the fused {} kernel needs {} bytes of shared memory "
-                         "for its parameters, more than the {} of {}",
-                         precisionName(options.precision), shared, budget,
-                         options.arch.smName());
-    return false;
-  }
-  const uint32_t perSm = blocksPerSm(shared);
-  body += fmt::format(
-      "/// The whole network on tensor cores ({0}): each warp owns 16 rows at "
-      "a\n/// time and keeps them in registers from layer to layer; weights "
-      "({1}\n/// bytes with biases) stay in shared memory.\n"
-      "extern \"C\" __global__ void __launch_bounds__(128)\nseqc_fused{2} {{\n"
-      "  unsigned char *smem = seqc_shared_memory();\n"
-      "  {{\n"
-      "    const uint4 *src = reinterpret_cast<const uint4 *>(params);\n"
-      "    uint4 *dst = reinterpret_cast<uint4 *>(smem);\n"
-      "    for (int i = threadIdx.x; i < {3}; i += blockDim.x)\n"
-      "      dst[i] = src[i];\n"
-      "  }}\n"
-      "{4}"
+std::string emitFusedF32(const std::vector<Stage> &stages, const CudaPlan &plan,
+                         ActivationTable &acts) {
+  const PlannedKernel &kernel = plan.kernels.front();
+  assert(kernel.kind == KernelKind::FusedF32);
+  const uint32_t rows = kernel.shape.rowsPerBlock;
+  const std::string loop = fusedF32Loop(stages, plan, acts);
+  return fmt::format(
+      "/// The whole network, fp32: a block of {0} threads owns {1} rows at "
+      "a\n/// time; parameters ({2} bytes) stay in shared memory.\n"
+      "extern \"C\" __global__ void {3}\n{4}{5} {{\n"
+      "  float *smem = reinterpret_cast<float *>(seqc_shared_memory());\n"
+      "{6}{7}"
+      "  float *buf0 = smem + {8};\n"
+      "  float *buf1 = buf0 + {9};\n"
       "  __syncthreads();\n"
-      "  const int lane = threadIdx.x & 31;\n"
-      "  for (long long row0 = ((long long)blockIdx.x * 4 + (threadIdx.x >> "
-      "5)) * 16;\n"
-      "       row0 < batch; row0 += (long long)gridDim.x * 64) {{\n"
-      "{5}"
+      "  for (long long row0 = (long long)blockIdx.x * {1}; row0 < batch;\n"
+      "       row0 += (long long)gridDim.x * {1}) {{\n"
+      "{10}"
       "  }}\n"
       "}}\n",
-      precisionName(options.precision), shared, kKernelParams, shared / 16,
-      setup, loop);
-  KernelLaunch launch;
-  launch.kernel = "seqc_fused";
-  launch.threads = 128;
-  launch.sharedBytes = static_cast<uint32_t>(shared);
-  launch.rowsPerBlock = 64;
-  launch.blocksPerSm = perSm;
-  program.launches.push_back(launch);
-  program.params = std::move(pack.bytes);
-  return true;
+      kernel.shape.threads, rows, plan.paramBytes, launchBounds(kernel.shape),
+      kernel.name, kKernelParams, sharedParamCopy("float4", plan.paramBytes),
+      sharedParamPointers(plan, SmemView::Floats),
+      plan.paramBytes / sizeof(float), rows * plan.fusedLd, loop);
+}
+
+std::string emitFusedMma(const std::vector<Stage> &stages, const CudaPlan &plan,
+                         ActivationTable &acts) {
+  const PlannedKernel &kernel = plan.kernels.front();
+  assert(kernel.kind == KernelKind::FusedMma);
+  const uint32_t warps = kernel.shape.threads / kWarpSize;
+  assert(kernel.shape.rowsPerBlock == warps * kMmaRows);
+  const std::string loop = fusedMmaLoop(stages, plan, acts);
+  return fmt::format(
+      "/// The whole network on tensor cores ({0}): each warp owns {1} rows at "
+      "a\n/// time and keeps them in registers from layer to layer; weights "
+      "({2}\n/// bytes with biases) stay in shared memory.\n"
+      "extern \"C\" __global__ void {3}\n{4}{5} {{\n"
+      "  unsigned char *smem = seqc_shared_memory();\n"
+      "{6}{7}"
+      "  __syncthreads();\n"
+      "  const int lane = threadIdx.x & 31;\n"
+      "  for (long long row0 = ((long long)blockIdx.x * {8} + (threadIdx.x >> "
+      "5)) * {1};\n"
+      "       row0 < batch; row0 += (long long)gridDim.x * {9}) {{\n"
+      "{10}"
+      "  }}\n"
+      "}}\n",
+      precisionName(plan.precision), kMmaRows, plan.paramBytes,
+      launchBounds(kernel.shape), kernel.name, kKernelParams,
+      sharedParamCopy("uint4", plan.paramBytes),
+      sharedParamPointers(plan, SmemView::Bytes), warps,
+      kernel.shape.rowsPerBlock, loop);
 }
 
 } // namespace seqc::cuda

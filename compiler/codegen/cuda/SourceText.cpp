@@ -2,7 +2,8 @@
 //
 // Part of seqc. Float literals, the activation functors (one struct per
 // distinct activation, instantiated into the prelude's templates), the
-// kernels' parameter lists and typed views of the parameter blob.
+// kernels' parameter lists, typed views of the parameter blob, and small
+// render helpers for fragments every emitter writes.
 //
 //===----------------------------------------------------------------------===//
 
@@ -112,6 +113,16 @@ const char *const kKernelParamsAliased =
 std::string ptr(const char *type, uint64_t offset) {
   return fmt::format("reinterpret_cast<const {} *>(params + {}ull)", type,
                      offset);
+}
+
+const char *cppBool(bool value) { return value ? "true" : "false"; }
+
+std::string launchBounds(const KernelShape &shape) {
+  return fmt::format("__launch_bounds__({})", shape.threads);
+}
+
+std::string paramOrNull(const char *prefix, size_t index, bool present) {
+  return present ? fmt::format("{}{}", prefix, index) : "nullptr";
 }
 
 } // namespace seqc::cuda

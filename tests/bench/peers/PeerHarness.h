@@ -1,12 +1,13 @@
 //===- PeerHarness.h - Shared parts of the peer programs --------*- C++ -*-===//
 //
-// Part of seqc's benchmark harness (tests/bench/run-peers.sh). Every peer
+// Part of seqc's benchmark harness (tests/bench/run-peers.py). Every peer
 // program (oneDNN, OpenBLAS, libxsmm) runs the same MLP -- given as a layer
-// list "in:out:act,..." -- on the same fixed-seed inputs, times it the way
-// `seqc bench` does, checks two rows of its output against a float64
-// evaluation of the same weights, and prints one JSON object per batch.
+// list "in:out:act,..." -- on the same fixed-seed inputs, in the number
+// format --precision asks for (f32 by default), times it the way `seqc bench`
+// does, checks two rows of its output against a float64 evaluation of the
+// same f32 weights, and prints one JSON object per batch.
 //
-// Timing (the same constants as compiler/driver/BenchCommand.cpp): warm up
+// Timing (the same constants as compiler/bench/Timing.h): warm up
 // for 0.1 s (at least one run), then group back-to-back runs into samples of
 // at least max(50 us, 1 s / 200), and take `samples` = 1 s / sample time
 // clamped to [3, 200] (or --repeat N); latency = sample time / runs.
@@ -23,6 +24,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <initializer_list>
 #include <random>
 #include <string>
 #include <vector>
@@ -39,12 +41,32 @@ struct Layer {
   std::vector<float> weight, bias;
 };
 
+/// The number format a peer computes in (run-peers.py --precision): f32;
+/// bf16 weights and activations; int8 weights and dynamically quantised
+/// activations; int8 weights with f32 activations (int8w).
+enum class Precision { F32, BF16, Int8, Int8W };
+
+inline const char *precisionName(Precision precision) {
+  switch (precision) {
+  case Precision::F32:
+    return "f32";
+  case Precision::BF16:
+    return "bf16";
+  case Precision::Int8:
+    return "int8";
+  case Precision::Int8W:
+    return "int8w";
+  }
+  return "?";
+}
+
 struct Options {
   std::vector<Layer> layers;
   std::vector<int64_t> batches;
   int threads = 1;
   unsigned repeat = 0;
   uint64_t seed = 1;
+  Precision precision = Precision::F32;
 };
 
 [[noreturn]] inline void fail(const std::string &message) {
@@ -90,8 +112,16 @@ inline void initialize(std::vector<Layer> &layers, uint64_t seed) {
   }
 }
 
+inline Precision parsePrecision(const std::string &text) {
+  for (Precision p :
+       {Precision::F32, Precision::BF16, Precision::Int8, Precision::Int8W})
+    if (text == precisionName(p))
+      return p;
+  fail("bad precision '" + text + "' (want f32, bf16, int8 or int8w)");
+}
+
 /// --layers 784:512:relu,512:10:none --batch 1,64 --threads N [--repeat N]
-/// [--seed N]
+/// [--seed N] [--precision f32|bf16|int8|int8w]
 inline Options parseOptions(int argc, char **argv) {
   Options opts;
   for (int i = 1; i < argc; ++i) {
@@ -130,6 +160,8 @@ inline Options parseOptions(int argc, char **argv) {
       opts.repeat = unsigned(parsePositive(value, "repeat count"));
     } else if (arg == "--seed") {
       opts.seed = uint64_t(parsePositive(value, "seed"));
+    } else if (arg == "--precision") {
+      opts.precision = parsePrecision(value);
     } else {
       fail("unknown option '" + arg + "'");
     }
@@ -163,11 +195,33 @@ inline std::vector<float> makeInput(int64_t rows, int64_t features) {
   return x;
 }
 
-/// The largest |difference| between \p output (batch x outFeatures) and a
-/// float64 evaluation of the network, on the first and the last row.
-inline double checkRows(const std::vector<Layer> &layers, const float *input,
-                        const float *output, int64_t batch) {
-  double worst = 0.0;
+/// Exits with a message unless \p peer offers the precision \p opts asks for
+/// (run-peers.py only asks for those, so this guards direct calls).
+inline void requirePrecision(const Options &opts, const char *peer,
+                             std::initializer_list<Precision> offered) {
+  for (Precision p : offered)
+    if (p == opts.precision)
+      return;
+  fail(std::string(peer) + " does not offer --precision " +
+       precisionName(opts.precision));
+}
+
+/// How far a peer's output is from the float64 evaluation of its f32
+/// weights, over the checked rows.
+struct Accuracy {
+  /// The largest |y - ref|.
+  double maxAbs = 0.0;
+  /// The largest over the rows of max |y - ref| / max |ref| (the row's
+  /// error scaled by its magnitude, so that bf16 and int8 bounds apply
+  /// whatever the output's scale).
+  double relative = 0.0;
+};
+
+/// Compares \p output (batch x outFeatures) with a float64 evaluation of
+/// the network on the first and the last row.
+inline Accuracy checkRows(const std::vector<Layer> &layers, const float *input,
+                          const float *output, int64_t batch) {
+  Accuracy accuracy;
   for (int64_t row : {int64_t(0), batch - 1}) {
     std::vector<double> x(input + row * layers.front().in,
                           input + (row + 1) * layers.front().in);
@@ -195,12 +249,19 @@ inline double checkRows(const std::vector<Layer> &layers, const float *input,
       x = std::move(y);
     }
     int64_t out = layers.back().out;
+    double rowError = 0.0, rowMagnitude = 0.0;
     for (int64_t o = 0; o < out; ++o) {
       double diff = std::abs(double(output[row * out + o]) - x[o]);
-      worst = std::max(worst, std::isnan(diff) ? INFINITY : diff);
+      rowError = std::max(rowError, std::isnan(diff) ? INFINITY : diff);
+      rowMagnitude = std::max(rowMagnitude, std::abs(x[o]));
     }
+    accuracy.maxAbs = std::max(accuracy.maxAbs, rowError);
+    accuracy.relative =
+        std::max(accuracy.relative, rowMagnitude > 0.0 ? rowError / rowMagnitude
+                                    : rowError > 0.0   ? INFINITY
+                                                       : 0.0);
   }
-  return worst;
+  return accuracy;
 }
 
 struct Timing {
@@ -258,18 +319,25 @@ inline Timing timeRuns(const std::function<void()> &run, unsigned repeat) {
   return t;
 }
 
+/// A finite stand-in for an infinite error, which JSON cannot spell.
+inline double jsonError(double error) {
+  return std::isfinite(error) ? error : 1e300;
+}
+
 /// Prints one JSON line. \p info must be plain ASCII without quotes.
-inline void report(const char *peer, const std::string &info, int64_t batch,
-                   int threads, const Timing &t, double maxAbsError) {
-  std::printf("{\"peer\": \"%s\", \"info\": \"%s\", \"batch\": %lld, "
-              "\"threads\": %d, \"median_seconds\": %.6g, \"min_seconds\": "
-              "%.6g, \"p10_seconds\": %.6g, \"p90_seconds\": %.6g, "
-              "\"max_seconds\": %.6g, \"samples\": %u, \"runs_per_sample\": "
-              "%llu, \"max_abs_error\": %.3g}\n",
-              peer, info.c_str(), (long long)batch, threads, t.median, t.min,
-              t.p10, t.p90, t.max, t.samples,
-              (unsigned long long)t.runsPerSample,
-              std::isfinite(maxAbsError) ? maxAbsError : 1e300);
+inline void report(const char *peer, const std::string &info,
+                   const Options &opts, int64_t batch, const Timing &t,
+                   const Accuracy &accuracy) {
+  std::printf("{\"peer\": \"%s\", \"info\": \"%s\", \"precision\": \"%s\", "
+              "\"batch\": %lld, \"threads\": %d, \"median_seconds\": %.6g, "
+              "\"min_seconds\": %.6g, \"p10_seconds\": %.6g, \"p90_seconds\": "
+              "%.6g, \"max_seconds\": %.6g, \"samples\": %u, "
+              "\"runs_per_sample\": %llu, \"max_abs_error\": %.3g, "
+              "\"rel_error\": %.3g}\n",
+              peer, info.c_str(), precisionName(opts.precision),
+              (long long)batch, opts.threads, t.median, t.min, t.p10, t.p90,
+              t.max, t.samples, (unsigned long long)t.runsPerSample,
+              jsonError(accuracy.maxAbs), jsonError(accuracy.relative));
   std::fflush(stdout);
 }
 

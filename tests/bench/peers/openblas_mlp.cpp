@@ -64,6 +64,7 @@ void biasAndActivation(const peer::Layer &layer, float *y, int64_t batch,
 
 int main(int argc, char **argv) {
   peer::Options opts = peer::parseOptions(argc, argv);
+  peer::requirePrecision(opts, "openblas", {peer::Precision::F32});
   openblas_set_num_threads(opts.threads);
   int64_t inFeatures = opts.layers.front().in;
   int64_t maxBatch =
@@ -95,10 +96,10 @@ int main(int argc, char **argv) {
       }
     };
     run();
-    double error = peer::checkRows(opts.layers, input.data(),
-                                   outputs.back().data(), batch);
+    peer::Accuracy accuracy = peer::checkRows(opts.layers, input.data(),
+                                              outputs.back().data(), batch);
     peer::Timing timing = peer::timeRuns(run, opts.repeat);
-    peer::report("openblas", info, batch, opts.threads, timing, error);
+    peer::report("openblas", info, opts, batch, timing, accuracy);
   }
   return 0;
 }

@@ -7,40 +7,12 @@
 // run on every requested thread at once.
 //
 //===----------------------------------------------------------------------===//
-#ifndef SEQC_DRIVER_PEAKFLOPS_H
-#define SEQC_DRIVER_PEAKFLOPS_H
+#ifndef SEQC_BENCH_PEAKFLOPS_H
+#define SEQC_BENCH_PEAKFLOPS_H
 
-#include <string>
-#include <string_view>
+#include "compiler/bench/HostCpu.h"
 
-namespace seqc::driver {
-
-/// The FP32 arithmetic the microbenchmark uses, narrowest first.
-enum class SimdIsa {
-  Scalar,  ///< scalar multiply and add (no x86 SIMD)
-  Sse,     ///< 4-wide SSE multiply + add (x86-64 v1/v2: no FMA)
-  Avx2Fma, ///< 8-wide AVX2 FMA (x86-64-v3)
-  Avx512,  ///< 16-wide AVX-512F FMA (x86-64-v4)
-};
-
-/// "AVX-512 FMA", "AVX2 FMA", "SSE mul+add", "scalar".
-std::string_view isaName(SimdIsa isa);
-
-/// The widest ISA this CPU (CPUID) and operating system (XGETBV: the OS
-/// saves the wide registers) support.
-SimdIsa detectHostIsa();
-
-/// The ISA code generated for `--cpu CPU` uses on this host: the host's best
-/// for "" and "native", capped by the x86-64 level (v2, v3, v4) or by the
-/// best entry of a comma-separated list. CPU names that are not x86-64
-/// levels give the host's best.
-SimdIsa isaForCpuOption(std::string_view cpu);
-
-/// The CPU's brand string from CPUID ("AMD EPYC 7B13"), or "unknown".
-std::string hostCpuName();
-
-/// Hardware threads available to this process.
-unsigned hostHardwareThreads();
+namespace seqc::bench {
 
 /// One measurement of the machine's peak.
 struct PeakFlops {
@@ -58,6 +30,6 @@ struct PeakFlops {
 /// CPU time. gflops is 0 when the threads cannot be started.
 PeakFlops measurePeakFlops(SimdIsa isa, unsigned threads);
 
-} // namespace seqc::driver
+} // namespace seqc::bench
 
-#endif // SEQC_DRIVER_PEAKFLOPS_H
+#endif // SEQC_BENCH_PEAKFLOPS_H

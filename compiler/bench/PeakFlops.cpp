@@ -10,29 +10,27 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "compiler/driver/PeakFlops.h"
+#include "compiler/bench/PeakFlops.h"
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <exception>
-#include <string>
+#include <optional>
 #include <thread>
 #include <vector>
 
 #if defined(__x86_64__) || defined(__i386__)
 #define SEQC_PEAK_X86 1
-#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
 #ifdef __linux__
-#include <sched.h>
 #include <time.h>
 #endif
 
-namespace seqc::driver {
+namespace seqc::bench {
 
 namespace {
 
@@ -141,13 +139,6 @@ __attribute__((target("avx512f"))) float avx512Chains(uint64_t iters,
   return total;
 }
 
-/// XCR0, the register state the OS saves on a context switch.
-uint64_t readXcr0() {
-  uint32_t eax = 0, edx = 0;
-  __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
-  return (uint64_t(edx) << 32) | eax;
-}
-
 #endif // SEQC_PEAK_X86
 
 #undef SEQC_REPEAT8
@@ -191,114 +182,9 @@ double threadSeconds() {
   return std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
 }
 
-} // namespace
-
-std::string_view isaName(SimdIsa isa) {
-  switch (isa) {
-  case SimdIsa::Avx512:
-    return "AVX-512 FMA";
-  case SimdIsa::Avx2Fma:
-    return "AVX2 FMA";
-  case SimdIsa::Sse:
-    return "SSE mul+add";
-  case SimdIsa::Scalar:
-    break;
-  }
-  return "scalar";
-}
-
-SimdIsa detectHostIsa() {
-#ifdef SEQC_PEAK_X86
-  unsigned eax, ebx, ecx, edx;
-  if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx))
-    return SimdIsa::Sse;
-  bool osxsave = ecx & (1u << 27), avx = ecx & (1u << 28),
-       fma = ecx & (1u << 12);
-  if (!osxsave || !avx)
-    return SimdIsa::Sse;
-  uint64_t xcr0 = readXcr0();
-  // XMM and YMM state (bits 1, 2); opmask, ZMM_Hi256, Hi16_ZMM (5, 6, 7).
-  bool osAvx = (xcr0 & 0x6) == 0x6;
-  bool osAvx512 = (xcr0 & 0xe6) == 0xe6;
-  if (!osAvx || !__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx))
-    return SimdIsa::Sse;
-  bool avx2 = ebx & (1u << 5), avx512f = ebx & (1u << 16);
-  if (avx512f && osAvx512 && fma)
-    return SimdIsa::Avx512;
-  if (avx2 && fma)
-    return SimdIsa::Avx2Fma;
-  return SimdIsa::Sse;
-#else
-  return SimdIsa::Scalar;
-#endif
-}
-
-SimdIsa isaForCpuOption(std::string_view cpu) {
-  SimdIsa host = detectHostIsa();
-  if (cpu.empty())
-    return host;
-  bool any = false;
-  SimdIsa best = SimdIsa::Scalar;
-  while (true) {
-    size_t comma = cpu.find(',');
-    std::string_view entry = cpu.substr(0, comma);
-    SimdIsa level = host;
-    if (entry == "x86-64-v4")
-      level = SimdIsa::Avx512;
-    else if (entry == "x86-64-v3")
-      level = SimdIsa::Avx2Fma;
-    else if (entry == "x86-64-v2" || entry == "x86-64")
-      level = SimdIsa::Sse;
-    SimdIsa usable = std::min(level, host);
-    best = any ? std::max(best, usable) : usable;
-    any = true;
-    if (comma == std::string_view::npos)
-      break;
-    cpu.remove_prefix(comma + 1);
-  }
-  return best;
-}
-
-std::string hostCpuName() {
-#ifdef SEQC_PEAK_X86
-  unsigned regs[12] = {};
-  unsigned maxLeaf = __get_cpuid_max(0x80000000u, nullptr);
-  if (maxLeaf < 0x80000004u)
-    return "unknown";
-  for (unsigned i = 0; i < 3; ++i)
-    __get_cpuid(0x80000002u + i, &regs[4 * i], &regs[4 * i + 1],
-                &regs[4 * i + 2], &regs[4 * i + 3]);
-  std::string name(reinterpret_cast<const char *>(regs), sizeof(regs));
-  name.resize(name.find('\0') == std::string::npos ? name.size()
-                                                   : name.find('\0'));
-  size_t first = name.find_first_not_of(' ');
-  size_t last = name.find_last_not_of(' ');
-  if (first == std::string::npos)
-    return "unknown";
-  return name.substr(first, last - first + 1);
-#else
-  return "unknown";
-#endif
-}
-
-unsigned hostHardwareThreads() {
-#ifdef __linux__
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
-    return static_cast<unsigned>(CPU_COUNT(&set));
-#endif
-  unsigned n = std::thread::hardware_concurrency();
-  return n ? n : 1;
-}
-
-PeakFlops measurePeakFlops(SimdIsa isa, unsigned threads) {
-  threads = std::max(threads, 1u);
-  double flopsPerIter = 0.0;
-  Kernel kernel = kernelFor(isa, flopsPerIter);
-  volatile float sink = 0.0f;
-
-  // Calibrate on this thread: iterations for a ~20 ms trial.
+/// Iterations of \p kernel for a trial of about 20 ms on this thread,
+/// doubled from a small count until a run is long enough to scale from.
+uint64_t calibrateIterations(Kernel kernel, volatile float &sink) {
   uint64_t iters = 1 << 12;
   double elapsed = 0.0;
   while (true) {
@@ -309,56 +195,79 @@ PeakFlops measurePeakFlops(SimdIsa isa, unsigned threads) {
       break;
     iters *= 2;
   }
-  iters = std::max<uint64_t>(1, uint64_t(double(iters) * 0.02 / elapsed));
+  return std::max<uint64_t>(1, uint64_t(double(iters) * 0.02 / elapsed));
+}
+
+/// One trial: \p iters iterations of \p kernel on \p threads threads that
+/// start together. Returns the GFLOP/s of the counted threads, or nullopt
+/// when a thread cannot be started.
+std::optional<double> runTrial(Kernel kernel, double flopsPerIter,
+                               uint64_t iters, unsigned threads,
+                               volatile float &sink) {
+  std::vector<double> rates(threads, 0.0);
+  std::vector<float> sums(threads, 0.0f);
+  std::atomic<unsigned> ready{0};
+  std::atomic<bool> go{false};
+  auto body = [&](unsigned t) {
+    ready.fetch_add(1);
+    while (!go.load(std::memory_order_acquire))
+      std::this_thread::yield();
+    double start = threadSeconds();
+    sums[t] = kernel(iters, 1.0f + float(t));
+    rates[t] = flopsPerIter * double(iters) / (threadSeconds() - start);
+  };
+  std::vector<std::thread> workers;
+  bool spawnFailed = false;
+  try {
+    workers.reserve(threads - 1);
+    for (unsigned t = 1; t < threads; ++t)
+      workers.emplace_back(body, t);
+  } catch (const std::exception &) {
+    spawnFailed = true;
+  }
+  while (ready.load() != workers.size())
+    std::this_thread::yield();
+  go.store(true, std::memory_order_release);
+  body(0);
+  for (std::thread &worker : workers)
+    worker.join();
+  if (spawnFailed)
+    return std::nullopt;
+  // Per-thread rates are in CPU time, so more threads than hardware
+  // threads would each look as fast as one alone: count at most as many
+  // as the hardware runs at once.
+  double total = 0.0;
+  for (unsigned t = 0; t < threads; ++t) {
+    total += rates[t];
+    sink = sink + sums[t];
+  }
+  double counted = std::min(threads, hostHardwareThreads());
+  return total / threads * counted * 1e-9;
+}
+
+} // namespace
+
+PeakFlops measurePeakFlops(SimdIsa isa, unsigned threads) {
+  threads = std::max(threads, 1u);
+  double flopsPerIter = 0.0;
+  Kernel kernel = kernelFor(isa, flopsPerIter);
+  volatile float sink = 0.0f;
+  uint64_t iters = calibrateIterations(kernel, sink);
 
   PeakFlops result;
   result.isa = isa;
   result.threads = threads;
   constexpr int kTrials = 6;
   for (int trial = 0; trial < kTrials; ++trial) {
-    std::vector<double> rates(threads, 0.0);
-    std::vector<float> sums(threads, 0.0f);
-    std::atomic<unsigned> ready{0};
-    std::atomic<bool> go{false};
-    auto body = [&](unsigned t) {
-      ready.fetch_add(1);
-      while (!go.load(std::memory_order_acquire))
-        std::this_thread::yield();
-      double start = threadSeconds();
-      sums[t] = kernel(iters, 1.0f + float(t));
-      rates[t] = flopsPerIter * double(iters) / (threadSeconds() - start);
-    };
-    std::vector<std::thread> workers;
-    bool spawnFailed = false;
-    try {
-      workers.reserve(threads - 1);
-      for (unsigned t = 1; t < threads; ++t)
-        workers.emplace_back(body, t);
-    } catch (const std::exception &) {
-      spawnFailed = true;
-    }
-    while (ready.load() != workers.size())
-      std::this_thread::yield();
-    go.store(true, std::memory_order_release);
-    body(0);
-    for (std::thread &worker : workers)
-      worker.join();
-    if (spawnFailed) {
+    std::optional<double> gflops =
+        runTrial(kernel, flopsPerIter, iters, threads, sink);
+    if (!gflops) {
       result.gflops = 0.0;
       return result;
     }
-    // Per-thread rates are in CPU time, so more threads than hardware
-    // threads would each look as fast as one alone: count at most as many
-    // as the hardware runs at once.
-    double total = 0.0;
-    for (unsigned t = 0; t < threads; ++t) {
-      total += rates[t];
-      sink = sink + sums[t];
-    }
-    double counted = std::min(threads, hostHardwareThreads());
-    result.gflops = std::max(result.gflops, total / threads * counted * 1e-9);
+    result.gflops = std::max(result.gflops, *gflops);
   }
   return result;
 }
 
-} // namespace seqc::driver
+} // namespace seqc::bench

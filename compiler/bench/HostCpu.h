@@ -1,0 +1,46 @@
+//===- HostCpu.h - What the host CPU is and which FP32 ISA it runs -*- C++ -*-//
+//
+// Part of seqc. `seqc bench` names the machine it measured and measures the
+// peak of the widest SIMD ISA the generated code may use, which is the
+// smaller of what the CPU and the operating system support and what --cpu
+// allowed the code generator.
+//
+//===----------------------------------------------------------------------===//
+#ifndef SEQC_BENCH_HOSTCPU_H
+#define SEQC_BENCH_HOSTCPU_H
+
+#include <string>
+#include <string_view>
+
+namespace seqc::bench {
+
+/// The FP32 arithmetic the peak microbenchmark uses, narrowest first.
+enum class SimdIsa {
+  Scalar,  ///< scalar multiply and add (no x86 SIMD)
+  Sse,     ///< 4-wide SSE multiply + add (x86-64 v1/v2: no FMA)
+  Avx2Fma, ///< 8-wide AVX2 FMA (x86-64-v3)
+  Avx512,  ///< 16-wide AVX-512F FMA (x86-64-v4)
+};
+
+/// "AVX-512 FMA", "AVX2 FMA", "SSE mul+add", "scalar".
+std::string_view isaName(SimdIsa isa);
+
+/// The widest ISA this CPU (CPUID) and operating system (XGETBV: the OS
+/// saves the wide registers) support.
+SimdIsa detectHostIsa();
+
+/// The ISA code generated for `--cpu CPU` uses on this host: the host's best
+/// for "" and "native", capped by the x86-64 level (v2, v3, v4) or by the
+/// best entry of a comma-separated list. CPU names that are not x86-64
+/// levels give the host's best.
+SimdIsa isaForCpuOption(std::string_view cpu);
+
+/// The CPU's brand string from CPUID ("AMD EPYC 7B13"), or "unknown".
+std::string hostCpuName();
+
+/// Hardware threads available to this process.
+unsigned hostHardwareThreads();
+
+} // namespace seqc::bench
+
+#endif // SEQC_BENCH_HOSTCPU_H

@@ -1,0 +1,94 @@
+//===- Targets.cpp - Hooks from the driver into the code generators -------===//
+//
+// Part of seqc. The backend-independent half of Targets.h: the checks every
+// backend shares and the choice of executor by --backend, which reports
+// cleanly when this build lacks the backend.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/driver/Targets.h"
+
+#include <fmt/format.h>
+
+#include <cassert>
+
+namespace seqc::driver {
+
+namespace {
+
+bool externalWeightsOnCpu(const DriverOptions &opts, bool onCpu,
+                          std::string_view flag, std::string_view value,
+                          DiagnosticEngine &diag) {
+  if (!opts.externalWeights || onCpu)
+    return true;
+  diag.error(fmt::format("--external-weights is for the CPU backend only, "
+                         "not {} {}",
+                         flag, value));
+  return false;
+}
+
+std::unique_ptr<Executor>
+createCudaExecutorIfBuilt([[maybe_unused]] const ir::Model &fused,
+                          const DriverOptions &opts, DiagnosticEngine &diag,
+                          bool profile) {
+  if (!externalWeightsAllowed(opts, Backend::Cuda, diag))
+    return nullptr;
+  if (profile) {
+    diag.error("the CUDA backend has no per-stage profile");
+    return nullptr;
+  }
+#ifdef SEQC_HAVE_CUDA
+  return createCudaExecutor(fused, opts, diag);
+#else
+  diag.error("this seqc was built without the CUDA backend");
+  return nullptr;
+#endif
+}
+
+std::unique_ptr<Executor>
+createCpuExecutorIfBuilt([[maybe_unused]] const ir::Model &fused,
+                         [[maybe_unused]] const DriverOptions &opts,
+                         DiagnosticEngine &diag,
+                         [[maybe_unused]] bool profile) {
+#ifdef SEQC_HAVE_LLVM
+  return createCpuExecutor(fused, opts, diag, profile);
+#else
+  diag.error("this seqc was built without the LLVM CPU backend; use "
+             "--backend ref");
+  return nullptr;
+#endif
+}
+
+} // namespace
+
+bool externalWeightsAllowed(const DriverOptions &opts, Backend backend,
+                            DiagnosticEngine &diag) {
+  return externalWeightsOnCpu(opts, backend == Backend::Cpu, "--backend",
+                              spelling(backend), diag);
+}
+
+bool externalWeightsAllowed(const DriverOptions &opts, Target target,
+                            DiagnosticEngine &diag) {
+  return externalWeightsOnCpu(opts, target == Target::Cpu, "--target",
+                              spelling(target), diag);
+}
+
+std::unique_ptr<Executor> createExecutor(const ir::Model &fused,
+                                         Backend backend,
+                                         const DriverOptions &opts,
+                                         DiagnosticEngine &diag, bool profile) {
+  switch (backend) {
+  case Backend::Ref:
+    if (!externalWeightsAllowed(opts, Backend::Ref, diag))
+      return nullptr;
+    assert(!profile && "the reference interpreter has no stages to time");
+    return createReferenceExecutor(fused);
+  case Backend::Cuda:
+    return createCudaExecutorIfBuilt(fused, opts, diag, profile);
+  case Backend::Cpu:
+    break;
+  }
+  return createCpuExecutorIfBuilt(fused, opts, diag, profile);
+}
+
+} // namespace seqc::driver
