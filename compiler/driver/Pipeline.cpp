@@ -57,6 +57,7 @@ std::unique_ptr<ir::Model> loadOnnxModel(const DriverOptions &opts,
   const std::string &path = opts.positional.front();
   for (auto [given, option] :
        {std::pair{opts.weights.has_value(), "--weights"},
+        std::pair{!opts.weightsPrefix.empty(), "--weights-prefix"},
         std::pair{opts.initSeed.has_value(), "--init-seed"},
         std::pair{!opts.modelName.empty(), "--model"}})
     if (given) {

@@ -40,9 +40,15 @@ private:
     for (Op &op : model.ops) {
       bool noOp = op.kind == OpKind::Identity ||
                   (op.kind == OpKind::Act && op.act.isNone());
-      // A model that is nothing but no-ops keeps one to stay well-formed.
+      // A model that is nothing but no-ops (an imported Flatten alone) keeps
+      // one to stay well-formed, as an activation without a function,
+      // which is in the form the backends consume.
       if (noOp && !(kept.empty() && &op == &model.ops.back()))
         continue;
+      if (noOp) {
+        op.kind = OpKind::Act;
+        op.act = ir::Activation{};
+      }
       kept.push_back(std::move(op));
     }
     model.ops = std::move(kept);
