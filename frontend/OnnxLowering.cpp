@@ -1013,7 +1013,8 @@ bool OnnxLowering::reportUnmatchedRegion(const std::vector<size_t> &nodes,
   const std::vector<size_t> &users = readersOf(current);
   size_t first = nodes.empty() ? users.front() : nodes.front();
   if (!why.empty())
-    return failAt(first, why);
+    return failAt(first, fmt::format("{}; seqc imports chains of {}", why,
+                                     kSupportedOps));
   if (users.size() == 1) {
     const OnnxNode &node = graph.nodes[first];
     for (const std::string &input : node.inputs)
