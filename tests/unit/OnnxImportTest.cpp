@@ -264,6 +264,41 @@ TEST_CASE("onnx: MatMul + Add is one Linear; a rank-4 input is flattened") {
   CHECK(reference::run(*lowered.model, x).data == std::vector<double>{1, 1});
 }
 
+TEST_CASE("onnx: single activation nodes") {
+  auto act = [](std::string op, std::vector<OnnxAttribute> attributes,
+                std::vector<std::string> bounds = {}, int64_t opset = 20) {
+    GraphBuilder builder(3, opset);
+    builder.scalar("zero", 0).scalar("six", 6);
+    std::vector<std::string> inputs{"x"};
+    inputs.insert(inputs.end(), bounds.begin(), bounds.end());
+    builder.node(std::move(op), inputs, "y", std::move(attributes));
+    Lowered lowered = lower(builder);
+    REQUIRE_MESSAGE(lowered.model, lowered.diagnostics);
+    return lowered.model->ops.front().act;
+  };
+  OnnxAttribute tanh;
+  tanh.name = "approximate";
+  tanh.kind = OnnxAttribute::Kind::String;
+  tanh.s = "tanh";
+  CHECK(act("Gelu", {}).kind == ir::ActKind::GELU);
+  CHECK(act("Gelu", {tanh}).kind == ir::ActKind::GELUTanh);
+  CHECK(act("HardSwish", {}).kind == ir::ActKind::Hardswish);
+  CHECK(act("Mish", {}).kind == ir::ActKind::Mish);
+  CHECK(act("LeakyRelu", {}) ==
+        ir::Activation{ir::ActKind::LeakyReLU, 0.01, 0.0});
+  CHECK(act("Softplus", {}) ==
+        ir::Activation{ir::ActKind::Softplus, kOnnxSoftplusThreshold, 1.0});
+  CHECK(act("HardSigmoid", {floatAttr("alpha", 1.0f / 6.0f)}).kind ==
+        ir::ActKind::Hardsigmoid);
+  // Clip: ReLU6 from constant inputs (opset 11 on), ReLU from min 0 alone,
+  // Hardtanh from attributes (before opset 11).
+  CHECK(act("Clip", {}, {"zero", "six"}) ==
+        ir::Activation{ir::ActKind::Hardtanh, 0.0, 6.0});
+  CHECK(act("Clip", {}, {"zero"}).kind == ir::ActKind::ReLU);
+  CHECK(act("Clip", {floatAttr("min", -1), floatAttr("max", 1)}, {}, 6) ==
+        ir::Activation{ir::ActKind::Hardtanh, -1.0, 1.0});
+}
+
 TEST_CASE("onnx: refusals name the node") {
   SUBCASE("a Softmax over a rank-4 value, opset 13") {
     GraphBuilder builder(0);
