@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <optional>
 
 namespace seqc::frontend {
 
@@ -84,8 +85,15 @@ private:
     lineStart = offset + 1;
     atLineStart = true;
   }
+  /// Lexes what starts at pos: skips a space, comment or line
+  /// continuation, or reads one token. Reports and returns false on error.
+  bool lexNext();
   bool lexNumber();
   bool lexString();
+  void lexIdentifier();
+  bool lexPunctuation();
+  /// Ends a statement (once, and not before the first token).
+  void pushNewline(size_t offset);
 
   uint32_t bufferId;
   std::string_view text;
@@ -225,125 +233,129 @@ bool Lexer::lexString() {
   return true;
 }
 
+/// The token of a one-character punctuation mark, or nullopt.
+std::optional<TokenKind> punctuationKind(char c) {
+  switch (c) {
+  case '(':
+    return TokenKind::LParen;
+  case ')':
+    return TokenKind::RParen;
+  case '[':
+    return TokenKind::LBracket;
+  case ']':
+    return TokenKind::RBracket;
+  case ',':
+    return TokenKind::Comma;
+  case '=':
+    return TokenKind::Equals;
+  case '.':
+    return TokenKind::Dot;
+  case '-':
+    return TokenKind::Minus;
+  case '+':
+    return TokenKind::Plus;
+  case '*':
+    return TokenKind::Star;
+  case ':':
+    // Not part of the language, but `for x in y:` and `lambda x: x` read
+    // better as "'for' is not supported" than as a bad character.
+    return TokenKind::Colon;
+  default:
+    return std::nullopt;
+  }
+}
+
+bool Lexer::lexPunctuation() {
+  char c = text[pos];
+  std::optional<TokenKind> kind = punctuationKind(c);
+  if (!kind) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (u >= 0x80)
+      return error(pos, "non-ASCII character in source (only ASCII is "
+                        "allowed outside strings and comments)");
+    if (u < 0x20 || u == 0x7f)
+      return error(pos,
+                   fmt::format("unexpected control character 0x{:02x}", u));
+    return error(pos, fmt::format("unexpected character '{}'", c));
+  }
+  if (*kind == TokenKind::LParen || *kind == TokenKind::LBracket)
+    ++bracketDepth;
+  else if (*kind == TokenKind::RParen || *kind == TokenKind::RBracket)
+    bracketDepth = bracketDepth > 0 ? bracketDepth - 1 : 0;
+  push(*kind, pos, pos + 1);
+  ++pos;
+  return true;
+}
+
+void Lexer::lexIdentifier() {
+  size_t start = pos;
+  while (pos < text.size() && (isIdentStart(text[pos]) || isDigit(text[pos])))
+    ++pos;
+  push(TokenKind::Identifier, start, pos);
+  tokens.back().text = std::string(text.substr(start, pos - start));
+}
+
+void Lexer::pushNewline(size_t offset) {
+  if (!tokens.empty() && tokens.back().kind != TokenKind::Newline) {
+    Token token;
+    token.kind = TokenKind::Newline;
+    token.loc = locAt(offset);
+    tokens.push_back(token);
+  }
+}
+
+bool Lexer::lexNext() {
+  char c = text[pos];
+  if (c == '\n') {
+    // Inside brackets a statement goes on over line ends, as in Python.
+    if (bracketDepth == 0)
+      pushNewline(pos);
+    newline(pos);
+    ++pos;
+    return true;
+  }
+  if (c == ' ' || c == '\t' || c == '\r' || c == '\f') {
+    ++pos;
+    return true;
+  }
+  if (c == '#') {
+    while (pos < text.size() && text[pos] != '\n')
+      ++pos;
+    return true;
+  }
+  if (c == '\\') {
+    // A backslash at the end of a line joins the next line to it.
+    size_t next = pos + 1;
+    if (next < text.size() && text[next] == '\r')
+      ++next;
+    if (next >= text.size() || text[next] != '\n')
+      return error(pos, "unexpected '\\' (only allowed at the end of a line)");
+    newline(next);
+    atLineStart = false;
+    pos = next + 1;
+    return true;
+  }
+  if (isIdentStart(c)) {
+    lexIdentifier();
+    return true;
+  }
+  if (isDigit(c) ||
+      (c == '.' && pos + 1 < text.size() && isDigit(text[pos + 1])))
+    return lexNumber();
+  if (c == '"' || c == '\'')
+    return lexString();
+  return lexPunctuation();
+}
+
+/// Lexes the whole buffer, one lexNext() step at a time until the first
+/// error, then ends the last statement and the file.
 std::vector<Token> Lexer::run() {
   // Python accepts (and ignores) a UTF-8 byte-order mark at the start.
   if (text.substr(0, 3) == "\xEF\xBB\xBF")
     pos = lineStart = 3;
-  auto pushNewline = [&](size_t offset) {
-    if (!tokens.empty() && tokens.back().kind != TokenKind::Newline) {
-      Token token;
-      token.kind = TokenKind::Newline;
-      token.loc = locAt(offset);
-      tokens.push_back(token);
-    }
-  };
   bool ok = true;
-  while (ok && pos < text.size()) {
-    char c = text[pos];
-    if (c == '\n') {
-      if (bracketDepth == 0)
-        pushNewline(pos);
-      newline(pos);
-      ++pos;
-      continue;
-    }
-    if (c == ' ' || c == '\t' || c == '\r' || c == '\f') {
-      ++pos;
-      continue;
-    }
-    if (c == '#') {
-      while (pos < text.size() && text[pos] != '\n')
-        ++pos;
-      continue;
-    }
-    if (c == '\\') {
-      size_t next = pos + 1;
-      if (next < text.size() && text[next] == '\r')
-        ++next;
-      if (next < text.size() && text[next] == '\n') {
-        newline(next);
-        atLineStart = false;
-        pos = next + 1;
-        continue;
-      }
-      ok = error(pos, "unexpected '\\' (only allowed at the end of a line)");
-      break;
-    }
-    if (isIdentStart(c)) {
-      size_t start = pos;
-      while (pos < text.size() &&
-             (isIdentStart(text[pos]) || isDigit(text[pos])))
-        ++pos;
-      push(TokenKind::Identifier, start, pos);
-      tokens.back().text = std::string(text.substr(start, pos - start));
-      continue;
-    }
-    if (isDigit(c) ||
-        (c == '.' && pos + 1 < text.size() && isDigit(text[pos + 1]))) {
-      ok = lexNumber();
-      continue;
-    }
-    if (c == '"' || c == '\'') {
-      ok = lexString();
-      continue;
-    }
-    TokenKind kind;
-    switch (c) {
-    case '(':
-      kind = TokenKind::LParen;
-      ++bracketDepth;
-      break;
-    case ')':
-      kind = TokenKind::RParen;
-      bracketDepth = bracketDepth > 0 ? bracketDepth - 1 : 0;
-      break;
-    case '[':
-      kind = TokenKind::LBracket;
-      ++bracketDepth;
-      break;
-    case ']':
-      kind = TokenKind::RBracket;
-      bracketDepth = bracketDepth > 0 ? bracketDepth - 1 : 0;
-      break;
-    case ',':
-      kind = TokenKind::Comma;
-      break;
-    case '=':
-      kind = TokenKind::Equals;
-      break;
-    case '.':
-      kind = TokenKind::Dot;
-      break;
-    case '-':
-      kind = TokenKind::Minus;
-      break;
-    case '+':
-      kind = TokenKind::Plus;
-      break;
-    case '*':
-      kind = TokenKind::Star;
-      break;
-    case ':':
-      // Not part of the language, but `for x in y:` and `lambda x: x` read
-      // better as "'for' is not supported" than as a bad character.
-      kind = TokenKind::Colon;
-      break;
-    default: {
-      unsigned char u = static_cast<unsigned char>(c);
-      if (u >= 0x80)
-        ok = error(pos, "non-ASCII character in source (only ASCII is "
-                        "allowed outside strings and comments)");
-      else if (u < 0x20 || u == 0x7f)
-        ok =
-            error(pos, fmt::format("unexpected control character 0x{:02x}", u));
-      else
-        ok = error(pos, fmt::format("unexpected character '{}'", c));
-      continue;
-    }
-    }
-    push(kind, pos, pos + 1);
-    ++pos;
-  }
+  while (ok && pos < text.size())
+    ok = lexNext();
   // Inside an unclosed bracket the file ends mid-statement: the parser sees
   // end of file there and reports the bracket.
   if (ok && bracketDepth == 0)

@@ -647,74 +647,95 @@ static void convertToFloat(const DtypeInfo &dtype, const unsigned char *p,
   }
 }
 
-std::optional<SafetensorsFile> parseSafetensors(std::string_view bytes,
-                                                std::string_view displayName,
-                                                DiagnosticEngine &diag) {
-  auto error = [&](std::string_view message) {
-    diag.fileError(displayName, message);
-    return std::nullopt;
-  };
+/// The JSON header: the 8-byte little-endian length in front of it must fit
+/// the limit and the file, and the header must be UTF-8. Returns the header,
+/// or an error message in \p message.
+static std::optional<std::string_view> headerOf(std::string_view bytes,
+                                                std::string &message) {
   const auto *data = reinterpret_cast<const unsigned char *>(bytes.data());
-  if (bytes.size() < 8)
-    return error(fmt::format(
+  if (bytes.size() < 8) {
+    message = fmt::format(
         "file is {} bytes, too small for the 8-byte safetensors header length",
-        bytes.size()));
+        bytes.size());
+    return std::nullopt;
+  }
   uint64_t headerLen = loadLE64(data);
-  if (headerLen > limits::kMaxSafetensorsHeader)
-    return error(fmt::format("header length {} is larger than the limit of {} "
-                             "bytes (not a safetensors file?)",
-                             headerLen, limits::kMaxSafetensorsHeader));
-  if (headerLen > bytes.size() - 8)
-    return error(fmt::format("header length {} runs past the end of the file "
-                             "({} bytes after the length field)",
-                             headerLen, bytes.size() - 8));
+  if (headerLen > limits::kMaxSafetensorsHeader) {
+    message = fmt::format("header length {} is larger than the limit of {} "
+                          "bytes (not a safetensors file?)",
+                          headerLen, limits::kMaxSafetensorsHeader);
+    return std::nullopt;
+  }
+  if (headerLen > bytes.size() - 8) {
+    message = fmt::format("header length {} runs past the end of the file "
+                          "({} bytes after the length field)",
+                          headerLen, bytes.size() - 8);
+    return std::nullopt;
+  }
   std::string_view header = bytes.substr(8, headerLen);
   size_t badUtf8 = findInvalidUtf8(header);
-  if (badUtf8 != std::string_view::npos)
-    return error(fmt::format(
+  if (badUtf8 != std::string_view::npos) {
+    message = fmt::format(
         "header is not valid UTF-8 (bad byte 0x{:02x} at header byte {})",
-        static_cast<unsigned char>(header[badUtf8]), badUtf8));
+        static_cast<unsigned char>(header[badUtf8]), badUtf8);
+    return std::nullopt;
+  }
+  return header;
+}
 
-  JsonParser parser(header);
-  std::optional<JsonValue> root = parser.parseDocument();
-  if (!root)
-    return error(parser.getError());
-  if (root->kind != JsonValue::Kind::Object)
+/// Reads the header object: `__metadata__` (null, or strings) into \p file,
+/// every other key as a tensor entry into \p entries, in file order.
+static bool readHeader(const JsonValue &root, SafetensorsFile &file,
+                       std::vector<Entry> &entries,
+                       std::string_view displayName, DiagnosticEngine &diag) {
+  auto error = [&](std::string_view message) {
+    diag.fileError(displayName, message);
+    return false;
+  };
+  if (root.kind != JsonValue::Kind::Object)
     return error(fmt::format("header is {}, expected a JSON object",
-                             kindName(root->kind)));
-
-  SafetensorsFile file;
-  std::vector<Entry> entries;
-  for (size_t i = 0; i < root->keys.size(); ++i) {
-    const std::string &key = root->keys[i];
-    const JsonValue &value = root->items[i];
-    if (key == "__metadata__") {
-      if (value.kind == JsonValue::Kind::Null)
-        continue;
-      if (value.kind != JsonValue::Kind::Object)
-        return error(fmt::format("'__metadata__' is {}, expected an object "
-                                 "mapping strings to strings",
-                                 kindName(value.kind)));
-      for (size_t k = 0; k < value.keys.size(); ++k) {
-        if (value.items[k].kind != JsonValue::Kind::String)
-          return error(fmt::format("'__metadata__' entry {} is {}, expected "
-                                   "a string",
-                                   quoteName(value.keys[k]),
-                                   kindName(value.items[k].kind)));
-        file.metadata.emplace_back(value.keys[k], value.items[k].text);
-      }
+                             kindName(root.kind)));
+  for (size_t i = 0; i < root.keys.size(); ++i) {
+    const std::string &key = root.keys[i];
+    const JsonValue &value = root.items[i];
+    if (key != "__metadata__") {
+      Entry entry;
+      entry.name = key;
+      entry.fileIndex = entries.size();
+      if (!parseEntry(key, value, entry, displayName, diag))
+        return false;
+      entries.push_back(std::move(entry));
       continue;
     }
-    Entry entry;
-    entry.name = key;
-    entry.fileIndex = entries.size();
-    if (!parseEntry(key, value, entry, displayName, diag))
-      return std::nullopt;
-    entries.push_back(std::move(entry));
+    if (value.kind == JsonValue::Kind::Null)
+      continue;
+    if (value.kind != JsonValue::Kind::Object)
+      return error(fmt::format("'__metadata__' is {}, expected an object "
+                               "mapping strings to strings",
+                               kindName(value.kind)));
+    for (size_t k = 0; k < value.keys.size(); ++k) {
+      if (value.items[k].kind != JsonValue::Kind::String)
+        return error(fmt::format("'__metadata__' entry {} is {}, expected "
+                                 "a string",
+                                 quoteName(value.keys[k]),
+                                 kindName(value.items[k].kind)));
+      file.metadata.emplace_back(value.keys[k], value.items[k].text);
+    }
   }
-  root.reset();
+  return true;
+}
 
-  // Like the reference loader, validate in data_offsets order.
+/// Checks that the entries, sorted by data_offsets as the reference loader
+/// validates them, tile the data buffer of \p available bytes: each starts
+/// where the previous one ends (the first at 0), covers exactly the bytes its
+/// dtype and shape need, and the last ends at the end of the buffer.
+static bool checkDataLayout(std::vector<Entry> &entries, uint64_t available,
+                            std::string_view displayName,
+                            DiagnosticEngine &diag) {
+  auto error = [&](std::string_view message) {
+    diag.fileError(displayName, message);
+    return false;
+  };
   std::stable_sort(
       entries.begin(), entries.end(), [](const Entry &a, const Entry &b) {
         return std::pair(a.begin, a.end) < std::pair(b.begin, b.end);
@@ -762,24 +783,51 @@ std::optional<SafetensorsFile> parseSafetensors(std::string_view bytes,
                                entry.dtype->name, shapeText(entry.shape),
                                needed));
   }
+  if (start < available)
+    return error(fmt::format(
+        "the tensors' data ends at offset {} but the data buffer holds {} "
+        "bytes; the data_offsets must cover the whole buffer",
+        start, available));
+  for (const Entry &entry : entries)
+    if (entry.end > available)
+      return error(fmt::format("tensor {}: data_offsets [{}, {}] run past "
+                               "the end of the data buffer ({} bytes; file "
+                               "truncated?)",
+                               quoteName(entry.name), entry.begin, entry.end,
+                               available));
+  return true;
+}
 
-  uint64_t available = bytes.size() - 8 - headerLen;
-  if (start != available) {
-    if (start < available)
-      return error(fmt::format(
-          "the tensors' data ends at offset {} but the data buffer holds {} "
-          "bytes; the data_offsets must cover the whole buffer",
-          start, available));
-    for (const Entry &entry : entries)
-      if (entry.end > available)
-        return error(fmt::format("tensor {}: data_offsets [{}, {}] run past "
-                                 "the end of the data buffer ({} bytes; file "
-                                 "truncated?)",
-                                 quoteName(entry.name), entry.begin, entry.end,
-                                 available));
-  }
+/// Parses a safetensors file by the rules at the top of this file, in four
+/// steps: the header length and encoding (headerOf: rules 1-3), the JSON
+/// entries (readHeader: 3), the data layout (checkDataLayout: 4-6), then the
+/// conversion of the float tensors to f32.
+std::optional<SafetensorsFile> parseSafetensors(std::string_view bytes,
+                                                std::string_view displayName,
+                                                DiagnosticEngine &diag) {
+  auto error = [&](std::string_view message) {
+    diag.fileError(displayName, message);
+    return std::nullopt;
+  };
+  std::string message;
+  std::optional<std::string_view> header = headerOf(bytes, message);
+  if (!header)
+    return error(message);
+  JsonParser parser(*header);
+  std::optional<JsonValue> root = parser.parseDocument();
+  if (!root)
+    return error(parser.getError());
+  SafetensorsFile file;
+  std::vector<Entry> entries;
+  if (!readHeader(*root, file, entries, displayName, diag))
+    return std::nullopt;
+  root.reset();
+  uint64_t available = bytes.size() - 8 - header->size();
+  if (!checkDataLayout(entries, available, displayName, diag))
+    return std::nullopt;
 
-  const unsigned char *buffer = data + 8 + headerLen;
+  const auto *buffer = reinterpret_cast<const unsigned char *>(bytes.data()) +
+                       8 + header->size();
   file.tensors.reserve(entries.size());
   for (const Entry &entry : entries) {
     if (entry.dtype->isFp8)

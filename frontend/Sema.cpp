@@ -49,110 +49,108 @@ struct ArgSpec {
 struct LayerSpec {
   std::string_view className;
   LayerKind kind;
-  ir::ActKind act = ir::ActKind::None;
-  std::vector<ArgSpec> args;
+  std::vector<ArgSpec> args = {};
   /// Number of leading args that may be given positionally.
   size_t numPositional = 0;
   bool acceptsAnything = false; ///< nn.Identity(*args, **kwargs)
+  /// Activation layers: their class in the activation table.
+  const ir::ActivationClass *activation = nullptr;
 };
 
-const std::vector<LayerSpec> &layerSpecs() {
-  using AK = ir::ActKind;
+/// An activation class's signature, from its table entry: the float
+/// parameters, the variant's string, then `inplace`, all positional.
+LayerSpec activationSpec(const ir::ActivationClass &activation) {
+  LayerSpec spec{.className = activation.name(),
+                 .kind = LayerKind::Activation,
+                 .activation = &activation};
+  bool takesInplace = true;
+  if (!activation.isAlias()) {
+    const ir::ActivationInfo &info = ir::activationInfo(activation.kind);
+    for (const ir::ActParam &param : info.params)
+      if (param.isUsed())
+        spec.args.push_back({param.keyword, ArgType::Float});
+    if (!info.variant.keyword.empty())
+      spec.args.push_back({info.variant.keyword, ArgType::String});
+    takesInplace = info.takesInplace;
+  }
+  if (takesInplace)
+    spec.args.push_back({"inplace", ArgType::Bool});
+  spec.numPositional = spec.args.size();
+  return spec;
+}
+
+std::vector<LayerSpec> makeLayerSpecs() {
   using LK = LayerKind;
-  static const std::vector<LayerSpec> specs = {
-      {"Linear",
-       LK::Linear,
-       AK::None,
-       {{"in_features", ArgType::Int, true},
-        {"out_features", ArgType::Int, true},
-        {"bias", ArgType::BoolOrLiteral},
-        {"device", ArgType::Ignored},
-        {"dtype", ArgType::Ignored},
-        {"weight", ArgType::Literal}},
-       5},
-      {"ReLU", LK::Activation, AK::ReLU, {{"inplace", ArgType::Bool}}, 1},
-      {"ReLU6", LK::Activation, AK::Hardtanh, {{"inplace", ArgType::Bool}}, 1},
-      {"Sigmoid", LK::Activation, AK::Sigmoid, {}, 0},
-      {"Tanh", LK::Activation, AK::Tanh, {}, 0},
-      {"GELU", LK::Activation, AK::GELU, {{"approximate", ArgType::String}}, 1},
-      {"SiLU", LK::Activation, AK::SiLU, {{"inplace", ArgType::Bool}}, 1},
-      {"LeakyReLU",
-       LK::Activation,
-       AK::LeakyReLU,
-       {{"negative_slope", ArgType::Float}, {"inplace", ArgType::Bool}},
-       2},
-      {"ELU",
-       LK::Activation,
-       AK::ELU,
-       {{"alpha", ArgType::Float}, {"inplace", ArgType::Bool}},
-       2},
-      {"Softplus",
-       LK::Activation,
-       AK::Softplus,
-       {{"beta", ArgType::Float}, {"threshold", ArgType::Float}},
-       2},
-      {"Hardtanh",
-       LK::Activation,
-       AK::Hardtanh,
-       {{"min_val", ArgType::Float},
-        {"max_val", ArgType::Float},
-        {"inplace", ArgType::Bool}},
-       3},
-      {"Hardsigmoid",
-       LK::Activation,
-       AK::Hardsigmoid,
-       {{"inplace", ArgType::Bool}},
-       1},
-      {"Hardswish",
-       LK::Activation,
-       AK::Hardswish,
-       {{"inplace", ArgType::Bool}},
-       1},
-      {"Mish", LK::Activation, AK::Mish, {{"inplace", ArgType::Bool}}, 1},
-      {"Softmax", LK::Softmax, AK::None, {{"dim", ArgType::OptionalInt}}, 1},
-      {"LogSoftmax",
-       LK::LogSoftmax,
-       AK::None,
-       {{"dim", ArgType::OptionalInt}},
-       1},
-      {"Identity", LK::Identity, AK::None, {}, 0, true},
-      {"Dropout",
-       LK::Identity,
-       AK::None,
-       {{"p", ArgType::Float}, {"inplace", ArgType::Bool}},
-       2},
-      {"Flatten",
-       LK::Identity,
-       AK::None,
-       {{"start_dim", ArgType::Int}, {"end_dim", ArgType::Int}},
-       2},
-      {"BatchNorm1d",
-       LK::BatchNorm1d,
-       AK::None,
-       {{"num_features", ArgType::Int, true},
-        {"eps", ArgType::Float},
-        {"momentum", ArgType::Ignored},
-        {"affine", ArgType::Bool},
-        {"track_running_stats", ArgType::Bool},
-        {"device", ArgType::Ignored},
-        {"dtype", ArgType::Ignored},
-        {"weight", ArgType::Literal},
-        {"bias", ArgType::Literal},
-        {"running_mean", ArgType::Literal},
-        {"running_var", ArgType::Literal}},
-       7},
-      {"LayerNorm",
-       LK::LayerNorm,
-       AK::None,
-       {{"normalized_shape", ArgType::Shape, true},
-        {"eps", ArgType::Float},
-        {"elementwise_affine", ArgType::Bool},
-        {"bias", ArgType::BoolOrLiteral},
-        {"device", ArgType::Ignored},
-        {"dtype", ArgType::Ignored},
-        {"weight", ArgType::Literal}},
-       6},
+  std::vector<LayerSpec> specs = {
+      {.className = "Linear",
+       .kind = LK::Linear,
+       .args = {{.name = "in_features", .type = ArgType::Int, .required = true},
+                {.name = "out_features",
+                 .type = ArgType::Int,
+                 .required = true},
+                {"bias", ArgType::BoolOrLiteral},
+                {"device", ArgType::Ignored},
+                {"dtype", ArgType::Ignored},
+                {"weight", ArgType::Literal}},
+       .numPositional = 5},
   };
+  for (const ir::ActivationClass &activation : ir::kActivationClasses)
+    if (activation.isClass())
+      specs.push_back(activationSpec(activation));
+  std::vector<LayerSpec> rest = {
+      {.className = "Softmax",
+       .kind = LK::Softmax,
+       .args = {{"dim", ArgType::OptionalInt}},
+       .numPositional = 1},
+      {.className = "LogSoftmax",
+       .kind = LK::LogSoftmax,
+       .args = {{"dim", ArgType::OptionalInt}},
+       .numPositional = 1},
+      {.className = "Identity", .kind = LK::Identity, .acceptsAnything = true},
+      {.className = "Dropout",
+       .kind = LK::Identity,
+       .args = {{"p", ArgType::Float}, {"inplace", ArgType::Bool}},
+       .numPositional = 2},
+      {.className = "Flatten",
+       .kind = LK::Identity,
+       .args = {{"start_dim", ArgType::Int}, {"end_dim", ArgType::Int}},
+       .numPositional = 2},
+      {.className = "BatchNorm1d",
+       .kind = LK::BatchNorm1d,
+       .args = {{.name = "num_features",
+                 .type = ArgType::Int,
+                 .required = true},
+                {"eps", ArgType::Float},
+                {"momentum", ArgType::Ignored},
+                {"affine", ArgType::Bool},
+                {"track_running_stats", ArgType::Bool},
+                {"device", ArgType::Ignored},
+                {"dtype", ArgType::Ignored},
+                {"weight", ArgType::Literal},
+                {"bias", ArgType::Literal},
+                {"running_mean", ArgType::Literal},
+                {"running_var", ArgType::Literal}},
+       .numPositional = 7},
+      {.className = "LayerNorm",
+       .kind = LK::LayerNorm,
+       .args = {{.name = "normalized_shape",
+                 .type = ArgType::Shape,
+                 .required = true},
+                {"eps", ArgType::Float},
+                {"elementwise_affine", ArgType::Bool},
+                {"bias", ArgType::BoolOrLiteral},
+                {"device", ArgType::Ignored},
+                {"dtype", ArgType::Ignored},
+                {"weight", ArgType::Literal}},
+       .numPositional = 6},
+  };
+  specs.insert(specs.end(), rest.begin(), rest.end());
+  return specs;
+}
+
+/// Every layer class, in the order the language lists them.
+const std::vector<LayerSpec> &layerSpecs() {
+  static const std::vector<LayerSpec> specs = makeLayerSpecs();
   return specs;
 }
 
@@ -200,6 +198,26 @@ struct BoundArgs {
   }
 };
 
+/// "a, b and c" (with \p conjunction "and").
+std::string listWords(const std::vector<std::string> &words,
+                      std::string_view conjunction) {
+  std::string text;
+  for (size_t i = 0; i < words.size(); ++i) {
+    if (i)
+      text += i + 1 == words.size() ? fmt::format(" {} ", conjunction) : ", ";
+    text += words[i];
+  }
+  return text;
+}
+
+/// "Sequential, Linear, ... and LayerNorm".
+std::string supportedLayers() {
+  std::vector<std::string> names = {"Sequential"};
+  for (const LayerSpec &spec : layerSpecs())
+    names.push_back(std::string(spec.className));
+  return listWords(names, "and");
+}
+
 std::string formatNumber(double value) { return fmt::format("{}", value); }
 
 //===----------------------------------------------------------------------===//
@@ -229,6 +247,32 @@ private:
   std::shared_ptr<Module> evalSequential(const Expr &call);
   std::shared_ptr<Module> evalLayer(const Expr &call, const LayerSpec &spec);
   bool bindArgs(const Expr &call, const LayerSpec &spec, BoundArgs &bound);
+
+  /// A layer call being evaluated: what the per-kind functions read and
+  /// fill in.
+  struct LayerCall {
+    const Expr &call;
+    const LayerSpec &spec;
+    const BoundArgs &args;
+    Module &module;
+    /// The arguments the description shows.
+    std::vector<std::string> shown;
+  };
+  // One function per layer kind; each reports and returns false on error.
+  bool evalLinear(LayerCall &layer);
+  bool evalActivation(LayerCall &layer);
+  bool selectVariant(LayerCall &layer);
+  bool evalSoftmax(LayerCall &layer);
+  bool evalIdentity(LayerCall &layer);
+  bool evalBatchNorm(LayerCall &layer);
+  bool evalLayerNorm(LayerCall &layer);
+  bool readEps(LayerCall &layer);
+  /// Declares a parameter of the layer, reading its inline literal if given.
+  bool addParam(LayerCall &layer, const std::string &paramName,
+                std::vector<int64_t> shape, ModuleParam::InitKind init);
+  /// Fails when an inline literal is given for a parameter the layer lacks.
+  bool checkNoLiteral(const LayerCall &layer, std::string_view paramName,
+                      std::string_view reason);
   bool finishContainer(Module &module, const Expr &call);
 
   // Argument readers: each reports and returns false on a type error.
@@ -434,6 +478,10 @@ bool Sema::bindArgs(const Expr &call, const LayerSpec &spec, BoundArgs &bound) {
   return true;
 }
 
+/// Evaluates a layer call: binds the arguments to the class's signature,
+/// lets the layer kind's function read them into a new module (failing at
+/// the first error), then describes the module as written (`Linear(2, 3)`,
+/// showing the arguments that were given) and counts its parameters.
 std::shared_ptr<Module> Sema::evalLayer(const Expr &call,
                                         const LayerSpec &spec) {
   BoundArgs args;
@@ -444,290 +492,35 @@ std::shared_ptr<Module> Sema::evalLayer(const Expr &call,
   module->className = std::string(spec.className);
   module->loc = call.loc;
   module->locLength = call.length;
-  std::string name = module->className;
-  std::vector<std::string> shown; // description arguments
-
-  auto addParam = [&](std::string paramName, std::vector<int64_t> shape,
-                      ModuleParam::InitKind init) -> bool {
-    ModuleParam param;
-    param.name = paramName;
-    param.shape = shape;
-    param.init = init;
-    if (const Expr *literal = args.get(paramName);
-        literal && literal->kind == Expr::Kind::List) {
-      if (!readLiteral(*literal, fmt::format("{} {}", name, paramName), shape,
-                       param.value))
-        return false;
-      param.source = ParamSource::Inline;
-      shown.push_back(paramName + "=[...]");
-    }
-    module->params.push_back(std::move(param));
-    return true;
-  };
-  auto checkNoLiteral = [&](std::string_view paramName,
-                            std::string_view reason) -> bool {
-    const Expr *literal = args.get(paramName);
-    if (literal && literal->kind == Expr::Kind::List)
-      return fail(*literal, fmt::format("{}: inline '{}' given, but {}", name,
-                                        paramName, reason));
-    return true;
-  };
-
+  LayerCall layer{call, spec, args, *module, {}};
+  bool ok = true;
   switch (spec.kind) {
-  case LayerKind::Linear: {
-    if (!readFeatures(*args.get("in_features"), "Linear in_features",
-                      module->inFeatures) ||
-        !readFeatures(*args.get("out_features"), "Linear out_features",
-                      module->outFeatures))
-      return nullptr;
-    shown.push_back(std::to_string(module->inFeatures));
-    shown.push_back(std::to_string(module->outFeatures));
-    bool hasBias = true;
-    if (const Expr *bias = args.get("bias");
-        bias && bias->kind == Expr::Kind::Bool)
-      hasBias = bias->intValue != 0;
-    if (!hasBias)
-      shown.push_back("bias=False");
-    uint64_t elements = static_cast<uint64_t>(module->inFeatures) *
-                        static_cast<uint64_t>(module->outFeatures);
-    if (elements > limits::kMaxParamElements) {
-      fail(call, fmt::format("Linear({}, {}) has {} weights, more than the "
-                             "limit of {}",
-                             module->inFeatures, module->outFeatures, elements,
-                             limits::kMaxParamElements));
-      return nullptr;
-    }
-    if (!addParam("weight", {module->outFeatures, module->inFeatures},
-                  ModuleParam::InitKind::Uniform))
-      return nullptr;
-    if (hasBias) {
-      if (!addParam("bias", {module->outFeatures},
-                    ModuleParam::InitKind::Uniform))
-        return nullptr;
-    }
+  case LayerKind::Linear:
+    ok = evalLinear(layer);
     break;
-  }
-  case LayerKind::Activation: {
-    module->act.kind = spec.act;
-    if (spec.className == "ReLU6") {
-      module->act.alpha = 0.0;
-      module->act.beta = 6.0;
-    } else if (spec.act == ir::ActKind::LeakyReLU) {
-      module->act.alpha = 0.01;
-      if (const Expr *e = args.get("negative_slope")) {
-        if (!readFloat(*e, "LeakyReLU negative_slope", module->act.alpha))
-          return nullptr;
-        shown.push_back(formatNumber(module->act.alpha));
-      }
-    } else if (spec.act == ir::ActKind::ELU) {
-      module->act.alpha = 1.0;
-      if (const Expr *e = args.get("alpha")) {
-        if (!readFloat(*e, "ELU alpha", module->act.alpha))
-          return nullptr;
-        shown.push_back("alpha=" + formatNumber(module->act.alpha));
-      }
-    } else if (spec.act == ir::ActKind::Softplus) {
-      module->act.beta = 1.0;
-      module->act.alpha = 20.0;
-      if (const Expr *e = args.get("beta")) {
-        if (!readFloat(*e, "Softplus beta", module->act.beta))
-          return nullptr;
-        if (module->act.beta == 0.0) {
-          fail(*e, "Softplus beta must not be 0 (the function divides by it)");
-          return nullptr;
-        }
-        shown.push_back("beta=" + formatNumber(module->act.beta));
-      }
-      if (const Expr *e = args.get("threshold")) {
-        if (!readFloat(*e, "Softplus threshold", module->act.alpha))
-          return nullptr;
-        shown.push_back("threshold=" + formatNumber(module->act.alpha));
-      }
-    } else if (spec.act == ir::ActKind::Hardtanh) {
-      module->act.alpha = -1.0;
-      module->act.beta = 1.0;
-      if (const Expr *e = args.get("min_val")) {
-        if (!readFloat(*e, "Hardtanh min_val", module->act.alpha))
-          return nullptr;
-        shown.push_back("min_val=" + formatNumber(module->act.alpha));
-      }
-      if (const Expr *e = args.get("max_val")) {
-        if (!readFloat(*e, "Hardtanh max_val", module->act.beta))
-          return nullptr;
-        shown.push_back("max_val=" + formatNumber(module->act.beta));
-      }
-      if (!(module->act.beta > module->act.alpha)) {
-        fail(call, fmt::format("Hardtanh max_val ({}) must be greater than "
-                               "min_val ({})",
-                               module->act.beta, module->act.alpha));
-        return nullptr;
-      }
-    } else if (spec.act == ir::ActKind::GELU) {
-      if (const Expr *e = args.get("approximate")) {
-        if (e->stringValue == "tanh") {
-          module->act.kind = ir::ActKind::GELUTanh;
-          shown.push_back("approximate='tanh'");
-        } else if (e->stringValue != "none") {
-          fail(*e, fmt::format("GELU approximate must be 'none' or 'tanh', "
-                               "not '{}'",
-                               e->stringValue));
-          return nullptr;
-        }
-      }
-    }
+  case LayerKind::Activation:
+    ok = evalActivation(layer);
     break;
-  }
   case LayerKind::Softmax:
-  case LayerKind::LogSoftmax: {
-    if (const Expr *e = args.get("dim"); e && e->kind == Expr::Kind::Integer) {
-      int64_t dim = e->intValue;
-      if (dim == 0 || dim == -2) {
-        fail(*e, fmt::format("{} over dim {} would mix the samples of a "
-                             "batch; seqc models normalise each sample (use "
-                             "dim=-1 or dim=1)",
-                             name, dim));
-        return nullptr;
-      }
-      if (dim != 1 && dim != -1) {
-        fail(*e, fmt::format("{} dim {} is out of range for [batch, features] "
-                             "data (use dim=-1 or dim=1)",
-                             name, dim));
-        return nullptr;
-      }
-      shown.push_back(fmt::format("dim={}", dim));
-    }
+  case LayerKind::LogSoftmax:
+    ok = evalSoftmax(layer);
     break;
-  }
-  case LayerKind::Identity: {
-    if (spec.className == "Dropout") {
-      if (const Expr *e = args.get("p")) {
-        double p;
-        if (!readFloat(*e, "Dropout p", p))
-          return nullptr;
-        if (!(p >= 0.0 && p <= 1.0)) {
-          fail(*e, fmt::format("Dropout probability has to be between 0 and 1, "
-                               "but got {}",
-                               p));
-          return nullptr;
-        }
-        shown.push_back(fmt::format("p={}", p));
-      }
-    } else if (spec.className == "Flatten") {
-      int64_t start = 1, end = -1;
-      if (const Expr *e = args.get("start_dim");
-          e && !readInt(*e, "Flatten start_dim", start))
-        return nullptr;
-      if (const Expr *e = args.get("end_dim");
-          e && !readInt(*e, "Flatten end_dim", end))
-        return nullptr;
-      bool startOk = start == 1 || start == -1;
-      bool endOk = end == 1 || end == -1;
-      if (!startOk || !endOk) {
-        fail(call, fmt::format("Flatten(start_dim={}, end_dim={}) would "
-                               "reshape the batch dimension; seqc models take "
-                               "[batch, features] data, where only "
-                               "Flatten(1, -1) is valid",
-                               start, end));
-        return nullptr;
-      }
-    }
+  case LayerKind::Identity:
+    ok = evalIdentity(layer);
     break;
-  }
-  case LayerKind::BatchNorm1d: {
-    if (!readFeatures(*args.get("num_features"), "BatchNorm1d num_features",
-                      module->inFeatures))
-      return nullptr;
-    shown.push_back(std::to_string(module->inFeatures));
-    module->eps = 1e-5;
-    if (const Expr *e = args.get("eps")) {
-      if (!readFloat(*e, "BatchNorm1d eps", module->eps))
-        return nullptr;
-      if (!(module->eps >= 0.0)) {
-        fail(*e, "BatchNorm1d eps must not be negative");
-        return nullptr;
-      }
-      shown.push_back("eps=" + formatNumber(module->eps));
-    }
-    bool affine = true, track = true;
-    if (const Expr *e = args.get("affine"))
-      affine = e->intValue != 0;
-    if (const Expr *e = args.get("track_running_stats"))
-      track = e->intValue != 0;
-    if (!track) {
-      fail(call, "BatchNorm1d(track_running_stats=False) normalises with the "
-                 "statistics of each batch even at inference; seqc needs "
-                 "running statistics");
-      return nullptr;
-    }
-    int64_t n = module->inFeatures;
-    if (affine) {
-      if (!addParam("weight", {n}, ModuleParam::InitKind::Ones) ||
-          !addParam("bias", {n}, ModuleParam::InitKind::Zeros))
-        return nullptr;
-    } else {
-      shown.push_back("affine=False");
-      if (!checkNoLiteral("weight", "the layer has affine=False") ||
-          !checkNoLiteral("bias", "the layer has affine=False"))
-        return nullptr;
-    }
-    if (!addParam("running_mean", {n}, ModuleParam::InitKind::Zeros) ||
-        !addParam("running_var", {n}, ModuleParam::InitKind::Ones))
-      return nullptr;
+  case LayerKind::BatchNorm1d:
+    ok = evalBatchNorm(layer);
     break;
-  }
-  case LayerKind::LayerNorm: {
-    const Expr *shape = args.get("normalized_shape");
-    const Expr *feature = shape;
-    if (shape->kind == Expr::Kind::List) {
-      if (shape->args.size() != 1) {
-        fail(*shape, fmt::format("LayerNorm over {} dimensions: seqc models "
-                                 "have one feature dimension, so "
-                                 "normalized_shape must be one integer",
-                                 shape->args.size()));
-        return nullptr;
-      }
-      feature = shape->args.front().get();
-    }
-    if (!readFeatures(*feature, "LayerNorm normalized_shape",
-                      module->inFeatures))
-      return nullptr;
-    shown.push_back(std::to_string(module->inFeatures));
-    module->eps = 1e-5;
-    if (const Expr *e = args.get("eps")) {
-      if (!readFloat(*e, "LayerNorm eps", module->eps))
-        return nullptr;
-      if (!(module->eps >= 0.0)) {
-        fail(*e, "LayerNorm eps must not be negative");
-        return nullptr;
-      }
-      shown.push_back("eps=" + formatNumber(module->eps));
-    }
-    bool affine = true, hasBias = true;
-    if (const Expr *e = args.get("elementwise_affine"))
-      affine = e->intValue != 0;
-    if (const Expr *e = args.get("bias"); e && e->kind == Expr::Kind::Bool)
-      hasBias = e->intValue != 0;
-    int64_t n = module->inFeatures;
-    if (affine) {
-      if (!addParam("weight", {n}, ModuleParam::InitKind::Ones))
-        return nullptr;
-      if (hasBias && !addParam("bias", {n}, ModuleParam::InitKind::Zeros))
-        return nullptr;
-      if (!hasBias)
-        shown.push_back("bias=False");
-    } else {
-      shown.push_back("elementwise_affine=False");
-      if (!checkNoLiteral("weight", "the layer has elementwise_affine=False") ||
-          !checkNoLiteral("bias", "the layer has elementwise_affine=False"))
-        return nullptr;
-    }
+  case LayerKind::LayerNorm:
+    ok = evalLayerNorm(layer);
     break;
-  }
   case LayerKind::Sequential:
     break;
   }
+  if (!ok)
+    return nullptr;
   module->description =
-      fmt::format("{}({})", module->className, fmt::join(shown, ", "));
+      fmt::format("{}({})", module->className, fmt::join(layer.shown, ", "));
   for (const ModuleParam &param : module->params) {
     uint64_t n = 1;
     for (int64_t d : param.shape)
@@ -735,6 +528,283 @@ std::shared_ptr<Module> Sema::evalLayer(const Expr &call,
     module->numParamElements += n;
   }
   return module;
+}
+
+bool Sema::addParam(LayerCall &layer, const std::string &paramName,
+                    std::vector<int64_t> shape, ModuleParam::InitKind init) {
+  ModuleParam param;
+  param.name = paramName;
+  param.shape = shape;
+  param.init = init;
+  if (const Expr *literal = layer.args.get(paramName);
+      literal && literal->kind == Expr::Kind::List) {
+    if (!readLiteral(*literal,
+                     fmt::format("{} {}", layer.module.className, paramName),
+                     shape, param.value))
+      return false;
+    param.source = ParamSource::Inline;
+    layer.shown.push_back(paramName + "=[...]");
+  }
+  layer.module.params.push_back(std::move(param));
+  return true;
+}
+
+bool Sema::checkNoLiteral(const LayerCall &layer, std::string_view paramName,
+                          std::string_view reason) {
+  const Expr *literal = layer.args.get(paramName);
+  if (literal && literal->kind == Expr::Kind::List)
+    return fail(*literal,
+                fmt::format("{}: inline '{}' given, but {}",
+                            layer.module.className, paramName, reason));
+  return true;
+}
+
+bool Sema::evalLinear(LayerCall &layer) {
+  Module &module = layer.module;
+  if (!readFeatures(*layer.args.get("in_features"), "Linear in_features",
+                    module.inFeatures) ||
+      !readFeatures(*layer.args.get("out_features"), "Linear out_features",
+                    module.outFeatures))
+    return false;
+  layer.shown.push_back(std::to_string(module.inFeatures));
+  layer.shown.push_back(std::to_string(module.outFeatures));
+  bool hasBias = true;
+  if (const Expr *bias = layer.args.get("bias");
+      bias && bias->kind == Expr::Kind::Bool)
+    hasBias = bias->intValue != 0;
+  if (!hasBias)
+    layer.shown.push_back("bias=False");
+  uint64_t elements = static_cast<uint64_t>(module.inFeatures) *
+                      static_cast<uint64_t>(module.outFeatures);
+  if (elements > limits::kMaxParamElements)
+    return fail(layer.call,
+                fmt::format("Linear({}, {}) has {} weights, more than the "
+                            "limit of {}",
+                            module.inFeatures, module.outFeatures, elements,
+                            limits::kMaxParamElements));
+  if (!addParam(layer, "weight", {module.outFeatures, module.inFeatures},
+                ModuleParam::InitKind::Uniform))
+    return false;
+  return !hasBias || addParam(layer, "bias", {module.outFeatures},
+                              ModuleParam::InitKind::Uniform);
+}
+
+/// An activation layer, from its entry in the activation table (an alias
+/// has fixed parameters and nothing to read):
+///  1. the variant argument, if given, picks the class's entry (GELU's
+///     approximate='tanh' gives GELUTanh);
+///  2. the parameters start at their defaults and each one given is read,
+///     shown in the description and checked (not 0 where the formula divides
+///     by it);
+///  3. Hardtanh-like entries check that the second exceeds the first.
+bool Sema::evalActivation(LayerCall &layer) {
+  const ir::ActivationClass &activation = *layer.spec.activation;
+  ir::Activation &act = layer.module.act;
+  act.kind = activation.kind;
+  if (activation.isAlias()) {
+    act.alpha = activation.alpha;
+    act.beta = activation.beta;
+    return true;
+  }
+  if (!selectVariant(layer))
+    return false;
+  const ir::ActivationInfo &info = ir::activationInfo(act.kind);
+  std::string_view className = layer.spec.className;
+  for (const ir::ActParam &param : info.params)
+    if (param.isUsed())
+      param.set(act, param.defaultValue);
+  for (const ir::ActParam &param : info.params) {
+    const Expr *e = param.isUsed() ? layer.args.get(param.keyword) : nullptr;
+    if (!e)
+      continue;
+    double value;
+    if (!readFloat(*e, fmt::format("{} {}", className, param.keyword), value))
+      return false;
+    if (param.nonZero && value == 0.0)
+      return fail(*e, fmt::format("{} {} must not be 0 (the function divides "
+                                  "by it)",
+                                  className, param.keyword));
+    param.set(act, value);
+    layer.shown.push_back(
+        param.describedByKeyword
+            ? fmt::format("{}={}", param.keyword, formatNumber(value))
+            : formatNumber(value));
+  }
+  const ir::ActParam &low = info.params[0], &high = info.params[1];
+  if (info.secondAboveFirst && !(high.get(act) > low.get(act)))
+    return fail(layer.call,
+                fmt::format("{} {} ({}) must be greater than {} ({})",
+                            className, high.keyword, high.get(act), low.keyword,
+                            low.get(act)));
+  return true;
+}
+
+bool Sema::selectVariant(LayerCall &layer) {
+  ir::Activation &act = layer.module.act;
+  const ir::ActivationInfo &info = ir::activationInfo(act.kind);
+  const Expr *e = info.variant.keyword.empty()
+                      ? nullptr
+                      : layer.args.get(info.variant.keyword);
+  if (!e)
+    return true;
+  std::vector<std::string> choices;
+  for (const ir::ActivationInfo &entry : ir::kActivations) {
+    if (entry.torchClass != info.torchClass)
+      continue;
+    if (entry.variant.value == e->stringValue) {
+      act.kind = entry.kind;
+      if (entry.kind != info.kind)
+        layer.shown.push_back(
+            fmt::format("{}='{}'", entry.variant.keyword, entry.variant.value));
+      return true;
+    }
+    choices.push_back(fmt::format("'{}'", entry.variant.value));
+  }
+  return fail(*e, fmt::format("{} {} must be {}, not '{}'",
+                              layer.spec.className, info.variant.keyword,
+                              listWords(choices, "or"), e->stringValue));
+}
+
+bool Sema::evalSoftmax(LayerCall &layer) {
+  const Expr *e = layer.args.get("dim");
+  if (!e || e->kind != Expr::Kind::Integer)
+    return true;
+  int64_t dim = e->intValue;
+  if (dim == 0 || dim == -2)
+    return fail(*e, fmt::format("{} over dim {} would mix the samples of a "
+                                "batch; seqc models normalise each sample (use "
+                                "dim=-1 or dim=1)",
+                                layer.spec.className, dim));
+  if (dim != 1 && dim != -1)
+    return fail(*e, fmt::format("{} dim {} is out of range for [batch, "
+                                "features] data (use dim=-1 or dim=1)",
+                                layer.spec.className, dim));
+  layer.shown.push_back(fmt::format("dim={}", dim));
+  return true;
+}
+
+/// Identity, Dropout and Flatten are no-ops at inference; only their
+/// arguments are checked.
+bool Sema::evalIdentity(LayerCall &layer) {
+  if (layer.spec.className == "Dropout") {
+    const Expr *e = layer.args.get("p");
+    if (!e)
+      return true;
+    double p;
+    if (!readFloat(*e, "Dropout p", p))
+      return false;
+    if (!(p >= 0.0 && p <= 1.0))
+      return fail(*e, fmt::format("Dropout probability has to be between 0 "
+                                  "and 1, but got {}",
+                                  p));
+    layer.shown.push_back(fmt::format("p={}", p));
+  } else if (layer.spec.className == "Flatten") {
+    int64_t start = 1, end = -1;
+    if (const Expr *e = layer.args.get("start_dim");
+        e && !readInt(*e, "Flatten start_dim", start))
+      return false;
+    if (const Expr *e = layer.args.get("end_dim");
+        e && !readInt(*e, "Flatten end_dim", end))
+      return false;
+    bool startOk = start == 1 || start == -1;
+    bool endOk = end == 1 || end == -1;
+    if (!startOk || !endOk)
+      return fail(layer.call,
+                  fmt::format("Flatten(start_dim={}, end_dim={}) would "
+                              "reshape the batch dimension; seqc models take "
+                              "[batch, features] data, where only "
+                              "Flatten(1, -1) is valid",
+                              start, end));
+  }
+  return true;
+}
+
+/// Reads an optional non-negative `eps` (default 1e-5) into the module.
+bool Sema::readEps(LayerCall &layer) {
+  layer.module.eps = 1e-5;
+  const Expr *e = layer.args.get("eps");
+  if (!e)
+    return true;
+  std::string what = fmt::format("{} eps", layer.spec.className);
+  if (!readFloat(*e, what, layer.module.eps))
+    return false;
+  if (!(layer.module.eps >= 0.0))
+    return fail(*e, what + " must not be negative");
+  layer.shown.push_back("eps=" + formatNumber(layer.module.eps));
+  return true;
+}
+
+bool Sema::evalBatchNorm(LayerCall &layer) {
+  Module &module = layer.module;
+  if (!readFeatures(*layer.args.get("num_features"), "BatchNorm1d num_features",
+                    module.inFeatures))
+    return false;
+  layer.shown.push_back(std::to_string(module.inFeatures));
+  if (!readEps(layer))
+    return false;
+  bool affine = true, track = true;
+  if (const Expr *e = layer.args.get("affine"))
+    affine = e->intValue != 0;
+  if (const Expr *e = layer.args.get("track_running_stats"))
+    track = e->intValue != 0;
+  if (!track)
+    return fail(layer.call,
+                "BatchNorm1d(track_running_stats=False) normalises with the "
+                "statistics of each batch even at inference; seqc needs "
+                "running statistics");
+  int64_t n = module.inFeatures;
+  if (affine) {
+    if (!addParam(layer, "weight", {n}, ModuleParam::InitKind::Ones) ||
+        !addParam(layer, "bias", {n}, ModuleParam::InitKind::Zeros))
+      return false;
+  } else {
+    layer.shown.push_back("affine=False");
+    if (!checkNoLiteral(layer, "weight", "the layer has affine=False") ||
+        !checkNoLiteral(layer, "bias", "the layer has affine=False"))
+      return false;
+  }
+  return addParam(layer, "running_mean", {n}, ModuleParam::InitKind::Zeros) &&
+         addParam(layer, "running_var", {n}, ModuleParam::InitKind::Ones);
+}
+
+bool Sema::evalLayerNorm(LayerCall &layer) {
+  Module &module = layer.module;
+  const Expr *shape = layer.args.get("normalized_shape");
+  const Expr *feature = shape;
+  if (shape->kind == Expr::Kind::List) {
+    if (shape->args.size() != 1)
+      return fail(*shape,
+                  fmt::format("LayerNorm over {} dimensions: seqc models "
+                              "have one feature dimension, so "
+                              "normalized_shape must be one integer",
+                              shape->args.size()));
+    feature = shape->args.front().get();
+  }
+  if (!readFeatures(*feature, "LayerNorm normalized_shape", module.inFeatures))
+    return false;
+  layer.shown.push_back(std::to_string(module.inFeatures));
+  if (!readEps(layer))
+    return false;
+  bool affine = true, hasBias = true;
+  if (const Expr *e = layer.args.get("elementwise_affine"))
+    affine = e->intValue != 0;
+  if (const Expr *e = layer.args.get("bias"); e && e->kind == Expr::Kind::Bool)
+    hasBias = e->intValue != 0;
+  int64_t n = module.inFeatures;
+  if (!affine) {
+    layer.shown.push_back("elementwise_affine=False");
+    return checkNoLiteral(layer, "weight",
+                          "the layer has elementwise_affine=False") &&
+           checkNoLiteral(layer, "bias",
+                          "the layer has elementwise_affine=False");
+  }
+  if (!addParam(layer, "weight", {n}, ModuleParam::InitKind::Ones))
+    return false;
+  if (!hasBias) {
+    layer.shown.push_back("bias=False");
+    return true;
+  }
+  return addParam(layer, "bias", {n}, ModuleParam::InitKind::Zeros);
 }
 
 bool Sema::finishContainer(Module &module, const Expr &call) {
@@ -884,12 +954,8 @@ std::shared_ptr<Module> Sema::evalModule(const Expr &expr) {
     fail(expr, fmt::format("unknown layer '{}'; did you mean '{}'?", name,
                            suggestion));
   else
-    fail(expr, fmt::format("unknown layer '{}'; seqc supports Sequential, "
-                           "Linear, ReLU, ReLU6, Sigmoid, Tanh, GELU, SiLU, "
-                           "LeakyReLU, ELU, Softplus, Hardtanh, Hardsigmoid, "
-                           "Hardswish, Mish, Softmax, LogSoftmax, Identity, "
-                           "Dropout, Flatten, BatchNorm1d and LayerNorm",
-                           name));
+    fail(expr, fmt::format("unknown layer '{}'; seqc supports {}", name,
+                           supportedLayers()));
   return nullptr;
 }
 

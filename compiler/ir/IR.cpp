@@ -2,8 +2,6 @@
 
 #include "compiler/ir/IR.h"
 
-#include <fmt/format.h>
-
 #include <cassert>
 
 namespace seqc::ir {
@@ -18,54 +16,6 @@ std::string Type::str() const {
     out += dims[i] == kBatchDim ? std::string("B") : std::to_string(dims[i]);
   }
   return out + "]";
-}
-
-std::string_view actName(ActKind kind) {
-  switch (kind) {
-  case ActKind::None:
-    return "none";
-  case ActKind::ReLU:
-    return "relu";
-  case ActKind::Sigmoid:
-    return "sigmoid";
-  case ActKind::Tanh:
-    return "tanh";
-  case ActKind::GELU:
-    return "gelu";
-  case ActKind::GELUTanh:
-    return "gelu_tanh";
-  case ActKind::SiLU:
-    return "silu";
-  case ActKind::LeakyReLU:
-    return "leaky_relu";
-  case ActKind::ELU:
-    return "elu";
-  case ActKind::Softplus:
-    return "softplus";
-  case ActKind::Hardtanh:
-    return "hardtanh";
-  case ActKind::Hardsigmoid:
-    return "hardsigmoid";
-  case ActKind::Hardswish:
-    return "hardswish";
-  case ActKind::Mish:
-    return "mish";
-  }
-  return "none";
-}
-
-std::string Activation::str() const {
-  switch (kind) {
-  case ActKind::LeakyReLU:
-  case ActKind::ELU:
-    return fmt::format("{}({})", actName(kind), alpha);
-  case ActKind::Softplus:
-    return fmt::format("softplus(beta={}, threshold={})", beta, alpha);
-  case ActKind::Hardtanh:
-    return fmt::format("hardtanh({}, {})", alpha, beta);
-  default:
-    return std::string(actName(kind));
-  }
 }
 
 std::string_view opName(OpKind kind) {

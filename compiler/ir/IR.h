@@ -10,6 +10,7 @@
 #ifndef SEQC_IR_IR_H
 #define SEQC_IR_IR_H
 
+#include "compiler/ir/Activations.h"
 #include "compiler/ir/Tensor.h"
 #include "compiler/support/SourceLoc.h"
 
@@ -38,39 +39,6 @@ struct Type {
   int64_t features() const { return dims.empty() ? 0 : dims.back(); }
   bool operator==(const Type &other) const = default;
   /// `f32[B,784]`.
-  std::string str() const;
-};
-
-/// Element-wise functions. Parameters are stored in Activation::alpha/beta.
-enum class ActKind {
-  None,        ///< identity
-  ReLU,        ///< max(x, 0), NaN propagates
-  Sigmoid,     ///< 1 / (1 + exp(-x))
-  Tanh,        ///< tanh(x)
-  GELU,        ///< x * Phi(x) (exact, erf form)
-  GELUTanh,    ///< GELU with the tanh approximation
-  SiLU,        ///< x * sigmoid(x)
-  LeakyReLU,   ///< x > 0 ? x : alpha * x
-  ELU,         ///< x > 0 ? x : alpha * (exp(x) - 1)
-  Softplus,    ///< beta*x > threshold(=alpha) ? x : log1p(exp(beta*x)) / beta
-  Hardtanh,    ///< clamp(x, alpha, beta)
-  Hardsigmoid, ///< clamp(x / 6 + 1/2, 0, 1)
-  Hardswish,   ///< x * hardsigmoid(x)
-  Mish,        ///< x * tanh(softplus(x))
-};
-
-/// An activation function with its parameters.
-struct Activation {
-  ActKind kind = ActKind::None;
-  /// LeakyReLU: negative_slope; ELU: alpha; Softplus: threshold;
-  /// Hardtanh: min_val.
-  double alpha = 0.0;
-  /// Softplus: beta; Hardtanh: max_val.
-  double beta = 0.0;
-
-  bool isNone() const { return kind == ActKind::None; }
-  bool operator==(const Activation &other) const = default;
-  /// The IR spelling: `relu`, `leaky_relu(0.01)`, `softplus(1, 20)`.
   std::string str() const;
 };
 
@@ -177,8 +145,6 @@ public:
 
 /// The IR mnemonic of an op kind (`linear`, `dense`, ...).
 std::string_view opName(OpKind kind);
-/// The IR mnemonic of an activation kind (`relu`, ...).
-std::string_view actName(ActKind kind);
 
 } // namespace seqc::ir
 

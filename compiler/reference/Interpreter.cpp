@@ -9,52 +9,11 @@
 
 namespace seqc::reference {
 
-using ir::ActKind;
 using ir::Op;
 using ir::OpKind;
 
-static double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
-
 double evalActivation(const ir::Activation &act, double x) {
-  switch (act.kind) {
-  case ActKind::None:
-    return x;
-  case ActKind::ReLU:
-    return std::isnan(x) ? x : (x > 0.0 ? x : 0.0);
-  case ActKind::Sigmoid:
-    return sigmoid(x);
-  case ActKind::Tanh:
-    return std::tanh(x);
-  case ActKind::GELU:
-    return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
-  case ActKind::GELUTanh: {
-    const double k = std::sqrt(2.0 / M_PI);
-    return 0.5 * x * (1.0 + std::tanh(k * (x + 0.044715 * x * x * x)));
-  }
-  case ActKind::SiLU:
-    return x * sigmoid(x);
-  case ActKind::LeakyReLU:
-    return x > 0.0 ? x : x * act.alpha;
-  case ActKind::ELU:
-    return x > 0.0 ? x : act.alpha * std::expm1(x);
-  case ActKind::Softplus: {
-    double bx = act.beta * x;
-    return bx > act.alpha ? x : std::log1p(std::exp(bx)) / act.beta;
-  }
-  case ActKind::Hardtanh:
-    if (std::isnan(x))
-      return x;
-    return x < act.alpha ? act.alpha : (x > act.beta ? act.beta : x);
-  case ActKind::Hardsigmoid:
-    // PyTorch: min(max(x + 3, 0), 6) / 6; std::max/min keep a NaN first
-    // argument, so NaN propagates as it does there.
-    return std::min(std::max(x + 3.0, 0.0), 6.0) / 6.0;
-  case ActKind::Hardswish:
-    return x * std::min(std::max(x + 3.0, 0.0), 6.0) / 6.0;
-  case ActKind::Mish:
-    return x * std::tanh(std::log1p(std::exp(x)));
-  }
-  return x;
+  return ir::activationInfo(act.kind).reference(act, x);
 }
 
 namespace {

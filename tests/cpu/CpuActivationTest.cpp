@@ -57,6 +57,8 @@ LD truth(const ir::Activation &act, LD x) {
     LD sp = x > 0 ? x + log1pl(expl(-x)) : log1pl(expl(x));
     return x * tanhl(sp);
   }
+  case ir::ActKind::Softsign:
+    return x / (1.0L + fabsl(x));
   default:
     return reference::evalActivation(act, static_cast<double>(x));
   }

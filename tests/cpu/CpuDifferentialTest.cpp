@@ -54,13 +54,20 @@ void randomNetworks(uint32_t seed, int trials, const std::string &cpu,
       if (last && rng() % 3 == 0)
         norm = rng() % 2 ? ir::RowNorm::Softmax : ir::RowNorm::LogSoftmax;
       mb.dense(out, randomAct(rng), rng() % 4 != 0, norm);
+      // A Linear without bias fed one feature makes every output a multiple
+      // of that one value, whose LayerNorm jumps with its sign: near 0 no
+      // float32 result can follow the float64 reference, so that LayerNorm
+      // is left out (its random draw still taken, keeping the rest).
+      bool rankOne = shape.ends_with("-1") || shape == "1";
+      rankOne &= mb.model.ops.back().bias == ir::kNoParam;
       shape += "-" + std::to_string(out);
       switch (rng() % 8) {
       case 0:
         mb.act(randomAct(rng));
         break;
       case 1:
-        mb.layerNorm(rng() % 2);
+        if (bool affine = rng() % 2; !rankOne)
+          mb.layerNorm(affine);
         break;
       case 2:
         mb.affine(rng() % 2);

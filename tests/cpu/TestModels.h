@@ -132,6 +132,7 @@ inline std::vector<ir::Activation> allActivations() {
       {K::ELU, 1.0, 0},       {K::ELU, 0.7, 0},        {K::Softplus, 20, 1},
       {K::Softplus, 5, 2.5},  {K::Hardtanh, -1, 1},    {K::Hardtanh, -0.25, 2},
       {K::Hardsigmoid, 0, 0}, {K::Hardswish, 0, 0},    {K::Mish, 0, 0},
+      {K::Softsign, 0, 0},
   };
 }
 

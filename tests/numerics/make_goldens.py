@@ -130,6 +130,7 @@ ACTS = {
     "hardsigmoid": "nn.Hardsigmoid()",
     "hardswish": "nn.Hardswish()",
     "mish": "nn.Mish()",
+    "softsign": "nn.Softsign()",
     "softmax": "nn.Softmax(dim=-1)",
     "softmax_dim1": "nn.Softmax(dim=1)",
     "logsoftmax": "nn.LogSoftmax(dim=-1)",
@@ -338,7 +339,8 @@ SPECIAL_ACTS = {
     "elu_alpha": "nn.ELU(alpha=1.7)", "softplus": "nn.Softplus()",
     "softplus_custom": "nn.Softplus(beta=3, threshold=2)", "hardtanh": "nn.Hardtanh()",
     "hardtanh_custom": "nn.Hardtanh(min_val=-0.25, max_val=3.5)", "hardsigmoid": "nn.Hardsigmoid()",
-    "hardswish": "nn.Hardswish()", "mish": "nn.Mish()", "identity": "nn.Identity()",
+    "hardswish": "nn.Hardswish()", "mish": "nn.Mish()", "softsign": "nn.Softsign()",
+    "identity": "nn.Identity()",
 }
 for key, act in SPECIAL_ACTS.items():
     case(f"specials_{key}", seq("Net", "nn.Linear(1, 1)", act), init="identity",
@@ -573,6 +575,8 @@ def np_forward(module, prefix, params, x):
             return x * np.where(np.isnan(x), x, np.clip(x + 3.0, 0.0, 6.0)) / 6.0
         if t is nn.Mish:
             return x * np.tanh(_np_softplus(x, 1.0, math.inf))
+        if t is nn.Softsign:
+            return x / (1.0 + np.abs(x))
         if t is nn.Softmax or t is nn.LogSoftmax:
             assert module.dim in (-1, 1)
             return _np_softmax(x, t is nn.LogSoftmax)

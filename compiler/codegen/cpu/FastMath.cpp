@@ -143,7 +143,8 @@ Value *MathEmitter::mulSigmoidF(Value *v, Value *mul) {
   return sigmoidFromScaledExp(b, *this, e64, signBitSet(b, v), mul);
 }
 
-Value *MathEmitter::tanhF(Value *x) {
+/// tanh(x).
+Value *MathEmitter::fastTanh(const ir::Activation &, Value *x) {
   Type *ty = x->getType();
   Value *a = b.CreateUnaryIntrinsic(Intrinsic::fabs, x);
   // |x| < 0.55: a + a^3 P(a^2); beyond, (1 - e) / (1 + e) with e = e^(-2a)
@@ -159,7 +160,8 @@ Value *MathEmitter::tanhF(Value *x) {
   return b.CreateBinaryIntrinsic(Intrinsic::copysign, r, x);
 }
 
-Value *MathEmitter::geluF(Value *x) {
+/// x * Phi(x), the exact GELU.
+Value *MathEmitter::fastGELU(const ir::Activation &, Value *x) {
   Type *ty = x->getType();
   Value *a = b.CreateUnaryIntrinsic(Intrinsic::fabs, x);
   // |x| < 0.7: x (1/2 + x Q(x^2)).
@@ -177,7 +179,7 @@ Value *MathEmitter::geluF(Value *x) {
       b.CreateFAdd(b.CreateFSub(b.CreateFMul(ah, ah), hi),
                    b.CreateFMul(b.CreateFMul(ah, al), splat(ty, 2.0))),
       b.CreateFMul(al, al));
-  Value *z = b.CreateFMul(ac, splat(ty, 0.70710678118654752440));
+  Value *z = b.CreateFMul(ac, splat(ty, ir::kSqrtHalf));
   Value *three = splat(ty, 3.0);
   Value *t = b.CreateFDiv(b.CreateFSub(z, three), b.CreateFAdd(z, three));
   Value *g = horner(kErfcxPoly, t);
@@ -199,14 +201,16 @@ Value *MathEmitter::geluF(Value *x) {
   return b.CreateSelect(b.CreateFCmpOLT(a, splat(ty, kPhiSmall)), small, tail);
 }
 
-Value *MathEmitter::geluTanhF(Value *x) {
+/// x * sigmoid(2u), u = kSqrt2OverPi (x + kGeluTanhCubic x^3): GELU (tanh),
+/// with u in double, as its error would grow with |u| in the exponential.
+Value *MathEmitter::fastGELUTanh(const ir::Activation &, Value *x) {
   // v = 2u in double, reduced there: v = n ln2 + r.
   Value *xd = toDouble(x);
   Type *dty = xd->getType();
   Value *x3 = b.CreateFMul(b.CreateFMul(xd, xd), xd);
-  Value *v =
-      b.CreateFMul(splat(dty, 2.0 * std::sqrt(2.0 / M_PI)),
-                   b.CreateFAdd(xd, b.CreateFMul(splat(dty, 0.044715), x3)));
+  Value *v = b.CreateFMul(
+      splat(dty, 2.0 * ir::kSqrt2OverPi),
+      b.CreateFAdd(xd, b.CreateFMul(splat(dty, ir::kGeluTanhCubic), x3)));
   Value *av = b.CreateUnaryIntrinsic(Intrinsic::fabs, v);
   Value *ac = clampHigh(av, kSigmoidTail);
   Value *kd = mulAdd(ac, splat(dty, -1.4426950408889634), splat(dty, kShifter));
@@ -221,25 +225,16 @@ Value *MathEmitter::geluTanhF(Value *x) {
   Value *e64 = expFromReducedF(toFloat(r), nInt, 64);
   e64 = b.CreateSelect(b.CreateFCmpOGT(av, splat(dty, kSigmoidTail)),
                        splat(ty, 0.0), e64);
-  // u has the sign of x (1 + 0.044715 x^2 > 0).
+  // u has the sign of x (1 + kGeluTanhCubic x^2 > 0).
   return sigmoidFromScaledExp(b, *this, e64, signBitSet(b, x), x);
 }
 
-Value *MathEmitter::fastActivation(const ir::Activation &act, Value *x) {
-  switch (act.kind) {
-  case ir::ActKind::Sigmoid:
-    return mulSigmoidF(x, splat(x->getType(), 1.0));
-  case ir::ActKind::SiLU:
-    return mulSigmoidF(x, x);
-  case ir::ActKind::Tanh:
-    return tanhF(x);
-  case ir::ActKind::GELU:
-    return geluF(x);
-  case ir::ActKind::GELUTanh:
-    return geluTanhF(x);
-  default:
-    return nullptr;
-  }
+Value *MathEmitter::fastSigmoid(const ir::Activation &, Value *x) {
+  return mulSigmoidF(x, splat(x->getType(), 1.0));
+}
+
+Value *MathEmitter::fastSiLU(const ir::Activation &, Value *x) {
+  return mulSigmoidF(x, x);
 }
 
 } // namespace seqc::codegen::cpu

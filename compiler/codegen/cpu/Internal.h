@@ -22,23 +22,29 @@
 
 namespace seqc::codegen::cpu {
 
+/// Picks \p IfFast for the Activations.def entries whose CpuMath is FAST
+/// (they have a MathEmitter::fast<Kind> routine), else \p Otherwise.
+#define SEQC_IF_FAST_FAST(IfFast, Otherwise) IfFast
+#define SEQC_IF_FAST_DOUBLE(IfFast, Otherwise) Otherwise
+#define SEQC_IF_FAST_CHEAP(IfFast, Otherwise) Otherwise
+
 /// Emits element-wise math on vectors of any width (`<N x float>`), the
 /// transcendental parts evaluated in double precision so every activation is
 /// within one ulp of the exact result (see docs/cpu-backend.md). With
-/// \p fastMath, sigmoid, tanh, SiLU, GELU and GELU (tanh) are evaluated in
+/// \p fastMath, the activations Activations.def marks FAST are evaluated in
 /// float instead, to within 6 ulps, 8 without FMA (FastMath.cpp).
 class MathEmitter {
 public:
   explicit MathEmitter(llvm::IRBuilder<> &builder, bool fastMath = false)
       : b(builder), fast(fastMath) {}
 
-  /// Applies \p act to a `<N x float>` value.
+  /// Applies \p act to a `<N x float>` value: its exact<Kind> routine, or
+  /// with fastMath its fast<Kind> one where it has one.
   llvm::Value *activation(const ir::Activation &act, llvm::Value *x);
-  /// Whether \p kind is a few float instructions (none, ReLU, Hardtanh),
+  /// Whether \p kind is a few float instructions (CHEAP in Activations.def),
   /// rather than double-precision math that needs registers of its own.
   static bool isCheap(ir::ActKind kind) {
-    return kind == ir::ActKind::None || kind == ir::ActKind::ReLU ||
-           kind == ir::ActKind::Hardtanh;
+    return ir::activationInfo(kind).cpuMath == ir::CpuMath::Cheap;
   }
 
   // Double-precision building blocks on `<N x double>` values.
@@ -64,19 +70,8 @@ public:
   llvm::Value *normalCdfD(llvm::Value *x);
   /// log(1 + exp(x)) without overflow.
   llvm::Value *softplusD(llvm::Value *x);
-
-  // Single-precision building blocks for --fast-math (FastMath.cpp), on
-  // `<N x float>` values; each within 6 ulps (8 without FMA) of the exact
-  // function over the whole float range, subnormal results included.
-  /// m * sigmoid(v); \p m is 1 for the sigmoid, x for SiLU and GELU (tanh).
-  llvm::Value *mulSigmoidF(llvm::Value *v, llvm::Value *m);
-  /// tanh(x).
-  llvm::Value *tanhF(llvm::Value *x);
-  /// x * Phi(x), the exact GELU.
-  llvm::Value *geluF(llvm::Value *x);
-  /// x * sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3): GELU (tanh), with u
-  /// in double, as its error would grow with |u| in the exponential.
-  llvm::Value *geluTanhF(llvm::Value *x);
+  /// min(max(x + 3, 0), 6), NaN propagating: Hardsigmoid's and Hardswish's.
+  llvm::Value *clamp6D(llvm::Value *x);
 
   llvm::Value *splat(llvm::Type *vecTy, double v);
   /// Widens `<N x float>` to `<N x double>` and back.
@@ -96,9 +91,19 @@ private:
   static constexpr double kShifter = 6755399441055744.0;
   /// 2^n from kd = n + kShifter, for -1022 <= n <= 1023.
   llvm::Value *pow2FromShifted(llvm::Value *kd);
-  /// The fast activation for \p act, or null where there is none (the exact
-  /// routine is used).
-  llvm::Value *fastActivation(const ir::Activation &act, llvm::Value *x);
+
+  // One routine per activation (Activations.def) on `<N x float>` values:
+  // exact<Kind> for every entry (MathEmitter.cpp), and fast<Kind> for the
+  // FAST ones, in float to within 6 ulps, 8 without FMA (FastMath.cpp).
+#define ACTIVATION(Kind, CpuMath, ...)                                         \
+  llvm::Value *exact##Kind(const ir::Activation &act, llvm::Value *x);         \
+  SEQC_IF_FAST_##CpuMath(                                                      \
+      llvm::Value *fast##Kind(const ir::Activation &act, llvm::Value *x);, )
+#include "compiler/ir/Activations.def"
+
+  /// m * sigmoid(v) in float: \p m is 1 for the sigmoid, x for SiLU
+  /// (FastMath.cpp).
+  llvm::Value *mulSigmoidF(llvm::Value *v, llvm::Value *m);
   /// e^(y + yLo) * 2^bias in float for y in [-112, 0] and |yLo| tiny
   /// (FastMath.cpp).
   llvm::Value *expScaledF(llvm::Value *y, llvm::Value *yLo, int bias);

@@ -229,7 +229,7 @@ Value *MathEmitter::normalCdfD(Value *x) {
   Type *ty = x->getType();
   // Phi(-|x|) = erfc(z) / 2 with z = |x| / sqrt(2) = exp(-z^2) erfcx(z) / 2.
   Value *z = b.CreateFMul(b.CreateUnaryIntrinsic(Intrinsic::fabs, x),
-                          splat(ty, 0.70710678118654752440));
+                          splat(ty, ir::kSqrtHalf));
   Value *zc = clampHigh(z, kErfcxZMax);
   Value *t = b.CreateFDiv(b.CreateFSub(zc, splat(ty, kErfcxScale)),
                           b.CreateFAdd(zc, splat(ty, kErfcxScale)));
@@ -254,84 +254,123 @@ Value *MathEmitter::softplusD(Value *x) {
 }
 
 Value *MathEmitter::activation(const ir::Activation &act, Value *x) {
-  if (fast)
-    if (Value *r = fastActivation(act, x))
-      return r;
-  Type *fty = x->getType();
-  auto zero = [&] { return splat(fty, 0.0); };
-  switch (act.kind) {
-  case ir::ActKind::None:
-    return x;
-  case ir::ActKind::ReLU:
-    // x <= 0 ? +0 : x, so NaN stays NaN and -0 becomes +0.
-    return b.CreateSelect(b.CreateFCmpOLE(x, zero()), zero(), x);
-  case ir::ActKind::Sigmoid:
-    return toFloat(sigmoidD(toDouble(x)));
-  case ir::ActKind::Tanh:
-    return toFloat(tanhD(toDouble(x)));
-  case ir::ActKind::GELU: {
-    Value *xd = toDouble(x);
-    return toFloat(b.CreateFMul(xd, normalCdfD(xd)));
-  }
-  case ir::ActKind::GELUTanh: {
-    // 0.5 x (1 + tanh(u)) = x sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3).
-    Value *xd = toDouble(x);
-    Type *ty = xd->getType();
-    Value *x3 = b.CreateFMul(b.CreateFMul(xd, xd), xd);
-    Value *u =
-        b.CreateFMul(splat(ty, std::sqrt(2.0 / M_PI)),
-                     b.CreateFAdd(xd, b.CreateFMul(splat(ty, 0.044715), x3)));
-    return toFloat(
-        b.CreateFMul(xd, sigmoidD(b.CreateFMul(u, splat(ty, 2.0)), true)));
-  }
-  case ir::ActKind::SiLU: {
-    Value *xd = toDouble(x);
-    return toFloat(b.CreateFMul(xd, sigmoidD(xd, true)));
-  }
-  case ir::ActKind::LeakyReLU: {
-    Value *xd = toDouble(x);
-    Value *neg = toFloat(b.CreateFMul(xd, splat(xd->getType(), act.alpha)));
-    return b.CreateSelect(b.CreateFCmpOGT(x, zero()), x, neg);
-  }
-  case ir::ActKind::ELU: {
-    Value *xd = toDouble(x);
-    Value *em1 = nullptr;
-    expD(xd, &em1);
-    Value *neg = toFloat(b.CreateFMul(splat(xd->getType(), act.alpha), em1));
-    return b.CreateSelect(b.CreateFCmpOGT(x, zero()), x, neg);
-  }
-  case ir::ActKind::Softplus: {
-    Value *xd = toDouble(x);
-    Type *ty = xd->getType();
-    Value *bx = b.CreateFMul(xd, splat(ty, act.beta));
-    Value *sp = b.CreateFDiv(softplusD(bx), splat(ty, act.beta));
-    Value *big = b.CreateFCmpOGT(bx, splat(ty, act.alpha));
-    return b.CreateSelect(big, x, toFloat(sp));
-  }
-  case ir::ActKind::Hardtanh: {
-    Value *lo = splat(fty, static_cast<float>(act.alpha));
-    Value *hi = splat(fty, static_cast<float>(act.beta));
-    Value *r = b.CreateSelect(b.CreateFCmpOGT(x, hi), hi, x);
-    return b.CreateSelect(b.CreateFCmpOLT(x, lo), lo, r);
-  }
-  case ir::ActKind::Hardsigmoid:
-  case ir::ActKind::Hardswish: {
-    // Mirrors min(max(x + 3, 0), 6) / 6 in double, NaN propagating.
-    Value *xd = toDouble(x);
-    Type *ty = xd->getType();
-    Value *a = b.CreateFAdd(xd, splat(ty, 3.0));
-    a = b.CreateSelect(b.CreateFCmpOLT(a, splat(ty, 0.0)), splat(ty, 0.0), a);
-    a = b.CreateSelect(b.CreateFCmpOLT(splat(ty, 6.0), a), splat(ty, 6.0), a);
-    if (act.kind == ir::ActKind::Hardswish)
-      a = b.CreateFMul(xd, a);
-    return toFloat(b.CreateFDiv(a, splat(ty, 6.0)));
-  }
-  case ir::ActKind::Mish: {
-    Value *xd = toDouble(x);
-    return toFloat(b.CreateFMul(xd, tanhD(softplusD(xd))));
-  }
-  }
-  return x;
+  using Routine = Value *(MathEmitter::*)(const ir::Activation &, Value *);
+  // Each activation's routines, in ActKind order.
+  static constexpr Routine kExact[] = {
+#define ACTIVATION(Kind, ...) &MathEmitter::exact##Kind,
+#include "compiler/ir/Activations.def"
+  };
+  static constexpr Routine kFast[] = {
+#define ACTIVATION(Kind, CpuMath, ...)                                         \
+  SEQC_IF_FAST_##CpuMath(&MathEmitter::fast##Kind, nullptr),
+#include "compiler/ir/Activations.def"
+  };
+  size_t index = static_cast<size_t>(act.kind);
+  Routine routine = fast && kFast[index] ? kFast[index] : kExact[index];
+  return (this->*routine)(act, x);
+}
+
+Value *MathEmitter::exactNone(const ir::Activation &, Value *x) { return x; }
+
+Value *MathEmitter::exactReLU(const ir::Activation &, Value *x) {
+  // x <= 0 ? +0 : x, so NaN stays NaN and -0 becomes +0.
+  Value *zero = splat(x->getType(), 0.0);
+  return b.CreateSelect(b.CreateFCmpOLE(x, zero), zero, x);
+}
+
+Value *MathEmitter::exactSigmoid(const ir::Activation &, Value *x) {
+  return toFloat(sigmoidD(toDouble(x)));
+}
+
+Value *MathEmitter::exactTanh(const ir::Activation &, Value *x) {
+  return toFloat(tanhD(toDouble(x)));
+}
+
+Value *MathEmitter::exactGELU(const ir::Activation &, Value *x) {
+  Value *xd = toDouble(x);
+  return toFloat(b.CreateFMul(xd, normalCdfD(xd)));
+}
+
+Value *MathEmitter::exactGELUTanh(const ir::Activation &, Value *x) {
+  // 0.5 x (1 + tanh(u)) = x sigmoid(2u), u = kSqrt2OverPi (x + kGeluTanhCubic
+  // x^3).
+  Value *xd = toDouble(x);
+  Type *ty = xd->getType();
+  Value *x3 = b.CreateFMul(b.CreateFMul(xd, xd), xd);
+  Value *u = b.CreateFMul(
+      splat(ty, ir::kSqrt2OverPi),
+      b.CreateFAdd(xd, b.CreateFMul(splat(ty, ir::kGeluTanhCubic), x3)));
+  return toFloat(
+      b.CreateFMul(xd, sigmoidD(b.CreateFMul(u, splat(ty, 2.0)), true)));
+}
+
+Value *MathEmitter::exactSiLU(const ir::Activation &, Value *x) {
+  Value *xd = toDouble(x);
+  return toFloat(b.CreateFMul(xd, sigmoidD(xd, true)));
+}
+
+Value *MathEmitter::exactLeakyReLU(const ir::Activation &act, Value *x) {
+  Value *xd = toDouble(x);
+  Value *neg = toFloat(b.CreateFMul(xd, splat(xd->getType(), act.alpha)));
+  return b.CreateSelect(b.CreateFCmpOGT(x, splat(x->getType(), 0.0)), x, neg);
+}
+
+Value *MathEmitter::exactELU(const ir::Activation &act, Value *x) {
+  Value *xd = toDouble(x);
+  Value *em1 = nullptr;
+  expD(xd, &em1);
+  Value *neg = toFloat(b.CreateFMul(splat(xd->getType(), act.alpha), em1));
+  return b.CreateSelect(b.CreateFCmpOGT(x, splat(x->getType(), 0.0)), x, neg);
+}
+
+Value *MathEmitter::exactSoftplus(const ir::Activation &act, Value *x) {
+  Value *xd = toDouble(x);
+  Type *ty = xd->getType();
+  Value *bx = b.CreateFMul(xd, splat(ty, act.beta));
+  Value *sp = b.CreateFDiv(softplusD(bx), splat(ty, act.beta));
+  Value *big = b.CreateFCmpOGT(bx, splat(ty, act.alpha));
+  return b.CreateSelect(big, x, toFloat(sp));
+}
+
+Value *MathEmitter::exactHardtanh(const ir::Activation &act, Value *x) {
+  Type *ty = x->getType();
+  Value *lo = splat(ty, static_cast<float>(act.alpha));
+  Value *hi = splat(ty, static_cast<float>(act.beta));
+  Value *r = b.CreateSelect(b.CreateFCmpOGT(x, hi), hi, x);
+  return b.CreateSelect(b.CreateFCmpOLT(x, lo), lo, r);
+}
+
+Value *MathEmitter::clamp6D(Value *xd) {
+  // Mirrors min(max(x + 3, 0), 6) in double, NaN propagating.
+  Type *ty = xd->getType();
+  Value *a = b.CreateFAdd(xd, splat(ty, 3.0));
+  a = b.CreateSelect(b.CreateFCmpOLT(a, splat(ty, 0.0)), splat(ty, 0.0), a);
+  return b.CreateSelect(b.CreateFCmpOLT(splat(ty, 6.0), a), splat(ty, 6.0), a);
+}
+
+Value *MathEmitter::exactHardsigmoid(const ir::Activation &, Value *x) {
+  Value *xd = toDouble(x);
+  return toFloat(b.CreateFDiv(clamp6D(xd), splat(xd->getType(), 6.0)));
+}
+
+Value *MathEmitter::exactHardswish(const ir::Activation &, Value *x) {
+  Value *xd = toDouble(x);
+  Value *a = b.CreateFMul(xd, clamp6D(xd));
+  return toFloat(b.CreateFDiv(a, splat(xd->getType(), 6.0)));
+}
+
+Value *MathEmitter::exactMish(const ir::Activation &, Value *x) {
+  Value *xd = toDouble(x);
+  return toFloat(b.CreateFMul(xd, tanhD(softplusD(xd))));
+}
+
+Value *MathEmitter::exactSoftsign(const ir::Activation &, Value *x) {
+  // In double the quotient is within 2^-52 relative (1 + |x| is even exact
+  // for 2^-29 <= |x| <= 2^52), so its one rounding to float is within 1 ulp
+  // (correctly rounded in practice).
+  Value *xd = toDouble(x);
+  Value *ax = b.CreateUnaryIntrinsic(Intrinsic::fabs, xd);
+  return toFloat(b.CreateFDiv(xd, b.CreateFAdd(ax, splat(xd->getType(), 1.0))));
 }
 
 } // namespace seqc::codegen::cpu

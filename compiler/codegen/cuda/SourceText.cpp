@@ -11,52 +11,43 @@
 
 #include <fmt/format.h>
 
+#include <cassert>
 #include <cmath>
 
 namespace seqc::cuda {
 
 namespace {
 
-/// The CUDA expression of activation \p act applied to `x`.
+/// A formula constant as the kernels spell it: nine significant digits of
+/// the double, then `f`.
+std::string constantLiteral(double value) {
+  return fmt::format("{:.9g}f", value);
+}
+
+/// The CUDA expression of activation \p act applied to `x`: its table
+/// entry's text with each `{name}` replaced by the parameter of that keyword
+/// (a float literal) or the formula constant of that name.
 std::string activationBody(const ir::Activation &act) {
-  using ir::ActKind;
-  const std::string alpha = floatLiteral(act.alpha);
-  const std::string beta = floatLiteral(act.beta);
-  switch (act.kind) {
-  case ActKind::None:
-    return "x";
-  case ActKind::ReLU:
-    return "(x > 0.0f || isnan(x)) ? x : 0.0f";
-  case ActKind::Sigmoid:
-    return "1.0f / (1.0f + expf(-x))";
-  case ActKind::Tanh:
-    return "tanhf(x)";
-  case ActKind::GELU:
-    return "0.5f * x * (1.0f + erff(x * 0.707106781f))";
-  case ActKind::GELUTanh:
-    return "0.5f * x * (1.0f + tanhf(0.797884561f * (x + 0.044715f * x * x * "
-           "x)))";
-  case ActKind::SiLU:
-    return "x * (1.0f / (1.0f + expf(-x)))";
-  case ActKind::LeakyReLU:
-    return fmt::format("x > 0.0f ? x : x * {}", alpha);
-  case ActKind::ELU:
-    return fmt::format("x > 0.0f ? x : {} * expm1f(x)", alpha);
-  case ActKind::Softplus:
-    // alpha is the threshold, beta the scale (PyTorch's beta, threshold).
-    return fmt::format("{0} * x > {1} ? x : log1pf(expf({0} * x)) / {0}", beta,
-                       alpha);
-  case ActKind::Hardtanh:
-    return fmt::format("isnan(x) ? x : (x < {0} ? {0} : (x > {1} ? {1} : x))",
-                       alpha, beta);
-  case ActKind::Hardsigmoid:
-    return "seqc_clamp6(x + 3.0f) / 6.0f";
-  case ActKind::Hardswish:
-    return "x * seqc_clamp6(x + 3.0f) / 6.0f";
-  case ActKind::Mish:
-    return "x * tanhf(log1pf(expf(x)))";
+  const ir::ActivationInfo &info = ir::activationInfo(act.kind);
+  auto lookup = [&](std::string_view name) -> std::string {
+    for (const ir::ActParam &param : info.params)
+      if (param.isUsed() && param.keyword == name)
+        return floatLiteral(param.get(act));
+    for (const ir::ActConstant &constant : ir::kActConstants)
+      if (constant.name == name)
+        return constantLiteral(constant.value);
+    assert(false && "unknown name in an activation's CUDA expression");
+    return std::string(name);
+  };
+  std::string body;
+  std::string_view text = info.cuda;
+  for (size_t open; (open = text.find('{')) != std::string_view::npos;) {
+    size_t close = text.find('}', open);
+    body += text.substr(0, open);
+    body += lookup(text.substr(open + 1, close - open - 1));
+    text.remove_prefix(close + 1);
   }
-  return "x";
+  return body + std::string(text);
 }
 
 std::string identifierFrom(std::string text) {
