@@ -43,9 +43,10 @@ constexpr std::string_view kSupportedOps =
     "Gemm, MatMul (+ Add), Flatten and Reshape to [N, -1], Identity, "
     "Dropout, BatchNormalization, LayerNormalization (or its "
     "ReduceMean/Sub/Pow/Sqrt/Div pattern), Relu, Sigmoid, Tanh, LeakyRelu, "
-    "Elu, Selu with gamma 1, Softplus, HardSigmoid with alpha 1/6 and beta "
-    "1/2, HardSwish, Mish, Clip, Gelu, the Erf and Tanh patterns of GELU, "
-    "Sigmoid + Mul (SiLU), and Softmax and LogSoftmax over the last axis";
+    "Elu, Selu with gamma 1, Softplus, Softsign, HardSigmoid with alpha 1/6 "
+    "and beta 1/2, HardSwish, Mish, Clip, Gelu, the Erf and Tanh patterns of "
+    "GELU, Sigmoid + Mul (SiLU), Abs/Add/Div (Softsign), and Softmax and "
+    "LogSoftmax over the last axis";
 
 bool isStructuralOp(std::string_view op) {
   static constexpr std::string_view kOps[] = {"Gemm",
@@ -1031,8 +1032,8 @@ bool OnnxLowering::reportUnmatchedRegion(const std::vector<size_t> &nodes,
     refs.push_back(nodeRef(user));
   return fail(fmt::format(
       "{} is read by {} nodes ({}) that do not form a supported pattern "
-      "(GELU, SiLU, Hardswish, Mish, Softplus with beta, LayerNorm); seqc "
-      "imports chains of {}",
+      "(GELU, SiLU, Hardswish, Mish, Softplus with beta, Softsign, "
+      "LayerNorm); seqc imports chains of {}",
       valueRef(current), users.size(), fmt::join(refs, ", "), kSupportedOps));
 }
 
@@ -1088,12 +1089,13 @@ bool OnnxLowering::singleActivation(size_t index, ir::Activation &act,
   const std::string &op = node.opType;
   using ir::ActKind;
   if (op == "Relu" || op == "Sigmoid" || op == "Tanh" || op == "HardSwish" ||
-      op == "Mish" || op == "Softplus") {
+      op == "Mish" || op == "Softsign" || op == "Softplus") {
     act.kind = op == "Relu"        ? ActKind::ReLU
                : op == "Sigmoid"   ? ActKind::Sigmoid
                : op == "Tanh"      ? ActKind::Tanh
                : op == "HardSwish" ? ActKind::Hardswish
                : op == "Mish"      ? ActKind::Mish
+               : op == "Softsign"  ? ActKind::Softsign
                                    : ActKind::Softplus;
     if (act.kind == ActKind::Softplus) {
       act.alpha = kOnnxSoftplusThreshold;

@@ -415,6 +415,11 @@ const std::vector<Pattern> &patterns() {
                  [](const Captures &) {
                    return activation("Mish", ir::ActKind::Mish);
                  }});
+    // Softsign: x / (1 + |x|).
+    t.push_back({"Softsign", mul({X(), recip(add({fn("Abs", X()), num(1.0)}))}),
+                 [](const Captures &) {
+                   return activation("Softsign", ir::ActKind::Softsign);
+                 }});
     // Softplus(beta): softplus(x * beta) / beta. ONNX's Softplus has no
     // threshold; PyTorch's default (20) gives the same float32 values.
     t.push_back(

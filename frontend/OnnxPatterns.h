@@ -3,10 +3,11 @@
 //
 // Part of seqc. Exporters write several layers as a handful of element-wise
 // nodes: torch.onnx.export turns GELU into Div/Erf/Add/Mul/Mul, SiLU into
-// Sigmoid + Mul, Softplus(beta) into Mul/Softplus/Div and, before opset 17,
-// LayerNorm into ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div/Mul/Add. A
-// region of such nodes, from the chain value x to one value y, is read as
-// an expression of x and matched against the forms of seqc's layers:
+// Sigmoid + Mul, Softsign into Abs/Add/Div, Softplus(beta) into
+// Mul/Softplus/Div and, before opset 17, LayerNorm into
+// ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div/Mul/Add. A region of such
+// nodes, from the chain value x to one value y, is read as an expression of
+// x and matched against the forms of seqc's layers:
 //   1. each node becomes an expression node, in a canonical form: Sub and
 //      Neg become Add and Mul by -1, Div by a constant becomes Mul by its
 //      reciprocal (other Divs Mul by Recip), Pow by 2 or 3 repeated Mul,

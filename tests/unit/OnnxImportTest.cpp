@@ -284,6 +284,7 @@ TEST_CASE("onnx: single activation nodes") {
   CHECK(act("Gelu", {tanh}).kind == ir::ActKind::GELUTanh);
   CHECK(act("HardSwish", {}).kind == ir::ActKind::Hardswish);
   CHECK(act("Mish", {}).kind == ir::ActKind::Mish);
+  CHECK(act("Softsign", {}).kind == ir::ActKind::Softsign);
   CHECK(act("LeakyRelu", {}) ==
         ir::Activation{ir::ActKind::LeakyReLU, 0.01, 0.0});
   CHECK(act("Softplus", {}) ==

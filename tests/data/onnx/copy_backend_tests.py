@@ -43,6 +43,7 @@ SUPPORTED = [
     "pytorch-converted/test_Sigmoid",
     "pytorch-converted/test_Softmax",
     "pytorch-converted/test_Softplus",
+    "pytorch-converted/test_Softsign",  # Abs/Constant/Add/Div
     "pytorch-converted/test_Tanh",
     "pytorch-converted/test_log_softmax_lastdim",
     "pytorch-converted/test_softmax_lastdim",
@@ -54,8 +55,6 @@ SUPPORTED = [
 REFUSED = {
     "pytorch-converted/test_PReLU_1d": "node 0 (PRelu) is not supported",
     "pytorch-converted/test_SELU": "Selu with gamma 1.0507010221481323 is gamma * ELU",
-    # Abs/Add/Div: seqc's IR has no Softsign yet.
-    "pytorch-converted/test_Softsign": "do not form a supported pattern",
     "pytorch-converted/test_BatchNorm1d_3d_input_eval": "its input has rank 3",
     "pytorch-converted/test_log_softmax_dim3": "it is over axis 3 of a rank-4 value",
     "pytorch-converted/test_softmax_functional_dim3": "it is over axis 3 of a rank-4 value",
