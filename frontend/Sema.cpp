@@ -979,19 +979,27 @@ bool Sema::runMethodCall(const Expr &call) {
     return fail(call, fmt::format("'{}' is not a supported method; use "
                                   "{}.load_state_dict(\"file.safetensors\")",
                                   method, target));
-  bool strict = true;
+  StateDictOptions load;
   for (const KeywordArg &keyword : call.keywords) {
-    if (keyword.name != "strict")
-      return failAt(keyword.nameLoc, static_cast<uint32_t>(keyword.name.size()),
-                    fmt::format("load_state_dict() got an unexpected keyword "
-                                "argument '{}'",
-                                keyword.name));
-    if (!readBool(*keyword.value, "load_state_dict strict", strict))
-      return false;
+    if (keyword.name == "strict") {
+      if (!readBool(*keyword.value, "load_state_dict strict", load.strict))
+        return false;
+      continue;
+    }
+    if (keyword.name == "prefix") {
+      if (keyword.value->kind != Expr::Kind::String)
+        return fail(*keyword.value, "load_state_dict prefix must be a string");
+      load.prefix = keyword.value->stringValue;
+      continue;
+    }
+    return failAt(keyword.nameLoc, static_cast<uint32_t>(keyword.name.size()),
+                  fmt::format("load_state_dict() got an unexpected keyword "
+                              "argument '{}'",
+                              keyword.name));
   }
   if (call.args.size() != 1 || call.args[0]->kind != Expr::Kind::String)
-    return fail(call, "load_state_dict() takes the path of a .safetensors "
-                      "file as a string");
+    return fail(call, "load_state_dict() takes the path of a weights file "
+                      "(.pt, .pth, .bin or .safetensors) as a string");
   const Expr &pathExpr = *call.args[0];
   if (pathExpr.stringValue.empty() ||
       pathExpr.stringValue.find('\0') != std::string::npos)
@@ -1000,7 +1008,7 @@ bool Sema::runMethodCall(const Expr &call) {
     return true;
   std::string path = joinPath(options.baseDirectory, pathExpr.stringValue);
   unsigned before = diag.getNumErrors();
-  if (!loadStateDict(*binding->module, path, strict, diag)) {
+  if (!loadStateDict(*binding->module, path, load, diag)) {
     if (diag.getNumErrors() != before)
       diag.note(call.loc,
                 fmt::format("while loading weights into '{}' here", target),

@@ -7,6 +7,7 @@
 #include "compiler/passes/Pass.h"
 #include "compiler/reference/Interpreter.h"
 #include "compiler/support/Diagnostics.h"
+#include "compiler/support/SourceManager.h"
 
 #include <algorithm>
 #include <cmath>
@@ -16,7 +17,9 @@
 
 namespace seqc::test {
 
-/// Builds fused models op by op with random bound parameters.
+/// Builds fused models op by op with random bound parameters (batchNorm
+/// adds an unfused op: runPasses() then brings the model into
+/// the form backends take).
 class ModelBuilder {
 public:
   ModelBuilder(int64_t inFeatures, uint32_t seed) : rng(seed) {
@@ -95,6 +98,9 @@ public:
     op.runningMean = mean;
     op.runningVar = var;
   }
+  /// Runs the passes the driver runs before a backend (canonicalize, then
+  /// fuse): BatchNorm becomes an affine op, or folds into a Linear. False
+  /// (with the diagnostics on stderr) where a pass fails.
   void affine(bool shift) {
     std::string id = std::to_string(model.ops.size());
     ir::ParamId w = param(id + ".weight", {width}, 1.0f, 0.5f);

@@ -1,12 +1,14 @@
 //===- CpuBackend.cpp - Target machines, optimisation, AOT and JIT --------===//
 //
-// Part of seqc. Resolves --cpu/--target-triple into an LLVM TargetMachine,
-// builds and optimises the model's module (LLVM's O3 pipeline, new pass
-// manager), and turns it into text, an object, an archive or JIT code.
+// Part of seqc. Resolves --cpu/--target-triple into an LLVM TargetMachine
+// and the kernel shape it implies (KernelConfig), builds and optimises the
+// model's module (LLVM's O3 pipeline, new pass manager), and turns it into
+// text, an object, an archive or JIT code; or prints its plan.
 //
 //===----------------------------------------------------------------------===//
 
 #include "compiler/codegen/cpu/CpuBackend.h"
+#include "compiler/ir/Verifier.h"
 #include "compiler/codegen/cpu/Internal.h"
 #include "compiler/ir/Printer.h"
 #include "compiler/support/HugePages.h"
@@ -41,6 +43,36 @@
 using namespace llvm;
 
 namespace seqc::codegen::cpu {
+
+KernelConfig kernelConfigFor(const TargetMachine &tm) {
+  KernelConfig cfg;
+  const Triple &triple = tm.getTargetTriple();
+  const MCSubtargetInfo *sti = tm.getMCSubtargetInfo();
+  cfg.cpu = tm.getTargetCPU().str();
+  cfg.features = tm.getTargetFeatureString().str();
+  if (triple.isX86()) {
+    if (sti->checkFeatures("+avx512f")) {
+      cfg.vectorWidth = 16;
+      cfg.vectorRegs = 32;
+      cfg.wideVectors = true;
+    } else if (sti->checkFeatures("+avx")) {
+      cfg.vectorWidth = 8;
+      cfg.vectorRegs = 16;
+    } else {
+      cfg.vectorWidth = 4;
+      cfg.vectorRegs = 16;
+    }
+  } else if (triple.isAArch64()) {
+    cfg.vectorWidth = 4;
+    cfg.vectorRegs = 32;
+  } else {
+    cfg.vectorWidth = 4;
+    cfg.vectorRegs = 16;
+  }
+  cfg.maxNrVecs = 2;
+  cfg.maxMr = kMaxTileRows;
+  return cfg;
+}
 
 namespace {
 
@@ -114,10 +146,15 @@ std::unique_ptr<TargetMachine> createTargetMachine(const ResolvedTarget &rt) {
       CodeGenOptLevel::Aggressive));
 }
 
-/// Checks what the emitter relies on: a linear chain with bound weights.
+/// Checks what the emitter relies on: a linear chain of fused ops with
+/// bound weights.
 bool checkModel(const ir::Model &model, std::string &error) {
   if (model.values.empty() || !model.inputType().isKnown()) {
     error = "the model has no typed input";
+    return false;
+  }
+  if (std::string unfused = ir::verifyFusedForm(model); !unfused.empty()) {
+    error = "internal error: " + unfused + " (run canonicalize and fuse first)";
     return false;
   }
   for (size_t i = 0; i < model.ops.size(); ++i) {
@@ -128,7 +165,7 @@ bool checkModel(const ir::Model &model, std::string &error) {
       error = fmt::format("op {} does not continue the chain", i);
       return false;
     }
-    for (ir::ParamId id : {op.weight, op.bias, op.runningMean, op.runningVar})
+    for (ir::ParamId id : {op.weight, op.bias})
       if (id != ir::kNoParam &&
           (static_cast<size_t>(id) >= model.params.size() ||
            !model.params[id].isBound())) {
@@ -136,16 +173,10 @@ bool checkModel(const ir::Model &model, std::string &error) {
                             ir::opName(op.kind));
         return false;
       }
-    bool needsWeight = op.kind == ir::OpKind::Dense ||
-                       op.kind == ir::OpKind::Linear ||
-                       op.kind == ir::OpKind::Affine;
+    bool needsWeight =
+        op.kind == ir::OpKind::Dense || op.kind == ir::OpKind::Affine;
     if (needsWeight && op.weight == ir::kNoParam) {
       error = fmt::format("op {} ({}) has no weight", i, ir::opName(op.kind));
-      return false;
-    }
-    if (op.kind == ir::OpKind::BatchNorm &&
-        (op.runningMean == ir::kNoParam || op.runningVar == ir::kNoParam)) {
-      error = fmt::format("op {} (batch_norm) has no running statistics", i);
       return false;
     }
   }
@@ -381,6 +412,27 @@ bool generateObjectFile(const ir::Model &model, const CpuTargetOptions &opts,
   return ok;
 }
 
+bool describePlan(const ir::Model &model, const CpuTargetOptions &opts,
+                  std::string &out, std::string &error) {
+  if (!checkModel(model, error))
+    return false;
+  Targets targets;
+  if (!createTargets(opts, targets, error))
+    return false;
+  std::vector<const TargetMachine *> machines;
+  if (targets.variants.empty())
+    machines.push_back(targets.tm.get());
+  for (const std::unique_ptr<TargetMachine> &variant : targets.variants)
+    machines.push_back(variant.get());
+  out.clear();
+  for (const TargetMachine *tm : machines) {
+    KernelConfig cfg = kernelConfigFor(*tm);
+    cfg.fastMath = opts.fastMath;
+    out += printPlan(model, planModel(model, cfg));
+  }
+  return true;
+}
+
 bool makeStaticLibrary(const std::string &object, const std::string &memberName,
                        std::string &out, std::string &error) {
   std::unique_ptr<MemoryBuffer> buf =
@@ -487,7 +539,80 @@ struct JitModel::Impl {
   /// Profiling builds: the globals the generated code reads its hook from.
   ProfileHookFn *profileHook = nullptr;
   void **profileUser = nullptr;
+
+  /// Finds the entry points (and a profiling build's globals) of the
+  /// linked code.
+  bool lookupEntryPoints(const CpuTargetOptions &opts, std::string &error);
+  /// Moves the constants \p recorder saw linked, and the external weights,
+  /// into 2 MiB pages (docs/performance.md, "Weights in huge pages").
+  void moveToHugePages(ReadOnlyDataRecorder *recorder);
 };
+
+bool JitModel::Impl::lookupEntryPoints(const CpuTargetOptions &opts,
+                                       std::string &error) {
+  auto lookup = [&](const std::string &name, auto &fn) {
+    Expected<orc::ExecutorAddr> addr = jit->lookup(name);
+    if (!addr) {
+      error =
+          fmt::format("cannot JIT '{}': {}", name, toString(addr.takeError()));
+      return false;
+    }
+    fn = addr->toPtr<std::remove_reference_t<decltype(fn)>>();
+    return true;
+  };
+  if (!lookup(opts.prefix + "_scratch_bytes", scratchFn))
+    return false;
+  if (opts.externalWeights
+          ? !lookup(opts.prefix + "_run", runWeightsFn) ||
+                !lookup(opts.prefix + "_run_parallel", runParallelWeightsFn)
+          : !lookup(opts.prefix + "_run", runFn) ||
+                !lookup(opts.prefix + "_run_parallel", runParallelFn))
+    return false;
+  return !opts.profile || (lookup(opts.prefix + "_profile_hook", profileHook) &&
+                           lookup(opts.prefix + "_profile_user", profileUser));
+}
+
+void JitModel::Impl::moveToHugePages(ReadOnlyDataRecorder *recorder) {
+  // The constants sit in their read-only segment, in the 4 KiB pages
+  // JITLink maps.
+  if (recorder)
+    for (const ReadOnlyDataRecorder::Range &r : recorder->take())
+      hugePageBytes += collapseToHugePages(
+          reinterpret_cast<const void *>(r.begin), r.end - r.begin);
+  hugePageBytes += collapseToHugePages(weights.data(), weightsBytes);
+}
+
+namespace {
+
+/// For a CPU list: the options with the last CPU of the list this host
+/// runs (the JIT compiles that variant only). False, with \p error set,
+/// where none runs here.
+bool chooseHostCpu(const CpuTargetOptions &opts, CpuTargetOptions &hostOpts,
+                   std::string &error) {
+  std::vector<std::string> cpus = splitCpus(opts.cpu);
+  if (cpus.size() <= 1)
+    return true;
+  Targets all;
+  if (!createTargets(hostOpts, all, error))
+    return false;
+  StringMap<bool> host = sys::getHostCPUFeatures();
+  hostOpts.cpu.clear();
+  for (size_t i = cpus.size(); i-- > 0;) {
+    bool ok = true;
+    for (const std::string &f : dispatchableX86Features())
+      if (all.variants[i]->getMCSubtargetInfo()->checkFeatures("+" + f))
+        ok = ok && host.lookup(f);
+    if (ok) {
+      hostOpts.cpu = cpus[i];
+      return true;
+    }
+  }
+  error = fmt::format("none of the CPUs in --cpu {} can run on this host",
+                      opts.cpu);
+  return false;
+}
+
+} // namespace
 
 JitModel::JitModel(std::unique_ptr<Impl> impl) : impl(std::move(impl)) {}
 JitModel::~JitModel() = default;
@@ -503,30 +628,8 @@ std::unique_ptr<JitModel> JitModel::create(const ir::Model &model,
   }
   CpuTargetOptions hostOpts = opts;
   hostOpts.triple.clear();
-  std::vector<std::string> cpus = splitCpus(opts.cpu);
-  if (cpus.size() > 1) {
-    // A CPU list: compile the last variant this host supports.
-    Targets all;
-    if (!createTargets(hostOpts, all, error))
-      return nullptr;
-    StringMap<bool> host = sys::getHostCPUFeatures();
-    hostOpts.cpu.clear();
-    for (size_t i = cpus.size(); i-- > 0;) {
-      bool ok = true;
-      for (const std::string &f : dispatchableX86Features())
-        if (all.variants[i]->getMCSubtargetInfo()->checkFeatures("+" + f))
-          ok = ok && host.lookup(f);
-      if (ok) {
-        hostOpts.cpu = cpus[i];
-        break;
-      }
-    }
-    if (hostOpts.cpu.empty()) {
-      error = fmt::format("none of the CPUs in --cpu {} can run on this host",
-                          opts.cpu);
-      return nullptr;
-    }
-  }
+  if (!chooseHostCpu(opts, hostOpts, error))
+    return nullptr;
   Targets targets;
   if (!createTargets(hostOpts, targets, error))
     return nullptr;
@@ -592,40 +695,11 @@ std::unique_ptr<JitModel> JitModel::create(const ir::Model &model,
     error = "cannot JIT the model: " + toString(std::move(err));
     return nullptr;
   }
-  auto lookup = [&](const std::string &name, auto &fn) {
-    Expected<orc::ExecutorAddr> addr = impl->jit->lookup(name);
-    if (!addr) {
-      error =
-          fmt::format("cannot JIT '{}': {}", name, toString(addr.takeError()));
-      return false;
-    }
-    fn = addr->toPtr<std::remove_reference_t<decltype(fn)>>();
-    return true;
-  };
-  if (!lookup(opts.prefix + "_scratch_bytes", impl->scratchFn))
+  if (!impl->lookupEntryPoints(opts, error))
     return nullptr;
-  if (opts.externalWeights
-          ? !lookup(opts.prefix + "_run", impl->runWeightsFn) ||
-                !lookup(opts.prefix + "_run_parallel",
-                        impl->runParallelWeightsFn)
-          : !lookup(opts.prefix + "_run", impl->runFn) ||
-                !lookup(opts.prefix + "_run_parallel", impl->runParallelFn))
-    return nullptr;
-  if (opts.profile &&
-      (!lookup(opts.prefix + "_profile_hook", impl->profileHook) ||
-       !lookup(opts.prefix + "_profile_user", impl->profileUser)))
-    return nullptr;
-  // Everything is linked now: move the constants (in their read-only
-  // segment, 4 KiB pages as JITLink maps them) and the external weights
-  // into 2 MiB pages (docs/performance.md, "Weights in huge pages").
-  if (opts.hugePages) {
-    if (recorder)
-      for (const ReadOnlyDataRecorder::Range &r : recorder->take())
-        impl->hugePageBytes += collapseToHugePages(
-            reinterpret_cast<const void *>(r.begin), r.end - r.begin);
-    impl->hugePageBytes +=
-        collapseToHugePages(impl->weights.data(), impl->weightsBytes);
-  }
+  // Everything is linked now.
+  if (opts.hugePages)
+    impl->moveToHugePages(recorder);
   return std::unique_ptr<JitModel>(new JitModel(std::move(impl)));
 }
 

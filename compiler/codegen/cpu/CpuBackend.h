@@ -129,6 +129,14 @@ bool makeStaticLibrary(const std::string &object, const std::string &memberName,
 std::string generateHeader(const ir::Model &model, const CpuTargetOptions &opts,
                            uint64_t weightsBytes = 0);
 
+/// The plan of \p model for the target of \p opts (one per CPU of a list),
+/// as text: the stages the code will have, their buffers, work items and
+/// blocking (`seqc ir --print-plan`; the format is printPlan's, Plan.h).
+/// Returns false and sets \p error when the target cannot be resolved or
+/// the model is not in the fused form.
+bool describePlan(const ir::Model &model, const CpuTargetOptions &opts,
+                  std::string &out, std::string &error);
+
 /// Bytes of scratch memory the generated code needs for \p batch rows (the
 /// same formula PREFIX_scratch_bytes evaluates).
 uint64_t scratchBytes(const ir::Model &model, uint64_t batch);

@@ -54,37 +54,21 @@ const std::vector<std::string> &dispatchableX86Features() {
   return names;
 }
 
-void emitCpuDispatch(Module &mod, const std::string &prefix,
-                     const std::vector<CpuVariant> &variants,
-                     bool externalWeights) {
-  LLVMContext &ctx = mod.getContext();
-  IRBuilder<> b(ctx);
-  Type *i32 = b.getInt32Ty(), *i64 = b.getInt64Ty();
-  Type *ptrTy = PointerType::getUnqual(ctx);
-  auto internal = [&](FunctionType *ty, const std::string &name) {
-    Function *f = Function::Create(ty, GlobalValue::InternalLinkage, name, mod);
-    f->addFnAttr(Attribute::NoUnwind);
-    return f;
-  };
+namespace {
 
-  // scratch_bytes and check_weights do not depend on the ISA: forward to
-  // the first variant.
-  auto forward = [&](FunctionType *ty, const std::string &suffix) {
-    Function *fn = Function::Create(ty, GlobalValue::ExternalLinkage,
-                                    prefix + suffix, mod);
-    fn->addFnAttr(Attribute::NoUnwind);
-    b.SetInsertPoint(BasicBlock::Create(ctx, "entry", fn));
-    std::vector<Value *> args;
-    for (Argument &arg : fn->args())
-      args.push_back(&arg);
-    b.CreateRet(b.CreateCall(
-        mod.getFunction(variants.front().symbolPrefix + suffix), args));
-  };
-  forward(FunctionType::get(i64, {i64}, false), "_scratch_bytes");
-  if (externalWeights)
-    forward(FunctionType::get(i32, {ptrTy, i64}, false), "_check_weights");
+/// What a resolver read from the CPU: the ebx (reg 1) and ecx (reg 2) of
+/// CPUID leaves 1, 7 and 0x80000001 (regs[0..2][reg], 0 where the CPU has
+/// no such leaf), and XCR0 (0 where the OS has not enabled XSAVE).
+struct CpuState {
+  Value *regs[3][3];
+  Value *xcr0;
+};
 
-  // Resolver: read CPUID leaves 1, 7 and 0x80000001 and XCR0.
+/// Reads the CPU in the new blocks of \p resolver; leaves the builder at
+/// the end of the last.
+CpuState emitReadCpu(IRBuilder<> &builder, Function *resolver) {
+  LLVMContext &ctx = resolver->getContext();
+  Type *i32 = builder.getInt32Ty();
   StructType *cpuidTy = StructType::get(ctx, {i32, i32, i32, i32});
   InlineAsm *cpuidAsm = InlineAsm::get(
       FunctionType::get(cpuidTy, {i32, i32}, false), "cpuid",
@@ -94,6 +78,103 @@ void emitCpuDispatch(Module &mod, const std::string &prefix,
       FunctionType::get(StructType::get(ctx, {i32, i32}), {i32}, false),
       ".byte 0x0f, 0x01, 0xd0", "={ax},={dx},{cx},~{dirflag},~{fpsr},~{flags}",
       true);
+  BasicBlock *entryBB = BasicBlock::Create(ctx, "entry", resolver);
+  BasicBlock *xsaveBB = BasicBlock::Create(ctx, "xgetbv", resolver);
+  BasicBlock *pickBB = BasicBlock::Create(ctx, "pick", resolver);
+  builder.SetInsertPoint(entryBB);
+  auto cpuid = [&](uint32_t leaf) {
+    return builder.CreateCall(cpuidAsm,
+                              {builder.getInt32(leaf), builder.getInt32(0)});
+  };
+  Value *maxLeaf = builder.CreateExtractValue(cpuid(0), 0);
+  Value *leaf1 = cpuid(1);
+  Value *leaf7 = cpuid(7);
+  Value *maxExt = builder.CreateExtractValue(cpuid(0x80000000u), 0);
+  Value *ext = cpuid(0x80000001u);
+  Value *zero = builder.getInt32(0);
+  CpuState cpu;
+  for (unsigned r = 1; r <= 2; ++r) {
+    cpu.regs[0][r] = builder.CreateExtractValue(leaf1, r);
+    cpu.regs[1][r] = builder.CreateSelect(
+        builder.CreateICmpUGE(maxLeaf, builder.getInt32(7)),
+        builder.CreateExtractValue(leaf7, r), zero);
+    cpu.regs[2][r] = builder.CreateSelect(
+        builder.CreateICmpUGE(maxExt, builder.getInt32(0x80000001u)),
+        builder.CreateExtractValue(ext, r), zero);
+  }
+  Value *osxsave = builder.CreateICmpNE(
+      builder.CreateAnd(cpu.regs[0][2], builder.getInt32(1u << 27)), zero);
+  builder.CreateCondBr(osxsave, xsaveBB, pickBB);
+  builder.SetInsertPoint(xsaveBB);
+  Value *xcr0Read = builder.CreateExtractValue(
+      builder.CreateCall(xgetbvAsm, {builder.getInt32(0)}), 0);
+  builder.CreateBr(pickBB);
+  builder.SetInsertPoint(pickBB);
+  PHINode *xcr0 = builder.CreatePHI(i32, 2);
+  xcr0->addIncoming(zero, entryBB);
+  xcr0->addIncoming(xcr0Read, xsaveBB);
+  cpu.xcr0 = xcr0;
+  return cpu;
+}
+
+/// Whether the CPU has every feature of \p variant (and the OS saves the
+/// registers of those that need it).
+Value *emitSupports(IRBuilder<> &builder, const CpuState &cpu,
+                    const CpuVariant &variant) {
+  Value *zero = builder.getInt32(0);
+  Value *ok = builder.getTrue();
+  for (const std::string &name : variant.features)
+    for (const FeatureBit &f : kFeatureBits) {
+      if (name != f.name)
+        continue;
+      unsigned which = f.leaf == 1 ? 0 : f.leaf == 7 ? 1 : 2;
+      Value *bit =
+          builder.CreateICmpNE(builder.CreateAnd(cpu.regs[which][f.reg],
+                                                 builder.getInt32(1u << f.bit)),
+                               zero);
+      ok = builder.CreateAnd(ok, bit);
+      if (f.osState)
+        ok = builder.CreateAnd(
+            ok, builder.CreateICmpEQ(
+                    builder.CreateAnd(cpu.xcr0, builder.getInt32(f.osState)),
+                    builder.getInt32(f.osState)));
+    }
+  return ok;
+}
+
+} // namespace
+
+/// For each entry point, an ifunc whose resolver reads the CPU once and
+/// picks the last variant it supports (the variants' select chain is built
+/// first to last), or a stub returning kRunUnsupportedCpu. scratch_bytes
+/// and check_weights do not depend on the ISA: they forward to the first
+/// variant.
+void emitCpuDispatch(Module &mod, const std::string &prefix,
+                     const std::vector<CpuVariant> &variants,
+                     bool externalWeights) {
+  LLVMContext &ctx = mod.getContext();
+  IRBuilder<> builder(ctx);
+  Type *i32 = builder.getInt32Ty(), *i64 = builder.getInt64Ty();
+  Type *ptrTy = PointerType::getUnqual(ctx);
+  auto internal = [&](FunctionType *ty, const std::string &name) {
+    Function *f = Function::Create(ty, GlobalValue::InternalLinkage, name, mod);
+    f->addFnAttr(Attribute::NoUnwind);
+    return f;
+  };
+  auto forward = [&](FunctionType *ty, const std::string &suffix) {
+    Function *fn = Function::Create(ty, GlobalValue::ExternalLinkage,
+                                    prefix + suffix, mod);
+    fn->addFnAttr(Attribute::NoUnwind);
+    builder.SetInsertPoint(BasicBlock::Create(ctx, "entry", fn));
+    std::vector<Value *> args;
+    for (Argument &arg : fn->args())
+      args.push_back(&arg);
+    builder.CreateRet(builder.CreateCall(
+        mod.getFunction(variants.front().symbolPrefix + suffix), args));
+  };
+  forward(FunctionType::get(i64, {i64}, false), "_scratch_bytes");
+  if (externalWeights)
+    forward(FunctionType::get(i32, {ptrTy, i64}, false), "_check_weights");
 
   for (const char *entry : {"_run", "_run_parallel"}) {
     bool parallel = std::string(entry) == "_run_parallel";
@@ -104,65 +185,19 @@ void emitCpuDispatch(Module &mod, const std::string &prefix,
       params.insert(params.begin(), ptrTy);
     FunctionType *fnTy = FunctionType::get(i32, params, false);
     Function *stub = internal(fnTy, prefix + ".unsupported" + entry);
-    b.SetInsertPoint(BasicBlock::Create(ctx, "entry", stub));
-    b.CreateRet(b.getInt32(kRunUnsupportedCpu));
+    builder.SetInsertPoint(BasicBlock::Create(ctx, "entry", stub));
+    builder.CreateRet(builder.getInt32(kRunUnsupportedCpu));
 
     Function *resolver = internal(FunctionType::get(ptrTy, {}, false),
                                   prefix + ".resolve" + entry);
-    BasicBlock *entryBB = BasicBlock::Create(ctx, "entry", resolver);
-    BasicBlock *xsaveBB = BasicBlock::Create(ctx, "xgetbv", resolver);
-    BasicBlock *pickBB = BasicBlock::Create(ctx, "pick", resolver);
-    b.SetInsertPoint(entryBB);
-    auto cpuid = [&](uint32_t leaf) {
-      return b.CreateCall(cpuidAsm, {b.getInt32(leaf), b.getInt32(0)});
-    };
-    Value *maxLeaf = b.CreateExtractValue(cpuid(0), 0);
-    Value *leaf1 = cpuid(1);
-    Value *leaf7 = cpuid(7);
-    Value *maxExt = b.CreateExtractValue(cpuid(0x80000000u), 0);
-    Value *ext = cpuid(0x80000001u);
-    Value *zero = b.getInt32(0);
-    Value *regs[3][3];
-    for (unsigned r = 1; r <= 2; ++r) {
-      regs[0][r] = b.CreateExtractValue(leaf1, r);
-      regs[1][r] = b.CreateSelect(b.CreateICmpUGE(maxLeaf, b.getInt32(7)),
-                                  b.CreateExtractValue(leaf7, r), zero);
-      regs[2][r] =
-          b.CreateSelect(b.CreateICmpUGE(maxExt, b.getInt32(0x80000001u)),
-                         b.CreateExtractValue(ext, r), zero);
-    }
-    Value *osxsave =
-        b.CreateICmpNE(b.CreateAnd(regs[0][2], b.getInt32(1u << 27)), zero);
-    b.CreateCondBr(osxsave, xsaveBB, pickBB);
-    b.SetInsertPoint(xsaveBB);
-    Value *xcr0Read =
-        b.CreateExtractValue(b.CreateCall(xgetbvAsm, {b.getInt32(0)}), 0);
-    b.CreateBr(pickBB);
-    b.SetInsertPoint(pickBB);
-    PHINode *xcr0 = b.CreatePHI(i32, 2);
-    xcr0->addIncoming(zero, entryBB);
-    xcr0->addIncoming(xcr0Read, xsaveBB);
+    CpuState cpu = emitReadCpu(builder, resolver);
     Value *chosen = stub;
-    // Later variants are preferred: build the select chain first to last.
     for (const CpuVariant &v : variants) {
-      Value *ok = b.getTrue();
-      for (const std::string &name : v.features)
-        for (const FeatureBit &f : kFeatureBits) {
-          if (name != f.name)
-            continue;
-          unsigned which = f.leaf == 1 ? 0 : f.leaf == 7 ? 1 : 2;
-          Value *bit = b.CreateICmpNE(
-              b.CreateAnd(regs[which][f.reg], b.getInt32(1u << f.bit)), zero);
-          ok = b.CreateAnd(ok, bit);
-          if (f.osState)
-            ok = b.CreateAnd(
-                ok, b.CreateICmpEQ(b.CreateAnd(xcr0, b.getInt32(f.osState)),
-                                   b.getInt32(f.osState)));
-        }
+      Value *ok = emitSupports(builder, cpu, v);
       Function *impl = mod.getFunction(v.symbolPrefix + entry);
-      chosen = b.CreateSelect(ok, impl, chosen);
+      chosen = builder.CreateSelect(ok, impl, chosen);
     }
-    b.CreateRet(chosen);
+    builder.CreateRet(chosen);
     GlobalIFunc::create(fnTy, 0, GlobalValue::ExternalLinkage, prefix + entry,
                         resolver, &mod);
   }

@@ -1,9 +1,10 @@
 //===- DenseEmitter.cpp - Dense layers as packed GEMMs --------------------===//
 //
-// Part of seqc. Dense layers: weights packed into panels at compile time,
-// register-blocked SIMD microkernels with the bias and activation applied
-// before the store, wide single-row kernels for batch 1, and the stage that
-// walks row blocks, k blocks and panel groups (docs/cpu-backend.md).
+// Part of seqc. Dense layers: weights packed into panels at compile time
+// (WeightPacking.h), register-blocked SIMD microkernels with the bias and
+// activation applied before the store, wide single-row kernels for batch 1,
+// and the stage that walks row blocks, k blocks and panel groups
+// (docs/cpu-backend.md).
 //
 //===----------------------------------------------------------------------===//
 
@@ -12,45 +13,114 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <bit>
 
 using namespace llvm;
 
 namespace seqc::codegen::cpu {
 
-std::string ModelEmitter::layerSignature(const ir::Op &op, const DensePlan &pl,
-                                         uint64_t k, uint64_t lda,
-                                         uint64_t ldc) {
-  // Everything a kernel's code depends on besides its tile and the target;
-  // the activation's parameters to the bit.
-  return fmt::format("n{}/{}:k{}:s{}/{}:b{}:a{}/{:a}/{:a}:p{}", pl.nr,
-                     pl.nrVecs, k, lda, ldc, op.bias != ir::kNoParam,
-                     int(op.act.kind), op.act.alpha, op.act.beta,
-                     pl.streamsWeights);
+namespace {
+
+/// A cache line, in bytes and floats.
+constexpr uint64_t kLineBytes = 64;
+constexpr uint64_t kLineFloats = kLineBytes / 4;
+
+/// What the microkernel's arguments are, by position; the table below
+/// gives each its type and whether it is marked noalias (the tile's rows,
+/// weights, output and bias do not overlap each other).
+enum UkrArg : unsigned {
+  kUkrA,              ///< row 0 of the tile's input, at the k block
+  kUkrLda,            ///< the input's row stride (floats)
+  kUkrPanels,         ///< the first panel's micro-panel of packed weights
+  kUkrC,              ///< row 0 of the tile's output, at the first panel
+  kUkrLdc,            ///< the output's row stride (floats)
+  kUkrKc,             ///< k-steps in the block
+  kUkrFlags,          ///< KBlockFlag bits
+  kUkrBias,           ///< the first panel's padded bias (null: none)
+  kUkrValidColumns,   ///< outputs from the first panel's on
+  kUkrPrefetch,       ///< the byte k-step 0 prefetches (streaming weights)
+  kUkrPrefetchStride, ///< bytes between the prefetches of two k-steps
+  kUkrNextC,          ///< the output tile of the next call
+  kUkrAheadRows,      ///< row 0 of a tile further on (cold sources)
+  kUkrArgCount,
+};
+enum class UkrArgType { Ptr, I64, I32 };
+struct UkrArgInfo {
+  UkrArgType type;
+  bool noAlias;
+};
+constexpr UkrArgInfo kUkrArgs[kUkrArgCount] = {
+    {UkrArgType::Ptr, true},  // kUkrA
+    {UkrArgType::I64, false}, // kUkrLda
+    {UkrArgType::Ptr, true},  // kUkrPanels
+    {UkrArgType::Ptr, true},  // kUkrC
+    {UkrArgType::I64, false}, // kUkrLdc
+    {UkrArgType::I64, false}, // kUkrKc
+    {UkrArgType::I32, false}, // kUkrFlags
+    {UkrArgType::Ptr, true},  // kUkrBias
+    {UkrArgType::I64, false}, // kUkrValidColumns
+    {UkrArgType::Ptr, false}, // kUkrPrefetch
+    {UkrArgType::I64, false}, // kUkrPrefetchStride
+    {UkrArgType::Ptr, false}, // kUkrNextC
+    {UkrArgType::Ptr, false}, // kUkrAheadRows
+};
+
+/// The microkernel's k-block flags: the first block starts from zero
+/// instead of the output's partial sums; the last adds the bias and
+/// applies the activation.
+enum KBlockFlag : unsigned { kFirstK = 1u << 0, kLastK = 1u << 1 };
+static_assert(kFirstK == 1, "the first block's flag is its zero-extended bit");
+
+} // namespace
+
+void ModelEmitter::emitPrefetch(Value *address, bool forWrite,
+                                PrefetchLevel locality) {
+  builder.CreateIntrinsic(Intrinsic::prefetch, {ptrTy},
+                          {address, builder.getInt32(forWrite),
+                           builder.getInt32(locality), builder.getInt32(1)});
 }
+
+//===----------------------------------------------------------------------===//
+// Microkernels
+//===----------------------------------------------------------------------===//
+
+/// One microkernel being built: an mr x (pg * nr) tile over pg adjacent
+/// panels, and its arguments (lda, ldc and kc may be constants instead).
+struct ModelEmitter::Microkernel {
+  const ir::Op &op;
+  const DensePlan &pl;
+  unsigned mr, pg;
+  unsigned nrv;  ///< vectors across the tile
+  unsigned tile; ///< accumulators of one set: mr * nrv
+  /// Independent accumulator sets over k: they hide the FMA latency of
+  /// small tiles.
+  unsigned sets;
+  bool prefetch, prefetchRows;
+  Function *fn;
+  std::array<Value *, kUkrArgCount> arg;
+  Align weightAlign;
+
+  /// Vector v of a row lies in panel v / nrVecs: its column in the output
+  /// and its offset in the packed weights of a k-step.
+  uint64_t cOff(unsigned v, unsigned vw) const {
+    return uint64_t(v / pl.nrVecs) * pl.nr + uint64_t(v % pl.nrVecs) * vw;
+  }
+  uint64_t bOff(unsigned v, unsigned vw) const {
+    return pl.weights.index(cOff(v, vw), 0);
+  }
+};
 
 Function *ModelEmitter::emitMicrokernel(const ir::Op &op, const DensePlan &pl,
                                         unsigned mr, unsigned pg,
                                         unsigned opIndex, uint64_t lda,
-                                        uint64_t ldc, bool prefetchRows) {
-  // void ukr(A, lda, Bp, C, ldc, kc, flags, bias, nvalid, pf, pfStride,
-  // cNext, aPf): an mr x (pg * nr) tile over pg adjacent packed panels
-  // (panel q's micro-panel starts at Bp + q * k * nr, its columns at
-  // C + q * nr). When
-  // the layer's weights stream from L3 or memory, step k of a one-panel
-  // kernel prefetches the byte at pf + k * pfStride (the caller points it
-  // at the micro-panel the next tiles will need); a wider single-row kernel
-  // prefetches its own panels' streams instead. cNext is the output tile
-  // the caller will pass next: it is prefetched for writing on entry, so
-  // that tile's partial sums (or the lines its stores allocate) are in
-  // cache by the time it starts. With prefetchRows (a tile of several
-  // rows, one panel), step k prefetches into L2 row min(k % 16, mr - 1) of
-  // the tile at aPf, from column k rounded down to 16 on: the rows a tile
-  // further on will read, a line per step, at the pace it will read them.
-  FunctionType *ft = FunctionType::get(voidTy,
-                                       {ptrTy, i64, ptrTy, ptrTy, i64, i64, i32,
-                                        ptrTy, i64, ptrTy, i64, ptrTy, ptrTy},
-                                       false);
-  bool prefetch = pl.streamsWeights;
+                                        uint64_t ldc, bool specialised,
+                                        bool prefetchRows) {
+  std::vector<Type *> params;
+  for (const UkrArgInfo &info : kUkrArgs)
+    params.push_back(info.type == UkrArgType::Ptr   ? ptrTy
+                     : info.type == UkrArgType::I64 ? i64
+                                                    : i32);
+  FunctionType *ft = FunctionType::get(voidTy, params, false);
   assert((!prefetchRows || (mr > 1 && pg == 1)) &&
          "row prefetching is for tiles of one panel");
   const char *variant = prefetchRows ? ".cold" : "";
@@ -63,19 +133,18 @@ Function *ModelEmitter::emitMicrokernel(const ir::Op &op, const DensePlan &pl,
     // (passed as arguments, a 12-row tile keeps 12 row pointers); the other
     // layers' kernels take them as arguments (k matters only to kernels
     // across several panels) and are shared more widely.
-    std::string layer = layerSignature(op, pl, pl.k, lda, ldc);
-    bool special = specialisedLayers.count(layer);
     std::string key = fmt::format(
         "{}x{}{}:{}", mr, pg, variant,
-        special ? layer : layerSignature(op, pl, pg > 1 ? pl.k : 0, 0, 0));
+        specialised ? denseSignature(op, pl, pl.k, lda, ldc)
+                    : denseSignature(op, pl, pg > 1 ? pl.k : 0, 0, 0));
     auto found = sharedKernels.find(key);
     if (found != sharedKernels.end())
       return found->second;
     name = fmt::format("{}.ukr{}x{}{}.{}", prefix, mr, pg * pl.nr, variant,
                        sharedKernels.size());
     Function *f = buildMicrokernel(
-        op, pl, mr, pg, ft, name, prefetch, prefetchRows,
-        special ? std::optional(std::make_pair(lda, ldc)) : std::nullopt);
+        op, pl, mr, pg, ft, name, prefetchRows,
+        specialised ? std::optional(std::make_pair(lda, ldc)) : std::nullopt);
     f->addFnAttr(Attribute::NoInline);
     sharedKernels.emplace(key, f);
     return f;
@@ -84,497 +153,660 @@ Function *ModelEmitter::emitMicrokernel(const ir::Op &op, const DensePlan &pl,
     // Called on the first pass over a cold source only: kept out of line,
     // with the strides as constants, so that the stage's code (and compile
     // time) does not grow by another inlined copy of its main tile.
-    Function *f = buildMicrokernel(op, pl, mr, pg, ft, name, prefetch, true,
+    Function *f = buildMicrokernel(op, pl, mr, pg, ft, name, true,
                                    std::make_pair(lda, ldc));
     f->addFnAttr(Attribute::NoInline);
     return f;
   }
-  return buildMicrokernel(op, pl, mr, pg, ft, name, prefetch, false,
-                          std::nullopt);
+  return buildMicrokernel(op, pl, mr, pg, ft, name, false, std::nullopt);
 }
 
+/// The microkernel computes an mr x (pg * nr) tile over pg adjacent packed
+/// panels (panel q's micro-panel at kUkrPanels + q * k * nr, its columns at
+/// kUkrC + q * nr):
+///  1. It prefetches the output tile of the next call for writing, so that
+///     its partial sums (or the lines its stores allocate) are in cache by
+///     the time that call starts.
+///  2. Its accumulators start at zero on the first k block, else at the
+///     partial sums in the output.
+///  3. Each k-step broadcasts one input per row and multiplies it into the
+///     row's vectors of weights (emitKStep): in `sets` interleaved sets for
+///     small tiles. Weights that stream from L3 or memory are prefetched: a
+///     one-panel kernel the byte at kUkrPrefetch + k * kUkrPrefetchStride
+///     (the caller points it at the micro-panel the next tiles will need),
+///     a wider single-row kernel its own panels' streams
+///     kWeightPrefetchSteps ahead. With prefetchRows (a tile of several
+///     rows, one panel), step k also prefetches into L2 row min(k % 16,
+///     mr - 1) of the tile at kUkrAheadRows, from column k rounded down to
+///     16 on: the rows a tile further on will read, a line per step, at the
+///     pace it will read them.
+///  4. On the last k block it adds the bias and applies the activation,
+///     then stores the tile (masked on the last panel; emitTileEpilogue).
 Function *ModelEmitter::buildMicrokernel(
     const ir::Op &op, const DensePlan &pl, unsigned mr, unsigned pg,
-    FunctionType *ft, const std::string &name, bool prefetch, bool prefetchRows,
+    FunctionType *ft, const std::string &name, bool prefetchRows,
     std::optional<std::pair<uint64_t, uint64_t>> strides) {
   Function *f = newFunction(ft, name, false);
-  for (unsigned i : {0u, 2u, 3u, 7u})
-    f->addParamAttr(i, Attribute::NoAlias);
-  auto args = f->arg_begin();
-  Value *a = &*args++, *lda = &*args++, *bp = &*args++, *c = &*args++;
-  Value *ldc = &*args++, *kc = &*args++, *flags = &*args++;
+  for (unsigned i = 0; i < kUkrArgCount; ++i)
+    if (kUkrArgs[i].noAlias)
+      f->addParamAttr(i, Attribute::NoAlias);
+  unsigned vw = cfg.vectorWidth, nrv = pl.nrVecs * pg, tile = mr * nrv;
+  Microkernel uk{.op = op,
+                 .pl = pl,
+                 .mr = mr,
+                 .pg = pg,
+                 .nrv = nrv,
+                 .tile = tile,
+                 .sets = std::max(1u, std::min(4u, (8 + tile - 1) / tile)),
+                 .prefetch = pl.streamsWeights,
+                 .prefetchRows = prefetchRows,
+                 .fn = f,
+                 .arg = {},
+                 .weightAlign = Align(std::min<unsigned>(kLineBytes, vw * 4))};
+  for (unsigned i = 0; i < kUkrArgCount; ++i)
+    uk.arg[i] = f->getArg(i);
   if (strides) {
-    lda = c64(strides->first);
-    ldc = c64(strides->second);
+    uk.arg[kUkrLda] = c64(strides->first);
+    uk.arg[kUkrLdc] = c64(strides->second);
     // One k block: every call passes kc = k.
     if (pl.k <= pl.kc)
-      kc = c64(pl.k);
+      uk.arg[kUkrKc] = c64(pl.k);
   }
-  Value *bias = &*args++, *nvalid = &*args++;
-  Value *pf = &*args++, *pfStride = &*args++, *cNext = &*args++;
-  Value *aPf = &*args++;
-
-  unsigned vw = cfg.vectorWidth, nrv = pl.nrVecs * pg;
-  unsigned tile = mr * nrv;
-  // Vector v of a row lies in panel v / nrVecs at column offset cOff(v).
-  auto cOff = [&](unsigned v) {
-    return uint64_t(v / pl.nrVecs) * pl.nr + uint64_t(v % pl.nrVecs) * vw;
-  };
-  auto bOff = [&](unsigned v) {
-    return uint64_t(v / pl.nrVecs) * pl.k * pl.nr +
-           uint64_t(v % pl.nrVecs) * vw;
-  };
-  // Independent accumulator sets over k hide the FMA latency of small tiles.
-  unsigned sets = std::max(1u, std::min(4u, (8 + tile - 1) / tile));
   BasicBlock *entry = BasicBlock::Create(ctx, "entry", f);
-  b.SetInsertPoint(entry);
+  builder.SetInsertPoint(entry);
+  if (mr > 1)
+    emitNextTilePrefetch(uk);
+  std::vector<Value *> accs = emitInitialAccumulators(uk);
+  accs = emitKLoop(uk, std::move(accs));
+  emitTileEpilogue(uk, accs);
+  return f;
+}
 
-  auto colMask = [&](unsigned v) {
-    std::vector<Constant *> idx;
-    for (unsigned l = 0; l < vw; ++l)
-      idx.push_back(ConstantInt::get(i64, cOff(v) + l));
-    Value *iota = ConstantVector::get(idx);
-    return b.CreateICmpSLT(iota, b.CreateVectorSplat(vw, nvalid));
-  };
-  auto cPtr = [&](unsigned m, unsigned v) {
-    return gepF(c, b.CreateAdd(b.CreateMul(c64(m), ldc), c64(cOff(v))));
-  };
+Value *ModelEmitter::tileColumnMask(const Microkernel &uk, unsigned v) {
+  unsigned vw = cfg.vectorWidth;
+  std::vector<Constant *> idx;
+  for (unsigned l = 0; l < vw; ++l)
+    idx.push_back(ConstantInt::get(i64, uk.cOff(v, vw) + l));
+  Value *iota = ConstantVector::get(idx);
+  return builder.CreateICmpSLT(
+      iota, builder.CreateVectorSplat(vw, uk.arg[kUkrValidColumns]));
+}
 
-  if (mr > 1) {
-    // Both ends of each row of the next tile (a row of nr floats spans at
-    // most two lines).
-    for (unsigned m = 0; m < mr; ++m)
-      for (uint64_t off : {uint64_t(0), uint64_t(pg) * pl.nr - 1})
-        b.CreateIntrinsic(
-            Intrinsic::prefetch, {ptrTy},
-            {gepF(cNext, b.CreateAdd(b.CreateMul(c64(m), ldc), c64(off))),
-             b.getInt32(1), b.getInt32(3), b.getInt32(1)});
-  }
+Value *ModelEmitter::tilePointer(const Microkernel &uk, unsigned m,
+                                 unsigned v) {
+  return gepF(uk.arg[kUkrC],
+              builder.CreateAdd(builder.CreateMul(c64(m), uk.arg[kUkrLdc]),
+                                c64(uk.cOff(v, cfg.vectorWidth))));
+}
 
-  // Initial accumulators: zero on the first k block, else the partial sums.
+void ModelEmitter::emitNextTilePrefetch(const Microkernel &uk) {
+  // Both ends of each row of the next tile (a row of nr floats spans at
+  // most two lines).
+  for (unsigned m = 0; m < uk.mr; ++m)
+    for (uint64_t off : {uint64_t(0), uint64_t(uk.pg) * uk.pl.nr - 1})
+      emitPrefetch(
+          gepF(uk.arg[kUkrNextC],
+               builder.CreateAdd(builder.CreateMul(c64(m), uk.arg[kUkrLdc]),
+                                 c64(off))),
+          true, kPrefetchToL1);
+}
+
+std::vector<Value *>
+ModelEmitter::emitInitialAccumulators(const Microkernel &uk) {
+  // Zero on the first k block, else the partial sums.
+  BasicBlock *entry = builder.GetInsertBlock();
   Value *zero = Constant::getNullValue(vecTy);
-  Value *isFirst = b.CreateICmpNE(b.CreateAnd(flags, 1), b.getInt32(0));
-  BasicBlock *loadBB = BasicBlock::Create(ctx, "load.c", f);
-  BasicBlock *initBB = BasicBlock::Create(ctx, "init", f);
-  b.CreateCondBr(isFirst, initBB, loadBB);
-  b.SetInsertPoint(loadBB);
+  Value *isFirst = builder.CreateICmpNE(
+      builder.CreateAnd(uk.arg[kUkrFlags], kFirstK), builder.getInt32(0));
+  BasicBlock *loadBB = BasicBlock::Create(ctx, "load.c", uk.fn);
+  BasicBlock *initBB = BasicBlock::Create(ctx, "init", uk.fn);
+  builder.CreateCondBr(isFirst, initBB, loadBB);
+  builder.SetInsertPoint(loadBB);
   std::vector<Value *> loaded;
-  for (unsigned m = 0; m < mr; ++m)
-    for (unsigned v = 0; v < nrv; ++v)
-      loaded.push_back(
-          b.CreateMaskedLoad(vecTy, cPtr(m, v), Align(4), colMask(v), zero));
-  b.CreateBr(initBB);
-  b.SetInsertPoint(initBB);
+  for (unsigned m = 0; m < uk.mr; ++m)
+    for (unsigned v = 0; v < uk.nrv; ++v)
+      loaded.push_back(builder.CreateMaskedLoad(
+          vecTy, tilePointer(uk, m, v), Align(4), tileColumnMask(uk, v), zero));
+  builder.CreateBr(initBB);
+  builder.SetInsertPoint(initBB);
   std::vector<Value *> accs;
-  for (unsigned s = 0; s < sets; ++s)
-    for (unsigned i = 0; i < tile; ++i) {
+  for (unsigned s = 0; s < uk.sets; ++s)
+    for (unsigned i = 0; i < uk.tile; ++i) {
       if (s > 0) {
         accs.push_back(zero);
         continue;
       }
-      PHINode *phi = b.CreatePHI(vecTy, 2);
+      PHINode *phi = builder.CreatePHI(vecTy, 2);
       phi->addIncoming(zero, entry);
       phi->addIncoming(loaded[i], loadBB);
       accs.push_back(phi);
     }
+  return accs;
+}
 
-  Align bAlign(std::min<unsigned>(64, vw * 4));
-  // When the layer's weights do not fit in L2 they stream from L3 or
-  // memory (prefetches never fault, and their addresses, which may lie
-  // past an array's end, are plain GEPs, not inbounds ones):
-  //  * a single row reads every panel once: each panel's stream is
-  //    prefetched into L1 kPrefetchSteps k-steps ahead (measured on Zen 3:
-  //    64 or 128 steps were clearly worse);
-  //  * a tile reads a micro-panel the first tile of its panel brought into
-  //    L1, so it prefetches the *next* micro-panel (pf) into L2 only, where
-  //    it does not evict the one in use.
-  constexpr uint64_t kPrefetchSteps = 32;
-  auto step = [&](Value *k, unsigned set, std::vector<Value *> &acc) {
-    std::vector<Value *> bv;
-    if (prefetch && pg == 1)
-      b.CreateIntrinsic(
-          Intrinsic::prefetch, {ptrTy},
-          {b.CreateGEP(b.getInt8Ty(), pf, b.CreateMul(k, pfStride)),
-           b.getInt32(0), b.getInt32(mr == 1 ? 3 : 2), b.getInt32(1)});
-    for (unsigned v = 0; v < nrv; ++v) {
-      Value *off = b.CreateAdd(b.CreateMul(k, c64(pl.nr)), c64(bOff(v)));
-      if (prefetch && pg > 1 && (bOff(v) * 4) % 64 == 0)
-        b.CreateIntrinsic(
-            Intrinsic::prefetch, {ptrTy},
-            {b.CreateGEP(f32, bp,
-                         b.CreateAdd(off, c64(kPrefetchSteps * pl.nr))),
-             b.getInt32(0), b.getInt32(3), b.getInt32(1)});
-      bv.push_back(b.CreateAlignedLoad(vecTy, gepF(bp, off), bAlign));
+void ModelEmitter::emitKStep(const Microkernel &uk, Value *k, unsigned set,
+                             std::vector<Value *> &acc) {
+  // Prefetches never fault, and their addresses, which may lie past an
+  // array's end, are plain GEPs, not inbounds ones. A single row reads
+  // every panel once, so each panel's stream goes into L1; a tile reads a
+  // micro-panel the first tile of its panel brought into L1, so it fetches
+  // the next one into L2 only, where it does not evict the one in use.
+  const DensePlan &pl = uk.pl;
+  unsigned vw = cfg.vectorWidth;
+  Value *bp = uk.arg[kUkrPanels], *lda = uk.arg[kUkrLda];
+  std::vector<Value *> bv;
+  if (uk.prefetch && uk.pg == 1)
+    emitPrefetch(
+        builder.CreateGEP(builder.getInt8Ty(), uk.arg[kUkrPrefetch],
+                          builder.CreateMul(k, uk.arg[kUkrPrefetchStride])),
+        false, uk.mr == 1 ? kPrefetchToL1 : kPrefetchToL2);
+  for (unsigned v = 0; v < uk.nrv; ++v) {
+    Value *off = builder.CreateAdd(builder.CreateMul(k, c64(pl.nr)),
+                                   c64(uk.bOff(v, vw)));
+    if (uk.prefetch && uk.pg > 1 && (uk.bOff(v, vw) * 4) % kLineBytes == 0)
+      emitPrefetch(
+          builder.CreateGEP(
+              f32, bp,
+              builder.CreateAdd(off, c64(kWeightPrefetchSteps * pl.nr))),
+          false, kPrefetchToL1);
+    bv.push_back(
+        builder.CreateAlignedLoad(vecTy, gepF(bp, off), uk.weightAlign));
+  }
+  if (uk.prefetchRows) {
+    Value *row = builder.CreateBinaryIntrinsic(
+        Intrinsic::umin, builder.CreateAnd(k, c64(kLineFloats - 1)),
+        c64(uk.mr - 1));
+    emitPrefetch(
+        builder.CreateGEP(
+            f32, uk.arg[kUkrAheadRows],
+            builder.CreateAdd(builder.CreateMul(row, lda),
+                              builder.CreateAnd(k, c64(~(kLineFloats - 1))))),
+        false, kPrefetchToL2);
+  }
+  for (unsigned m = 0; m < uk.mr; ++m) {
+    Value *av = builder.CreateAlignedLoad(
+        f32,
+        gepF(uk.arg[kUkrA],
+             builder.CreateAdd(builder.CreateMul(c64(m), lda), k)),
+        Align(4));
+    Value *splat = builder.CreateVectorSplat(vw, av);
+    for (unsigned v = 0; v < uk.nrv; ++v) {
+      Value *&slot = acc[set * uk.tile + m * uk.nrv + v];
+      slot = math.mulAdd(splat, bv[v], slot);
     }
-    if (prefetchRows) {
-      Value *row = b.CreateBinaryIntrinsic(
-          Intrinsic::umin, b.CreateAnd(k, c64(15)), c64(mr - 1));
-      b.CreateIntrinsic(Intrinsic::prefetch, {ptrTy},
-                        {b.CreateGEP(f32, aPf,
-                                     b.CreateAdd(b.CreateMul(row, lda),
-                                                 b.CreateAnd(k, c64(~15ull)))),
-                         b.getInt32(0), b.getInt32(2), b.getInt32(1)});
-    }
-    for (unsigned m = 0; m < mr; ++m) {
-      Value *av = b.CreateAlignedLoad(
-          f32, gepF(a, b.CreateAdd(b.CreateMul(c64(m), lda), k)), Align(4));
-      Value *splat = b.CreateVectorSplat(vw, av);
-      for (unsigned v = 0; v < nrv; ++v) {
-        Value *&slot = acc[set * tile + m * nrv + v];
-        slot = math.mulAdd(splat, bv[v], slot);
-      }
-    }
-  };
-  Value *kMain = b.CreateSub(kc, b.CreateURem(kc, c64(sets)));
+  }
+}
+
+std::vector<Value *> ModelEmitter::emitKLoop(const Microkernel &uk,
+                                             std::vector<Value *> accs) {
+  // Steps of `sets` k-steps, each set its own accumulators; then the
+  // remaining steps into set 0, and the sets added up.
+  Value *kc = uk.arg[kUkrKc];
+  unsigned sets = uk.sets, tile = uk.tile;
+  Value *kMain = builder.CreateSub(kc, builder.CreateURem(kc, c64(sets)));
   accs = emitLoop(c64(0), kMain, c64(sets), accs,
                   [&](Value *k, const std::vector<Value *> &carried) {
                     std::vector<Value *> acc = carried;
                     for (unsigned s = 0; s < sets; ++s)
-                      step(b.CreateAdd(k, c64(s)), s, acc);
+                      emitKStep(uk, builder.CreateAdd(k, c64(s)), s, acc);
                     return acc;
                   });
-  if (sets > 1) {
-    std::vector<Value *> set0(accs.begin(), accs.begin() + tile);
-    set0 = emitLoop(kMain, kc, c64(1), set0,
-                    [&](Value *k, const std::vector<Value *> &carried) {
-                      std::vector<Value *> acc = carried;
-                      step(k, 0, acc);
-                      return acc;
-                    });
-    for (unsigned i = 0; i < tile; ++i) {
-      Value *sum = set0[i];
-      for (unsigned s = 1; s < sets; ++s)
-        sum = b.CreateFAdd(sum, accs[s * tile + i]);
-      set0[i] = sum;
-    }
-    accs = set0;
+  if (sets == 1)
+    return accs;
+  std::vector<Value *> set0(accs.begin(), accs.begin() + tile);
+  set0 = emitLoop(kMain, kc, c64(1), set0,
+                  [&](Value *k, const std::vector<Value *> &carried) {
+                    std::vector<Value *> acc = carried;
+                    emitKStep(uk, k, 0, acc);
+                    return acc;
+                  });
+  for (unsigned i = 0; i < tile; ++i) {
+    Value *sum = set0[i];
+    for (unsigned s = 1; s < sets; ++s)
+      sum = builder.CreateFAdd(sum, accs[s * tile + i]);
+    set0[i] = sum;
   }
+  return set0;
+}
 
-  // Epilogue: on the last k block add the bias and apply the activation in
-  // registers, then store (masked on the last panel). An activation computed
-  // in double (sigmoid, tanh, GELU, ...) is applied after the store
-  // instead, one row of the tile at a time, reloaded from L1: applied to
-  // the whole tile in registers, its temporaries (every accumulator widened
-  // to two double vectors) spilled by the hundred (Linear(2048, 2048) +
-  // Sigmoid at batch 256: 8.9 ms against 8.4 ms with ReLU).
-  bool actInPlace = !MathEmitter::isCheap(op.act.kind);
-  Value *isLast = b.CreateICmpNE(b.CreateAnd(flags, 2), b.getInt32(0));
-  BasicBlock *before = b.GetInsertBlock();
-  BasicBlock *lastBB = BasicBlock::Create(ctx, "epilogue", f);
-  BasicBlock *storeBB = BasicBlock::Create(ctx, "store", f);
-  b.CreateCondBr(isLast, lastBB, storeBB);
-  b.SetInsertPoint(lastBB);
+void ModelEmitter::emitTileEpilogue(const Microkernel &uk,
+                                    const std::vector<Value *> &accs) {
+  // On the last k block add the bias and apply the activation in
+  // registers, then store (masked on the last panel). An activation
+  // computed in double (sigmoid, tanh, GELU, ...) is applied after the
+  // store instead, one row of the tile at a time, reloaded from L1: on the
+  // whole tile in registers, its temporaries (every accumulator widened to
+  // two double vectors) spill by the hundred.
+  const ir::Op &op = uk.op;
+  unsigned vw = cfg.vectorWidth, nrv = uk.nrv;
+  bool actAfterStore = !MathEmitter::isCheap(op.act.kind);
+  Value *isLast = builder.CreateICmpNE(
+      builder.CreateAnd(uk.arg[kUkrFlags], kLastK), builder.getInt32(0));
+  BasicBlock *before = builder.GetInsertBlock();
+  BasicBlock *lastBB = BasicBlock::Create(ctx, "epilogue", uk.fn);
+  BasicBlock *storeBB = BasicBlock::Create(ctx, "store", uk.fn);
+  builder.CreateCondBr(isLast, lastBB, storeBB);
+  builder.SetInsertPoint(lastBB);
   std::vector<Value *> finished;
   std::vector<Value *> biasVec;
   if (op.bias != ir::kNoParam)
     for (unsigned v = 0; v < nrv; ++v)
-      biasVec.push_back(
-          b.CreateAlignedLoad(vecTy, gepF(bias, c64(cOff(v))), bAlign));
-  for (unsigned m = 0; m < mr; ++m)
+      biasVec.push_back(builder.CreateAlignedLoad(
+          vecTy, gepF(uk.arg[kUkrBias], c64(uk.cOff(v, vw))), uk.weightAlign));
+  for (unsigned m = 0; m < uk.mr; ++m)
     for (unsigned v = 0; v < nrv; ++v) {
       Value *x = accs[m * nrv + v];
       if (!biasVec.empty())
-        x = b.CreateFAdd(x, biasVec[v]);
-      finished.push_back(actInPlace ? x : math.activation(op.act, x));
+        x = builder.CreateFAdd(x, biasVec[v]);
+      finished.push_back(actAfterStore ? x : math.activation(op.act, x));
     }
-  BasicBlock *lastEnd = b.GetInsertBlock();
-  b.CreateBr(storeBB);
-  b.SetInsertPoint(storeBB);
+  BasicBlock *lastEnd = builder.GetInsertBlock();
+  builder.CreateBr(storeBB);
+  builder.SetInsertPoint(storeBB);
   std::vector<Value *> out;
-  for (unsigned i = 0; i < tile; ++i) {
-    PHINode *phi = b.CreatePHI(vecTy, 2);
+  for (unsigned i = 0; i < uk.tile; ++i) {
+    PHINode *phi = builder.CreatePHI(vecTy, 2);
     phi->addIncoming(accs[i], before);
     phi->addIncoming(finished[i], lastEnd);
     out.push_back(phi);
   }
-  BasicBlock *fullBB = BasicBlock::Create(ctx, "store.full", f);
-  BasicBlock *maskBB = BasicBlock::Create(ctx, "store.masked", f);
-  b.CreateCondBr(b.CreateICmpSGE(nvalid, c64(uint64_t(pg) * pl.nr)), fullBB,
-                 maskBB);
+  BasicBlock *fullBB = BasicBlock::Create(ctx, "store.full", uk.fn);
+  BasicBlock *maskBB = BasicBlock::Create(ctx, "store.masked", uk.fn);
+  builder.CreateCondBr(builder.CreateICmpSGE(uk.arg[kUkrValidColumns],
+                                             c64(uint64_t(uk.pg) * uk.pl.nr)),
+                       fullBB, maskBB);
   for (bool masked : {false, true}) {
-    b.SetInsertPoint(masked ? maskBB : fullBB);
-    auto mask = [&](unsigned v) { return masked ? colMask(v) : nullptr; };
-    for (unsigned m = 0; m < mr; ++m)
-      for (unsigned v = 0; v < nrv; ++v)
-        storeRowVec(out[m * nrv + v], cPtr(m, v), c64(0), mask(v));
-    if (!actInPlace) {
-      b.CreateRetVoid();
-      continue;
-    }
-    BasicBlock *actBB = BasicBlock::Create(ctx, "act", f);
-    BasicBlock *doneBB = BasicBlock::Create(ctx, "done", f);
-    b.CreateCondBr(isLast, actBB, doneBB);
-    b.SetInsertPoint(actBB);
-    emitForEach(c64(0), c64(mr), c64(1), [&](Value *m) {
-      Value *row = gepF(c, b.CreateMul(m, ldc));
-      for (unsigned v = 0; v < nrv; ++v) {
-        Value *x = loadRowVec(row, c64(cOff(v)), mask(v), zero);
-        storeRowVec(math.activation(op.act, x), row, c64(cOff(v)), mask(v));
-      }
-    });
-    b.CreateBr(doneBB);
-    b.SetInsertPoint(doneBB);
-    b.CreateRetVoid();
+    builder.SetInsertPoint(masked ? maskBB : fullBB);
+    emitTileStore(uk, out, masked, actAfterStore ? isLast : nullptr);
   }
-  return f;
 }
 
-ModelEmitter::Stage ModelEmitter::emitDenseStage(const ir::Op &op,
-                                                 unsigned opIndex, uint64_t lda,
-                                                 uint64_t ldc) {
-  DensePlan pl = planDense(op, cfg);
+void ModelEmitter::emitTileStore(const Microkernel &uk,
+                                 const std::vector<Value *> &out, bool masked,
+                                 Value *isLast) {
+  unsigned vw = cfg.vectorWidth, nrv = uk.nrv;
+  Value *zero = Constant::getNullValue(vecTy);
+  auto mask = [&](unsigned v) {
+    return masked ? tileColumnMask(uk, v) : nullptr;
+  };
+  for (unsigned m = 0; m < uk.mr; ++m)
+    for (unsigned v = 0; v < nrv; ++v)
+      storeRowVec(out[m * nrv + v], tilePointer(uk, m, v), c64(0), mask(v));
+  if (!isLast) {
+    builder.CreateRetVoid();
+    return;
+  }
+  // The activation after the store, on the last k block.
+  BasicBlock *actBB = BasicBlock::Create(ctx, "act", uk.fn);
+  BasicBlock *doneBB = BasicBlock::Create(ctx, "done", uk.fn);
+  builder.CreateCondBr(isLast, actBB, doneBB);
+  builder.SetInsertPoint(actBB);
+  emitForEach(c64(0), c64(uk.mr), c64(1), [&](Value *m) {
+    Value *row = gepF(uk.arg[kUkrC], builder.CreateMul(m, uk.arg[kUkrLdc]));
+    for (unsigned v = 0; v < nrv; ++v) {
+      Value *x = loadRowVec(row, c64(uk.cOff(v, vw)), mask(v), zero);
+      storeRowVec(math.activation(uk.op.act, x), row, c64(uk.cOff(v, vw)),
+                  mask(v));
+    }
+  });
+  builder.CreateBr(doneBB);
+  builder.SetInsertPoint(doneBB);
+  builder.CreateRetVoid();
+}
+
+//===----------------------------------------------------------------------===//
+// The Dense stage
+//===----------------------------------------------------------------------===//
+
+ModelEmitter::DenseParams ModelEmitter::denseParams(const ir::Op &op,
+                                                    const DensePlan &pl,
+                                                    unsigned opIndex) {
+  const std::vector<float> &w = *paramData(op.weight);
+  DenseParams params;
+  params.weight = parameterArray(
+      pl.weights.elements(), fmt::format("dense{}.weight", opIndex),
+      " = " + pl.weights.str(),
+      [&](float *packed) { packWeights(w.data(), pl.weights, packed); });
+  if (const std::vector<float> *bias = paramData(op.bias))
+    params.bias = constantArray(padTo(*bias, pl.biasLength),
+                                fmt::format("dense{}.bias", opIndex));
+  return params;
+}
+
+/// What every loop level of a Dense stage reads: the layer, its kernels
+/// and parameters, and the task's buffers.
+struct ModelEmitter::DenseStage {
+  const ir::Op &op;
+  const DensePlan &pl;
+  uint64_t lda, ldc;
+  DenseParams params = {};
+  Value *biasPtr = nullptr;
+  /// Tiles of 1..mr rows over one panel (index = rows); the full tile that
+  /// also prefetches the rows of a cold source (null for one-row tiles);
+  /// single-row kernels across 1..gemvPanels panels (index = panels).
+  std::vector<Function *> kernels = {};
+  Function *coldTile = nullptr;
+  std::vector<Function *> gemv = {};
+  Value *in = nullptr, *out = nullptr, *rows = nullptr, *coldSource = nullptr;
+};
+
+/// One work item: the rows [m0, mEnd) of a row block, in nFull full tiles
+/// and a remainder of `rem` rows from mTail, and the panels [pBeg, pEnd)
+/// of a group; k in blocks of kcStep.
+struct ModelEmitter::DenseItem {
+  Value *m0, *mEnd, *pBeg, *pEnd, *nFull, *rem, *mTail, *kcStep;
+};
+
+/// One k block [kc0, kc0 + kc) of a work item, its KBlockFlag bits, and how
+/// its tiles share the prefetching of the next micro-panel: `spread`
+/// tiles, pfStride bytes a k-step each.
+struct ModelEmitter::DenseKBlock {
+  Value *kc0, *kc, *flags, *lastK, *spread, *pfStride;
+};
+
+/// The Dense stage's loop nest, one function per level:
+///   work items (a panel group x a row block; emitDenseItem)
+///     -> k blocks (emitDenseKBlock)
+///       -> panels of the group (emitDensePanel)
+///         -> full tiles of mr rows (emitFullTile), then the remainder
+///       -> a remainder of one row, across gemvPanels panels at a time
+///          (emitGemvRow)
+/// Items go group by group, and within a group row block by row block, so
+/// consecutive items (and, on two threads, concurrent ones) read the same
+/// panels: the second finds them in L2 or L3 rather than memory.
+Function *ModelEmitter::emitDenseStage(const ir::Op &op, unsigned opIndex,
+                                       const StagePlan &st) {
+  const DensePlan &pl = st.dense;
+  uint64_t lda = st.srcStride, ldc = st.dstStride;
   if (pl.dotRows)
     return emitNarrowDenseStage(op, pl, opIndex, lda, ldc);
-  // Pack W [n, k] into panels of nr columns: packed[p][k][j] = W[p*nr+j][k]
-  // (into a zeroed buffer).
-  const std::vector<float> &w = *paramData(op.weight);
-  GlobalVariable *wG = parameterArray(
-      pl.panels * pl.k * pl.nr, fmt::format("dense{}.weight", opIndex),
-      fmt::format(" = {} panels x {} x {}", pl.panels, pl.k, pl.nr),
-      [&](float *packed) {
-        for (uint64_t p = 0; p < pl.panels; ++p)
-          for (uint64_t j = 0; j < pl.nr; ++j) {
-            uint64_t col = p * pl.nr + j;
-            if (col >= pl.n)
-              continue;
-            const float *wRow = w.data() + col * pl.k;
-            float *dst = packed + p * pl.k * pl.nr + j;
-            for (uint64_t kk = 0; kk < pl.k; ++kk)
-              dst[kk * pl.nr] = wRow[kk];
-          }
-      });
-  GlobalVariable *biasG = nullptr;
-  if (const std::vector<float> *bias = paramData(op.bias)) {
-    std::vector<float> padded(pl.panels * pl.nr, 0.0f);
-    std::copy(bias->begin(), bias->end(), padded.begin());
-    biasG = constantArray(padded, fmt::format("dense{}.bias", opIndex));
-  }
-  std::vector<Function *> kernels(pl.mr + 1, nullptr);
+  DenseStage ds{.op = op, .pl = pl, .lda = lda, .ldc = ldc};
+  ds.params = denseParams(op, pl, opIndex);
+  ds.kernels.assign(pl.mr + 1, nullptr);
   for (unsigned mr = 1; mr <= pl.mr; ++mr)
-    kernels[mr] = emitMicrokernel(op, pl, mr, 1, opIndex, lda, ldc, false);
-  // The full tile that also prefetches rows of a cold source.
-  Function *coldTile =
-      pl.mr > 1 ? emitMicrokernel(op, pl, pl.mr, 1, opIndex, lda, ldc, true)
-                : nullptr;
-  // Single-row kernels across 1..gemvPanels panels (index = panels).
-  unsigned pgMax = pl.gemvPanels;
-  std::vector<Function *> gemv(pgMax + 1, nullptr);
-  gemv[1] = kernels[1];
-  for (unsigned pg = 2; pg <= pgMax; ++pg)
-    gemv[pg] = emitMicrokernel(op, pl, 1, pg, opIndex, lda, ldc, false);
+    ds.kernels[mr] = emitMicrokernel(op, pl, mr, 1, opIndex, lda, ldc,
+                                     st.specialised, false);
+  ds.coldTile = pl.mr > 1 ? emitMicrokernel(op, pl, pl.mr, 1, opIndex, lda, ldc,
+                                            st.specialised, true)
+                          : nullptr;
+  ds.gemv.assign(pl.gemvPanels + 1, nullptr);
+  ds.gemv[1] = ds.kernels[1];
+  for (unsigned pg = 2; pg <= pl.gemvPanels; ++pg)
+    ds.gemv[pg] = emitMicrokernel(op, pl, 1, pg, opIndex, lda, ldc,
+                                  st.specialised, false);
 
   Task task = beginTask(fmt::format("{}.dense{}", prefix, opIndex));
-  Value *in = task.in, *out = task.out, *rows = task.rows;
-  Value *biasPtr = biasG ? static_cast<Value *>(biasG)
-                         : ConstantPointerNull::get(cast<PointerType>(ptrTy));
-  uint64_t k = pl.k, n = pl.n, nr = pl.nr, mrMax = pl.mr;
+  ds.in = task.in;
+  ds.out = task.out;
+  ds.rows = task.rows;
+  ds.biasPtr = ds.params.bias
+                   ? static_cast<Value *>(ds.params.bias)
+                   : ConstantPointerNull::get(cast<PointerType>(ptrTy));
+  Value *rows = task.rows;
   Value *mcRows = rowBlockRows(rows, pl.mc, pl.mr);
-  Value *coldSource = b.CreateICmpNE(
-      b.CreateLoad(
-          i64, b.CreateStructGEP(ctxTy, task.fn->getArg(0), kCtxSourceCold)),
+  ds.coldSource = builder.CreateICmpNE(
+      builder.CreateLoad(i64, builder.CreateStructGEP(ctxTy, task.fn->getArg(0),
+                                                      kCtxSourceCold)),
       c64(0));
-  // Items go group by group, and within a group row block by row block, so
-  // consecutive items (and, on two threads, concurrent ones) read the same
-  // panels: the second finds them in L2 or L3 rather than memory.
-  Value *rowBlocks =
-      b.CreateUDiv(b.CreateAdd(rows, b.CreateSub(mcRows, c64(1))),
-                   b.CreateBinaryIntrinsic(Intrinsic::umax, mcRows, c64(1)));
+  Value *rowBlocks = builder.CreateUDiv(
+      builder.CreateAdd(rows, builder.CreateSub(mcRows, c64(1))),
+      builder.CreateBinaryIntrinsic(Intrinsic::umax, mcRows, c64(1)));
   // A batch of one row has its own (finer) panel groups.
   Value *perGroup =
-      b.CreateSelect(b.CreateICmpEQ(rows, c64(1)), c64(pl.rowPanelsPerGroup),
-                     c64(pl.panelsPerGroup));
+      builder.CreateSelect(builder.CreateICmpEQ(rows, c64(1)),
+                           c64(pl.rowPanelsPerGroup), c64(pl.panelsPerGroup));
   emitForEach(task.begin, task.end, c64(1), [&](Value *item) {
-    Value *g = b.CreateUDiv(item, rowBlocks);
-    Value *mb = b.CreateURem(item, rowBlocks);
-    Value *m0 = b.CreateMul(mb, mcRows);
-    Value *mEnd =
-        b.CreateBinaryIntrinsic(Intrinsic::umin, b.CreateAdd(m0, mcRows), rows);
-    Value *pBeg = b.CreateMul(g, perGroup);
-    Value *pEnd = b.CreateBinaryIntrinsic(
-        Intrinsic::umin, b.CreateAdd(pBeg, perGroup), c64(pl.panels));
-    Value *mCount = b.CreateSub(mEnd, m0);
-    Value *nFull = b.CreateUDiv(mCount, c64(mrMax));
-    Value *rem = b.CreateSub(mCount, b.CreateMul(nFull, c64(mrMax)));
-    Value *mTail = b.CreateAdd(m0, b.CreateMul(nFull, c64(mrMax)));
-    // A lone row takes k in one block: there is no A block to keep in
-    // cache, and each weight stream then runs the whole of k instead of
-    // restarting (and losing the hardware prefetcher) every kc steps.
-    Value *kcStep =
-        b.CreateSelect(b.CreateICmpEQ(mCount, c64(1)), c64(k), c64(pl.kc));
-    emitForEach(c64(0), c64(k), kcStep, [&](Value *kc0) {
-      Value *kc = b.CreateBinaryIntrinsic(Intrinsic::umin, kcStep,
-                                          b.CreateSub(c64(k), kc0));
-      Value *first = b.CreateZExt(b.CreateICmpEQ(kc0, c64(0)), i32);
-      Value *last =
-          b.CreateZExt(b.CreateICmpEQ(b.CreateAdd(kc0, kc), c64(k)), i32);
-      Value *flags = b.CreateOr(first, b.CreateShl(last, 1));
-      Value *lastK = b.CreateICmpNE(last, b.getInt32(0));
-      auto lastPanel = [&](Value *p) {
-        return b.CreateICmpEQ(b.CreateAdd(p, c64(1)), pEnd);
-      };
-      // Row m of the source from this k block on.
-      auto rowPtr = [&](Value *m) {
-        return gepF(in, b.CreateAdd(b.CreateMul(m, c64(lda)), kc0));
-      };
-      // The micro-panel that follows (p, kc0): the next panel of the group
-      // in this k block, else the group's first panel in the next k block,
-      // else (p, kc0) itself.
-      auto nextMicroPanel = [&](Value *p) {
-        Value *here =
-            b.CreateAdd(b.CreateMul(p, c64(k * nr)), b.CreateMul(kc0, c64(nr)));
-        Value *nextP = b.CreateAdd(here, c64(k * nr));
-        Value *nextK = b.CreateAdd(b.CreateMul(pBeg, c64(k * nr)),
-                                   b.CreateMul(b.CreateAdd(kc0, kc), c64(nr)));
-        return gepF(wG,
-                    b.CreateSelect(lastPanel(p),
-                                   b.CreateSelect(lastK, here, nextK), nextP));
-      };
-      // Calls `fn` on rows [m, m + its mr) and the panels from p on; `pf`,
-      // `pfStride`, `cNext` and `aPf` as the kernel takes them.
-      auto callKernel = [&](Function *fn, Value *p, Value *m, Value *pf,
-                            Value *pfStride, Value *cNext = nullptr,
-                            Value *aPf = nullptr) {
-        Value *bp = gepF(wG, b.CreateAdd(b.CreateMul(p, c64(k * nr)),
-                                         b.CreateMul(kc0, c64(nr))));
-        Value *cp = gepF(out, b.CreateMul(p, c64(nr)));
-        Value *bias = biasG ? gepF(biasPtr, b.CreateMul(p, c64(nr))) : biasPtr;
-        Value *nvalid = b.CreateSub(c64(n), b.CreateMul(p, c64(nr)));
-        Value *aPtr = rowPtr(m);
-        Value *cPtr = gepF(cp, b.CreateMul(m, c64(ldc)));
-        if (!pf) {
-          // Its own stream, kPrefetchSteps (32) k-steps ahead.
-          pf = b.CreateGEP(f32, bp, c64(32 * nr));
-          pfStride = c64(nr * 4);
-        }
-        if (!cNext)
-          cNext = cPtr;
-        if (!aPf)
-          aPf = aPtr;
-        b.CreateCall(fn, {aPtr, c64(lda), bp, cPtr, c64(ldc), kc, flags, bias,
-                          nvalid, pf, pfStride, cNext, aPf});
-      };
-      // A switch on `v` with cases [first, count); others do nothing.
-      auto emitSwitch = [&](Value *v, unsigned first, unsigned count,
-                            const std::function<void(unsigned)> &body) {
-        if (first >= count)
-          return;
-        Function *fn = b.GetInsertBlock()->getParent();
-        BasicBlock *done = BasicBlock::Create(ctx, "sw.done", fn);
-        SwitchInst *sw = b.CreateSwitch(v, done, count - first);
-        for (unsigned r = first; r < count; ++r) {
-          BasicBlock *caseBB = BasicBlock::Create(ctx, "sw.case", fn);
-          sw->addCase(ConstantInt::get(cast<IntegerType>(i64), r), caseBB);
-          b.SetInsertPoint(caseBB);
-          body(r);
-          b.CreateBr(done);
-        }
-        b.SetInsertPoint(done);
-      };
-      // Full tiles and remainders of 2 or more rows (1 too without the wide
-      // single-row kernels) go panel by panel.
-      // The weights of panel p are in L1 from its first tile on, so the
-      // tiles prefetch the next micro-panel instead: tile t of T =
-      // min(tiles, kPrefetchTiles) covers the t-th T-th of it (a 64-byte
-      // line per k-step spread over T tiles), so it arrives from L3 or
-      // memory while this one is being used.
-      constexpr uint64_t kPrefetchTiles = 4;
-      Value *tiles =
-          b.CreateAdd(nFull, b.CreateZExt(b.CreateICmpNE(rem, c64(0)), i64));
-      Value *spread = b.CreateBinaryIntrinsic(
-          Intrinsic::umax,
-          b.CreateBinaryIntrinsic(Intrinsic::umin, tiles, c64(kPrefetchTiles)),
-          c64(1));
-      Value *pfStride = b.CreateUDiv(c64(nr * 4), spread);
-      auto tilePf = [&](Value *next, Value *t) {
-        Value *part = b.CreateBinaryIntrinsic(Intrinsic::umin, t,
-                                              b.CreateSub(spread, c64(1)));
-        return b.CreateGEP(b.getInt8Ty(), next,
-                           b.CreateMul(part, b.CreateMul(kc, pfStride)));
-      };
-      emitForEach(pBeg, pEnd, c64(1), [&](Value *p) {
-        Value *next = nextMicroPanel(p);
-        // The tile after (t, p): the next rows of this panel, else the
-        // first rows of the next panel.
-        Value *cNextPanel = gepF(
-            out, b.CreateAdd(b.CreateMul(m0, c64(ldc)),
-                             b.CreateMul(b.CreateAdd(p, c64(1)), c64(nr))));
-        emitForEach(c64(0), nFull, c64(1), [&](Value *t) {
-          Value *m = b.CreateAdd(m0, b.CreateMul(t, c64(mrMax)));
-          Value *mNext = b.CreateAdd(m, c64(mrMax));
-          Value *cNext =
-              b.CreateSelect(b.CreateICmpULT(mNext, mEnd),
-                             gepF(out, b.CreateAdd(b.CreateMul(mNext, c64(ldc)),
-                                                   b.CreateMul(p, c64(nr)))),
-                             cNextPanel);
-          if (!coldTile) {
-            callKernel(kernels[mrMax], p, m, tilePf(next, t), pfStride, cNext);
-            return;
-          }
-          // A cold source: the first pass over a row block (the group's
-          // first panel) fetches the rows of the tile kColdPrefetchTiles
-          // on, and the last pass (last panel and k block) the first rows
-          // of the next row block, where the next item starts; the passes
-          // between find them in L2.
-          Value *mAhead = b.CreateAdd(m, c64(kColdPrefetchTiles * mrMax));
-          Value *inBlock =
-              b.CreateICmpULE(b.CreateAdd(mAhead, c64(mrMax)), mTail);
-          Value *nextBlock = b.CreateAdd(mEnd, b.CreateSub(mAhead, mTail));
-          Value *use = b.CreateAnd(
-              coldSource, b.CreateSelect(inBlock, b.CreateICmpEQ(p, pBeg),
-                                         b.CreateAnd(lastPanel(p), lastK)));
-          Value *aheadPtr = b.CreateSelect(
-              inBlock, rowPtr(mAhead),
-              b.CreateGEP(f32, in, b.CreateMul(nextBlock, c64(lda))));
-          Function *fn = b.GetInsertBlock()->getParent();
-          BasicBlock *coldBB = BasicBlock::Create(ctx, "tile.cold", fn);
-          BasicBlock *warmBB = BasicBlock::Create(ctx, "tile.warm", fn);
-          BasicBlock *doneBB = BasicBlock::Create(ctx, "tile.done", fn);
-          b.CreateCondBr(use, coldBB, warmBB);
-          b.SetInsertPoint(coldBB);
-          callKernel(coldTile, p, m, tilePf(next, t), pfStride, cNext,
-                     aheadPtr);
-          b.CreateBr(doneBB);
-          b.SetInsertPoint(warmBB);
-          callKernel(kernels[mrMax], p, m, tilePf(next, t), pfStride, cNext);
-          b.CreateBr(doneBB);
-          b.SetInsertPoint(doneBB);
-        });
-        emitSwitch(rem, pgMax > 1 ? 2 : 1, mrMax, [&](unsigned r) {
-          // A lone row (no wide single-row kernels) streams the panel itself.
-          if (r == 1)
-            callKernel(kernels[r], p, mTail, nullptr, nullptr);
-          else
-            callKernel(kernels[r], p, mTail, tilePf(next, nFull), pfStride,
-                       cNextPanel);
-        });
-      });
-      if (pgMax > 1) {
-        // A single remaining row: gemvPanels panels per call.
-        Function *fn = b.GetInsertBlock()->getParent();
-        BasicBlock *gemvBB = BasicBlock::Create(ctx, "gemv", fn);
-        BasicBlock *gemvDone = BasicBlock::Create(ctx, "gemv.done", fn);
-        b.CreateCondBr(b.CreateICmpEQ(rem, c64(1)), gemvBB, gemvDone);
-        b.SetInsertPoint(gemvBB);
-        Value *nP = b.CreateSub(pEnd, pBeg);
-        Value *pFullEnd = b.CreateAdd(
-            pBeg, b.CreateMul(b.CreateUDiv(nP, c64(pgMax)), c64(pgMax)));
-        emitForEach(pBeg, pFullEnd, c64(pgMax), [&](Value *p) {
-          callKernel(gemv[pgMax], p, mTail, nullptr, nullptr);
-        });
-        emitSwitch(b.CreateSub(pEnd, pFullEnd), 1, pgMax, [&](unsigned q) {
-          callKernel(gemv[q], pFullEnd, mTail, nullptr, nullptr);
-        });
-        b.CreateBr(gemvDone);
-        b.SetInsertPoint(gemvDone);
-      }
-    });
+    emitDenseItem(ds, item, mcRows, rowBlocks, perGroup);
   });
-  Stage st = endTask(task, pl.mc);
-  st.rowAlign = pl.mr;
-  st.itemsPerRowBlock = pl.groups;
-  if (pl.rowGroups != pl.groups)
-    st.itemsForOneRow = pl.rowGroups;
-  return st;
+  return endTask(task);
+}
+
+void ModelEmitter::emitDenseItem(const DenseStage &ds, Value *item,
+                                 Value *mcRows, Value *rowBlocks,
+                                 Value *perGroup) {
+  const DensePlan &pl = ds.pl;
+  uint64_t k = pl.k, mrMax = pl.mr;
+  Value *g = builder.CreateUDiv(item, rowBlocks);
+  Value *mb = builder.CreateURem(item, rowBlocks);
+  DenseItem it;
+  it.m0 = builder.CreateMul(mb, mcRows);
+  it.mEnd = builder.CreateBinaryIntrinsic(
+      Intrinsic::umin, builder.CreateAdd(it.m0, mcRows), ds.rows);
+  it.pBeg = builder.CreateMul(g, perGroup);
+  it.pEnd = builder.CreateBinaryIntrinsic(
+      Intrinsic::umin, builder.CreateAdd(it.pBeg, perGroup), c64(pl.panels));
+  Value *mCount = builder.CreateSub(it.mEnd, it.m0);
+  it.nFull = builder.CreateUDiv(mCount, c64(mrMax));
+  it.rem = builder.CreateSub(mCount, builder.CreateMul(it.nFull, c64(mrMax)));
+  it.mTail = builder.CreateAdd(it.m0, builder.CreateMul(it.nFull, c64(mrMax)));
+  // A lone row takes k in one block: there is no A block to keep in
+  // cache, and each weight stream then runs the whole of k instead of
+  // restarting (and losing the hardware prefetcher) every kc steps.
+  it.kcStep = builder.CreateSelect(builder.CreateICmpEQ(mCount, c64(1)), c64(k),
+                                   c64(pl.kc));
+  emitForEach(c64(0), c64(k), it.kcStep,
+              [&](Value *kc0) { emitDenseKBlock(ds, it, kc0); });
+}
+
+void ModelEmitter::emitDenseKBlock(const DenseStage &ds, const DenseItem &it,
+                                   Value *kc0) {
+  // The weights of panel p are in L1 from its first tile on, so the tiles
+  // prefetch the next micro-panel instead: tile t of T = min(tiles,
+  // kPrefetchTiles) covers the t-th T-th of it (a 64-byte line per k-step
+  // spread over T tiles), so it arrives from L3 or memory while this one
+  // is being used.
+  constexpr uint64_t kPrefetchTiles = 4;
+  uint64_t k = ds.pl.k, nr = ds.pl.nr;
+  DenseKBlock kb;
+  kb.kc0 = kc0;
+  kb.kc = builder.CreateBinaryIntrinsic(Intrinsic::umin, it.kcStep,
+                                        builder.CreateSub(c64(k), kc0));
+  Value *first = builder.CreateZExt(builder.CreateICmpEQ(kc0, c64(0)), i32);
+  Value *last = builder.CreateZExt(
+      builder.CreateICmpEQ(builder.CreateAdd(kc0, kb.kc), c64(k)), i32);
+  kb.flags = builder.CreateOr(
+      first, builder.CreateShl(last, std::countr_zero(unsigned(kLastK))));
+  kb.lastK = builder.CreateICmpNE(last, builder.getInt32(0));
+  Value *tiles = builder.CreateAdd(
+      it.nFull, builder.CreateZExt(builder.CreateICmpNE(it.rem, c64(0)), i64));
+  kb.spread = builder.CreateBinaryIntrinsic(
+      Intrinsic::umax,
+      builder.CreateBinaryIntrinsic(Intrinsic::umin, tiles,
+                                    c64(kPrefetchTiles)),
+      c64(1));
+  kb.pfStride = builder.CreateUDiv(c64(nr * 4), kb.spread);
+  emitForEach(it.pBeg, it.pEnd, c64(1),
+              [&](Value *p) { emitDensePanel(ds, it, kb, p); });
+  if (ds.pl.gemvPanels > 1)
+    emitGemvRow(ds, it, kb);
+}
+
+Value *ModelEmitter::isLastPanel(const DenseItem &it, Value *p) {
+  return builder.CreateICmpEQ(builder.CreateAdd(p, c64(1)), it.pEnd);
+}
+
+Value *ModelEmitter::denseRowPtr(const DenseStage &ds, const DenseKBlock &kb,
+                                 Value *m) {
+  return gepF(ds.in,
+              builder.CreateAdd(builder.CreateMul(m, c64(ds.lda)), kb.kc0));
+}
+
+Value *ModelEmitter::nextMicroPanel(const DenseStage &ds, const DenseItem &it,
+                                    const DenseKBlock &kb, Value *p) {
+  // The next panel of the group in this k block, else the group's first
+  // panel in the next k block, else (p, kc0) itself.
+  uint64_t k = ds.pl.k, nr = ds.pl.nr;
+  Value *here = builder.CreateAdd(builder.CreateMul(p, c64(k * nr)),
+                                  builder.CreateMul(kb.kc0, c64(nr)));
+  Value *nextP = builder.CreateAdd(here, c64(k * nr));
+  Value *nextK = builder.CreateAdd(
+      builder.CreateMul(it.pBeg, c64(k * nr)),
+      builder.CreateMul(builder.CreateAdd(kb.kc0, kb.kc), c64(nr)));
+  return gepF(ds.params.weight,
+              builder.CreateSelect(isLastPanel(it, p),
+                                   builder.CreateSelect(kb.lastK, here, nextK),
+                                   nextP));
+}
+
+Value *ModelEmitter::tilePrefetch(const DenseKBlock &kb, Value *next,
+                                  Value *t) {
+  Value *part = builder.CreateBinaryIntrinsic(
+      Intrinsic::umin, t, builder.CreateSub(kb.spread, c64(1)));
+  return builder.CreateGEP(
+      builder.getInt8Ty(), next,
+      builder.CreateMul(part, builder.CreateMul(kb.kc, kb.pfStride)));
+}
+
+void ModelEmitter::callDenseKernel(const DenseStage &ds, const DenseKBlock &kb,
+                                   Function *fn, Value *p, Value *m, Value *pf,
+                                   Value *pfStride, Value *cNext,
+                                   Value *aheadRows) {
+  uint64_t k = ds.pl.k, n = ds.pl.n, nr = ds.pl.nr;
+  Value *bp = gepF(ds.params.weight,
+                   builder.CreateAdd(builder.CreateMul(p, c64(k * nr)),
+                                     builder.CreateMul(kb.kc0, c64(nr))));
+  Value *cp = gepF(ds.out, builder.CreateMul(p, c64(nr)));
+  Value *bias = ds.params.bias ? gepF(ds.biasPtr, builder.CreateMul(p, c64(nr)))
+                               : ds.biasPtr;
+  Value *nvalid = builder.CreateSub(c64(n), builder.CreateMul(p, c64(nr)));
+  Value *aPtr = denseRowPtr(ds, kb, m);
+  Value *cPtr = gepF(cp, builder.CreateMul(m, c64(ds.ldc)));
+  if (!pf) {
+    // Its own stream, kWeightPrefetchSteps k-steps ahead.
+    pf = builder.CreateGEP(f32, bp, c64(kWeightPrefetchSteps * nr));
+    pfStride = c64(nr * 4);
+  }
+  std::array<Value *, kUkrArgCount> args;
+  args[kUkrA] = aPtr;
+  args[kUkrLda] = c64(ds.lda);
+  args[kUkrPanels] = bp;
+  args[kUkrC] = cPtr;
+  args[kUkrLdc] = c64(ds.ldc);
+  args[kUkrKc] = kb.kc;
+  args[kUkrFlags] = kb.flags;
+  args[kUkrBias] = bias;
+  args[kUkrValidColumns] = nvalid;
+  args[kUkrPrefetch] = pf;
+  args[kUkrPrefetchStride] = pfStride;
+  args[kUkrNextC] = cNext ? cNext : cPtr;
+  args[kUkrAheadRows] = aheadRows ? aheadRows : aPtr;
+  builder.CreateCall(fn, args);
+}
+
+void ModelEmitter::emitSwitch(Value *v, unsigned first, unsigned count,
+                              const std::function<void(unsigned)> &body) {
+  if (first >= count)
+    return;
+  Function *fn = builder.GetInsertBlock()->getParent();
+  BasicBlock *done = BasicBlock::Create(ctx, "sw.done", fn);
+  SwitchInst *sw = builder.CreateSwitch(v, done, count - first);
+  for (unsigned r = first; r < count; ++r) {
+    BasicBlock *caseBB = BasicBlock::Create(ctx, "sw.case", fn);
+    sw->addCase(ConstantInt::get(cast<IntegerType>(i64), r), caseBB);
+    builder.SetInsertPoint(caseBB);
+    body(r);
+    builder.CreateBr(done);
+  }
+  builder.SetInsertPoint(done);
+}
+
+void ModelEmitter::emitDensePanel(const DenseStage &ds, const DenseItem &it,
+                                  const DenseKBlock &kb, Value *p) {
+  uint64_t nr = ds.pl.nr, mrMax = ds.pl.mr;
+  Value *next = nextMicroPanel(ds, it, kb, p);
+  // The tile after the panel's last: the first rows of the next panel.
+  Value *cNextPanel = gepF(
+      ds.out, builder.CreateAdd(
+                  builder.CreateMul(it.m0, c64(ds.ldc)),
+                  builder.CreateMul(builder.CreateAdd(p, c64(1)), c64(nr))));
+  emitForEach(c64(0), it.nFull, c64(1), [&](Value *t) {
+    emitFullTile(ds, it, kb, p, t, next, cNextPanel);
+  });
+  // The remainder, of 2 or more rows (1 too without the wide single-row
+  // kernels); a lone row streams the panel itself.
+  emitSwitch(it.rem, ds.pl.gemvPanels > 1 ? 2 : 1, mrMax, [&](unsigned r) {
+    if (r == 1)
+      callDenseKernel(ds, kb, ds.kernels[r], p, it.mTail, nullptr, nullptr);
+    else
+      callDenseKernel(ds, kb, ds.kernels[r], p, it.mTail,
+                      tilePrefetch(kb, next, it.nFull), kb.pfStride,
+                      cNextPanel);
+  });
+}
+
+void ModelEmitter::emitFullTile(const DenseStage &ds, const DenseItem &it,
+                                const DenseKBlock &kb, Value *p, Value *t,
+                                Value *next, Value *cNextPanel) {
+  uint64_t nr = ds.pl.nr, mrMax = ds.pl.mr;
+  Function *kernel = ds.kernels[mrMax];
+  Value *m = builder.CreateAdd(it.m0, builder.CreateMul(t, c64(mrMax)));
+  Value *mNext = builder.CreateAdd(m, c64(mrMax));
+  // The tile after this one: the next rows of this panel, else the first
+  // rows of the next panel.
+  Value *cNext = builder.CreateSelect(
+      builder.CreateICmpULT(mNext, it.mEnd),
+      gepF(ds.out, builder.CreateAdd(builder.CreateMul(mNext, c64(ds.ldc)),
+                                     builder.CreateMul(p, c64(nr)))),
+      cNextPanel);
+  if (!ds.coldTile) {
+    callDenseKernel(ds, kb, kernel, p, m, tilePrefetch(kb, next, t),
+                    kb.pfStride, cNext);
+    return;
+  }
+  // A cold source: the first pass over a row block (the group's first
+  // panel) fetches the rows of the tile kColdPrefetchTiles on, and the
+  // last pass (last panel and k block) the first rows of the next row
+  // block, where the next item starts; the passes between find them in L2.
+  Value *mAhead = builder.CreateAdd(m, c64(kColdPrefetchTiles * mrMax));
+  Value *inBlock =
+      builder.CreateICmpULE(builder.CreateAdd(mAhead, c64(mrMax)), it.mTail);
+  Value *nextBlock =
+      builder.CreateAdd(it.mEnd, builder.CreateSub(mAhead, it.mTail));
+  Value *use = builder.CreateAnd(
+      ds.coldSource,
+      builder.CreateSelect(inBlock, builder.CreateICmpEQ(p, it.pBeg),
+                           builder.CreateAnd(isLastPanel(it, p), kb.lastK)));
+  Value *aheadPtr = builder.CreateSelect(
+      inBlock, denseRowPtr(ds, kb, mAhead),
+      builder.CreateGEP(f32, ds.in, builder.CreateMul(nextBlock, c64(ds.lda))));
+  Function *fn = builder.GetInsertBlock()->getParent();
+  BasicBlock *coldBB = BasicBlock::Create(ctx, "tile.cold", fn);
+  BasicBlock *warmBB = BasicBlock::Create(ctx, "tile.warm", fn);
+  BasicBlock *doneBB = BasicBlock::Create(ctx, "tile.done", fn);
+  builder.CreateCondBr(use, coldBB, warmBB);
+  builder.SetInsertPoint(coldBB);
+  callDenseKernel(ds, kb, ds.coldTile, p, m, tilePrefetch(kb, next, t),
+                  kb.pfStride, cNext, aheadPtr);
+  builder.CreateBr(doneBB);
+  builder.SetInsertPoint(warmBB);
+  callDenseKernel(ds, kb, kernel, p, m, tilePrefetch(kb, next, t), kb.pfStride,
+                  cNext);
+  builder.CreateBr(doneBB);
+  builder.SetInsertPoint(doneBB);
+}
+
+void ModelEmitter::emitGemvRow(const DenseStage &ds, const DenseItem &it,
+                               const DenseKBlock &kb) {
+  // A single remaining row: gemvPanels panels per call, then a switch on
+  // the panels left.
+  unsigned pgMax = ds.pl.gemvPanels;
+  Function *fn = builder.GetInsertBlock()->getParent();
+  BasicBlock *gemvBB = BasicBlock::Create(ctx, "gemv", fn);
+  BasicBlock *gemvDone = BasicBlock::Create(ctx, "gemv.done", fn);
+  builder.CreateCondBr(builder.CreateICmpEQ(it.rem, c64(1)), gemvBB, gemvDone);
+  builder.SetInsertPoint(gemvBB);
+  Value *nP = builder.CreateSub(it.pEnd, it.pBeg);
+  Value *pFullEnd = builder.CreateAdd(
+      it.pBeg,
+      builder.CreateMul(builder.CreateUDiv(nP, c64(pgMax)), c64(pgMax)));
+  emitForEach(it.pBeg, pFullEnd, c64(pgMax), [&](Value *p) {
+    callDenseKernel(ds, kb, ds.gemv[pgMax], p, it.mTail, nullptr, nullptr);
+  });
+  emitSwitch(builder.CreateSub(it.pEnd, pFullEnd), 1, pgMax, [&](unsigned q) {
+    callDenseKernel(ds, kb, ds.gemv[q], pFullEnd, it.mTail, nullptr, nullptr);
+  });
+  builder.CreateBr(gemvDone);
+  builder.SetInsertPoint(gemvDone);
 }
 
 } // namespace seqc::codegen::cpu

@@ -1,73 +1,44 @@
 //===- KernelPlan.cpp - Kernel shapes and Dense-layer blocking ------------===//
 //
-// Part of seqc. How the microkernels are shaped for a target (vector width,
-// registers) and how each Dense layer is blocked for the caches: panel
-// width, tile rows, k and row blocks, panel groups (docs/cpu-backend.md).
+// Part of seqc. How each Dense layer is blocked for the caches and the
+// registers of a target (KernelConfig): panel width, tile rows, k and row
+// blocks, panel groups, or dot products for layers with few outputs
+// (docs/cpu-backend.md). No LLVM: the plan exists before any IR does.
 //
 //===----------------------------------------------------------------------===//
 
-#include "compiler/codegen/cpu/Internal.h"
 #include "compiler/codegen/cpu/Plan.h"
-
-#include "llvm/MC/MCSubtargetInfo.h"
 
 #include <algorithm>
 
-using namespace llvm;
-
 namespace seqc::codegen::cpu {
 
-KernelConfig kernelConfigFor(const TargetMachine &tm) {
-  KernelConfig cfg;
-  const Triple &triple = tm.getTargetTriple();
-  const MCSubtargetInfo *sti = tm.getMCSubtargetInfo();
-  cfg.cpu = tm.getTargetCPU().str();
-  cfg.features = tm.getTargetFeatureString().str();
-  if (triple.isX86()) {
-    if (sti->checkFeatures("+avx512f")) {
-      cfg.vectorWidth = 16;
-      cfg.vectorRegs = 32;
-      cfg.wideVectors = true;
-    } else if (sti->checkFeatures("+avx")) {
-      cfg.vectorWidth = 8;
-      cfg.vectorRegs = 16;
-    } else {
-      cfg.vectorWidth = 4;
-      cfg.vectorRegs = 16;
-    }
-  } else if (triple.isAArch64()) {
-    cfg.vectorWidth = 4;
-    cfg.vectorRegs = 32;
-  } else {
-    cfg.vectorWidth = 4;
-    cfg.vectorRegs = 16;
-  }
-  cfg.maxNrVecs = 2;
-  cfg.maxMr = 12;
-  return cfg;
-}
+namespace {
 
-DensePlan planDense(const ir::Op &op, const KernelConfig &cfg) {
-  DensePlan p;
-  p.k = op.inFeatures;
-  p.n = op.outFeatures;
+/// The tile: nr columns (at most maxNrVecs vectors, no more than n needs)
+/// by mr rows, as many as the registers hold as accumulators beside the
+/// weight vectors of a k-step and one broadcast input.
+void planTile(DensePlan &p, const KernelConfig &cfg) {
   unsigned vw = cfg.vectorWidth;
   p.nrVecs = static_cast<unsigned>(
       std::min<uint64_t>(cfg.maxNrVecs, (p.n + vw - 1) / vw));
   p.nr = p.nrVecs * vw;
-  // Accumulators plus the B vectors and one broadcast must fit the file.
   unsigned accBudget = cfg.vectorRegs - p.nrVecs - 2;
   p.mr = std::max(1u, std::min(cfg.maxMr, accBudget / p.nrVecs));
   p.panels = (p.n + p.nr - 1) / p.nr;
-  // The B micro-panel (kc x nr) stays in L1: about 32 KiB. k is cut into
-  // blocks of equal size (so no short last block pays a full pass over C).
-  // On AVX-512 (cores with 1-2 MiB of L2: Skylake-SP on, Zen 4 and 5) a
-  // layer of up to kSingleBlockK inputs takes k in one block instead: its
-  // micro-panel (up to 256 KiB) is read from L2, which a 12x32 tile's two
-  // loads per 24 FMAs can afford, and its partial sums never go back to
-  // memory between blocks (Zen 5, codegen-ab, per call: mnist at batch 64
-  // 0.979 at 1 and 2 threads, at 1024 0.977-0.979; shallow 0.972; speech
-  // at 256 0.999-1.005, at 1024 0.982-0.987).
+  p.weights = WeightLayout::panelsOf(p.n, p.k, p.nr);
+  p.biasLength = p.panels * p.nr;
+}
+
+/// Cache blocks: the weight micro-panel (kc x nr) stays in L1, about 32
+/// KiB, k cut into blocks of equal size so that no short last block pays a
+/// full pass over the output. On AVX-512 (cores with 1-2 MiB of L2) a
+/// layer of up to kSingleBlockK inputs takes k in one block instead: its
+/// micro-panel (up to 256 KiB) is read from L2, which a 12x32 tile's two
+/// loads per 24 FMAs can afford, and its partial sums never go back to
+/// memory between blocks. The input block (mc x kc) stays in L2, about 256
+/// KiB.
+void planCacheBlocks(DensePlan &p, const KernelConfig &cfg) {
   uint64_t kcTarget = std::max<uint64_t>(64, 8192 / p.nr);
   if (p.k <= kcTarget * 3 / 2 || (cfg.wideVectors && p.k <= kSingleBlockK)) {
     p.kc = std::max<uint64_t>(p.k, 1);
@@ -75,20 +46,36 @@ DensePlan planDense(const ir::Op &op, const KernelConfig &cfg) {
     uint64_t blocks = (p.k + kcTarget - 1) / kcTarget;
     p.kc = (p.k + blocks - 1) / blocks;
   }
-  // The A block (mc x kc) stays in L2: about 256 KiB.
   uint64_t mc = 262144 / (4 * p.kc);
   mc = std::clamp<uint64_t>(mc / p.mr * p.mr, p.mr, 20 * p.mr);
   p.mc = mc;
-  p.streamsWeights = packedWeightBytes(p) > kStreamingWeightBytes;
-  // A single row (batch 1, or the last row of a block) is a matrix-vector
-  // product: one broadcast of A feeds gemvPanels adjacent panels, so the
-  // loads of packed weights, not the broadcasts, set the pace, and enough
-  // independent accumulators hide the FMA latency without splitting k:
-  // `widest` panels, as many as the registers allow. Weights that stream
-  // from memory go faster in few streams that each advance quickly (the
-  // hardware prefetchers run further ahead on them): 128 bytes of weights
-  // per k-step, i.e. one AVX-512 panel or two AVX2 ones (speech at batch 1
-  // on Zen 5, against 8 panels: 0.89 per call).
+  p.streamsWeights = p.weights.bytes() > kStreamingWeightBytes;
+}
+
+/// Panels per group, and groups, for at most `maxGroups` groups of whole
+/// runs of `unit` panels.
+void groupPanels(const DensePlan &p, uint64_t maxGroups, uint64_t unit,
+                 uint64_t &perGroup, uint64_t &groups) {
+  perGroup = (p.panels + maxGroups - 1) / maxGroups;
+  perGroup = std::min<uint64_t>(p.panels, (perGroup + unit - 1) / unit * unit);
+  groups = (p.panels + perGroup - 1) / perGroup;
+}
+
+/// A single row (batch 1, or the last row of a block) is a matrix-vector
+/// product: one broadcast input feeds gemvPanels adjacent panels, so the
+/// loads of packed weights, not the broadcasts, set the pace, and enough
+/// independent accumulators hide the FMA latency without splitting k:
+/// `widest` panels, as many as the registers allow. Weights that stream
+/// from memory go faster in few streams that each advance quickly (the
+/// hardware prefetchers run further ahead on them): 128 bytes of weights a
+/// k-step, one AVX-512 panel or two AVX2 ones.
+///
+/// Work items are groups of panels, up to 8 per row block, so that one
+/// row block still splits across threads, each a whole number of `widest`
+/// runs. A batch of one row, when the weights stream, is cut into up to 16
+/// groups of whole gemvPanels runs instead: enough items per layer for two
+/// threads that run at different speeds.
+void planPanelGroups(DensePlan &p, const KernelConfig &cfg) {
   unsigned widest = p.mr == 1
                         ? 1
                         : static_cast<unsigned>(std::clamp<uint64_t>(
@@ -96,80 +83,77 @@ DensePlan planDense(const ir::Op &op, const KernelConfig &cfg) {
   p.gemvPanels = p.streamsWeights
                      ? std::clamp(32 / (p.nrVecs * cfg.vectorWidth), 1u, widest)
                      : widest;
-  // Up to 8 panel groups, so one row block still splits across threads,
-  // each a whole number of `widest` runs. A batch of one row, when the
-  // weights stream, is cut into up to 16 groups of whole gemvPanels runs
-  // instead: enough items per layer for two threads that run at different
-  // speeds (speech at batch 1, 2 threads: 0.955 per call against 8 groups
-  // of 8 AVX-512 panels).
-  auto group = [&](uint64_t maxGroups, uint64_t unit, uint64_t &perGroup,
-                   uint64_t &groups) {
-    perGroup = (p.panels + maxGroups - 1) / maxGroups;
-    perGroup =
-        std::min<uint64_t>(p.panels, (perGroup + unit - 1) / unit * unit);
-    groups = (p.panels + perGroup - 1) / perGroup;
-  };
-  group(8, widest, p.panelsPerGroup, p.groups);
+  groupPanels(p, 8, widest, p.panelsPerGroup, p.groups);
   p.rowPanelsPerGroup = p.panelsPerGroup;
   p.rowGroups = p.groups;
   if (p.streamsWeights)
-    group(16, p.gemvPanels, p.rowPanelsPerGroup, p.rowGroups);
-  // Few outputs: n dot products per row, k across the lanes. Panels of n =
-  // 10 outputs on 16 lanes waste 6 lanes of every multiply-add for the
-  // whole of k; dot products waste none (but the padding of k to whole
-  // vectors), and pay instead, once per row and output, for adding up the
-  // lanes (a shuffle tree: about two shuffles and an add), counted as one
-  // more vector step. The path with fewer vector steps per row wins; this
-  // matched every single-layer A/B measured on Zen 5 (batch 1024, per
-  // call, dot against panels): AVX-512 Linear(256, 1) 0.24, (128, 10)
-  // 0.67, (512, 10) 0.62, (32, 10) 0.96, (128, 12) 0.79, (128, 14) 0.94,
-  // (128, 15) 0.99, (128, 16) 1.03 (panels kept), (256, 20) 0.76, (256,
-  // 24) 0.84; AVX2 (128, 6) 0.70, (128, 7) 1.00, (128, 9) 0.68, (256, 12)
-  // 0.86. The accumulators (rows x n) take at most 3/4 of the registers,
-  // the rest hold a vector of each row and one of weights; a tile has rows
-  // enough for 8 independent chains where n is small (two FMA pipes, four
-  // cycles each). Every tile reads all of the weights, so they must stay
-  // in L1 (kDotMaxWeightBytes): larger ones are cut into k blocks that do,
-  // and each tile adds a block's sums to the output. Not when a tile has 4
-  // rows or more (n <= 2): a weight vector read from L2 then feeds 4
-  // multiply-adds ((16384, 1), 64 KiB, 0.41 in one block). Unblocked,
-  // weights past L1 lost at batch 256: (1024, 10), 40 KiB, 0.73, but
-  // (1536, 10) 1.06 and (2048, 10) 1.16. Weights that stream stay on the
-  // panel path, which prefetches them.
+    groupPanels(p, 16, p.gemvPanels, p.rowPanelsPerGroup, p.rowGroups);
+}
+
+/// Few outputs: n dot products per row, k across the lanes. Panels of n =
+/// 10 outputs on 16 lanes waste 6 lanes of every multiply-add for the whole
+/// of k; dot products waste none (but the padding of k to whole vectors),
+/// and pay instead, once per row and output, for adding up the lanes (a
+/// shuffle tree: about two shuffles and an add), counted as one more vector
+/// step. The path with fewer vector steps per row wins (docs/cpu-backend.md
+/// has the single-layer measurements it matched). The accumulators (rows x
+/// n) take at most 3/4 of the registers, the rest hold a vector of each row
+/// and one of weights; a tile has rows enough for 8 independent chains
+/// where n is small (two FMA pipes, four cycles each). Every tile reads all
+/// of the weights, so they must stay in L1 (kDotMaxWeightBytes): larger
+/// ones are cut into k blocks that do, and each tile adds a block's sums to
+/// the output; not when a tile has 4 rows or more (n <= 2), as a weight
+/// vector read from L2 then feeds 4 multiply-adds. Weights that stream stay
+/// on the panel path, which prefetches them.
+void planDotProducts(DensePlan &p, const KernelConfig &cfg) {
+  unsigned vw = cfg.vectorWidth;
   uint64_t kSteps = (p.k + vw - 1) / vw;
   unsigned accRegs = cfg.vectorRegs * 3 / 4;
   uint64_t kPadded = kSteps * vw;
   uint64_t dotSteps = p.n * (kSteps + 1),
            panelSteps = p.k * p.panels * p.nrVecs;
-  if (dotSteps < panelSteps && p.n <= accRegs && kSteps >= kDotMinKSteps) {
-    unsigned n = static_cast<unsigned>(p.n);
-    unsigned rows = std::max(2u, (8 + n - 1) / n);
-    rows = std::max(1u, std::min(rows, accRegs / n));
-    uint64_t bytes = p.n * kPadded * 4;
-    if (bytes <= kStreamingWeightBytes) {
-      p.dotRows = rows;
-      p.kPadded = kPadded;
-      p.dotKc = kPadded;
-      if (bytes > kDotMaxWeightBytes && rows < 4) {
-        // Blocks of equal size (in vectors of k) that each fit.
-        uint64_t maxSteps =
-            std::max<uint64_t>(1, kDotMaxWeightBytes / (p.n * vw * 4));
-        uint64_t blocks = (kSteps + maxSteps - 1) / maxSteps;
-        p.dotKc = (kSteps + blocks - 1) / blocks * vw;
-      }
-      // Work items of about 64K multiply-adds, a whole number of tiles;
-      // with k blocks at least 64 rows, so that a block read into L1 serves
-      // many tiles.
-      uint64_t perRow = p.n * kPadded;
-      uint64_t target = (65536 + perRow - 1) / perRow;
-      if (p.dotKc < kPadded)
-        target = std::max<uint64_t>(target, 64);
-      uint64_t r = p.dotRows;
-      p.dotBlockRows =
-          std::clamp<uint64_t>((target + r - 1) / r * r, r, 1020 / r * r);
-      p.streamsWeights = false;
-    }
+  if (dotSteps >= panelSteps || p.n > accRegs || kSteps < kDotMinKSteps)
+    return;
+  unsigned n = static_cast<unsigned>(p.n);
+  unsigned rows = std::max(2u, (8 + n - 1) / n);
+  rows = std::max(1u, std::min(rows, accRegs / n));
+  uint64_t bytes = p.n * kPadded * 4;
+  if (bytes > kStreamingWeightBytes)
+    return;
+  p.dotRows = rows;
+  p.weights = WeightLayout::rowsOf(p.n, p.k, kPadded, p.n);
+  p.biasLength = roundUp(p.n, vw);
+  p.dotKc = kPadded;
+  if (bytes > kDotMaxWeightBytes && rows < 4) {
+    // Blocks of equal size (in vectors of k) that each fit.
+    uint64_t maxSteps =
+        std::max<uint64_t>(1, kDotMaxWeightBytes / (p.n * vw * 4));
+    uint64_t blocks = (kSteps + maxSteps - 1) / maxSteps;
+    p.dotKc = (kSteps + blocks - 1) / blocks * vw;
   }
+  // Work items of about 64K multiply-adds, a whole number of tiles; with k
+  // blocks at least 64 rows, so that a block read into L1 serves many
+  // tiles.
+  uint64_t perRow = p.n * kPadded;
+  uint64_t target = (65536 + perRow - 1) / perRow;
+  if (p.dotKc < kPadded)
+    target = std::max<uint64_t>(target, 64);
+  uint64_t r = p.dotRows;
+  p.dotBlockRows =
+      std::clamp<uint64_t>((target + r - 1) / r * r, r, kMaxBlockRows / r * r);
+  p.streamsWeights = false;
+}
+
+} // namespace
+
+DensePlan planDense(const ir::Op &op, const KernelConfig &cfg) {
+  DensePlan p;
+  p.k = op.inFeatures;
+  p.n = op.outFeatures;
+  planTile(p, cfg);
+  planCacheBlocks(p, cfg);
+  planPanelGroups(p, cfg);
+  planDotProducts(p, cfg);
   return p;
 }
 

@@ -1,11 +1,12 @@
 //===- ModelEmitter.h - Fused IR to LLVM IR ---------------------*- C++ -*-===//
 //
 // Part of seqc. Private to compiler/codegen/cpu: the class that builds one
-// model's LLVM IR. Its members are defined by job: ModelEmitter.cpp (shared
-// loop and memory helpers, fused stages, the entry points), DenseEmitter.cpp
-// (packed weights and microkernels), NarrowDenseEmitter.cpp (layers with
-// few outputs), RowOpEmitter.cpp (row-wise ops) and TinyEmitter.cpp (tiny
-// networks as straight-line code).
+// model's LLVM IR, following its plan (Plan.h). Its members are defined by
+// job: ModelEmitter.cpp (shared loop and memory helpers, the stage
+// dispatcher, fused stages, the entry points), DenseEmitter.cpp
+// (microkernels and the Dense stage's loop nest), NarrowDenseEmitter.cpp
+// (layers with few outputs), RowOpEmitter.cpp (row-wise ops) and
+// TinyEmitter.cpp (tiny networks as straight-line code).
 //
 //===----------------------------------------------------------------------===//
 #ifndef SEQC_CODEGEN_CPU_MODELEMITTER_H
@@ -21,11 +22,11 @@
 #include "llvm/IR/Intrinsics.h"
 #include "llvm/IR/Module.h"
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <optional>
-#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -44,21 +45,20 @@ public:
                const KernelConfig &cfg, llvm::LLVMContext &ctx,
                llvm::Module &mod, bool exportSymbols, bool profile,
                WeightsBlob *blob)
-      : model(model), prefix(prefix), cfg(cfg), ctx(ctx), mod(mod), b(ctx),
-        math(b, cfg.fastMath), exportSymbols(exportSymbols), profile(profile),
-        blob(blob) {
-    f32 = b.getFloatTy();
-    f64 = b.getDoubleTy();
-    i64 = b.getInt64Ty();
-    i32 = b.getInt32Ty();
+      : model(model), prefix(prefix), cfg(cfg), ctx(ctx), mod(mod),
+        builder(ctx), math(builder, cfg.fastMath), exportSymbols(exportSymbols),
+        profile(profile), blob(blob) {
+    f32 = builder.getFloatTy();
+    f64 = builder.getDoubleTy();
+    i64 = builder.getInt64Ty();
+    i32 = builder.getInt32Ty();
     ptrTy = llvm::PointerType::getUnqual(ctx);
-    voidTy = b.getVoidTy();
+    voidTy = builder.getVoidTy();
     vecTy = llvm::FixedVectorType::get(f32, cfg.vectorWidth);
     taskTy = llvm::FunctionType::get(voidTy, {ptrTy, i64, i64}, false);
-    // {src, dst, rows, scratch 0, scratch 1, source cold}: stages read the
-    // first three, the fused stage the scratch buffers too, Dense stages
-    // whether their source is cold (kColdSourceBytes); with external
-    // weights a seventh, the weights.
+    // The stage context (CtxField): stages read the first three fields,
+    // the fused stage the scratch buffers too, Dense stages whether their
+    // source is cold; with external weights a seventh, the weights.
     std::vector<llvm::Type *> fields = {ptrTy, ptrTy, i64, ptrTy, ptrTy, i64};
     if (blob)
       fields.push_back(ptrTy);
@@ -69,81 +69,38 @@ public:
   std::vector<StageInfo> emit();
 
 private:
-  struct Stage {
-    llvm::Function *fn = nullptr;
-    /// Work items = ceil(batch / rowsPerItem) * itemsPerRowBlock; with
-    /// rowAlign > 0, rowsPerItem is the largest row block and the blocks are
-    /// evened out at run time (see rowBlockRows).
-    uint64_t rowsPerItem = 1;
-    uint64_t rowAlign = 0;
-    uint64_t itemsPerRowBlock = 1;
-    /// Work items when the batch is one row (0: as itemsPerRowBlock).
-    uint64_t itemsForOneRow = 0;
-    /// Buffers: 0 = input, 1 = output, 2/3 = scratch buffers 0/1.
-    int src = 0;
-    int dst = 1;
-    /// Rough multiply-adds per row, to keep small stages off the pool.
-    uint64_t workPerRow = 1;
-    /// Row strides (floats) of src and dst.
-    uint64_t srcStride = 0, dstStride = 0;
-    /// A fused stage: row blocks of fusedBlockRows(rows, rowsPerItem).
-    bool fusedRows = false;
+  /// The fields of the stage context (ctxTy), in order: what PREFIX_run
+  /// (or a fused stage) passes each task function.
+  enum CtxField : unsigned {
+    kCtxSrc,        ///< the stage's source rows
+    kCtxDst,        ///< its destination rows
+    kCtxRows,       ///< how many rows
+    kCtxScratch0,   ///< scratch buffer 0, for a fused stage
+    kCtxScratch1,   ///< scratch buffer 1, for a fused stage
+    kCtxSourceCold, ///< 1 when the source is read from memory
+    kCtxWeights,    ///< external weights: the blob
   };
 
-  /// Fields of the stage context (ctxTy) past src, dst and rows.
-  static constexpr unsigned kCtxSourceCold = 5, kCtxWeights = 6;
+  /// Emits the task function of stage \p st (a fused stage's inner ones
+  /// first).
+  llvm::Function *emitStage(const StagePlan &st);
+
   /// 1 when a pass over `rows` rows of `stride` floats reads them from
   /// memory (more than kColdSourceBytes), else 0: the stage context's
   /// source cold field.
-  llvm::Value *sourceCold(llvm::Value *rows, uint64_t stride) {
-    return b.CreateZExt(b.CreateICmpUGT(b.CreateMul(rows, c64(stride * 4)),
-                                        c64(kColdSourceBytes)),
-                        i64);
-  }
-
+  llvm::Value *sourceCold(llvm::Value *rows, uint64_t stride);
+  /// The source cold field of stage \p st for a batch of \p rows rows.
+  llvm::Value *stageSourceCold(const StagePlan &st, llvm::Value *rows);
   /// Rows per item of a fused stage: at most `maxRows`, but small enough
-  /// that a small batch still makes about 8 items to share out (multiples
-  /// of 12 rows, i.e. of every microkernel height).
-  llvm::Value *fusedBlockRows(llvm::Value *rows, uint64_t maxRows) {
-    llvm::Value *share = b.CreateUDiv(b.CreateAdd(rows, c64(7)), c64(8));
-    llvm::Value *aligned = b.CreateMul(
-        b.CreateUDiv(b.CreateAdd(share, c64(11)), c64(12)), c64(12));
-    // Never 0 (a divisor in stageItems), even for rows == 0.
-    aligned = b.CreateBinaryIntrinsic(llvm::Intrinsic::umax, aligned, c64(12));
-    return b.CreateBinaryIntrinsic(llvm::Intrinsic::umin, aligned,
-                                   c64(maxRows));
-  }
-
+  /// that a small batch still makes about kFusedShareItems items to share
+  /// out (multiples of kMaxTileRows).
+  llvm::Value *fusedBlockRows(llvm::Value *rows, uint64_t maxRows);
   /// Work items of `st` for a batch of `rows` rows.
-  llvm::Value *stageItems(const Stage &st, llvm::Value *rows) {
-    llvm::Value *blockRows =
-        st.fusedRows  ? fusedBlockRows(rows, st.rowsPerItem)
-        : st.rowAlign ? rowBlockRows(rows, st.rowsPerItem, st.rowAlign)
-                      : c64(st.rowsPerItem);
-    llvm::Value *blocks = b.CreateUDiv(
-        b.CreateAdd(rows, b.CreateSub(blockRows, c64(1))), blockRows);
-    llvm::Value *items = b.CreateMul(blocks, c64(st.itemsPerRowBlock));
-    if (!st.itemsForOneRow)
-      return items;
-    return b.CreateSelect(b.CreateICmpEQ(rows, c64(1)), c64(st.itemsForOneRow),
-                          items);
-  }
-
-  /// Networks whose packed weights total at most this many bytes run as one
-  /// fused stage (emitFusedStage), their weights staying in L2.
-  static constexpr uint64_t kFuseMaxWeightBytes = 256 << 10;
-  /// Bytes of one row block's input plus output activations in a fused
-  /// stage: they stay in L2 between layers.
-  static constexpr uint64_t kFuseBlockBytes = 128 << 10;
-  Stage emitFusedStage(const std::vector<Stage> &stages, uint64_t maxRows);
-
-  /// Below this many multiply-adds (about 5 us of work on one core) a stage
-  /// runs on the calling thread. Above it sharing pays even when a worker is
-  /// slow to wake, since the pool's caller then claims the items itself and
-  /// does not wait for it (2 threads on mnist at batch 1: 42 -> 24 us; at
-  /// 2^21, the bound before the pool handed work out dynamically, its layers
-  /// all ran serially).
-  static constexpr uint64_t kMinParallelWork = 1u << 18;
+  llvm::Value *stageItems(const StagePlan &st, llvm::Value *rows);
+  /// A fused stage: each item takes a row block through every stage of
+  /// \p fused, whose task functions are \p inner.
+  llvm::Function *emitFusedStage(const StagePlan &fused,
+                                 const std::vector<llvm::Function *> &inner);
 
   /// A stage's task function `void(ctx, begin, end)` with its entry block
   /// open and the input, output and row count loaded from the context.
@@ -155,9 +112,8 @@ private:
   /// The rows [first, last) of items [begin, end) of `rowsPerItem` rows.
   std::pair<llvm::Value *, llvm::Value *> itemRows(const Task &task,
                                                    uint64_t rowsPerItem);
-  /// Closes \p task's function and returns its stage, `rowsPerItem` rows
-  /// per work item.
-  Stage endTask(const Task &task, uint64_t rowsPerItem);
+  /// Closes \p task's function and returns it.
+  llvm::Function *endTask(const Task &task);
 
   llvm::Function *newFunction(llvm::FunctionType *ty, const std::string &name,
                               bool exported);
@@ -166,19 +122,7 @@ private:
   /// of `align`: so no thread is left with a short last block while
   /// another still has a full one.
   llvm::Value *rowBlockRows(llvm::Value *rows, uint64_t maxRows,
-                            uint64_t align) {
-    llvm::Value *blocks = b.CreateBinaryIntrinsic(
-        llvm::Intrinsic::umax,
-        b.CreateUDiv(b.CreateAdd(rows, c64(maxRows - 1)), c64(maxRows)),
-        c64(1));
-    llvm::Value *even =
-        b.CreateUDiv(b.CreateAdd(rows, b.CreateSub(blocks, c64(1))), blocks);
-    llvm::Value *aligned =
-        b.CreateMul(b.CreateUDiv(b.CreateAdd(even, c64(align - 1)), c64(align)),
-                    c64(align));
-    return b.CreateBinaryIntrinsic(llvm::Intrinsic::umin, aligned,
-                                   c64(maxRows));
-  }
+                            uint64_t align);
   std::vector<llvm::Value *> emitLoop(llvm::Value *begin, llvm::Value *end,
                                       llvm::Value *step,
                                       std::vector<llvm::Value *> init,
@@ -193,7 +137,7 @@ private:
   }
   llvm::Value *c64(uint64_t v) { return llvm::ConstantInt::get(i64, v); }
   llvm::Value *gepF(llvm::Value *base, llvm::Value *index) {
-    return b.CreateInBoundsGEP(f32, base, index);
+    return builder.CreateInBoundsGEP(f32, base, index);
   }
   /// A read-only array of \p count parameters, zeroed and then filled by
   /// \p fill: a private constant, or with external weights an array of
@@ -234,44 +178,35 @@ private:
               llvm::Value *col, llvm::Value *mask,
               const std::vector<llvm::Value *> &)> &body);
 
-  /// Models with more Dense layers than this are emitted compactly: the
-  /// microkernels are shared by every layer that can use them, and neither
-  /// they nor the stage functions are inlined. Inlined, every layer brings
-  /// its own dozen kernels, unrolled for its width, into one function (the
-  /// fused stage's), and compile time grows faster than the layer count:
-  /// 25 x Linear(8, 8) + ReLU took 14 s, 200 x Linear(32, 32) + ReLU 38 s,
-  /// 1000 x Linear(8, 8) + ReLU more than 300 s (0.7, 7 and 25 s compact).
-  /// Compact code runs as fast at batch 64 and more, but the calls cost
-  /// batch 1 of narrow layers about 30 ns a layer (16 x Linear(64, 64) +
-  /// ReLU: 3.8 us against 3.2 us, best of 7), so up to this many layers the
-  /// code is what it always was (16 x Linear(64, 64) + Sigmoid, the slowest
-  /// measured, compiles in 9 s).
-  static constexpr unsigned kInlineDenseLayers = 16;
-  /// Set by emit() from kInlineDenseLayers.
+  /// Compact code (ModelPlan::compactCode): the microkernels are shared by
+  /// every layer that can use them, and neither they nor the stage
+  /// functions are inlined.
   bool compactCode = false;
   /// Compact mode's shared microkernels, by what their code depends on.
   std::map<std::string, llvm::Function *> sharedKernels;
-  /// Compact mode: the layerSignature()s (with k and strides) of the layers
-  /// whose kernels are specialised like inlined ones: those that at least
-  /// two layers share, at most kMaxSpecialised of them (the most used), so
-  /// that the unrolled code stays bounded however many distinct layers
-  /// there are.
-  std::set<std::string> specialisedLayers;
-  static constexpr size_t kMaxSpecialised = 16;
-  /// What the code of a Dense layer's kernels depends on besides the tile:
-  /// panel shape, \p k, the row strides (0: passed at run time), bias,
-  /// activation, prefetching.
-  static std::string layerSignature(const ir::Op &op, const DensePlan &plan,
-                                    uint64_t k, uint64_t lda, uint64_t ldc);
 
   // Dense layers.
+  /// A Dense layer's parameter arrays: its weights packed as plan.weights
+  /// lays them out, its bias (null: none) padded to plan.biasLength.
+  struct DenseParams {
+    llvm::GlobalVariable *weight = nullptr, *bias = nullptr;
+  };
+  DenseParams denseParams(const ir::Op &op, const DensePlan &plan,
+                          unsigned opIndex);
+  /// The locality hints of llvm.prefetch: into L1, or into L2 only.
+  enum PrefetchLevel : int { kPrefetchToL2 = 2, kPrefetchToL1 = 3 };
+  /// `llvm.prefetch` of \p address, for reading or writing, into the
+  /// cache level \p locality.
+  void emitPrefetch(llvm::Value *address, bool forWrite,
+                    PrefetchLevel locality);
   /// The microkernel for an mr x (pg * nr) tile of layer \p op, whose
   /// input and output rows are \p lda and \p ldc floats apart: its own, or
-  /// in compact mode a shared one. With \p prefetchRows it also prefetches
-  /// the rows of a later tile (a cold source, kColdSourceBytes).
+  /// in compact mode a shared one (with k and the strides as constants if
+  /// \p specialised). With \p prefetchRows it also prefetches the rows of
+  /// a later tile (a cold source, kColdSourceBytes).
   llvm::Function *emitMicrokernel(const ir::Op &op, const DensePlan &plan,
                                   unsigned mr, unsigned pg, unsigned opIndex,
-                                  uint64_t lda, uint64_t ldc,
+                                  uint64_t lda, uint64_t ldc, bool specialised,
                                   bool prefetchRows);
   /// Emits that kernel's code into a new function \p name of type \p ft;
   /// with \p strides, lda and ldc (and kc, for one k block) are constants
@@ -279,15 +214,79 @@ private:
   llvm::Function *
   buildMicrokernel(const ir::Op &op, const DensePlan &plan, unsigned mr,
                    unsigned pg, llvm::FunctionType *ft, const std::string &name,
-                   bool prefetch, bool prefetchRows,
+                   bool prefetchRows,
                    std::optional<std::pair<uint64_t, uint64_t>> strides);
-  /// `lda`/`ldc`: row strides (floats) of the layer's input and output.
-  Stage emitDenseStage(const ir::Op &op, unsigned opIndex, uint64_t lda,
-                       uint64_t ldc);
+  // The parts of a microkernel (DenseEmitter.cpp).
+  struct Microkernel;
+  /// Which lanes of the tile's vector \p v hold outputs (the last panel).
+  llvm::Value *tileColumnMask(const Microkernel &uk, unsigned v);
+  /// Row \p m, vector \p v of the tile in the output.
+  llvm::Value *tilePointer(const Microkernel &uk, unsigned m, unsigned v);
+  void emitNextTilePrefetch(const Microkernel &uk);
+  std::vector<llvm::Value *> emitInitialAccumulators(const Microkernel &uk);
+  /// k-step \p k into accumulator set \p set.
+  void emitKStep(const Microkernel &uk, llvm::Value *k, unsigned set,
+                 std::vector<llvm::Value *> &acc);
+  std::vector<llvm::Value *> emitKLoop(const Microkernel &uk,
+                                       std::vector<llvm::Value *> accs);
+  void emitTileEpilogue(const Microkernel &uk,
+                        const std::vector<llvm::Value *> &accs);
+  /// Stores the tile (\p masked: the last panel's columns only); with
+  /// \p isLast, then applies the activation where it is true.
+  void emitTileStore(const Microkernel &uk,
+                     const std::vector<llvm::Value *> &out, bool masked,
+                     llvm::Value *isLast);
+  /// Dense stage \p st (op \p op): on the panel path here, with few
+  /// outputs as dot products (emitNarrowDenseStage).
+  llvm::Function *emitDenseStage(const ir::Op &op, unsigned opIndex,
+                                 const StagePlan &st);
+  // The loop levels of a Dense stage (DenseEmitter.cpp).
+  struct DenseStage;
+  struct DenseItem;
+  struct DenseKBlock;
+  void emitDenseItem(const DenseStage &ds, llvm::Value *item,
+                     llvm::Value *mcRows, llvm::Value *rowBlocks,
+                     llvm::Value *perGroup);
+  void emitDenseKBlock(const DenseStage &ds, const DenseItem &it,
+                       llvm::Value *kc0);
+  void emitDensePanel(const DenseStage &ds, const DenseItem &it,
+                      const DenseKBlock &kb, llvm::Value *p);
+  /// Full tile \p t of panel \p p; \p next is the micro-panel its
+  /// prefetches fetch, \p cNextPanel the next panel's first tile.
+  void emitFullTile(const DenseStage &ds, const DenseItem &it,
+                    const DenseKBlock &kb, llvm::Value *p, llvm::Value *t,
+                    llvm::Value *next, llvm::Value *cNextPanel);
+  void emitGemvRow(const DenseStage &ds, const DenseItem &it,
+                   const DenseKBlock &kb);
+  /// Whether panel \p p is the last of the item's group.
+  llvm::Value *isLastPanel(const DenseItem &it, llvm::Value *p);
+  /// Row \p m of the source from the k block on.
+  llvm::Value *denseRowPtr(const DenseStage &ds, const DenseKBlock &kb,
+                           llvm::Value *m);
+  /// The micro-panel that follows (p, kc0) in the item's order.
+  llvm::Value *nextMicroPanel(const DenseStage &ds, const DenseItem &it,
+                              const DenseKBlock &kb, llvm::Value *p);
+  /// The part of \p next that tile \p t prefetches.
+  llvm::Value *tilePrefetch(const DenseKBlock &kb, llvm::Value *next,
+                            llvm::Value *t);
+  /// Calls kernel \p fn on rows [m, m + its mr) and the panels from \p p
+  /// on; null \p pf: the kernel's own weight stream, null \p cNext or
+  /// \p aheadRows: the tile itself.
+  void callDenseKernel(const DenseStage &ds, const DenseKBlock &kb,
+                       llvm::Function *fn, llvm::Value *p, llvm::Value *m,
+                       llvm::Value *pf, llvm::Value *pfStride,
+                       llvm::Value *cNext = nullptr,
+                       llvm::Value *aheadRows = nullptr);
+  /// A switch on \p v with cases [first, count), each running \p body;
+  /// other values do nothing.
+  void emitSwitch(llvm::Value *v, unsigned first, unsigned count,
+                  const std::function<void(unsigned)> &body);
   /// A layer with few outputs (plan.dotRows > 0) as dot products, k
-  /// across the lanes (NarrowDenseEmitter.cpp).
-  Stage emitNarrowDenseStage(const ir::Op &op, const DensePlan &plan,
-                             unsigned opIndex, uint64_t lda, uint64_t ldc);
+  /// across the lanes (NarrowDenseEmitter.cpp); `lda`/`ldc`: row strides
+  /// (floats) of the layer's input and output.
+  llvm::Function *emitNarrowDenseStage(const ir::Op &op, const DensePlan &plan,
+                                       unsigned opIndex, uint64_t lda,
+                                       uint64_t ldc);
   /// One k block of that layer: [k0, k0 + plan.dotKc), whether it is the
   /// first (the output holds nothing yet) and the last (bias, activation).
   struct DotBlock {
@@ -302,24 +301,49 @@ private:
                    uint64_t lda, uint64_t ldc, llvm::Value *weights,
                    llvm::Value *bias, uint64_t prefetchRows,
                    const DotBlock *block);
+  /// The parts of a dot-product tile (NarrowDenseEmitter.cpp).
+  struct DotTile;
+  /// One vector of k of every row of the tile (\p mask: the valid lanes
+  /// of a last, partial one) into the accumulators.
+  std::vector<llvm::Value *> emitDotStep(const DotTile &t, llvm::Value *kk,
+                                         llvm::Value *mask,
+                                         std::vector<llvm::Value *> acc);
+  /// The accumulators added across lanes and stored, per row.
+  void emitDotOutputs(const DotTile &t, const std::vector<llvm::Value *> &accs);
+  /// Runs \p then in a block of its own where \p cond holds (inline if
+  /// \p cond is null) and returns \p values, merged with what \p then
+  /// made of them.
+  std::vector<llvm::Value *>
+  emitIf(llvm::Value *cond, std::vector<llvm::Value *> values,
+         const std::function<
+             std::vector<llvm::Value *>(std::vector<llvm::Value *>)> &then);
   /// Lane s of the result is the sum of the lanes of vecs[s] (at most
   /// vectorWidth of them; null ones are absent, their lanes undefined).
   llvm::Value *sumEachAcrossLanes(std::vector<llvm::Value *> vecs);
   // Row-wise ops on [rows, F] buffers.
-  Stage emitRowStage(const ir::Op &op, unsigned opIndex, bool inPlaceNorm,
-                     uint64_t inStride, uint64_t outStride);
+  /// A row-wise op, or (StageKind::RowNorm) the softmax that ends a Dense
+  /// op, in place.
+  llvm::Function *emitRowStage(const ir::Op &op, unsigned opIndex,
+                               const StagePlan &st);
   void emitRowOp(const ir::Op &op, unsigned opIndex, llvm::Value *inRow,
                  llvm::Value *outRow, bool inPlaceNorm);
+  /// An affine or layer_norm row: x * scale + shift, with layer_norm's x
+  /// normalised first; in double, as the reference computes it.
+  void emitRowAffine(const ir::Op &op, unsigned opIndex, llvm::Value *inRow,
+                     llvm::Value *outRow, uint64_t features);
+  /// layer_norm's statistics of a row: its mean and 1 / sqrt(var + eps),
+  /// each splat across a vector of doubles.
+  std::pair<llvm::Value *, llvm::Value *>
+  emitRowMoments(llvm::Value *inRow, uint64_t features, double eps);
   void emitRowSoftmax(llvm::Value *inRow, llvm::Value *outRow,
                       uint64_t features, bool logForm);
   // Tiny networks: the whole chain, SIMD across rows.
-  Stage emitTinyStage();
+  llvm::Function *emitTinyStage(const StagePlan &st);
   std::vector<llvm::Value *> emitTinyChain(std::vector<llvm::Value *> feats);
   /// External weights: the blob arrays of op i's parameters on the tiny
   /// path (null members: none, or embedded weights).
   struct TinyParams {
-    llvm::GlobalVariable *weight = nullptr, *bias = nullptr, *mean = nullptr,
-                         *sd = nullptr;
+    llvm::GlobalVariable *weight = nullptr, *bias = nullptr;
   };
   std::vector<TinyParams> tinyParams;
   /// Fills tinyParams (placing the arrays in the blob).
@@ -331,16 +355,47 @@ private:
                          llvm::GlobalVariable *array, uint64_t index);
   std::vector<llvm::Value *> tinySoftmax(std::vector<llvm::Value *> feats,
                                          bool logForm);
+  /// Dense op \p op of the tiny chain on \p feats (one value per feature),
+  /// its softmax included.
+  std::vector<llvm::Value *> tinyDense(const ir::Op &op, const TinyParams &tp,
+                                       const std::vector<llvm::Value *> &feats);
+  /// An affine or layer_norm op of the tiny chain, in double.
+  std::vector<llvm::Value *> tinyAffine(const ir::Op &op, const TinyParams &tp,
+                                        std::vector<llvm::Value *> feats);
 
-  void emitScratchBytes(const ModelPlan &plan);
-  void emitRun(const ModelPlan &plan, const std::vector<Stage> &stages);
+  /// The bytes of one scratch buffer for \p rows rows (a multiple of
+  /// kScratchAlign).
+  llvm::Value *scratchBufferBytes(const MemoryPlan &plan, llvm::Value *rows);
+  void emitScratchBytes(const MemoryPlan &plan);
+  /// What PREFIX_run_parallel's calls of the stages share: its arguments,
+  /// the run's buffers (in Buffer order), the stage context, and whether
+  /// no parallel-for was given.
+  struct RunState {
+    llvm::Value *in, *out, *rows, *parallelFor, *pool;
+    std::array<llvm::Value *, 4> bufs;
+    llvm::Value *ctx, *serial;
+  };
+  llvm::Function *emitRunParallel(const MemoryPlan &plan,
+                                  const std::vector<StagePlan> &stages,
+                                  const std::vector<llvm::Function *> &fns);
+  /// Stage \p st's context, and a serial call of its task function \p fn
+  /// or one through the parallel-for.
+  void emitStageCall(const StagePlan &st, llvm::Function *fn,
+                     const RunState &run);
+  /// External weights: PREFIX_check_weights.
+  void emitCheckWeights();
+  /// PREFIX_run_parallel calling the task functions \p fns of \p stages
+  /// in turn, PREFIX_run, and with external weights PREFIX_check_weights.
+  void emitRun(const MemoryPlan &plan, const std::vector<StagePlan> &stages,
+               const std::vector<llvm::Function *> &fns);
   /// External weights: calls \p check(bad, kRunBadWeights) for each test of
   /// \p weights (and of \p bytes, its size, if given); \p check branches
   /// away when `bad` is true.
   void emitWeightsChecks(llvm::Value *weights, llvm::Value *bytes,
                          const std::function<void(llvm::Value *, int)> &check);
-  /// Profiling builds: `if (hook) hook(user, mark)` through the globals
-  /// PREFIX_profile_hook and PREFIX_profile_user.
+  /// Profiling builds: the globals PREFIX_profile_hook and
+  /// PREFIX_profile_user, and `if (hook) hook(user, mark)` through them.
+  void emitProfileGlobals();
   void emitProfileMark(uint32_t mark);
 
   const ir::Model &model;
@@ -348,7 +403,7 @@ private:
   const KernelConfig &cfg;
   llvm::LLVMContext &ctx;
   llvm::Module &mod;
-  llvm::IRBuilder<> b;
+  llvm::IRBuilder<> builder;
   MathEmitter math;
   llvm::Type *f32, *f64, *i64, *i32, *ptrTy, *voidTy;
   llvm::FixedVectorType *vecTy;

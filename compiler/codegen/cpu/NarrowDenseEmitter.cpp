@@ -90,8 +90,9 @@ Value *ModelEmitter::sumEachAcrossLanes(std::vector<Value *> vecs) {
         x = y;
       if (!y)
         y = x;
-      next.push_back(b.CreateFAdd(b.CreateShuffleVector(x, y, l.lo),
-                                  b.CreateShuffleVector(x, y, l.hi)));
+      next.push_back(
+          builder.CreateFAdd(builder.CreateShuffleVector(x, y, l.lo),
+                             builder.CreateShuffleVector(x, y, l.hi)));
     }
     vecs = std::move(next);
     slot = std::move(nextSlot);
@@ -102,153 +103,174 @@ Value *ModelEmitter::sumEachAcrossLanes(std::vector<Value *> vecs) {
   return vecs[0];
 }
 
-void ModelEmitter::emitDotTile(const ir::Op &op, const DensePlan &pl,
-                               unsigned rows, Value *m, Value *in, Value *out,
-                               uint64_t lda, uint64_t ldc, Value *weights,
-                               Value *bias, uint64_t prefetchRows,
-                               const DotBlock *block) {
-  unsigned vw = cfg.vectorWidth;
-  uint64_t k = pl.k, n = pl.n, kp = pl.kPadded;
-  std::vector<Value *> aRow, cRow;
-  for (unsigned i = 0; i < rows; ++i) {
-    Value *row = b.CreateAdd(m, c64(i));
-    aRow.push_back(gepF(in, b.CreateMul(row, c64(lda))));
-    cRow.push_back(gepF(out, b.CreateMul(row, c64(ldc))));
+std::vector<Value *> ModelEmitter::emitIf(
+    Value *cond, std::vector<Value *> values,
+    const std::function<std::vector<Value *>(std::vector<Value *>)> &then) {
+  if (!cond)
+    return then(std::move(values));
+  Function *fn = builder.GetInsertBlock()->getParent();
+  BasicBlock *before = builder.GetInsertBlock();
+  BasicBlock *thenBB = BasicBlock::Create(ctx, "dot.then", fn);
+  BasicBlock *joinBB = BasicBlock::Create(ctx, "dot.join", fn);
+  builder.CreateCondBr(cond, thenBB, joinBB);
+  builder.SetInsertPoint(thenBB);
+  std::vector<Value *> changed = then(values);
+  BasicBlock *thenEnd = builder.GetInsertBlock();
+  builder.CreateBr(joinBB);
+  builder.SetInsertPoint(joinBB);
+  for (size_t i = 0; i < values.size(); ++i) {
+    PHINode *phi = builder.CreatePHI(values[i]->getType(), 2);
+    phi->addIncoming(values[i], before);
+    phi->addIncoming(changed[i], thenEnd);
+    values[i] = phi;
   }
-  Align wAlign(vw * 4);
-  Value *zero = Constant::getNullValue(vecTy);
+  return values;
+}
+
+/// The rows of a dot-product tile and what its steps read.
+struct ModelEmitter::DotTile {
+  const ir::Op &op;
+  const DensePlan &pl;
+  unsigned rows;
+  std::vector<Value *> aRow, cRow;
+  uint64_t lda;
+  Value *weights, *bias;
+  uint64_t prefetchRows;
+  const DotBlock *block;
+};
+
+std::vector<Value *> ModelEmitter::emitDotStep(const DotTile &t, Value *kk,
+                                               Value *mask,
+                                               std::vector<Value *> acc) {
   // Accumulator i * n + j: row i, output j.
-  auto step = [&](Value *kk, Value *mask, std::vector<Value *> acc) {
-    std::vector<Value *> av;
-    for (unsigned i = 0; i < rows; ++i)
-      av.push_back(loadRowVec(aRow[i], kk, mask, zero));
-    if (prefetchRows && !mask)
-      for (unsigned i = 0; i < rows; ++i)
-        // Not inbounds: near the end of the batch the rows ahead are past
-        // the buffer, which a prefetch may touch but an inbounds GEP not.
-        b.CreateIntrinsic(
-            Intrinsic::prefetch, {ptrTy},
-            {b.CreateGEP(f32, aRow[i],
-                         b.CreateAdd(kk, c64(prefetchRows * lda))),
-             b.getInt32(0), b.getInt32(3), b.getInt32(1)});
-    for (uint64_t j = 0; j < n; ++j) {
-      // Padded with zeros past k, where the rows' masked loads read zeros.
-      Value *wv = b.CreateAlignedLoad(
-          vecTy, gepF(weights, b.CreateAdd(c64(j * kp), kk)), wAlign);
-      for (unsigned i = 0; i < rows; ++i)
-        acc[i * n + j] = math.mulAdd(av[i], wv, acc[i * n + j]);
-    }
-    return acc;
-  };
-  // `then` in a block of its own when `cond` holds (always without k
-  // blocks); returns the values it changed, merged.
-  auto when =
-      [&](Value *cond, std::vector<Value *> values,
-          const std::function<std::vector<Value *>(std::vector<Value *>)>
-              &then) {
-        if (!block)
-          return then(std::move(values));
-        Function *fn = b.GetInsertBlock()->getParent();
-        BasicBlock *before = b.GetInsertBlock();
-        BasicBlock *thenBB = BasicBlock::Create(ctx, "dot.then", fn);
-        BasicBlock *joinBB = BasicBlock::Create(ctx, "dot.join", fn);
-        b.CreateCondBr(cond, thenBB, joinBB);
-        b.SetInsertPoint(thenBB);
-        std::vector<Value *> changed = then(values);
-        BasicBlock *thenEnd = b.GetInsertBlock();
-        b.CreateBr(joinBB);
-        b.SetInsertPoint(joinBB);
-        for (size_t i = 0; i < values.size(); ++i) {
-          PHINode *phi = b.CreatePHI(values[i]->getType(), 2);
-          phi->addIncoming(values[i], before);
-          phi->addIncoming(changed[i], thenEnd);
-          values[i] = phi;
-        }
-        return values;
-      };
-  std::vector<Value *> accs(rows * n, zero);
-  uint64_t kFull = k / vw * vw;
-  // This block's whole vectors of k, then (in the last block) the rest.
-  Value *kBegin = block ? block->k0 : c64(0);
-  Value *kEnd = block ? b.CreateBinaryIntrinsic(
-                            Intrinsic::umin,
-                            b.CreateAdd(block->k0, c64(pl.dotKc)), c64(kFull))
-                      : c64(kFull);
-  if (kFull > 0)
-    accs = emitLoop(kBegin, kEnd, c64(vw), accs,
-                    [&](Value *kk, const std::vector<Value *> &carried) {
-                      return step(kk, nullptr, carried);
-                    });
-  if (k % vw)
-    accs = when(block ? block->last : nullptr, accs,
-                [&](std::vector<Value *> acc) {
-                  return step(c64(kFull), maskFor(vw, k % vw), acc);
-                });
-  for (unsigned i = 0; i < rows; ++i)
+  uint64_t n = t.pl.n;
+  Value *zero = Constant::getNullValue(vecTy);
+  std::vector<Value *> av;
+  for (unsigned i = 0; i < t.rows; ++i)
+    av.push_back(loadRowVec(t.aRow[i], kk, mask, zero));
+  if (t.prefetchRows && !mask)
+    for (unsigned i = 0; i < t.rows; ++i)
+      // Not inbounds: near the end of the batch the rows ahead are past
+      // the buffer, which a prefetch may touch but an inbounds GEP not.
+      emitPrefetch(
+          builder.CreateGEP(f32, t.aRow[i],
+                            builder.CreateAdd(kk, c64(t.prefetchRows * t.lda))),
+          false, kPrefetchToL1);
+  for (uint64_t j = 0; j < n; ++j) {
+    // Padded with zeros past k, where the rows' masked loads read zeros.
+    Value *wv = builder.CreateAlignedLoad(
+        vecTy,
+        gepF(t.weights, builder.CreateAdd(c64(t.pl.weights.index(j, 0)), kk)),
+        Align(cfg.vectorWidth * 4));
+    for (unsigned i = 0; i < t.rows; ++i)
+      acc[i * n + j] = math.mulAdd(av[i], wv, acc[i * n + j]);
+  }
+  return acc;
+}
+
+void ModelEmitter::emitDotOutputs(const DotTile &t,
+                                  const std::vector<Value *> &accs) {
+  // Per row, each vector of outputs: its sums across lanes, plus (with k
+  // blocks) what the earlier blocks stored, and on the last block the bias
+  // and the activation.
+  unsigned vw = cfg.vectorWidth;
+  uint64_t n = t.pl.n;
+  const DotBlock *block = t.block;
+  Value *zero = Constant::getNullValue(vecTy);
+  for (unsigned i = 0; i < t.rows; ++i)
     for (uint64_t g = 0; g * vw < n; ++g) {
       uint64_t count = std::min<uint64_t>(vw, n - g * vw);
       Value *mask = count == vw ? nullptr : maskFor(vw, count);
       std::vector<Value *> group(accs.begin() + i * n + g * vw,
                                  accs.begin() + i * n + g * vw + count);
       Value *x = sumEachAcrossLanes(group);
-      // With k blocks the output holds the earlier blocks' sums (a read of
-      // the first block's output is discarded).
+      // A read of the first block's output is discarded.
       if (block)
-        x = b.CreateFAdd(
-            x, b.CreateSelect(block->first, zero,
-                              loadRowVec(cRow[i], c64(g * vw), mask, zero)));
-      x = when(block ? block->last : nullptr, {x}, [&](std::vector<Value *> v) {
-        Value *y = v[0];
-        if (bias)
-          y = b.CreateFAdd(
-              y, b.CreateAlignedLoad(vecTy, gepF(bias, c64(g * vw)), wAlign));
-        return std::vector<Value *>{math.activation(op.act, y)};
-      })[0];
-      storeRowVec(x, cRow[i], c64(g * vw), mask);
+        x = builder.CreateFAdd(
+            x, builder.CreateSelect(
+                   block->first, zero,
+                   loadRowVec(t.cRow[i], c64(g * vw), mask, zero)));
+      x = emitIf(
+          block ? block->last : nullptr, {x}, [&](std::vector<Value *> v) {
+            Value *y = v[0];
+            if (t.bias)
+              y = builder.CreateFAdd(
+                  y, builder.CreateAlignedLoad(vecTy, gepF(t.bias, c64(g * vw)),
+                                               Align(vw * 4)));
+            return std::vector<Value *>{math.activation(t.op.act, y)};
+          })[0];
+      storeRowVec(x, t.cRow[i], c64(g * vw), mask);
     }
 }
 
-ModelEmitter::Stage ModelEmitter::emitNarrowDenseStage(const ir::Op &op,
-                                                       const DensePlan &pl,
-                                                       unsigned opIndex,
-                                                       uint64_t lda,
-                                                       uint64_t ldc) {
+void ModelEmitter::emitDotTile(const ir::Op &op, const DensePlan &pl,
+                               unsigned rows, Value *m, Value *in, Value *out,
+                               uint64_t lda, uint64_t ldc, Value *weights,
+                               Value *bias, uint64_t prefetchRows,
+                               const DotBlock *block) {
   unsigned vw = cfg.vectorWidth;
-  uint64_t k = pl.k, n = pl.n, kp = pl.kPadded;
-  // W [n, k] as it is, each row padded with zeros to whole vectors.
-  const std::vector<float> &w = *paramData(op.weight);
-  GlobalVariable *wG =
-      parameterArray(n * kp, fmt::format("dense{}.weight", opIndex),
-                     fmt::format(" = {} rows x {}", n, kp), [&](float *packed) {
-                       for (uint64_t j = 0; j < n; ++j)
-                         std::copy(w.begin() + j * k, w.begin() + (j + 1) * k,
-                                   packed + j * kp);
-                     });
-  GlobalVariable *biasG = nullptr;
-  if (const std::vector<float> *bias = paramData(op.bias)) {
-    std::vector<float> padded((n + vw - 1) / vw * vw, 0.0f);
-    std::copy(bias->begin(), bias->end(), padded.begin());
-    biasG = constantArray(padded, fmt::format("dense{}.bias", opIndex));
+  uint64_t k = pl.k;
+  DotTile t{.op = op,
+            .pl = pl,
+            .rows = rows,
+            .aRow = {},
+            .cRow = {},
+            .lda = lda,
+            .weights = weights,
+            .bias = bias,
+            .prefetchRows = prefetchRows,
+            .block = block};
+  for (unsigned i = 0; i < rows; ++i) {
+    Value *row = builder.CreateAdd(m, c64(i));
+    t.aRow.push_back(gepF(in, builder.CreateMul(row, c64(lda))));
+    t.cRow.push_back(gepF(out, builder.CreateMul(row, c64(ldc))));
   }
+  std::vector<Value *> accs(rows * pl.n, Constant::getNullValue(vecTy));
+  uint64_t kFull = k / vw * vw;
+  // This block's whole vectors of k, then (in the last block) the rest.
+  Value *kBegin = block ? block->k0 : c64(0);
+  Value *kEnd =
+      block ? builder.CreateBinaryIntrinsic(
+                  Intrinsic::umin, builder.CreateAdd(block->k0, c64(pl.dotKc)),
+                  c64(kFull))
+            : c64(kFull);
+  if (kFull > 0)
+    accs = emitLoop(kBegin, kEnd, c64(vw), accs,
+                    [&](Value *kk, const std::vector<Value *> &carried) {
+                      return emitDotStep(t, kk, nullptr, carried);
+                    });
+  if (k % vw)
+    accs = emitIf(block ? block->last : nullptr, accs,
+                  [&](std::vector<Value *> acc) {
+                    return emitDotStep(t, c64(kFull), maskFor(vw, k % vw), acc);
+                  });
+  emitDotOutputs(t, accs);
+}
+
+Function *ModelEmitter::emitNarrowDenseStage(const ir::Op &op,
+                                             const DensePlan &pl,
+                                             unsigned opIndex, uint64_t lda,
+                                             uint64_t ldc) {
+  uint64_t kp = pl.weights.kPadded;
+  auto [wG, biasG] = denseParams(op, pl, opIndex);
   Task task = beginTask(fmt::format("{}.dense{}", prefix, opIndex));
   unsigned tileRows = pl.dotRows;
   // A tile reads its rows once, each from start to end, a few side by
   // side: too few streams for the hardware prefetchers to hide L3's
   // latency. So each k-step of a full tile also prefetches (into L1) the
-  // same columns of the rows about 16 KiB further on (mnist at batch 1024,
-  // Linear(512, 10) reading 2 MiB from L3: 108-120 us without, 47-49 us
-  // with 8 rows ahead; 2 rows ahead 66, 4 rows 51-53).
+  // same columns of the rows about 16 KiB further on.
   constexpr uint64_t kAheadBytes = 16 << 10;
   uint64_t prefetchRows = (kAheadBytes + lda * 4 - 1) / (lda * 4);
   prefetchRows = (prefetchRows + tileRows - 1) / tileRows * tileRows;
   Value *blockRows = rowBlockRows(task.rows, pl.dotBlockRows, tileRows);
   emitForEach(task.begin, task.end, c64(1), [&](Value *item) {
-    Value *m0 = b.CreateMul(item, blockRows);
-    Value *mEnd = b.CreateBinaryIntrinsic(
-        Intrinsic::umin, b.CreateAdd(m0, blockRows), task.rows);
-    Value *count = b.CreateSub(mEnd, m0);
-    Value *mTail = b.CreateAdd(
-        m0, b.CreateMul(b.CreateUDiv(count, c64(tileRows)), c64(tileRows)));
+    Value *m0 = builder.CreateMul(item, blockRows);
+    Value *mEnd = builder.CreateBinaryIntrinsic(
+        Intrinsic::umin, builder.CreateAdd(m0, blockRows), task.rows);
+    Value *count = builder.CreateSub(mEnd, m0);
+    Value *mTail = builder.CreateAdd(
+        m0, builder.CreateMul(builder.CreateUDiv(count, c64(tileRows)),
+                              c64(tileRows)));
     // One pass over the row block (per k block, when the weights are
     // cut into blocks that stay in L1 while every tile reads them).
     auto pass = [&](const DotBlock *block) {
@@ -269,14 +291,13 @@ ModelEmitter::Stage ModelEmitter::emitNarrowDenseStage(const ir::Op &op,
     emitForEach(c64(0), c64(kp), c64(pl.dotKc), [&](Value *k0) {
       DotBlock block;
       block.k0 = k0;
-      block.first = b.CreateICmpEQ(k0, c64(0));
-      block.last = b.CreateICmpUGE(b.CreateAdd(k0, c64(pl.dotKc)), c64(kp));
+      block.first = builder.CreateICmpEQ(k0, c64(0));
+      block.last =
+          builder.CreateICmpUGE(builder.CreateAdd(k0, c64(pl.dotKc)), c64(kp));
       pass(&block);
     });
   });
-  Stage st = endTask(task, pl.dotBlockRows);
-  st.rowAlign = tileRows;
-  return st;
+  return endTask(task);
 }
 
 } // namespace seqc::codegen::cpu

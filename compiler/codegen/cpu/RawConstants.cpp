@@ -2,15 +2,15 @@
 //
 // Part of seqc. Before machine code is emitted, the optimised module's
 // constant arrays (the packed weights, biases, batch-norm scales) are
-// re-initialised as byte strings of the same contents.
+// re-initialised as byte strings of the same contents (the constant arrays
+// of a parameter are the weights, biases and per-feature scales).
 //
 // Why: LLVM's AsmPrinter emits a `[N x float]` initializer one element at a
 // time (an APFloat, a DataLayout query and an MCStreamer call per float),
-// but an `[N x i8]` one with a single emitBytes. For the lecture's 1 x 16k
-// network (160 M weights) `seqc compile` took 20.5 s before and 8.2 s
-// after. The bytes are the same, so the object is too (checked byte for
-// byte on the suite's models). `seqc emit --format llvm|asm` keeps the readable
-// float arrays: this step runs only for objects and the JIT.
+// but an `[N x i8]` one with a single emitBytes, which more than halves the
+// time to write a large model's object (docs/cpu-backend.md). The bytes are
+// the same, so the object is too. `seqc emit --format llvm|asm` keeps the
+// readable float arrays: this step runs only for objects and the JIT.
 //
 //===----------------------------------------------------------------------===//
 

@@ -12,7 +12,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cmath>
 
 using namespace llvm;
 
@@ -22,21 +21,21 @@ std::vector<Value *> ModelEmitter::tinySoftmax(std::vector<Value *> feats,
                                                bool logForm) {
   Value *m = feats[0];
   for (size_t i = 1; i < feats.size(); ++i)
-    m = b.CreateSelect(b.CreateFCmpOLT(m, feats[i]), feats[i], m);
+    m = builder.CreateSelect(builder.CreateFCmpOLT(m, feats[i]), feats[i], m);
   Value *md = math.toDouble(m);
   std::vector<Value *> shifted, exps;
   Value *sum = nullptr;
   for (Value *x : feats) {
-    Value *s = b.CreateFSub(math.toDouble(x), md);
+    Value *s = builder.CreateFSub(math.toDouble(x), md);
     shifted.push_back(s);
     Value *e = math.expD(s);
     exps.push_back(e);
-    sum = sum ? b.CreateFAdd(sum, e) : e;
+    sum = sum ? builder.CreateFAdd(sum, e) : e;
   }
   Value *logSum = logForm ? math.logD(sum) : nullptr;
   for (size_t i = 0; i < feats.size(); ++i)
-    feats[i] = math.toFloat(logForm ? b.CreateFSub(shifted[i], logSum)
-                                    : b.CreateFDiv(exps[i], sum));
+    feats[i] = math.toFloat(logForm ? builder.CreateFSub(shifted[i], logSum)
+                                    : builder.CreateFDiv(exps[i], sum));
   return feats;
 }
 
@@ -46,11 +45,11 @@ Value *ModelEmitter::tinyParam(Type *ty, double value, GlobalVariable *array,
     return ConstantFP::get(ty, value);
   // External weights: the scalar from the blob, broadcast to every row.
   Type *elem = ty->getScalarType();
-  Value *v = b.CreateAlignedLoad(
-      elem, b.CreateConstInBoundsGEP1_64(elem, array, index),
+  Value *v = builder.CreateAlignedLoad(
+      elem, builder.CreateConstInBoundsGEP1_64(elem, array, index),
       Align(elem->getPrimitiveSizeInBits() / 8));
   if (auto *vt = dyn_cast<FixedVectorType>(ty))
-    v = b.CreateVectorSplat(vt->getNumElements(), v);
+    v = builder.CreateVectorSplat(vt->getNumElements(), v);
   return v;
 }
 
@@ -60,25 +59,19 @@ void ModelEmitter::placeTinyParams() {
     return;
   // The tiny chain's values as the blob holds them: Dense weights and
   // biases as float32, the per-feature constants of the row-wise ops as the
-  // doubles the chain computes with (BatchNorm's sqrt(var + eps) included).
+  // doubles the chain computes with.
   for (size_t i = 0; i < model.ops.size(); ++i) {
     const ir::Op &op = model.ops[i];
     TinyParams &tp = tinyParams[i];
-    auto asDouble = [&](
-                        ir::ParamId id, const std::string &what,
-                        const std::function<double(double)> &fn = [](double x) {
-                          return x;
-                        }) -> GlobalVariable * {
+    auto asDouble = [&](ir::ParamId id,
+                        const std::string &what) -> GlobalVariable * {
       const std::vector<float> *data = paramData(id);
       if (!data)
         return nullptr;
-      std::vector<double> d(data->size());
-      for (size_t c = 0; c < d.size(); ++c)
-        d[c] = fn(static_cast<double>((*data)[c]));
+      std::vector<double> d(data->begin(), data->end());
       return constantArrayD(d, fmt::format("op{}.{}", i, what));
     };
     switch (op.kind) {
-    case ir::OpKind::Linear:
     case ir::OpKind::Dense:
       tp.weight =
           constantArray(*paramData(op.weight), fmt::format("op{}.weight", i));
@@ -86,15 +79,9 @@ void ModelEmitter::placeTinyParams() {
         tp.bias = constantArray(*bias, fmt::format("op{}.bias", i));
       break;
     case ir::OpKind::Affine:
-    case ir::OpKind::BatchNorm:
     case ir::OpKind::LayerNorm:
       tp.weight = asDouble(op.weight, "scale");
       tp.bias = asDouble(op.bias, "shift");
-      if (op.kind == ir::OpKind::BatchNorm) {
-        tp.mean = asDouble(op.runningMean, "mean");
-        tp.sd = asDouble(op.runningVar, "sd",
-                         [&](double v) { return std::sqrt(v + op.eps); });
-      }
       break;
     default:
       break;
@@ -102,57 +89,100 @@ void ModelEmitter::placeTinyParams() {
   }
 }
 
+std::vector<Value *>
+ModelEmitter::tinyDense(const ir::Op &op, const TinyParams &tp,
+                        const std::vector<Value *> &feats) {
+  Type *ty = feats.empty() ? nullptr : feats[0]->getType();
+  const std::vector<float> &w = *paramData(op.weight);
+  const std::vector<float> *bias = paramData(op.bias);
+  std::vector<Value *> out;
+  // Each output is the sum of `chains` interleaved multiply-add chains
+  // (the first starts from the bias), added pairwise: at batch 1 the
+  // chain's latency is the run time, and this costs no more operations
+  // than one chain plus a bias add as long as chains <= 2 (at most 3 more
+  // for the widest tiny layer).
+  int64_t inF = op.inFeatures;
+  int64_t chains = std::min<int64_t>(
+      std::max<int64_t>(inF, 1),
+      std::min<int64_t>(4, std::max<int64_t>(2, (inF + 3) / 4)));
+  for (int64_t j = 0; j < op.outFeatures; ++j) {
+    std::vector<Value *> part(chains, nullptr);
+    if (bias)
+      part[0] = tinyParam(ty, (*bias)[j], tp.bias, j);
+    for (int64_t i = 0; i < inF; ++i) {
+      Value *wv = tinyParam(ty, w[j * inF + i], tp.weight, j * inF + i);
+      Value *&acc = part[i % chains];
+      acc = acc ? math.mulAdd(feats[i], wv, acc)
+                : builder.CreateFMul(feats[i], wv);
+    }
+    while (part.size() > 1) {
+      std::vector<Value *> next;
+      for (size_t q = 0; q + 1 < part.size(); q += 2)
+        next.push_back(part[q] && part[q + 1]
+                           ? builder.CreateFAdd(part[q], part[q + 1])
+                           : (part[q] ? part[q] : part[q + 1]));
+      if (part.size() % 2)
+        next.push_back(part.back());
+      part = std::move(next);
+    }
+    Value *acc = part[0] ? part[0] : ConstantFP::get(ty, 0.0);
+    out.push_back(math.activation(op.act, acc));
+  }
+  if (op.rowNorm != ir::RowNorm::None)
+    out = tinySoftmax(std::move(out), op.rowNorm == ir::RowNorm::LogSoftmax);
+  return out;
+}
+
+std::vector<Value *> ModelEmitter::tinyAffine(const ir::Op &op,
+                                              const TinyParams &tp,
+                                              std::vector<Value *> feats) {
+  const std::vector<float> *w = paramData(op.weight);
+  const std::vector<float> *bias = paramData(op.bias);
+  std::vector<Value *> xd;
+  for (Value *x : feats)
+    xd.push_back(math.toDouble(x));
+  Type *dty = xd[0]->getType();
+  Value *mean = nullptr, *inv = nullptr;
+  if (op.kind == ir::OpKind::LayerNorm) {
+    double count = static_cast<double>(feats.size());
+    for (Value *x : xd)
+      mean = mean ? builder.CreateFAdd(mean, x) : x;
+    mean = builder.CreateFDiv(mean, ConstantFP::get(dty, count));
+    Value *var = nullptr;
+    for (Value *x : xd) {
+      Value *d = builder.CreateFSub(x, mean);
+      var = var ? math.mulAdd(d, d, var) : builder.CreateFMul(d, d);
+    }
+    var = builder.CreateFDiv(var, ConstantFP::get(dty, count));
+    inv = builder.CreateFDiv(
+        ConstantFP::get(dty, 1.0),
+        builder.CreateUnaryIntrinsic(
+            Intrinsic::sqrt,
+            builder.CreateFAdd(var, ConstantFP::get(dty, op.eps))));
+  }
+  for (size_t c = 0; c < feats.size(); ++c) {
+    Value *y = xd[c];
+    if (op.kind == ir::OpKind::LayerNorm)
+      y = builder.CreateFMul(builder.CreateFSub(y, mean), inv);
+    if (w)
+      y = builder.CreateFMul(
+          y, tinyParam(dty, static_cast<double>((*w)[c]), tp.weight, c));
+    if (bias)
+      y = builder.CreateFAdd(
+          y, tinyParam(dty, static_cast<double>((*bias)[c]), tp.bias, c));
+    feats[c] = math.toFloat(y);
+  }
+  return feats;
+}
+
 std::vector<Value *> ModelEmitter::emitTinyChain(std::vector<Value *> feats) {
   for (size_t opIndex = 0; opIndex < model.ops.size(); ++opIndex) {
     const ir::Op &op = model.ops[opIndex];
     const TinyParams &tp = tinyParams[opIndex];
-    Type *ty = feats.empty() ? nullptr : feats[0]->getType();
     switch (op.kind) {
-    case ir::OpKind::Linear:
-    case ir::OpKind::Dense: {
-      const std::vector<float> &w = *paramData(op.weight);
-      const std::vector<float> *bias = paramData(op.bias);
-      std::vector<Value *> out;
-      // Each output is the sum of `chains` interleaved multiply-add chains
-      // (the first starts from the bias), added pairwise: at batch 1 the
-      // chain's latency is the run time, and this costs no more operations
-      // than one chain plus a bias add as long as chains <= 2 (at most
-      // 3 more for the widest tiny layer).
-      int64_t inF = op.inFeatures;
-      int64_t chains = std::min<int64_t>(
-          std::max<int64_t>(inF, 1),
-          std::min<int64_t>(4, std::max<int64_t>(2, (inF + 3) / 4)));
-      for (int64_t j = 0; j < op.outFeatures; ++j) {
-        std::vector<Value *> part(chains, nullptr);
-        if (bias)
-          part[0] = tinyParam(ty, (*bias)[j], tp.bias, j);
-        for (int64_t i = 0; i < inF; ++i) {
-          Value *wv = tinyParam(ty, w[j * inF + i], tp.weight, j * inF + i);
-          Value *&acc = part[i % chains];
-          acc =
-              acc ? math.mulAdd(feats[i], wv, acc) : b.CreateFMul(feats[i], wv);
-        }
-        while (part.size() > 1) {
-          std::vector<Value *> next;
-          for (size_t q = 0; q + 1 < part.size(); q += 2)
-            next.push_back(part[q] && part[q + 1]
-                               ? b.CreateFAdd(part[q], part[q + 1])
-                               : (part[q] ? part[q] : part[q + 1]));
-          if (part.size() % 2)
-            next.push_back(part.back());
-          part = std::move(next);
-        }
-        Value *acc = part[0] ? part[0] : ConstantFP::get(ty, 0.0);
-        if (op.kind == ir::OpKind::Dense)
-          acc = math.activation(op.act, acc);
-        out.push_back(acc);
-      }
-      feats = std::move(out);
-      if (op.kind == ir::OpKind::Dense && op.rowNorm != ir::RowNorm::None)
-        feats = tinySoftmax(std::move(feats),
-                            op.rowNorm == ir::RowNorm::LogSoftmax);
+    case ir::OpKind::Dense:
+      feats = tinyDense(op, tp, feats);
       break;
-    }
     case ir::OpKind::Act:
       for (Value *&x : feats)
         x = math.activation(op.act, x);
@@ -161,72 +191,28 @@ std::vector<Value *> ModelEmitter::emitTinyChain(std::vector<Value *> feats) {
     case ir::OpKind::LogSoftmax:
       feats = tinySoftmax(std::move(feats), op.kind == ir::OpKind::LogSoftmax);
       break;
-    case ir::OpKind::Identity:
-      break;
     case ir::OpKind::Affine:
-    case ir::OpKind::BatchNorm:
-    case ir::OpKind::LayerNorm: {
-      const std::vector<float> *w = paramData(op.weight);
-      const std::vector<float> *bias = paramData(op.bias);
-      std::vector<Value *> xd;
-      for (Value *x : feats)
-        xd.push_back(math.toDouble(x));
-      Type *dty = xd[0]->getType();
-      Value *mean = nullptr, *inv = nullptr;
-      if (op.kind == ir::OpKind::LayerNorm) {
-        double count = static_cast<double>(feats.size());
-        for (Value *x : xd)
-          mean = mean ? b.CreateFAdd(mean, x) : x;
-        mean = b.CreateFDiv(mean, ConstantFP::get(dty, count));
-        Value *var = nullptr;
-        for (Value *x : xd) {
-          Value *d = b.CreateFSub(x, mean);
-          var = var ? math.mulAdd(d, d, var) : b.CreateFMul(d, d);
-        }
-        var = b.CreateFDiv(var, ConstantFP::get(dty, count));
-        inv =
-            b.CreateFDiv(ConstantFP::get(dty, 1.0),
-                         b.CreateUnaryIntrinsic(
-                             Intrinsic::sqrt,
-                             b.CreateFAdd(var, ConstantFP::get(dty, op.eps))));
-      }
-      for (size_t c = 0; c < feats.size(); ++c) {
-        Value *y = xd[c];
-        if (op.kind == ir::OpKind::LayerNorm)
-          y = b.CreateFMul(b.CreateFSub(y, mean), inv);
-        if (op.kind == ir::OpKind::BatchNorm) {
-          double mu = (*paramData(op.runningMean))[c];
-          double sd = std::sqrt(
-              static_cast<double>((*paramData(op.runningVar))[c]) + op.eps);
-          y = b.CreateFDiv(b.CreateFSub(y, tinyParam(dty, mu, tp.mean, c)),
-                           tinyParam(dty, sd, tp.sd, c));
-        }
-        if (w)
-          y = b.CreateFMul(
-              y, tinyParam(dty, static_cast<double>((*w)[c]), tp.weight, c));
-        if (bias)
-          y = b.CreateFAdd(
-              y, tinyParam(dty, static_cast<double>((*bias)[c]), tp.bias, c));
-        feats[c] = math.toFloat(y);
-      }
+    case ir::OpKind::LayerNorm:
+      feats = tinyAffine(op, tp, std::move(feats));
       break;
-    }
+    default:
+      // Linear, BatchNorm and Identity are gone after fuse (checkModel).
+      break;
     }
   }
   return feats;
 }
 
-ModelEmitter::Stage ModelEmitter::emitTinyStage() {
+Function *ModelEmitter::emitTinyStage(const StagePlan &st) {
   uint64_t inF = model.inputType().features();
   uint64_t outF = model.outputType().features();
-  const uint64_t rowsPerItem = 1024;
   placeTinyParams();
   Task task = beginTask(prefix + ".tiny");
   // Inlined into PREFIX_run's serial path, so batch 1 pays no call and no
   // round trip of the buffer pointers through the task context.
   task.fn->addFnAttr(Attribute::AlwaysInline);
   Value *in = task.in, *out = task.out;
-  auto [r0, r1] = itemRows(task, rowsPerItem);
+  auto [r0, r1] = itemRows(task, st.rowsPerItem);
   unsigned lanes = cfg.vectorWidth;
   auto block = [&](Value *r, unsigned l) {
     Type *ty = FixedVectorType::get(f32, l);
@@ -234,10 +220,11 @@ ModelEmitter::Stage ModelEmitter::emitTinyStage() {
     for (uint64_t i = 0; i < inF; ++i) {
       Value *v = PoisonValue::get(ty);
       for (unsigned lane = 0; lane < l; ++lane) {
-        Value *idx = b.CreateAdd(
-            b.CreateMul(b.CreateAdd(r, c64(lane)), c64(inF)), c64(i));
-        v = b.CreateInsertElement(
-            v, b.CreateAlignedLoad(f32, gepF(in, idx), Align(4)),
+        Value *idx = builder.CreateAdd(
+            builder.CreateMul(builder.CreateAdd(r, c64(lane)), c64(inF)),
+            c64(i));
+        v = builder.CreateInsertElement(
+            v, builder.CreateAlignedLoad(f32, gepF(in, idx), Align(4)),
             static_cast<uint64_t>(lane));
       }
       feats.push_back(v);
@@ -245,20 +232,21 @@ ModelEmitter::Stage ModelEmitter::emitTinyStage() {
     feats = emitTinyChain(std::move(feats));
     for (uint64_t j = 0; j < outF; ++j)
       for (unsigned lane = 0; lane < l; ++lane) {
-        Value *idx = b.CreateAdd(
-            b.CreateMul(b.CreateAdd(r, c64(lane)), c64(outF)), c64(j));
-        b.CreateAlignedStore(
-            b.CreateExtractElement(feats[j], static_cast<uint64_t>(lane)),
+        Value *idx = builder.CreateAdd(
+            builder.CreateMul(builder.CreateAdd(r, c64(lane)), c64(outF)),
+            c64(j));
+        builder.CreateAlignedStore(
+            builder.CreateExtractElement(feats[j], static_cast<uint64_t>(lane)),
             gepF(out, idx), Align(4));
       }
   };
   // Full blocks of `lanes` rows, then single rows.
-  Value *count = b.CreateSub(r1, r0);
-  Value *fullEnd =
-      b.CreateAdd(r0, b.CreateMul(b.CreateUDiv(count, c64(lanes)), c64(lanes)));
+  Value *count = builder.CreateSub(r1, r0);
+  Value *fullEnd = builder.CreateAdd(
+      r0, builder.CreateMul(builder.CreateUDiv(count, c64(lanes)), c64(lanes)));
   emitForEach(r0, fullEnd, c64(lanes), [&](Value *r) { block(r, lanes); });
   emitForEach(fullEnd, r1, c64(1), [&](Value *r) { block(r, 1); });
-  return endTask(task, rowsPerItem);
+  return endTask(task);
 }
 
 } // namespace seqc::codegen::cpu

@@ -1,12 +1,14 @@
 //===- Precision.h - CUDA precisions and half conversions -------*- C++ -*-===//
 //
 // Part of seqc. The arithmetic precisions the CUDA backend emits (fp32, or
-// bf16/f16 tensor-core inputs with fp32 accumulation) and the host-side
-// conversions of weights to bf16 and f16.
+// bf16/f16 tensor-core inputs with fp32 accumulation); the host-side
+// conversions of weights to bf16 and f16 are the common module's.
 //
 //===----------------------------------------------------------------------===//
 #ifndef SEQC_CODEGEN_CUDA_PRECISION_H
 #define SEQC_CODEGEN_CUDA_PRECISION_H
+
+#include "compiler/codegen/common/WeightPacking.h"
 
 #include <cstdint>
 #include <optional>
@@ -20,11 +22,12 @@ enum class Precision { F32, BF16, F16 };
 std::optional<Precision> parsePrecision(const std::string &text);
 const char *precisionName(Precision precision);
 
-/// float -> bf16 / f16 bit patterns, round to nearest even, NaN kept.
-uint16_t floatToBf16(float value);
-uint16_t floatToF16(float value);
-float bf16ToFloat(uint16_t bits);
-float f16ToFloat(uint16_t bits);
+/// float -> bf16 / f16 bit patterns, round to nearest even, NaN kept
+/// (compiler/codegen/common/WeightPacking.h).
+using codegen::bf16ToFloat;
+using codegen::f16ToFloat;
+using codegen::floatToBf16;
+using codegen::floatToF16;
 
 } // namespace seqc::cuda
 
