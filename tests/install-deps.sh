@@ -3,10 +3,11 @@
 # run again: packages already present are left alone.
 set -euo pipefail
 # clang + libclang-rt: the libFuzzer targets; the aarch64 cross gcc and
-# qemu-user: the cross-compiled CPU object is linked and run under emulation.
+# qemu-user: the cross-compiled CPU object is linked and run under emulation;
+# libonnx-dev + libprotobuf-dev: reading .onnx models.
 packages=(cmake ninja-build g++ ccache python3 llvm-19-dev libfmt-dev doctest-dev
           clang libclang-rt-14-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross
-          qemu-user)
+          qemu-user libonnx-dev libprotobuf-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -6,6 +6,7 @@
 #include "compiler/support/FileIO.h"
 #include "compiler/support/Limits.h"
 #include "frontend/Lowering.h"
+#include "frontend/OnnxImport.h"
 #include "frontend/Parser.h"
 #include "frontend/Sema.h"
 #include "frontend/WeightBinding.h"
@@ -40,6 +41,37 @@ bool checkPassNames(const DriverOptions &opts, DiagnosticEngine &diag) {
   return true;
 }
 
+/// Runs the shape-check pass through a pass manager, which verifies the
+/// result and prints it as --print-after asks.
+bool runShapeCheck(ir::Model &model, const DriverOptions &opts,
+                   DiagnosticEngine &diag) {
+  passes::PassManager pm;
+  configurePrinting(pm, opts);
+  pm.addPass(passes::createShapeCheckPass());
+  return pm.run(model, diag);
+}
+
+/// An ONNX model: one model per file, its initializers are its weights.
+std::unique_ptr<ir::Model> loadOnnxModel(const DriverOptions &opts,
+                                         DiagnosticEngine &diag) {
+  const std::string &path = opts.positional.front();
+  for (auto [given, option] :
+       {std::pair{opts.weights.has_value(), "--weights"},
+        std::pair{!opts.weightsPrefix.empty(), "--weights-prefix"},
+        std::pair{opts.initSeed.has_value(), "--init-seed"},
+        std::pair{!opts.modelName.empty(), "--model"}})
+    if (given) {
+      diag.error(fmt::format("{} does not apply to an ONNX model: '{}' holds "
+                             "one model, and its initializers are its weights",
+                             option, path));
+      return nullptr;
+    }
+  std::unique_ptr<ir::Model> model = frontend::importOnnxModel(path, diag);
+  if (!model || !runShapeCheck(*model, opts, diag))
+    return nullptr;
+  return model;
+}
+
 } // namespace
 
 std::unique_ptr<ir::Model> loadCheckedModel(const DriverOptions &opts,
@@ -48,6 +80,10 @@ std::unique_ptr<ir::Model> loadCheckedModel(const DriverOptions &opts,
   if (!checkPassNames(opts, diag))
     return nullptr;
   const std::string &path = opts.positional.front();
+  // The one place that tells model formats apart: `.onnx` files are
+  // imported, anything else is parsed as a `.nn` file.
+  if (frontend::isOnnxModelPath(path))
+    return loadOnnxModel(opts, diag);
   std::string error;
   std::optional<std::string> text =
       readFile(path, limits::kMaxSourceBytes, error);
@@ -108,10 +144,7 @@ std::unique_ptr<ir::Model> loadCheckedModel(const DriverOptions &opts,
   if (!passes::createShapeCheckPass()->run(*model, diag) ||
       !frontend::checkAllParamsBound(root, chosen->name, diag))
     return nullptr;
-  passes::PassManager pm;
-  configurePrinting(pm, opts);
-  pm.addPass(passes::createShapeCheckPass());
-  if (!pm.run(*model, diag))
+  if (!runShapeCheck(*model, opts, diag))
     return nullptr;
   return model;
 }

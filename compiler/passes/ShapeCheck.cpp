@@ -1,7 +1,8 @@
 //===- ShapeCheck.cpp - Shape inference and checking ----------------------===//
 //
-// Infers the input width from the first layer that fixes one (Linear,
-// BatchNorm1d, LayerNorm), types every value `f32[B, F]`, and reports each
+// Takes the input width the model declares (an ONNX graph's input) or
+// infers it from the first layer that fixes one (Linear, BatchNorm1d,
+// LayerNorm), types every value `f32[B, F]`, and reports each
 // layer whose expected input width differs from what the layer before it
 // produces.
 //
@@ -44,9 +45,11 @@ public:
       diag.error(fmt::format("model '{}' has no layers", model.name));
       return false;
     }
-    int64_t width = 0;
+    // An imported model (ONNX) may declare its input width; otherwise the
+    // first layer that needs one fixes it.
+    int64_t width = model.values[0].type.features();
     for (const ir::Op &op : model.ops)
-      if ((width = requiredWidth(op)) != 0)
+      if (width != 0 || (width = requiredWidth(op)) != 0)
         break;
     if (width == 0) {
       const ir::Op &first = model.ops.front();

@@ -6,7 +6,6 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "compiler/reference/Interpreter.h"
 #include "tests/fuzz/FuzzInput.h"
 
 #include <cstddef>
@@ -20,9 +19,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       in.checkedModel(data, size, uint64_t(1) << 20, 64);
   if (!model)
     return 0;
-  reference::Matrix x(1, model->inputType().features());
-  for (size_t i = 0; i < x.data.size(); ++i)
-    x.data[i] = static_cast<double>(i % 7) - 3.0;
-  (void)reference::run(*model, x);
+  fuzz::runOneRow(*model);
   return 0;
 }

@@ -1,14 +1,15 @@
 //===- FuzzInput.h - Fuzz bytes as a checked .nn model ----------*- C++ -*-===//
 //
 // Part of seqc. What the libFuzzer targets share: the bytes as a `.nn` file
-// analysed by Sema, and its last model taken through the whole check
-// pipeline.
+// analysed by Sema, its last model taken through the whole check pipeline,
+// and that pipeline and a reference run for models from other readers.
 //
 //===----------------------------------------------------------------------===//
 #ifndef SEQC_TESTS_FUZZ_FUZZINPUT_H
 #define SEQC_TESTS_FUZZ_FUZZINPUT_H
 
 #include "compiler/passes/Pass.h"
+#include "compiler/reference/Interpreter.h"
 #include "frontend/Lowering.h"
 #include "frontend/Parser.h"
 #include "frontend/Sema.h"
@@ -21,6 +22,24 @@
 #include <string>
 
 namespace seqc::fuzz {
+
+/// Shape-checks, canonicalises and fuses \p model; the pass manager
+/// verifies the IR after each pass (and aborts on a broken one).
+inline bool optimize(ir::Model &model, DiagnosticEngine &diag) {
+  passes::PassManager pm;
+  pm.addPass(passes::createShapeCheckPass());
+  pm.addPass(passes::createCanonicalizePass());
+  pm.addPass(passes::createFusePass());
+  return pm.run(model, diag);
+}
+
+/// Runs the reference interpreter on one row of small values.
+inline void runOneRow(const ir::Model &model) {
+  reference::Matrix x(1, model.inputType().features());
+  for (size_t i = 0; i < x.data.size(); ++i)
+    x.data[i] = static_cast<double>(i % 7) - 3.0;
+  (void)reference::run(model, x);
+}
 
 /// One fuzz input read as a `.nn` file; diagnostics go to a string.
 struct FuzzInput {
@@ -59,11 +78,7 @@ struct FuzzInput {
     frontend::initializeParams(root, 1);
     std::unique_ptr<ir::Model> model =
         frontend::lowerModule(program->models.back().name, root);
-    passes::PassManager pm;
-    pm.addPass(passes::createShapeCheckPass());
-    pm.addPass(passes::createCanonicalizePass());
-    pm.addPass(passes::createFusePass());
-    if (!pm.run(*model, diag))
+    if (!optimize(*model, diag))
       return nullptr;
     return model;
   }

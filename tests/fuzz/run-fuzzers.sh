@@ -11,7 +11,7 @@ cd "$(dirname "$0")/../.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(FuzzParser FuzzCheck FuzzCpuCodegen FuzzSafetensors FuzzTorchCheckpoint FuzzNpy FuzzCsv)
+[ ${#targets[@]} -gt 0 ] || targets=(FuzzParser FuzzCheck FuzzCpuCodegen FuzzSafetensors FuzzTorchCheckpoint FuzzOnnx FuzzNpy FuzzCsv)
 
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DSEQC_ENABLE_FUZZ=ON -DSEQC_SANITIZE=address,undefined \
@@ -23,6 +23,7 @@ seeds_for() {
     FuzzParser|FuzzCheck|FuzzCpuCodegen) find examples tests -name '*.nn' ;;
     FuzzSafetensors) find examples tests -name '*.safetensors' ;;
     FuzzTorchCheckpoint) find examples tests -name '*.pt' ;;
+    FuzzOnnx) find examples tests -name '*.onnx' ;;
     FuzzNpy) find examples tests -name '*.npy' ;;
     FuzzCsv) find examples tests -name '*.csv' ;;
   esac
@@ -41,6 +42,10 @@ for t in "${targets[@]}"; do
   # models, several times that with ASan's allocator on a busy machine.
   timeout=10
   [ "$t" = FuzzCpuCodegen ] && timeout=60
+  if [ ! -x build-fuzz/tests/fuzz/$t ]; then
+    echo "-- $t: not built (its optional dependency is missing), skipped"
+    continue
+  fi
   echo "-- $t for ${seconds}s"
   if ! ASAN_OPTIONS=detect_leaks=1 build-fuzz/tests/fuzz/$t "$corpus" \
       -max_total_time="$seconds" -timeout=$timeout -rss_limit_mb=4096 -max_len=65536 \
