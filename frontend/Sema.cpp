@@ -1078,9 +1078,14 @@ bool Sema::runAssign(const Statement &stmt) {
   ExprPtr value = evaluator.evaluate(*stmt.value);
   if (!value)
     return false;
-  // A class named but not called, or a call that makes no layer.
-  if (value->kind == Expr::Kind::Name || value->kind == Expr::Kind::Call)
-    return evalModule(*value) != nullptr;
+  // A class named but not called, or a call that makes no layer: reported
+  // as in a Sequential.
+  if (value->kind == Expr::Kind::Name || value->kind == Expr::Kind::Call) {
+    value->module = evalModule(*value);
+    if (!value->module)
+      return false;
+    value->kind = Expr::Kind::ModuleRef;
+  }
   auto binding = std::find_if(
       program.models.begin(), program.models.end(),
       [&](const Program::Binding &b) { return b.name == stmt.target; });
