@@ -3,7 +3,10 @@
 // Part of seqc. The parser produces one Statement per logical line. The
 // expressions kept are the ones an nn.Sequential definition needs: dotted
 // names, calls with positional and keyword arguments, numbers, strings,
-// booleans, None, and list/tuple literals (inline weights).
+// booleans, None, list/tuple literals (inline weights), int and float
+// arithmetic, `*` splats and list comprehensions over range(). The
+// evaluator (Evaluator.h) turns an expression into a value, which is an
+// expression too: a literal, a list of values, or a reference to a module.
 //
 //===----------------------------------------------------------------------===//
 #ifndef SEQC_FRONTEND_AST_H
@@ -20,6 +23,7 @@ namespace seqc::frontend {
 
 struct Expr;
 using ExprPtr = std::unique_ptr<Expr>;
+struct Module;
 
 struct KeywordArg {
   std::string name;
@@ -29,7 +33,21 @@ struct KeywordArg {
 
 /// An expression. Which fields mean something depends on the kind.
 struct Expr {
-  enum class Kind { Name, Call, Integer, Float, String, Bool, None, List };
+  enum class Kind {
+    Name,
+    Call,
+    Integer,
+    Float,
+    String,
+    Bool,
+    None,
+    List,
+    Unary,     ///< op args[0]
+    Binary,    ///< args[0] op args[1]
+    Starred,   ///< `*args[0]`, in call arguments and list displays
+    ListComp,  ///< `[args[0] for dotted[0] in args[1]]`
+    ModuleRef, ///< a value: the module an evaluated layer call made
+  };
 
   Kind kind = Kind::None;
   SourceLoc loc;
@@ -37,7 +55,8 @@ struct Expr {
   uint32_t length = 1;
 
   /// Name: the dotted parts (`nn.Linear` is {"nn", "Linear"}). Call: the
-  /// callee's dotted name.
+  /// callee's dotted name. ListComp: the loop variable. ModuleRef: the
+  /// callee or the name the module came from, for messages.
   std::vector<std::string> dotted;
   /// Call: arguments. List: elements.
   std::vector<ExprPtr> args;
@@ -48,12 +67,23 @@ struct Expr {
   int64_t intValue = 0;    ///< Integer, Bool (0/1)
   double floatValue = 0;   ///< Integer and Float
   std::string stringValue; ///< String
+  /// Unary and Binary: the operator (`-`, `//`, `**`, ...).
+  std::string op;
+  /// Unary and Binary: height of the operator tree, which the parser bounds.
+  /// List values: nesting depth, which the evaluator bounds.
+  unsigned height = 1;
+  /// ModuleRef: the module; `fromCall` when it was made by a call here
+  /// rather than named.
+  std::shared_ptr<Module> module;
+  bool fromCall = false;
 
   /// `nn.Linear` for a Name or Call.
   std::string dottedName() const;
   /// A short description of the expression for messages, with its article:
   /// "an integer", "a call of 'nn.ReLU'", "True".
   std::string describe() const;
+  /// A deep copy; \p nodes counts the nodes copied.
+  ExprPtr clone(uint64_t &nodes) const;
 };
 
 /// One logical line of a .nn file.

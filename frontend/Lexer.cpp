@@ -42,6 +42,14 @@ std::string_view tokenKindName(TokenKind kind) {
     return "'+'";
   case TokenKind::Star:
     return "'*'";
+  case TokenKind::DoubleStar:
+    return "'**'";
+  case TokenKind::Slash:
+    return "'/'";
+  case TokenKind::DoubleSlash:
+    return "'//'";
+  case TokenKind::Percent:
+    return "'%'";
   case TokenKind::Colon:
     return "':'";
   case TokenKind::Newline:
@@ -256,6 +264,10 @@ std::optional<TokenKind> punctuationKind(char c) {
     return TokenKind::Plus;
   case '*':
     return TokenKind::Star;
+  case '/':
+    return TokenKind::Slash;
+  case '%':
+    return TokenKind::Percent;
   case ':':
     // Not part of the language, but `for x in y:` and `lambda x: x` read
     // better as "'for' is not supported" than as a bad character.
@@ -282,8 +294,14 @@ bool Lexer::lexPunctuation() {
     ++bracketDepth;
   else if (*kind == TokenKind::RParen || *kind == TokenKind::RBracket)
     bracketDepth = bracketDepth > 0 ? bracketDepth - 1 : 0;
-  push(*kind, pos, pos + 1);
-  ++pos;
+  // `**` and `//` are one token each, as in Python.
+  size_t length = 1;
+  if ((c == '*' || c == '/') && pos + 1 < text.size() && text[pos + 1] == c) {
+    kind = c == '*' ? TokenKind::DoubleStar : TokenKind::DoubleSlash;
+    length = 2;
+  }
+  push(*kind, pos, pos + length);
+  pos += length;
   return true;
 }
 

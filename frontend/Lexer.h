@@ -32,8 +32,12 @@ enum class TokenKind {
   Minus,
   Plus,
   Star,
-  Colon,   ///< never valid; lexed so the parser can name what uses it
-  Newline, ///< end of a logical line
+  DoubleStar,  ///< `**`
+  Slash,       ///< `/`
+  DoubleSlash, ///< `//`
+  Percent,     ///< `%`
+  Colon,       ///< never valid; lexed so the parser can name what uses it
+  Newline,     ///< end of a logical line
   EndOfFile,
 };
 

@@ -59,7 +59,15 @@ private:
   bool parseImport(Statement &stmt);
   bool parseDotted(std::vector<std::string> &parts);
   ExprPtr parseExpr();
+  ExprPtr parseBinary(int level);
+  ExprPtr parseFactor();
+  ExprPtr parsePower();
   ExprPtr parsePrimary();
+  ExprPtr parseStarred();
+  ExprPtr makeBinary(std::string_view op, ExprPtr lhs, ExprPtr rhs,
+                     const Token &start);
+  ExprPtr finishOperator(ExprPtr node, const Token &start);
+  bool parseComprehension(Expr &list, TokenKind close);
   bool parseCallArgs(Expr &call);
   ExprPtr parseBracketed(TokenKind open);
 
@@ -206,23 +214,22 @@ bool Parser::parseStatement(File &file) {
   return true;
 }
 
-ExprPtr Parser::parseExpr() {
+/// `-x` and `+x`. A number literal takes the sign directly, so `-1` stays
+/// one literal as before arithmetic existed.
+ExprPtr Parser::parseFactor() {
   const Token &start = peek();
-  if (at(TokenKind::Minus) || at(TokenKind::Plus)) {
-    bool negate = at(TokenKind::Minus);
-    consume();
-    DepthGuard guard(*this);
-    if (!checkDepth(start))
-      return nullptr;
-    ExprPtr operand = parseExpr();
-    if (!operand)
-      return nullptr;
-    if (operand->kind != Expr::Kind::Integer &&
-        operand->kind != Expr::Kind::Float) {
-      fail(start, fmt::format("unary '{}' applies to numbers only, not to {}",
-                              negate ? '-' : '+', operand->describe()));
-      return nullptr;
-    }
+  if (!at(TokenKind::Minus) && !at(TokenKind::Plus))
+    return parsePower();
+  bool negate = at(TokenKind::Minus);
+  consume();
+  DepthGuard guard(*this);
+  if (!checkDepth(start))
+    return nullptr;
+  ExprPtr operand = parseFactor();
+  if (!operand)
+    return nullptr;
+  if (operand->kind == Expr::Kind::Integer ||
+      operand->kind == Expr::Kind::Float) {
     if (negate) {
       operand->intValue = -operand->intValue;
       operand->floatValue = -operand->floatValue;
@@ -231,7 +238,105 @@ ExprPtr Parser::parseExpr() {
     operand->length += 1;
     return operand;
   }
-  return parsePrimary();
+  auto unary = std::make_unique<Expr>();
+  unary->kind = Expr::Kind::Unary;
+  unary->op.push_back(negate ? '-' : '+');
+  unary->height = operand->height + 1;
+  unary->args.push_back(std::move(operand));
+  return finishOperator(std::move(unary), start);
+}
+
+/// `a ** b`: binds tighter than unary minus on its left (`-2 ** 2` is -4)
+/// and looser on its right (`2 ** -1`), as in Python.
+ExprPtr Parser::parsePower() {
+  const Token &start = peek();
+  ExprPtr base = parsePrimary();
+  if (!base || !at(TokenKind::DoubleStar))
+    return base;
+  consume();
+  ExprPtr exponent = parseFactor();
+  if (!exponent)
+    return nullptr;
+  return makeBinary("**", std::move(base), std::move(exponent), start);
+}
+
+ExprPtr Parser::makeBinary(std::string_view op, ExprPtr lhs, ExprPtr rhs,
+                           const Token &start) {
+  auto binary = std::make_unique<Expr>();
+  binary->kind = Expr::Kind::Binary;
+  binary->op = std::string(op);
+  binary->height = std::max(lhs->height, rhs->height) + 1;
+  binary->args.push_back(std::move(lhs));
+  binary->args.push_back(std::move(rhs));
+  return finishOperator(std::move(binary), start);
+}
+
+/// Sets an operator's location to its source span (when on one line) and
+/// bounds the height of operator trees, which later passes walk
+/// recursively.
+ExprPtr Parser::finishOperator(ExprPtr node, const Token &start) {
+  node->loc = start.loc;
+  const Token &last = tokens[pos - 1];
+  if (last.loc.line == start.loc.line)
+    node->length = last.loc.col + last.length - start.loc.col;
+  if (node->height > limits::kMaxNestingDepth) {
+    fail(start, fmt::format("the expression nests operators deeper than the "
+                            "limit of {} levels",
+                            limits::kMaxNestingDepth));
+    return nullptr;
+  }
+  return node;
+}
+
+/// The binary operator \p kind spells at precedence \p level (0: `+ -`,
+/// 1: `* / // %`), or "" when it is none of that level's.
+static std::string_view binaryOperator(TokenKind kind, int level) {
+  struct Operator {
+    TokenKind kind;
+    int level;
+    std::string_view spelling;
+  };
+  static constexpr Operator kOperators[] = {
+      {TokenKind::Plus, 0, "+"},         {TokenKind::Minus, 0, "-"},
+      {TokenKind::Star, 1, "*"},         {TokenKind::Slash, 1, "/"},
+      {TokenKind::DoubleSlash, 1, "//"}, {TokenKind::Percent, 1, "%"}};
+  for (const Operator &op : kOperators)
+    if (op.kind == kind && op.level == level)
+      return op.spelling;
+  return "";
+}
+
+/// Left-associative binary operators: `+` and `-` over terms (level 0),
+/// `*`, `/`, `//` and `%` over factors (level 1).
+ExprPtr Parser::parseBinary(int level) {
+  const Token &start = peek();
+  ExprPtr lhs = level == 0 ? parseBinary(1) : parseFactor();
+  while (lhs && !binaryOperator(peek().kind, level).empty()) {
+    std::string_view op = binaryOperator(consume().kind, level);
+    ExprPtr rhs = level == 0 ? parseBinary(1) : parseFactor();
+    if (!rhs)
+      return nullptr;
+    lhs = makeBinary(op, std::move(lhs), std::move(rhs), start);
+  }
+  return lhs;
+}
+
+ExprPtr Parser::parseExpr() { return parseBinary(0); }
+
+/// `*expr` in call arguments and list displays.
+ExprPtr Parser::parseStarred() {
+  const Token &star = consume();
+  ExprPtr operand = parseExpr();
+  if (!operand)
+    return nullptr;
+  auto starred = std::make_unique<Expr>();
+  starred->kind = Expr::Kind::Starred;
+  starred->loc = star.loc;
+  starred->length = operand->loc.line == star.loc.line
+                        ? operand->loc.col + operand->length - star.loc.col
+                        : 1;
+  starred->args.push_back(std::move(operand));
+  return starred;
 }
 
 ExprPtr Parser::parsePrimary() {
@@ -318,9 +423,9 @@ bool Parser::parseCallArgs(Expr &call) {
   while (!at(TokenKind::RParen)) {
     if (at(TokenKind::EndOfFile))
       return fail(open, "'(' was never closed");
-    if (at(TokenKind::Star))
-      return fail(peek(), "'*' and '**' arguments are not part of the .nn "
-                          "language; list the layers");
+    if (at(TokenKind::DoubleStar))
+      return fail(peek(), "'**' keyword splats are not part of the .nn "
+                          "language; write the keyword arguments");
     if (at(TokenKind::Identifier) && peek(1).kind == TokenKind::Equals) {
       KeywordArg keyword;
       keyword.name = peek().text;
@@ -338,7 +443,7 @@ bool Parser::parseCallArgs(Expr &call) {
     } else {
       if (!call.keywords.empty())
         return fail(peek(), "positional argument follows keyword argument");
-      ExprPtr arg = parseExpr();
+      ExprPtr arg = at(TokenKind::Star) ? parseStarred() : parseExpr();
       if (!arg)
         return false;
       call.args.push_back(std::move(arg));
@@ -378,10 +483,15 @@ ExprPtr Parser::parseBracketed(TokenKind open) {
       fail(start, fmt::format("{} was never closed", tokenKindName(open)));
       return nullptr;
     }
-    ExprPtr element = parseExpr();
+    ExprPtr element = at(TokenKind::Star) ? parseStarred() : parseExpr();
     if (!element)
       return nullptr;
     list->args.push_back(std::move(element));
+    if (atKeyword("for") && list->args.size() == 1) {
+      if (!parseComprehension(*list, close))
+        return nullptr;
+      break;
+    }
     if (list->args.size() > limits::kMaxLiteralElements) {
       fail(start, "literal has too many elements");
       return nullptr;
@@ -406,10 +516,54 @@ ExprPtr Parser::parseBracketed(TokenKind open) {
   const Token &end = consume();
   if (end.loc.line == start.loc.line)
     list->length = end.loc.col + 1 - start.loc.col;
-  // `(x)` is just x in Python; `(x,)` and `()` are tuples.
-  if (list->isTuple && list->args.size() == 1 && !sawComma)
-    return std::move(list->args.front());
+  // `(x)` is just x in Python; `(x,)` and `()` are tuples. A parenthesized
+  // operator keeps its parentheses in messages.
+  if (list->isTuple && list->args.size() == 1 && !sawComma) {
+    ExprPtr inner = std::move(list->args.front());
+    if (inner->kind == Expr::Kind::Unary || inner->kind == Expr::Kind::Binary) {
+      inner->loc = list->loc;
+      inner->length = list->length;
+    }
+    return inner;
+  }
   return list;
+}
+
+/// `[element for name in iterable]`, after the element: one `for` clause
+/// and no `if`, which is what building layers in a loop needs.
+bool Parser::parseComprehension(Expr &list, TokenKind close) {
+  const Token &forToken = consume();
+  if (list.isTuple)
+    return fail(forToken, "generator expressions are not part of the .nn "
+                          "language; use a list comprehension [... for ...]");
+  if (list.args.front()->kind == Expr::Kind::Starred)
+    return fail(forToken, "a '*' splat cannot be the element of a list "
+                          "comprehension");
+  if (!at(TokenKind::Identifier) || isKeyword(peek().text))
+    return fail(peek(), fmt::format("expected a loop variable after 'for', "
+                                    "found {}",
+                                    describe(peek())));
+  list.kind = Expr::Kind::ListComp;
+  list.dotted = {consume().text};
+  if (!atKeyword("in"))
+    return fail(peek(), fmt::format("expected 'in' after the loop variable, "
+                                    "found {}",
+                                    describe(peek())));
+  consume();
+  ExprPtr iterable = parseExpr();
+  if (!iterable)
+    return false;
+  list.args.push_back(std::move(iterable));
+  if (atKeyword("for") || atKeyword("if"))
+    return fail(peek(), fmt::format("'{}' clauses in a list comprehension are "
+                                    "not part of the .nn language (one 'for' "
+                                    "over range() is)",
+                                    peek().text));
+  if (!at(close))
+    return fail(peek(), fmt::format("expected {} after the list "
+                                    "comprehension, found {}",
+                                    tokenKindName(close), describe(peek())));
+  return true;
 }
 
 std::optional<File> Parser::parseFile(uint32_t bufferId) {

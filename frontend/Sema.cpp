@@ -2,6 +2,7 @@
 
 #include "frontend/Sema.h"
 
+#include "frontend/Evaluator.h"
 #include "frontend/WeightBinding.h"
 
 #include "compiler/support/FileIO.h"
@@ -227,7 +228,13 @@ std::string formatNumber(double value) { return fmt::format("{}", value); }
 class Sema {
 public:
   Sema(const SemaOptions &options, DiagnosticEngine &diag)
-      : options(options), diag(diag) {}
+      : options(options), diag(diag),
+        evaluator(
+            diag, [this](ExprPtr call) { return handleCall(std::move(call)); },
+            [](std::string_view name) {
+              return findLayerSpec(name) || name == "Sequential" ||
+                     name == "OrderedDict";
+            }) {}
 
   std::optional<Program> run(const File &file);
 
@@ -242,6 +249,8 @@ private:
   }
 
   bool runStatement(const Statement &stmt);
+  bool runAssign(const Statement &stmt);
+  ExprPtr handleCall(ExprPtr call);
   bool runMethodCall(const Expr &call);
   std::shared_ptr<Module> evalModule(const Expr &expr);
   std::shared_ptr<Module> evalSequential(const Expr &call);
@@ -285,6 +294,7 @@ private:
 
   const SemaOptions &options;
   DiagnosticEngine &diag;
+  Evaluator evaluator;
   Program program;
 };
 
@@ -897,6 +907,8 @@ std::shared_ptr<Module> Sema::evalSequential(const Expr &call) {
 }
 
 std::shared_ptr<Module> Sema::evalModule(const Expr &expr) {
+  if (expr.kind == Expr::Kind::ModuleRef)
+    return expr.module;
   if (expr.kind == Expr::Kind::Name) {
     if (expr.dotted.size() == 1) {
       if (const Program::Binding *binding = program.find(expr.dotted[0]))
@@ -917,8 +929,11 @@ std::shared_ptr<Module> Sema::evalModule(const Expr &expr) {
   }
   if (expr.kind != Expr::Kind::Call) {
     fail(expr, fmt::format("expected a layer such as nn.Linear(2, 3) or the "
-                           "name of a model, found {}",
-                           expr.describe()));
+                           "name of a model, found {}{}",
+                           expr.describe(),
+                           expr.kind == Expr::Kind::List
+                               ? "; spread a list of layers with '*'"
+                               : ""));
     return nullptr;
   }
   std::string name = layerName(expr);
@@ -1018,33 +1033,85 @@ bool Sema::runMethodCall(const Expr &call) {
   return true;
 }
 
+/// The evaluator's call handler: a layer call makes its module now (so a
+/// call evaluated twice makes two modules); other calls (OrderedDict,
+/// torch.device, unknown names) stay calls for the code that reads them.
+ExprPtr Sema::handleCall(ExprPtr call) {
+  if (layerName(*call) == "OrderedDict" || !isNnPath(*call))
+    return call;
+  const Expr *bound = call->dotted.size() == 1
+                          ? evaluator.lookup(call->dotted.front())
+                          : nullptr;
+  if (bound && bound->kind != Expr::Kind::ModuleRef) {
+    fail(*call, fmt::format("'{}' is {}, not a layer; it cannot be called",
+                            call->dotted.front(), bound->describe()));
+    return nullptr;
+  }
+  // An unknown callee (`float("nan")`, a misspelt layer) is reported where
+  // its value is read, which knows what was expected there.
+  std::string name = layerName(*call);
+  if (!bound && !findLayerSpec(name) && name != "Sequential")
+    return call;
+  std::shared_ptr<Module> module = evalModule(*call);
+  if (!module)
+    return nullptr;
+  auto ref = std::make_unique<Expr>();
+  ref->kind = Expr::Kind::ModuleRef;
+  ref->loc = call->loc;
+  ref->length = call->length;
+  ref->dotted = call->dotted;
+  ref->fromCall = true;
+  ref->module = std::move(module);
+  return ref;
+}
+
+/// `name = value`: a module value names a model (which a rebound name keeps
+/// the position of), any other value is a constant for later statements.
+bool Sema::runAssign(const Statement &stmt) {
+  if (stmt.target == "nn" || stmt.target == "torch")
+    return failAt(stmt.targetLoc, stmt.targetLength,
+                  fmt::format("'{}' cannot be redefined", stmt.target));
+  if (findLayerSpec(stmt.target) || stmt.target == "Sequential")
+    return failAt(stmt.targetLoc, stmt.targetLength,
+                  fmt::format("'{}' is a layer name and cannot name a model",
+                              stmt.target));
+  ExprPtr value = evaluator.evaluate(*stmt.value);
+  if (!value)
+    return false;
+  // A class named but not called, or a call that makes no layer: reported
+  // as in a Sequential.
+  if (value->kind == Expr::Kind::Name || value->kind == Expr::Kind::Call) {
+    value->module = evalModule(*value);
+    if (!value->module)
+      return false;
+    value->kind = Expr::Kind::ModuleRef;
+  }
+  auto binding = std::find_if(
+      program.models.begin(), program.models.end(),
+      [&](const Program::Binding &b) { return b.name == stmt.target; });
+  if (value->kind != Expr::Kind::ModuleRef) {
+    if (binding != program.models.end())
+      program.models.erase(binding);
+  } else if (binding != program.models.end()) {
+    binding->module = value->module;
+    binding->loc = stmt.targetLoc;
+  } else {
+    program.models.push_back({stmt.target, stmt.targetLoc, value->module});
+  }
+  evaluator.bind(stmt.target, std::move(value));
+  return true;
+}
+
 bool Sema::runStatement(const Statement &stmt) {
   switch (stmt.kind) {
   case Statement::Kind::Import:
     return true;
-  case Statement::Kind::Call:
-    return runMethodCall(*stmt.value);
-  case Statement::Kind::Assign: {
-    if (stmt.target == "nn" || stmt.target == "torch")
-      return failAt(stmt.targetLoc, stmt.targetLength,
-                    fmt::format("'{}' cannot be redefined", stmt.target));
-    if (findLayerSpec(stmt.target) || stmt.target == "Sequential")
-      return failAt(stmt.targetLoc, stmt.targetLength,
-                    fmt::format("'{}' is a layer name and cannot name a model",
-                                stmt.target));
-    std::shared_ptr<Module> module = evalModule(*stmt.value);
-    if (!module)
-      return false;
-    for (Program::Binding &binding : program.models) {
-      if (binding.name == stmt.target) {
-        binding.module = std::move(module);
-        binding.loc = stmt.targetLoc;
-        return true;
-      }
-    }
-    program.models.push_back({stmt.target, stmt.targetLoc, std::move(module)});
-    return true;
+  case Statement::Kind::Call: {
+    ExprPtr call = evaluator.evaluateArguments(*stmt.value);
+    return call && runMethodCall(*call);
   }
+  case Statement::Kind::Assign:
+    return runAssign(stmt);
   }
   return false;
 }

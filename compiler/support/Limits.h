@@ -27,6 +27,12 @@ inline constexpr uint64_t kMaxParamElements = 1ull << 32;
 inline constexpr uint64_t kMaxSafetensorsHeader = 100'000'000;
 /// Most elements in one inline weight literal.
 inline constexpr uint64_t kMaxLiteralElements = 1ull << 22;
+/// Most expression nodes a .nn file's evaluation may evaluate in list
+/// comprehensions or copy (list repeats, uses of names).
+inline constexpr uint64_t kMaxEvalSteps = 1ull << 22;
+/// Most layer calls a .nn file's evaluation may make (comprehensions
+/// included); each makes a module.
+inline constexpr uint64_t kMaxLayerCalls = 65536;
 /// Largest batch accepted by `seqc run` and the generated code.
 inline constexpr uint64_t kMaxBatch = 1ull << 31;
 

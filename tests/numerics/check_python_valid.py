@@ -2,11 +2,16 @@
 """Checks that seqc's .nn files are valid PyTorch.
 
 For every .nn file under examples/ and tests/numerics/cases/ (or the files/directories given on
-the command line), removes the seqc-only lines (`Name.load_state_dict("file")` with a string
+the command line, after an optional `--seqc SEQC`), removes the seqc-only lines (`Name.load_state_dict("file")` with a string
 argument), executes the rest as Python with `nn = torch.nn` and the names of
 `from torch.nn import *` available, and checks that the last name assigned is an
 `nn.Module`. When the first layer of that model fixes the input width, the model is also run on
 a small random batch in eval mode, which proves the layer widths chain as PyTorch sees them.
+
+With `--seqc SEQC`, each valid file is also given to `SEQC ir FILE --init-seed 1
+--stop-after=shape-check`, and the parameters it lists must be the model's state_dict keys with
+their shapes, in PyTorch's order (num_batches_tracked aside): this is how the golden files of
+constants, layer lists and comprehensions prove that they build the modules PyTorch builds.
 
 Files that use seqc's inline parameter literals (`weight=[...]`, `bias=[...]`) are not PyTorch
 and are skipped. Exit status: 0 all valid, 1 some file invalid, 77 PyTorch not importable.
@@ -15,6 +20,7 @@ and are skipped. Exit status: 0 all valid, 1 some file invalid, 77 PyTorch not i
 import ast
 import os
 import re
+import subprocess
 import sys
 import traceback
 
@@ -27,6 +33,7 @@ except ImportError:
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 DEFAULT_DIRS = [os.path.join(ROOT, "examples"), os.path.join(ROOT, "tests", "numerics", "cases")]
 INLINE_LITERAL = re.compile(r"\b(weight|bias)\s*=\s*\[")
+SEQC_PARAM = re.compile(r'^  param @"([^"]*)" : f32\[([0-9,]*)\]$')
 
 
 def is_load_line(line):
@@ -66,7 +73,33 @@ def first_width(module):
     return None
 
 
-def check_file(path):
+def seqc_params(seqc, path):
+    """The (key, shape) list of the parameters seqc declares for the file's model."""
+    run = subprocess.run([seqc, "ir", path, "--init-seed", "1", "--stop-after=shape-check"],
+                         capture_output=True, text=True, timeout=60)
+    if run.returncode != 0:
+        return None, f"seqc failed with exit code {run.returncode}: {run.stderr.strip()}"
+    params = []
+    for line in run.stdout.splitlines():
+        m = SEQC_PARAM.match(line)
+        if m:
+            params.append((m.group(1), tuple(int(d) for d in m.group(2).split(",") if d)))
+    return params, None
+
+
+def compare_state_dict(seqc, path, model):
+    """None when seqc's parameters are the model's state_dict, else a message."""
+    expected = [(k, tuple(v.shape)) for k, v in model.state_dict().items()
+                if not k.endswith("num_batches_tracked")]
+    actual, error = seqc_params(seqc, path)
+    if error:
+        return error
+    if actual != expected:
+        return f"seqc's parameters {actual} differ from PyTorch's state_dict {expected}"
+    return None
+
+
+def check_file(path, seqc=None):
     """Returns None when valid, "skip: why" when skipped, or an error message."""
     with open(path, encoding="utf-8") as f:
         text = f.read()
@@ -96,11 +129,20 @@ def check_file(path):
         except Exception as e:
             return f"model {last} does not run on a [3, {width}] input: " + "".join(
                 traceback.format_exception_only(type(e), e)).strip()
+    if seqc:
+        return compare_state_dict(seqc, path, model)
     return None
 
 
 def main(argv):
-    targets = argv[1:] or DEFAULT_DIRS
+    args = argv[1:]
+    seqc = None
+    if args[:1] == ["--seqc"]:
+        if len(args) < 2:
+            print("error: --seqc needs the seqc executable")
+            return 1
+        seqc, args = args[1], args[2:]
+    targets = args or DEFAULT_DIRS
     files = []
     for t in targets:
         if os.path.isdir(t):
@@ -118,7 +160,7 @@ def main(argv):
     bad = checked = skipped = 0
     for path in files:
         rel = os.path.relpath(path, ROOT)
-        result = check_file(path)
+        result = check_file(path, seqc)
         if result is None:
             checked += 1
         elif result.startswith("skip:"):

@@ -199,6 +199,21 @@ Net = nn.Sequential(
 )
 Net.load_state_dict("weights.safetensors")
 """)
+case("python_subset", """
+# Constants, arithmetic, list comprehensions and splats (issue 22): the
+# comprehension's Sequentials give PyTorch's keys 1.0.weight, 2.0.weight, ...
+hidden = 12
+p = 0.25
+Net = nn.Sequential(
+    nn.Linear(5, hidden),
+    *[nn.Sequential(nn.Linear(hidden * 2**i // 2**i, hidden), nn.Tanh()) for i in range(3)],
+    nn.Dropout(p / 2),
+    *[nn.Linear(hidden // 2**i, hidden // 2 ** (i + 1)) for i in range(2)],
+    nn.LeakyReLU(2 ** -3),
+    nn.Linear(hidden // 4, -(-7 // 2)),
+)
+Net.load_state_dict("weights.safetensors")
+""")
 case("references", """
 Encoder = nn.Sequential(
     nn.Linear(6, 12),

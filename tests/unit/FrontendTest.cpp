@@ -209,6 +209,37 @@ TEST_CASE("sema: a model used twice and exponential sharing are bounded") {
   CHECK(h.output.find("layers, more than the limit") != std::string::npos);
 }
 
+TEST_CASE("evaluator: constants, repeats share modules, comprehensions make "
+          "new ones") {
+  Harness h("h = 2 * 3 - 2\n"
+            "act = nn.ReLU()\n"
+            "rep = [nn.Linear(h, h)] * 2\n"
+            "Net = nn.Sequential(act, *rep, act,\n"
+            "    *[nn.Linear(h + 0 * i, h) for i in range(-1, 3, 2)])\n");
+  std::optional<Program> program = h.analyze();
+  REQUIRE(program);
+  CHECK(h.output.empty());
+  // `h` is a constant, not a model; `act` and `Net` are modules, so models.
+  REQUIRE(program->models.size() == 2);
+  CHECK(program->models[0].name == "act");
+  const Module &net = *program->models[1].module;
+  REQUIRE(net.children.size() == 6);
+  CHECK(net.children[0] == net.children[3]);
+  CHECK(net.children[1] == net.children[2]);
+  CHECK(net.children[1]->inFeatures == 4);
+  CHECK(net.children[4] != net.children[5]);
+  CHECK(net.children[4]->className == "Linear");
+}
+
+TEST_CASE("evaluator: a rebound name and an arithmetic error") {
+  Harness h("Net = nn.Sequential(nn.Linear(2, 2))\n"
+            "Net = 3\n"
+            "x = Net // 0\n");
+  CHECK_FALSE(h.analyze());
+  CHECK(h.output.find("t.nn:3:5: error: integer division or modulo by zero") ==
+        0);
+}
+
 TEST_CASE("lowering: nested sequentials become one chain with PyTorch keys") {
   Harness h("Enc = nn.Sequential(nn.Linear(2, 3), nn.ReLU())\n"
             "Net = nn.Sequential(Enc, nn.Linear(3, 1))\n");
