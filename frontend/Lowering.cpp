@@ -61,9 +61,11 @@ void Lowering::lower(const Module &module, const std::string &path) {
     break;
   case LayerKind::Softmax:
     op.kind = ir::OpKind::Softmax;
+    op.normDim = module.dim;
     break;
   case LayerKind::LogSoftmax:
     op.kind = ir::OpKind::LogSoftmax;
+    op.normDim = module.dim;
     break;
   case LayerKind::BatchNorm1d:
     op.kind = ir::OpKind::BatchNorm;
@@ -83,6 +85,9 @@ void Lowering::lower(const Module &module, const std::string &path) {
     break;
   case LayerKind::Identity:
     op.kind = ir::OpKind::Identity;
+    op.isFlatten = module.isFlatten;
+    op.flattenStart = module.flattenStart;
+    op.flattenEnd = module.flattenEnd;
     break;
   case LayerKind::Sequential:
     assert(false && "handled above");

@@ -57,6 +57,11 @@ struct Module {
   int64_t outFeatures = 0; ///< Linear out_features
   ir::Activation act;      ///< Activation layers
   double eps = 0.0;        ///< BatchNorm1d, LayerNorm
+  /// Softmax/LogSoftmax dim (ir::kNoDim when omitted).
+  int64_t dim = ir::kNoDim;
+  /// Flatten (an Identity): its start_dim and end_dim.
+  bool isFlatten = false;
+  int64_t flattenStart = 1, flattenEnd = -1;
   std::vector<ModuleParam> params;
 
   /// Sequential children and their names (`0`, `1`, or OrderedDict keys).

@@ -33,7 +33,9 @@ struct NpyLayout {
   std::string descr;
   bool fortranOrder = false;
   std::vector<uint64_t> fileShape;
-  int64_t rows = 0, cols = 0;
+  /// The shape returned: the file's, with a 1-D `[F]` read as `[1, F]`.
+  std::vector<int64_t> shape;
+  uint64_t count = 0; // elements
   const unsigned char *data = nullptr;
 };
 
@@ -219,6 +221,26 @@ uint64_t loadLE64(const unsigned char *p) {
          (static_cast<uint64_t>(loadLE32(p + 4)) << 32);
 }
 
+/// ` (complex)` for the NumPy kinds seqc cannot read, or "".
+std::string_view kindName(char kind) {
+  switch (kind) {
+  case 'c':
+    return " (complex)";
+  case 'U':
+  case 'S':
+  case 'a':
+    return " (strings)";
+  case 'M':
+    return " (datetime64)";
+  case 'm':
+    return " (timedelta64)";
+  case 'V':
+    return " (raw bytes)";
+  default:
+    return "";
+  }
+}
+
 /// Checks \p descr and sets kind and size; returns an error message or "".
 std::string classifyDescr(std::string_view descr, NpyLayout &layout) {
   std::string quoted = quoteText(descr);
@@ -236,9 +258,9 @@ std::string classifyDescr(std::string_view descr, NpyLayout &layout) {
   unsigned size = 0;
   for (char c : digits) {
     if (c < '0' || c > '9' || size > 1000)
-      return fmt::format("dtype {} is not supported; expected a float, "
+      return fmt::format("dtype {}{} is not supported; expected a float, "
                          "integer or boolean array",
-                         quoted);
+                         quoted, kindName(kind));
     size = size * 10 + unsigned(c - '0');
   }
   if (kind == 'O')
@@ -261,9 +283,9 @@ std::string classifyDescr(std::string_view descr, NpyLayout &layout) {
     break;
   }
   if (!known)
-    return fmt::format("dtype {} is not supported; expected a float (f2, f4, "
-                       "f8), integer or boolean array",
-                       quoted);
+    return fmt::format("dtype {}{} is not supported; expected a float (f2, "
+                       "f4, f8), integer or boolean array",
+                       quoted, kindName(kind));
   if (size > 1) {
     if (order == '>')
       return fmt::format("dtype {} is big-endian; only little-endian data is "
@@ -319,12 +341,12 @@ std::optional<NpyLayout> parseLayout(std::string_view bytes,
 
   const std::vector<uint64_t> &shape = layout.fileShape;
   if (shape.empty())
-    return error("array is 0-dimensional (a scalar); expected a 2-D "
-                 "[batch, features] or 1-D [features] array");
-  if (shape.size() > 2)
-    return error(fmt::format("array has {} dimensions, shape {}; expected a "
-                             "2-D [batch, features] or 1-D [features] array",
-                             shape.size(), pythonShape(shape)));
+    return error("array is 0-dimensional (a scalar); expected a "
+                 "[batch, features, ...] or 1-D [features] array");
+  if (shape.size() > kMaxNpyRank)
+    return error(fmt::format("array has {} dimensions; at most {} are "
+                             "supported",
+                             shape.size(), kMaxNpyRank));
   uint64_t count = 1, needed = 0;
   bool overflow = false;
   for (uint64_t d : shape)
@@ -339,8 +361,10 @@ std::optional<NpyLayout> parseLayout(std::string_view bytes,
                              available, pythonShape(shape),
                              quoteText(layout.descr), needed,
                              available < needed ? " (truncated file?)" : ""));
-  layout.rows = shape.size() == 1 ? 1 : int64_t(shape[0]);
-  layout.cols = int64_t(shape.back());
+  if (shape.size() == 1)
+    layout.shape.push_back(1);
+  layout.shape.insert(layout.shape.end(), shape.begin(), shape.end());
+  layout.count = count;
   layout.data = data + headerStart + headerLen;
   return layout;
 }
@@ -385,20 +409,62 @@ template <typename T> T loadElement(const NpyLayout &layout, uint64_t index) {
   }
 }
 
-/// Decodes all elements in row-major order, transposing Fortran-order data.
+/// Decodes all elements in row-major (C) order, transposing Fortran-order
+/// data.
 template <typename T> std::vector<T> decode(const NpyLayout &layout) {
-  uint64_t rows = uint64_t(layout.rows), cols = uint64_t(layout.cols);
-  std::vector<T> out(rows * cols);
-  if (!layout.fortranOrder || rows == 1) {
+  std::vector<T> out(layout.count);
+  const std::vector<int64_t> &dims = layout.shape;
+  if (!layout.fortranOrder || dims.size() <= 1 || out.empty()) {
     for (uint64_t i = 0; i < out.size(); ++i)
       out[i] = loadElement<T>(layout, i);
     return out;
   }
-  // Column-major: element (r, c) is stored at c * rows + r.
-  for (uint64_t r = 0; r < rows; ++r)
-    for (uint64_t c = 0; c < cols; ++c)
-      out[r * cols + c] = loadElement<T>(layout, c * rows + r);
+  // Column-major: index (i0, ..., ik) is stored at i0 + d0 * (i1 + d1 * ...),
+  // so dimension j has stride d0 * ... * d(j-1). Walk the C-order output
+  // with an odometer over the indices, keeping the storage offset in step.
+  size_t rank = dims.size();
+  std::vector<uint64_t> stride(rank, 1), index(rank, 0);
+  for (size_t j = 1; j < rank; ++j)
+    stride[j] = stride[j - 1] * uint64_t(dims[j - 1]);
+  uint64_t offset = 0;
+  for (uint64_t i = 0; i < out.size(); ++i) {
+    out[i] = loadElement<T>(layout, offset);
+    for (size_t j = rank; j-- > 0;) {
+      offset += stride[j];
+      if (++index[j] < uint64_t(dims[j]))
+        break;
+      offset -= stride[j] * index[j];
+      index[j] = 0;
+    }
+  }
   return out;
+}
+
+/// NumPy's name for a supported dtype (`float64`, `uint8`, `bool`).
+std::string dtypeName(const NpyLayout &layout) {
+  if (layout.kind == 'b')
+    return "bool";
+  std::string_view base = layout.kind == 'f'   ? "float"
+                          : layout.kind == 'i' ? "int"
+                                               : "uint";
+  return fmt::format("{}{}", base, layout.size * 8);
+}
+
+/// Says on stderr that the data was converted to float32, when it was.
+void noteConversion(const NpyLayout &layout, std::string_view displayName,
+                    DiagnosticEngine &diag) {
+  if (layout.kind == 'f' && layout.size == 4)
+    return;
+  // float32 holds every integer up to 2^24 exactly, and every float16.
+  bool mayRound =
+      (layout.kind == 'f' && layout.size == 8) ||
+      ((layout.kind == 'i' || layout.kind == 'u') && layout.size >= 4);
+  diag.reportFile(Severity::Note, displayName,
+                  fmt::format("input is {} ({}); converted to float32{}",
+                              dtypeName(layout), quoteText(layout.descr),
+                              mayRound ? " (values float32 cannot hold are "
+                                         "rounded)"
+                                       : ""));
 }
 
 } // namespace
@@ -409,7 +475,8 @@ std::optional<Tensor> parseNpy(std::string_view bytes,
   std::optional<NpyLayout> layout = parseLayout(bytes, displayName, diag);
   if (!layout)
     return std::nullopt;
-  return Tensor({layout->rows, layout->cols}, decode<float>(*layout));
+  noteConversion(*layout, displayName, diag);
+  return Tensor(layout->shape, decode<float>(*layout));
 }
 
 std::optional<NpyArray> parseNpyDouble(std::string_view bytes,
@@ -418,7 +485,7 @@ std::optional<NpyArray> parseNpyDouble(std::string_view bytes,
   std::optional<NpyLayout> layout = parseLayout(bytes, displayName, diag);
   if (!layout)
     return std::nullopt;
-  return NpyArray{{layout->rows, layout->cols}, decode<double>(*layout)};
+  return NpyArray{layout->shape, decode<double>(*layout)};
 }
 
 static std::optional<std::string> readNpyBytes(const std::string &path,

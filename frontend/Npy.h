@@ -1,10 +1,11 @@
 //===- Npy.h - Reading and writing NumPy .npy files -------------*- C++ -*-===//
 //
-// Part of seqc. Inputs and outputs of `seqc run` are `[batch, features]`
-// arrays in NumPy's .npy format (versions 1.0, 2.0 and 3.0). The reader
-// accepts little-endian float (`<f2`, `<f4`, `<f8`), integer and boolean
-// arrays and converts them to float32; a 1-D array `[F]` is read as one
-// sample `[1, F]`. The writer produces `<f4` version 1.0 files like
+// Part of seqc. Inputs and outputs of `seqc run` are arrays of any rank
+// (`[batch, features]`, `[batch, d1, d2, ...]`) in NumPy's .npy format
+// (versions 1.0, 2.0 and 3.0). The reader accepts little-endian float
+// (`<f2`, `<f4`, `<f8`), integer and boolean arrays and converts them to
+// float32, with a note when they were not float32; a 1-D array `[F]` is read
+// as one sample `[1, F]`. The writer produces `<f4` version 1.0 files like
 // `numpy.save` does.
 //
 //===----------------------------------------------------------------------===//
@@ -14,6 +15,7 @@
 #include "compiler/ir/Tensor.h"
 #include "compiler/support/Diagnostics.h"
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -26,18 +28,23 @@ namespace seqc {
 inline constexpr uint64_t kMaxNpyBytes = 16ull << 30;
 /// Largest .npy header (NumPy's own default `max_header_size`).
 inline constexpr uint64_t kMaxNpyHeaderBytes = 10000;
+/// Most dimensions of an array (NumPy 2's own limit).
+inline constexpr size_t kMaxNpyRank = 64;
 
 /// An array read at full precision (float64), for comparing results against
 /// float64 goldens.
 struct NpyArray {
-  /// `[rows, cols]` (1-D arrays become `[1, F]`).
+  /// The file's shape (1-D arrays become `[1, F]`).
   std::vector<int64_t> shape;
   /// Row-major values.
   std::vector<double> data;
 };
 
-/// Parses a .npy image into a float32 `[rows, cols]` tensor. On any problem
-/// reports `diag.fileError(displayName, ...)` and returns nullopt.
+/// Parses a .npy image into a float32 tensor of the file's shape (a 1-D `[F]`
+/// becomes `[1, F]`), in C order. Data of another dtype is converted, with a
+/// note `displayName: note: input is float64 ('<f8'); converted to float32`.
+/// On any problem reports `diag.fileError(displayName, ...)` and returns
+/// nullopt.
 std::optional<Tensor> parseNpy(std::string_view bytes,
                                std::string_view displayName,
                                DiagnosticEngine &diag);

@@ -690,6 +690,7 @@ bool Sema::evalSoftmax(LayerCall &layer) {
                                 "features] data (use dim=-1 or dim=1)",
                                 layer.spec.className, dim));
   layer.shown.push_back(fmt::format("dim={}", dim));
+  layer.module.dim = dim;
   return true;
 }
 
@@ -725,6 +726,9 @@ bool Sema::evalIdentity(LayerCall &layer) {
                               "[batch, features] data, where only "
                               "Flatten(1, -1) is valid",
                               start, end));
+    layer.module.isFlatten = true;
+    layer.module.flattenStart = start;
+    layer.module.flattenEnd = end;
   }
   return true;
 }

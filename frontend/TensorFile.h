@@ -16,8 +16,9 @@
 
 namespace seqc {
 
-/// Reads a float32 `[rows, cols]` tensor from a `.npy` or `.csv` file (the
-/// extension is matched without regard to case). Any other extension is
+/// Reads a float32 tensor from a `.npy` file (of the file's shape, any rank)
+/// or a `.csv` file (`[rows, cols]`); the extension is matched without
+/// regard to case. Any other extension is
 /// reported as an error naming the file and the accepted extensions.
 std::optional<Tensor> readTensorFile(const std::string &path,
                                      SourceManager &sourceMgr,

@@ -495,6 +495,15 @@ std::string usageText() {
       if (spec.section == section.value)
         text += usageLine(spec);
   }
+  // The codes every command returns (Commands.h).
+  text += "\nexit status:\n"
+          "  0  success\n"
+          "  1  a user or input error: a bad model, weights or input file, or "
+          "a bad\n"
+          "     option (the diagnostics say which)\n"
+          "  2  an environment failure: an output that cannot be written "
+          "(bench: out\n"
+          "     of memory)\n";
   return text;
 }
 

@@ -1,6 +1,7 @@
 //===- RunCommand.cpp - seqc run ------------------------------------------===//
 
 #include "compiler/driver/Commands.h"
+#include "compiler/driver/InputLayout.h"
 #include "compiler/driver/Pipeline.h"
 #include "compiler/driver/Targets.h"
 #include "compiler/driver/TensorPrinter.h"
@@ -78,33 +79,29 @@ std::optional<Backend> chooseBackend(const DriverOptions &opts,
   return backend;
 }
 
-int64_t batchOf(const Tensor &input) {
-  return input.shape.size() == 2 ? input.shape[0] : 1;
-}
+/// The input as read, and how it runs.
+struct RunInput {
+  Tensor tensor;
+  InputLayout layout;
+};
 
-/// Reads --input and checks that it fits \p model and that --output does
-/// not overwrite it. Nullopt after reporting.
-std::optional<Tensor> readInput(const DriverOptions &opts,
-                                const ir::Model &model,
-                                SourceManager &sourceMgr,
-                                DiagnosticEngine &diag) {
+/// Reads --input, maps it onto \p model (InputLayout.h) and checks that
+/// --output does not overwrite it. Nullopt after reporting.
+std::optional<RunInput> readInput(const DriverOptions &opts,
+                                  const ir::Model &model,
+                                  SourceManager &sourceMgr,
+                                  DiagnosticEngine &diag) {
   std::optional<Tensor> input = readTensorFile(opts.input, sourceMgr, diag);
   if (!input)
     return std::nullopt;
-  int64_t batch = batchOf(*input);
-  int64_t features = input->shape.back();
-  int64_t expected = model.inputType().features();
-  if (features != expected) {
-    diag.fileError(opts.input,
-                   fmt::format("input has {} features per row, but model '{}' "
-                               "takes {}",
-                               features, model.name, expected));
+  std::optional<InputLayout> layout =
+      planInputLayout(model, input->shape, opts.input, diag);
+  if (!layout)
     return std::nullopt;
-  }
-  if (static_cast<uint64_t>(batch) > limits::kMaxBatch) {
+  if (static_cast<uint64_t>(layout->rows) > limits::kMaxBatch) {
     diag.fileError(opts.input, fmt::format("batch of {} rows is more than the "
                                            "limit of {}",
-                                           batch, limits::kMaxBatch));
+                                           layout->rows, limits::kMaxBatch));
     return std::nullopt;
   }
   if (!opts.output.empty() && isSameFile(opts.output, opts.input)) {
@@ -112,23 +109,23 @@ std::optional<Tensor> readInput(const DriverOptions &opts,
         fmt::format("refusing to overwrite the input file '{}'", opts.input));
     return std::nullopt;
   }
-  return input;
+  return RunInput{std::move(*input), std::move(*layout)};
 }
 
-/// Prints the `[batch, outFeatures]` result, or writes it to --output: as
-/// float64 when it is the reference's (which says so in its output), else
-/// as float32.
+/// Prints the result as `[rows, outFeatures]`, or writes it to --output in
+/// PyTorch's shape (InputLayout::outputShape): as float64 when it is the
+/// reference's (which says so in its output), else as float32.
 int writeResult(const DriverOptions &opts, const std::vector<double> &result,
-                int64_t batch, int64_t outFeatures, bool asDouble,
+                const InputLayout &layout, int64_t outFeatures, bool asDouble,
                 DiagnosticEngine &diag) {
   if (opts.output.empty()) {
-    fmt::print("{}", formatMatrix(result, batch, outFeatures));
+    fmt::print("{}", formatMatrix(result, layout.rows, outFeatures));
     return 0;
   }
+  std::vector<int64_t> shape = layout.outputShape(outFeatures);
   if (asDouble) {
     std::string error;
-    if (!writeFileAtomic(opts.output,
-                         serializeNpyDouble({batch, outFeatures}, result),
+    if (!writeFileAtomic(opts.output, serializeNpyDouble(shape, result),
                          error)) {
       diag.error(error);
       return 2;
@@ -136,7 +133,7 @@ int writeResult(const DriverOptions &opts, const std::vector<double> &result,
     return 0;
   }
   Tensor out;
-  out.shape = {batch, outFeatures};
+  out.shape = std::move(shape);
   out.data.assign(result.begin(), result.end());
   return writeNpy(opts.output, out, diag) ? 0 : 2;
 }
@@ -144,14 +141,13 @@ int writeResult(const DriverOptions &opts, const std::vector<double> &result,
 /// --backend ref: interprets the checked IR (or the IR after --stop-after)
 /// in float64.
 int runReference(const DriverOptions &opts, ir::Model &model,
-                 const Tensor &input, DiagnosticEngine &diag) {
+                 const RunInput &input, DiagnosticEngine &diag) {
   if (!opts.stopAfter.empty() &&
       !optimizeModel(model, opts, diag, opts.stopAfter))
     return 1;
-  int64_t batch = batchOf(input);
-  reference::Matrix x(batch, input.shape.back());
-  for (size_t i = 0; i < input.data.size(); ++i)
-    x.data[i] = input.data[i];
+  reference::Matrix x(input.layout.rows, input.layout.features);
+  for (size_t i = 0; i < input.tensor.data.size(); ++i)
+    x.data[i] = input.tensor.data[i];
   std::vector<reference::Matrix> layers;
   reference::Matrix y =
       reference::run(model, x, opts.layers ? &layers : nullptr);
@@ -159,28 +155,28 @@ int runReference(const DriverOptions &opts, ir::Model &model,
     printLayers(model, layers);
     return 0;
   }
-  return writeResult(opts, y.data, batch, model.outputType().features(),
+  return writeResult(opts, y.data, input.layout, model.outputType().features(),
                      /*asDouble=*/true, diag);
 }
 
 /// --backend cpu|cuda: optimises the model, compiles and runs it.
 int runCompiled(const DriverOptions &opts, Backend backend, ir::Model &model,
-                const Tensor &input, DiagnosticEngine &diag) {
+                const RunInput &input, DiagnosticEngine &diag) {
   if (!optimizeModel(model, opts, diag))
     return 1;
   std::unique_ptr<Executor> executor =
       createExecutor(model, backend, opts, diag);
   if (!executor)
     return 1;
-  int64_t batch = batchOf(input);
+  int64_t rows = input.layout.rows;
   int64_t outFeatures = model.outputType().features();
-  std::vector<float> out(static_cast<size_t>(batch * outFeatures));
-  if (!executor->run(input.data.data(), out.data(),
-                     static_cast<uint64_t>(batch), diag))
+  std::vector<float> out(static_cast<size_t>(rows * outFeatures));
+  if (!executor->run(input.tensor.data.data(), out.data(),
+                     static_cast<uint64_t>(rows), diag))
     return 1;
   std::vector<double> result(out.begin(), out.end());
-  return writeResult(opts, result, batch, outFeatures, /*asDouble=*/false,
-                     diag);
+  return writeResult(opts, result, input.layout, outFeatures,
+                     /*asDouble=*/false, diag);
 }
 
 } // namespace
@@ -198,7 +194,7 @@ int runRunCommand(const DriverOptions &opts) {
   std::unique_ptr<ir::Model> model = loadCheckedModel(opts, sourceMgr, diag);
   if (!model)
     return 1;
-  std::optional<Tensor> input = readInput(opts, *model, sourceMgr, diag);
+  std::optional<RunInput> input = readInput(opts, *model, sourceMgr, diag);
   if (!input)
     return 1;
   if (!opts.stopAfter.empty() && *backend != Backend::Ref) {

@@ -57,6 +57,9 @@ enum class OpKind {
   Dense,      ///< fused Linear + bias + activation [+ softmax/log-softmax]
 };
 
+/// A dimension argument the layer did not give (`Softmax()` without dim).
+inline constexpr int64_t kNoDim = INT64_MIN;
+
 /// Index of a parameter in Model::params, or -1.
 using ParamId = int32_t;
 inline constexpr ParamId kNoParam = -1;
@@ -77,6 +80,14 @@ struct Op {
   RowNorm rowNorm = RowNorm::None;
   /// BatchNorm/LayerNorm epsilon.
   double eps = 0.0;
+  /// Softmax/LogSoftmax: `dim` as written (kNoDim when omitted). Identity
+  /// from nn.Flatten: isFlatten with its start_dim and end_dim. Data of two
+  /// dimensions never depends on them; `seqc run` reads them to decide how an
+  /// input of more dimensions maps onto `[rows, features]`.
+  int64_t normDim = kNoDim;
+  bool isFlatten = false;
+  int64_t flattenStart = 1;
+  int64_t flattenEnd = -1;
 
   /// Linear/Dense/Affine/BatchNorm/LayerNorm: weight (or scale).
   ParamId weight = kNoParam;

@@ -132,7 +132,7 @@ def main():
           npy("<f8", [2, 3], f64(1, 4, 2, 5, 3, 6), fortran=True))
     write(os.path.join(INPUTS, "bad_bigendian.npy"),
           npy(">f4", [1, 2], struct.pack(">2f", 1, 2)))
-    write(os.path.join(INPUTS, "bad_3d.npy"),
+    write(os.path.join(INPUTS, "x_3d.npy"),
           npy("<f4", [1, 2, 2], f32(1, 2, 3, 4)))
     write(os.path.join(INPUTS, "bad_truncated.npy"),
           npy("<f4", [2, 2], f32(1, 2, 3)))

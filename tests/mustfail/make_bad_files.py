@@ -160,7 +160,12 @@ def make_inputs():
     write("not_a_number.csv", "1, 2\n3, four\n")
     write("wrong_width.npy", npy("<f4", [2, 3], f32([1, 2, 3, 4, 5, 6])))
     write("truncated.npy", npy("<f4", [3, 2], f32([1, 2, 3, 4]))[:-3])
-    write("three_dims.npy", npy("<f4", [1, 1, 2], f32([1, 2])))
+    # [2, 3, 3]: 3 along the last dimension and 9 per sample fit no model
+    # of width 2 or 8.
+    write("wrong_size_3d.npy", npy("<f4", [2, 3, 3], f32(range(18))))
+    write("strings.npy", npy("<U3", [1, 2], b"\0" * 24))
+    # [2, 3, 2]: rows along the last dimension for a model of width 2.
+    write("rows_3d.npy", npy("<f4", [2, 3, 2], f32(range(12))))
     write("complex.npy", npy("<c8", [1, 2], b"\0" * 16))
     write("bad_magic.npy", b"\x93NUMPZ\x01\x00" + b"\0" * 64)
     write("input.txt", "1, 2\n")

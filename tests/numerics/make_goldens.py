@@ -12,9 +12,13 @@ Every case directory holds
                       way of naming the weights file (path relative to the .nn file).
   weights.safetensors the model's state_dict as PyTorch has it (safetensors.torch.save, the
                       bytes save_file writes).
-  input.npy           float32 [batch, features].
+  input.npy           float32 [batch, features]; the `ndinput_` cases hold [batch, d1, d2, ...]
+                      inputs and other dtypes (uint8, float16, float64), which seqc converts to
+                      float32.
   expected.npy        float64 output of the same model run by PyTorch in float64, in eval mode, on the
-                      float64 widening of input.npy.
+                      float64 widening of input.npy as seqc sees it (converted to float32 first). Its
+                      shape is PyTorch's: [batch, out] after nn.Flatten(), [batch, d1, ..., out] for a
+                      model that works on the last dimension.
 
 The PyTorch model is built by executing the very text written to model.nn (minus the seqc-only
 `load_state_dict("...")` line) with `nn = torch.nn` and `from torch.nn import *`, so the .nn file
@@ -72,7 +76,8 @@ LOAD_LINE_PREFIX = ".load_state_dict("
 
 class Case:
     def __init__(self, name, src, batch=6, dtype="F32", inputs=None, input_scale=2.0,
-                 input_shift=0.0, init="random", bn_train_steps=0, comment=None, param_dtypes=None):
+                 input_shift=0.0, init="random", bn_train_steps=0, comment=None, param_dtypes=None,
+                 input_shape=None, input_dtype="float32"):
         self.name = name
         self.src = src.strip("\n") + "\n"
         self.batch = batch
@@ -84,6 +89,8 @@ class Case:
         self.init = init              # "random" | "identity" (specials)
         self.bn_train_steps = bn_train_steps
         self.comment = comment
+        self.input_shape = input_shape  # one sample's shape, or None for [width]
+        self.input_dtype = input_dtype  # input.npy's dtype
 
 
 CASES = []
@@ -300,6 +307,24 @@ case("narrow_1", seq("Net", "nn.Linear(1, 1)", "nn.Tanh()", "nn.Linear(1, 1, bia
                      "nn.Sigmoid()", "nn.Linear(1, 3)", "nn.Linear(3, 1)"), batch=7)
 
 
+# --- Inputs of any rank and dtype (`seqc run` reads them as PyTorch would) -------------------
+case("ndinput_flatten_image", seq("Net", "nn.Flatten()", "nn.Linear(64, 32)", "nn.ReLU()",
+                                  "nn.Linear(32, 10)"), batch=5, input_shape=(8, 8),
+     comment="[5, 8, 8] images, flattened by nn.Flatten(): the output is [5, 10].")
+case("ndinput_flatten_4d", seq("Net", "nn.Dropout(0.1)", "nn.Flatten(1, -1)", "nn.Linear(48, 16)",
+                               "nn.Tanh()", "nn.Linear(16, 4)"), batch=3, input_shape=(3, 4, 4))
+case("ndinput_uint8_image", seq("Net", "nn.Flatten()", "nn.Linear(64, 10)",
+                                "nn.LogSoftmax(dim=1)"), batch=5, input_shape=(8, 8),
+     input_dtype="uint8", comment="uint8 pixels, converted to float32 with a note.")
+case("ndinput_float16", seq("Net", "nn.Flatten()", "nn.Linear(16, 3)", "nn.Sigmoid()"), batch=4,
+     input_shape=(2, 8), input_dtype="float16")
+case("ndinput_float64", seq("Net", "nn.Linear(8, 4)", "nn.SiLU()"), batch=4, input_dtype="float64")
+case("ndinput_last_dim", seq("Net", "nn.Linear(8, 16)", "nn.GELU()", "nn.LayerNorm(16)",
+                             "nn.Linear(16, 6)", "nn.Softmax(dim=-1)"), batch=5, input_shape=(3, 8),
+     comment="No Flatten: every layer works on the last dimension, [5, 3, 8] -> [5, 3, 6].")
+case("ndinput_last_dim_4d", seq("Net", "nn.Linear(8, 5)", "nn.ReLU()", "nn.Linear(5, 2)"), batch=2,
+     input_shape=(3, 4, 8), input_dtype="float64")
+
 # --- Random deeper networks -------------------------------------------------------------------
 RANDOM_ACTS = ["nn.ReLU()", "nn.Sigmoid()", "nn.Tanh()", "nn.GELU()", 'nn.GELU(approximate="tanh")',
                "nn.SiLU()", "nn.LeakyReLU({s})", "nn.ELU(alpha={a})", "nn.Softplus(beta={b})",
@@ -465,12 +490,16 @@ def init_params(model, gen, c):
 
 
 def make_input(c, width, gen):
+    """input.npy's array, in the case's dtype and shape."""
     if c.inputs is not None:
         x = np.array(c.inputs, dtype=np.float32)
         assert x.shape[1] == width
         return x
-    x = torch.randn(c.batch, width, generator=gen, dtype=torch.float64) * c.input_scale
-    return (x + c.input_shift).numpy().astype(np.float32)
+    shape = (c.batch,) + tuple(c.input_shape or (width,))
+    if c.input_dtype == "uint8":  # image pixels
+        return torch.randint(0, 256, shape, generator=gen).numpy().astype(np.uint8)
+    x = torch.randn(*shape, generator=gen, dtype=torch.float64) * c.input_scale
+    return (x + c.input_shift).numpy().astype(np.dtype(c.input_dtype))
 
 
 def stored_state_dict(model, c):
@@ -512,13 +541,14 @@ def make_case(c):
     stored = stored_state_dict(model, c)
     x32 = make_input(c, width, gen)
 
-    # The golden: the same architecture, parameters as seqc sees them, run in float64.
+    # The golden: the same architecture, parameters and input as seqc sees them, run in float64.
     ref = build_module(c.src)
     ref.load_state_dict({k: seen_by_seqc(v) for k, v in stored.items()})
     ref = ref.double().eval()
     with torch.no_grad():
-        expected = ref(torch.from_numpy(x32.astype(np.float64))).numpy().astype(np.float64)
-    assert expected.dtype == np.float64 and expected.ndim == 2
+        seen = x32.astype(np.float32).astype(np.float64)
+        expected = ref(torch.from_numpy(seen)).numpy().astype(np.float64)
+    assert expected.dtype == np.float64 and expected.ndim >= 2
     return stored, x32, expected
 
 
@@ -595,7 +625,10 @@ def np_forward(module, prefix, params, x):
         if t is nn.Softmax or t is nn.LogSoftmax:
             assert module.dim in (-1, 1)
             return _np_softmax(x, t is nn.LogSoftmax)
-        if t in (nn.Identity, nn.Dropout, nn.Flatten):
+        if t is nn.Flatten:
+            assert (module.start_dim, module.end_dim) == (1, -1)
+            return x.reshape(x.shape[0], -1)
+        if t in (nn.Identity, nn.Dropout):
             return x
         if t is nn.BatchNorm1d:
             y = (x - p("running_mean")) / np.sqrt(p("running_var") + module.eps)
@@ -632,8 +665,14 @@ def self_check(c, case_dir, expected):
     params = {k: seen_by_seqc(v).to(torch.float64).numpy()
               for k, v in load_file(os.path.join(case_dir, WEIGHTS)).items()}
     x = np.load(os.path.join(case_dir, "input.npy"))
-    assert x.dtype == np.float32 and x.ndim == 2
-    got = np_forward(model, "", params, x.astype(np.float64))
+    assert x.dtype == np.dtype(c.input_dtype)
+    x = x.astype(np.float32).astype(np.float64)
+    if x.ndim > 2 and not any(isinstance(m, nn.Flatten) for m in leaves(model)):
+        # Every layer works on the last dimension: run its vectors as rows.
+        got = np_forward(model, "", params, x.reshape(-1, x.shape[-1]))
+        got = got.reshape(x.shape[:-1] + got.shape[-1:])
+    else:
+        got = np_forward(model, "", params, x)
     ok, why = compare(got, expected, 1e-9)
     if not ok:
         raise SystemExit(f"self-check failed for {c.name}: NumPy vs PyTorch: {why}")
@@ -696,6 +735,7 @@ def main():
                     and on_disk.keys() == stored.keys()
                     and all(on_disk[k].dtype == v.dtype and torch.equal(on_disk[k], v)
                             for k, v in stored.items())
+                    and np.load(os.path.join(d, "input.npy")).dtype == x32.dtype
                     and np.array_equal(np.load(os.path.join(d, "input.npy")), x32,
                                        equal_nan=True)
                     and compare(np.load(os.path.join(d, "expected.npy")), expected, 1e-12)[0])

@@ -277,6 +277,102 @@ TEST_CASE("Fortran-order arrays are transposed into row-major order") {
   CHECK(result.tensor->data == std::vector<float>{1, 2, 3});
 }
 
+TEST_CASE("arrays of any rank keep their shape in C order") {
+  std::vector<float> values(24);
+  for (size_t i = 0; i < values.size(); ++i)
+    values[i] = float(i);
+  std::string data;
+  for (float v : values)
+    data += bytesOf<float>({v});
+  Parsed result = parse(image("<f4", "(2, 3, 4)", data));
+  REQUIRE(result.tensor);
+  CHECK(result.tensor->shape == std::vector<int64_t>{2, 3, 4});
+  CHECK(result.tensor->data == values);
+  CHECK(result.diagnostics.empty());
+
+  result = parse(image("<f4", "(1, 2, 3, 4)", data));
+  REQUIRE(result.tensor);
+  CHECK(result.tensor->shape == std::vector<int64_t>{1, 2, 3, 4});
+
+  // An empty batch, and an empty inner dimension.
+  result = parse(image("<f4", "(0, 8, 8)", ""));
+  REQUIRE(result.tensor);
+  CHECK(result.tensor->shape == std::vector<int64_t>{0, 8, 8});
+  result = parse(image("<f8", "(2, 0, 3)", ""));
+  REQUIRE(result.tensor);
+  CHECK(result.tensor->shape == std::vector<int64_t>{2, 0, 3});
+
+  SourceManager sourceMgr;
+  DiagnosticEngine diag(sourceMgr);
+  std::optional<NpyArray> wide =
+      parseNpyDouble(image("<f4", "(2, 3, 4)", data), "x.npy", diag);
+  REQUIRE(wide);
+  CHECK(wide->shape == std::vector<int64_t>{2, 3, 4});
+  CHECK(wide->data[23] == 23.0);
+}
+
+TEST_CASE("Fortran-order arrays of any rank are reordered") {
+  // x[i, j, k] = 100 i + 10 j + k for shape (2, 3, 4), stored with i
+  // varying fastest, then j, then k.
+  std::string data;
+  for (int k = 0; k < 4; ++k)
+    for (int j = 0; j < 3; ++j)
+      for (int i = 0; i < 2; ++i)
+        data += bytesOf<float>({float(100 * i + 10 * j + k)});
+  Parsed result = parse(image("<f4", "(2, 3, 4)", data, true));
+  REQUIRE(result.tensor);
+  std::vector<float> expected;
+  for (int i = 0; i < 2; ++i)
+    for (int j = 0; j < 3; ++j)
+      for (int k = 0; k < 4; ++k)
+        expected.push_back(float(100 * i + 10 * j + k));
+  CHECK(result.tensor->data == expected);
+}
+
+TEST_CASE("data that is not float32 is converted with a note") {
+  struct Case {
+    const char *descr;
+    std::string data;
+    const char *note;
+  };
+  const char *rounded = " (values float32 cannot hold are rounded)";
+  std::vector<Case> cases = {
+      {"<f8", bytesOf<double>({1.5}), "float64 ('<f8'); converted to float32"},
+      {"<f2", bytesOf<uint16_t>({0x3e00}),
+       "float16 ('<f2'); converted to float32"},
+      {"|i1", "", "int8 ('|i1'); converted to float32"},
+      {"<i2", bytesOf<int16_t>({1}), "int16 ('<i2'); converted to float32"},
+      {"<i4", bytesOf<int32_t>({1}), "int32 ('<i4'); converted to float32"},
+      {"<i8", bytesOf<int64_t>({1}), "int64 ('<i8'); converted to float32"},
+      {"|u1", "", "uint8 ('|u1'); converted to float32"},
+      {"<u2", bytesOf<uint16_t>({1}), "uint16 ('<u2'); converted to float32"},
+      {"<u4", bytesOf<uint32_t>({1}), "uint32 ('<u4'); converted to float32"},
+      {"<u8", bytesOf<uint64_t>({1}), "uint64 ('<u8'); converted to float32"},
+      {"|b1", "", "bool ('|b1'); converted to float32"},
+  };
+  for (const Case &c : cases) {
+    CAPTURE(c.descr);
+    Parsed result = parse(image(c.descr, "(1, 1)", c.data));
+    REQUIRE(result.tensor);
+    std::string_view descr = c.descr;
+    bool mayRound = descr == "<f8" || descr.substr(1) == "i4" ||
+                    descr.substr(1) == "i8" || descr.substr(1) == "u4" ||
+                    descr.substr(1) == "u8";
+    CHECK(result.diagnostics == fmt::format("x.npy: note: input is {}{}\n",
+                                            c.note, mayRound ? rounded : ""));
+    CHECK(result.tensor->data[0] != 0.0f);
+  }
+  // float32 needs no note, nor does the float64 reader.
+  CHECK(parse(image("<f4", "(1, 1)", bytesOf<float>({1}))).diagnostics.empty());
+  SourceManager sourceMgr;
+  DiagnosticEngine diag(sourceMgr);
+  std::string out;
+  diag.captureTo(&out);
+  CHECK(parseNpyDouble(image("<f8", "(1, 1)", bytesOf<double>({1})), "x.npy",
+                       diag));
+  CHECK(out.empty());
+}
+
 TEST_CASE("header variations NumPy accepts") {
   // Double quotes, no trailing comma, no padding, keys in another order.
   Parsed result =
@@ -401,8 +497,14 @@ TEST_CASE("rejects dtypes that are not real numbers") {
               fmt::format("x.npy: error: dtype '{}' ", descr)) == 0);
   }
   expectError(image("<c8", "(1, 1)", "12345678"),
-              "dtype '<c8' is not supported; expected a float (f2, f4, f8), "
-              "integer or boolean array");
+              "dtype '<c8' (complex) is not supported; expected a float (f2, "
+              "f4, f8), integer or boolean array");
+  expectError(image("<U2", "(1, 1)", "12345678"),
+              "dtype '<U2' (strings) is not supported; expected a float (f2, "
+              "f4, f8), integer or boolean array");
+  expectError(image("<M8[ns]", "(1, 1)", "12345678"),
+              "dtype '<M8[ns]' (datetime64) is not supported; expected a "
+              "float, integer or boolean array");
 }
 
 TEST_CASE("rejects shapes that are not tuples of non-negative integers") {
@@ -419,13 +521,17 @@ TEST_CASE("rejects shapes that are not tuples of non-negative integers") {
               "bad .npy header: a dimension in 'shape' is too large");
 }
 
-TEST_CASE("rejects 0-d and 3-d arrays") {
+TEST_CASE("rejects 0-d arrays and more dimensions than NumPy allows") {
   expectError(image("<f4", "()", bytesOf<float>({1})),
-              "array is 0-dimensional (a scalar); expected a 2-D "
-              "[batch, features] or 1-D [features] array");
-  expectError(image("<f4", "(1, 2, 2)", bytesOf<float>({1, 2, 3, 4})),
-              "array has 3 dimensions, shape (1, 2, 2); expected a 2-D "
-              "[batch, features] or 1-D [features] array");
+              "array is 0-dimensional (a scalar); expected a "
+              "[batch, features, ...] or 1-D [features] array");
+  std::string shape64 = "(" + std::string(63 * 3, ' ') + "1)";
+  for (size_t i = 0; i < 63; ++i)
+    shape64[1 + 3 * i] = '1', shape64[2 + 3 * i] = ',';
+  CHECK(parse(image("<f4", shape64, bytesOf<float>({1}))).tensor);
+  std::string shape65 = "(1, " + shape64.substr(1);
+  expectError(image("<f4", shape65, bytesOf<float>({1})),
+              "array has 65 dimensions; at most 64 are supported");
 }
 
 TEST_CASE("rejects shapes whose size overflows") {
@@ -498,9 +604,16 @@ TEST_CASE("checked-in sample input files") {
   x = readNpy((dir / "x_fortran.npy").string(), diag);
   REQUIRE(x);
   CHECK(x->data == std::vector<float>{1, 2, 3, 4, 5, 6});
-  CHECK(out.empty());
-  for (const char *name :
-       {"bad_bigendian.npy", "bad_3d.npy", "bad_truncated.npy"}) {
+  x = readNpy((dir / "x_3d.npy").string(), diag);
+  REQUIRE(x);
+  CHECK(x->shape == std::vector<int64_t>{1, 2, 2});
+  CHECK(x->data == std::vector<float>{1, 2, 3, 4});
+  // x_3x2_f8.npy and x_fortran.npy are float64.
+  std::string note = ": note: input is float64 ('<f8'); converted to float32 "
+                     "(values float32 cannot hold are rounded)\n";
+  CHECK(out == (dir / "x_3x2_f8.npy").string() + note +
+                   (dir / "x_fortran.npy").string() + note);
+  for (const char *name : {"bad_bigendian.npy", "bad_truncated.npy"}) {
     CAPTURE(name);
     out.clear();
     CHECK_FALSE(readNpy((dir / name).string(), diag));

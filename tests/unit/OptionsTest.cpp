@@ -108,6 +108,16 @@ TEST_CASE("--help exits cleanly") {
   CHECK(exitNow);
 }
 
+TEST_CASE("the usage text ends with the exit codes") {
+  std::string usage = usageText();
+  size_t at = usage.find("\nexit status:\n");
+  REQUIRE(at != std::string::npos);
+  std::string_view codes = std::string_view(usage).substr(at);
+  CHECK(codes.find("\n  0  success\n") != std::string::npos);
+  CHECK(codes.find("\n  1  a user or input error") != std::string::npos);
+  CHECK(codes.find("\n  2  an environment failure") != std::string::npos);
+}
+
 TEST_CASE("spellings are the command line's") {
   CHECK(spelling(Command::Compile) == "compile");
   CHECK(spelling(Backend::Ref) == "ref");
