@@ -5,7 +5,8 @@
 # library target, like Halide's add_halide_library:
 #
 #   seqc_add_model(<target> MODEL <file.nn>
-#                  [WEIGHTS <file.safetensors>]
+#                  [WEIGHTS <file.safetensors|file.pt>]
+#                  [WEIGHTS_PREFIX <prefix>]
 #                  [CPU <cpu>...]
 #                  [NAME <prefix>]
 #                  [INIT_SEED <n>]
@@ -20,8 +21,13 @@
 #
 #   MODEL      the network definition; relative paths are taken from the
 #              current source directory.
-#   WEIGHTS    safetensors weights (`seqc compile --weights`), overriding the
-#              file's load_state_dict.
+#   WEIGHTS    weights (`seqc compile --weights`: safetensors, or a
+#              torch.save checkpoint .pt/.pth/.bin), overriding the file's
+#              load_state_dict.
+#   WEIGHTS_PREFIX
+#              `--weights-prefix`: take only the tensors of WEIGHTS whose keys
+#              start with it (a wrapped module's `layers.`, a training
+#              checkpoint's `model.`).
 #   CPU        `--cpu`: native (the default: the build machine's CPU),
 #              x86-64-v2/v3/v4 or an LLVM CPU name; several values (or one
 #              comma-separated value) build one multiversioned object that
@@ -55,7 +61,7 @@ include_guard(GLOBAL)
 
 function(seqc_add_model target)
   cmake_parse_arguments(PARSE_ARGV 1 ARG "EXTERNAL_WEIGHTS"
-                        "MODEL;WEIGHTS;NAME;INIT_SEED" "CPU")
+                        "MODEL;WEIGHTS;WEIGHTS_PREFIX;NAME;INIT_SEED" "CPU")
   if(ARG_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "seqc_add_model(${target}): unknown arguments: "
                         "${ARG_UNPARSED_ARGUMENTS}")
@@ -99,6 +105,10 @@ function(seqc_add_model target)
 
   set(args compile "${model}" --target cpu)
   set(depends "${model}")
+  if(DEFINED ARG_WEIGHTS_PREFIX AND NOT DEFINED ARG_WEIGHTS)
+    message(FATAL_ERROR "seqc_add_model(${target}): WEIGHTS_PREFIX needs "
+                        "WEIGHTS")
+  endif()
   if(DEFINED ARG_WEIGHTS AND DEFINED ARG_INIT_SEED)
     message(FATAL_ERROR "seqc_add_model(${target}): give WEIGHTS or "
                         "INIT_SEED, not both")
@@ -112,6 +122,9 @@ function(seqc_add_model target)
     endif()
     list(APPEND args --weights "${weights}")
     list(APPEND depends "${weights}")
+    if(DEFINED ARG_WEIGHTS_PREFIX)
+      list(APPEND args --weights-prefix "${ARG_WEIGHTS_PREFIX}")
+    endif()
   elseif(DEFINED ARG_INIT_SEED)
     if(NOT ARG_INIT_SEED MATCHES "^[0-9]+$")
       message(FATAL_ERROR "seqc_add_model(${target}): INIT_SEED must be a "

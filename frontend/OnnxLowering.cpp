@@ -850,9 +850,11 @@ bool OnnxLowering::lowerSoftmax(size_t index) {
                               "{} is over the features of [N, F] values "
                               "(the last axis)",
                               axis, rank, node.opType));
+  // Over the features, the last axis, as nn.Softmax(dim=-1) is.
   appendOp(node.opType == "Softmax" ? ir::OpKind::Softmax
                                     : ir::OpKind::LogSoftmax,
-           index, nodeLabel(index));
+           index, nodeLabel(index))
+      .normDim = -1;
   advance(index);
   return true;
 }
@@ -876,7 +878,8 @@ bool OnnxLowering::lowerReshape(size_t index) {
         index, fmt::format("it reshapes to [{}, {}]; {}", rows, cols, kOnly));
   if (cols > 0 && !fixWidth(index, cols, "its shape"))
     return false;
-  appendOp(ir::OpKind::Identity, index, nodeLabel(index));
+  // [N, -1] is nn.Flatten(): the run command maps N-d inputs by it.
+  appendOp(ir::OpKind::Identity, index, nodeLabel(index)).isFlatten = true;
   rank = 2;
   advance(index);
   return true;
@@ -903,7 +906,9 @@ bool OnnxLowering::lowerNoOp(size_t index) {
       return failAt(index, "its training_mode is not false; seqc imports "
                            "inference graphs");
   }
-  appendOp(ir::OpKind::Identity, index, nodeLabel(index));
+  // Flatten(axis=1) is nn.Flatten(): the run command maps N-d inputs by it.
+  appendOp(ir::OpKind::Identity, index, nodeLabel(index)).isFlatten =
+      node.opType == "Flatten";
   advance(index);
   return true;
 }
