@@ -77,6 +77,7 @@ struct DriverOptions {
   bool staticLib = false;             ///< --static-lib
   bool externalWeights = false;       ///< --external-weights
   bool hugePages = true;              ///< off: --no-huge-pages (bench)
+  bool cache = true;                  ///< off: --no-cache (run, bench)
   unsigned threads = 1;               ///< --threads N
   std::vector<uint64_t> batches;      ///< --batch 1,64,1024
   bool json = false;                  ///< --json
