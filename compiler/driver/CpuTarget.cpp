@@ -52,6 +52,8 @@ cpu::CpuTargetOptions targetOptions(const DriverOptions &opts,
   if (opts.cache && opts.command == Command::Run) {
     t.cacheDir = ObjectCache::defaultDirectory();
     t.cacheMaxBytes = ObjectCache::defaultMaxBytes();
+  } else if (opts.cache && opts.command == Command::Bench) {
+    t.cacheDir = opts.benchCacheDir;
   }
   return t;
 }
@@ -130,6 +132,9 @@ public:
     return jit->objectBytes() + jit->weightsBytes();
   }
 
+  bool fromCache() const override {
+    return jit->cacheOutcome() == ObjectCache::Outcome::Hit;
+  }
   std::optional<uint64_t> hugePageBytes() const override {
     return jit->hugePageBytes();
   }

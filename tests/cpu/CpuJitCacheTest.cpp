@@ -18,7 +18,6 @@
 
 #include <cstdlib>
 #include <cstring>
-#include <dirent.h>
 #include <string>
 #include <unistd.h>
 #include <vector>
@@ -29,29 +28,19 @@ using Outcome = ObjectCache::Outcome;
 
 namespace {
 
-/// A fresh cache directory, removed with its entries at the end.
+/// A fresh cache directory for one test.
 struct CacheDir {
-  CacheDir() {
-    const char *base = std::getenv("TMPDIR");
-    path =
-        std::string(base && *base ? base : "/tmp") + "/seqc-jit-cache-XXXXXX";
-    REQUIRE(::mkdtemp(path.data()) != nullptr);
+  CacheDir() : dir("seqc-jit-cache"), path(dir.path()) {
+    REQUIRE(!path.empty());
   }
-  ~CacheDir() {
-    for (const std::string &f : entries())
-      ::unlink(f.c_str());
-    ::rmdir(path.c_str());
-  }
+  /// The paths of the files in it.
   std::vector<std::string> entries() const {
     std::vector<std::string> out;
-    if (DIR *d = ::opendir(path.c_str())) {
-      while (struct dirent *e = ::readdir(d))
-        if (e->d_name[0] != '.')
-          out.push_back(joinPath(path, e->d_name));
-      ::closedir(d);
-    }
+    for (const std::string &name : dir.fileNames())
+      out.push_back(joinPath(path, name));
     return out;
   }
+  TemporaryDirectory dir;
   std::string path;
 };
 

@@ -17,7 +17,6 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <dirent.h>
 #include <fcntl.h>
 #include <string>
 #include <sys/stat.h>
@@ -29,33 +28,13 @@ using namespace seqc;
 
 namespace {
 
-/// A fresh directory under the build's temporary space, removed (with its
-/// files) at the end of the test.
-class TempDir {
-public:
-  TempDir() {
-    const char *base = std::getenv("TMPDIR");
-    path =
-        std::string(base && *base ? base : "/tmp") + "/seqc-cache-test-XXXXXX";
-    REQUIRE(::mkdtemp(path.data()) != nullptr);
+/// A fresh directory for one test.
+struct TempDir {
+  TempDir() : dir("seqc-cache-test"), path(dir.path()) {
+    REQUIRE(!path.empty());
   }
-  ~TempDir() {
-    for (const std::string &f : files())
-      ::unlink(joinPath(path, f).c_str());
-    ::rmdir(path.c_str());
-  }
-  /// The names of the files in the directory, sorted.
-  std::vector<std::string> files() const {
-    std::vector<std::string> out;
-    if (DIR *d = ::opendir(path.c_str())) {
-      while (struct dirent *e = ::readdir(d))
-        if (e->d_name[0] != '.')
-          out.push_back(e->d_name);
-      ::closedir(d);
-    }
-    std::sort(out.begin(), out.end());
-    return out;
-  }
+  std::vector<std::string> files() const { return dir.fileNames(); }
+  TemporaryDirectory dir;
   std::string path;
 };
 
