@@ -49,6 +49,7 @@ void buildFields(JsonObjectWriter &json, const RunInfo &info,
                  const ReferenceError &error) {
   json.number("frontend_seconds", info.frontendSeconds)
       .optionalNumber("compile_seconds", info.compileSeconds)
+      .optionalNumber("warm_compile_seconds", info.warmCompileSeconds)
       .optionalInteger("artifact_bytes", info.artifactBytes
                                              ? std::optional(info.artifactBytes)
                                              : std::nullopt)

@@ -40,6 +40,9 @@ struct RunInfo {
   uint64_t flops = 0;
   double frontendSeconds = 0.0;
   std::optional<double> compileSeconds;
+  /// The CPU JIT: the same compile again, served by the object cache
+  /// (docs/cache.md); unset with --no-cache or when it was not a hit.
+  std::optional<double> warmCompileSeconds;
   uint64_t artifactBytes = 0;
   uint64_t weightBytes = 0;
   /// The CPU JIT: bytes of packed weights in 2 MiB pages, and whether it

@@ -71,6 +71,9 @@ std::string textHeader(const RunInfo &info) {
   if (info.compileSeconds)
     out += fmt::format("  compile:   {} (code generation and JIT)\n",
                        formatSeconds(*info.compileSeconds));
+  if (info.warmCompileSeconds)
+    out += fmt::format("  warm:      {} (the same from the object cache)\n",
+                       formatSeconds(*info.warmCompileSeconds));
   out += artifactLines(info) + peakAndWorkLines(info);
   out +=
       fmt::format("\n{:>8} {:>11} {:>11} {:>11} {:>11} {:>11} {:>11} "

@@ -14,6 +14,7 @@
 #include "compiler/codegen/cpu/WeightsBlob.h"
 #include "compiler/driver/Targets.h"
 #include "compiler/support/FileIO.h"
+#include "compiler/support/ObjectCache.h"
 #include "runtime/ThreadPool.h"
 
 #include <fmt/format.h>
@@ -22,6 +23,8 @@
 #include <cassert>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <string_view>
 #include <vector>
 
 namespace seqc::driver {
@@ -45,7 +48,30 @@ cpu::CpuTargetOptions targetOptions(const DriverOptions &opts,
   t.externalWeights = opts.externalWeights;
   // Only worth its one-off cost over many calls: `seqc bench`.
   t.hugePages = opts.hugePages && opts.command == Command::Bench;
+  // The JIT's object cache (docs/cache.md); emit and compile never read it.
+  if (opts.cache && opts.command == Command::Run) {
+    t.cacheDir = ObjectCache::defaultDirectory();
+    t.cacheMaxBytes = ObjectCache::defaultMaxBytes();
+  } else if (opts.cache && opts.command == Command::Bench) {
+    t.cacheDir = opts.benchCacheDir;
+  }
   return t;
+}
+
+/// The object cache's one note: why it could not store the code (the run
+/// goes on without it). With SEQC_CACHE_VERBOSE=1, also whether it hit.
+void reportCache(const cpu::JitModel &jit, const cpu::CpuTargetOptions &target,
+                 DiagnosticEngine &diag) {
+  if (!jit.cacheNote().empty())
+    diag.report(Severity::Note,
+                jit.cacheNote() + "; the code was compiled but not cached");
+  const char *verbose = std::getenv("SEQC_CACHE_VERBOSE");
+  if (verbose && std::string_view(verbose) == "1")
+    diag.report(Severity::Note,
+                fmt::format("compile cache {} ({})",
+                            outcomeName(jit.cacheOutcome()),
+                            target.cacheDir.empty() ? "no directory"
+                                                    : target.cacheDir));
 }
 
 /// True (after reporting) when \p path is one of the command's inputs.
@@ -106,6 +132,9 @@ public:
     return jit->objectBytes() + jit->weightsBytes();
   }
 
+  bool fromCache() const override {
+    return jit->cacheOutcome() == ObjectCache::Outcome::Hit;
+  }
   std::optional<uint64_t> hugePageBytes() const override {
     return jit->hugePageBytes();
   }
@@ -324,6 +353,7 @@ std::unique_ptr<Executor> createCpuExecutor(const ir::Model &fused,
     diag.error(error);
     return nullptr;
   }
+  reportCache(*jit, target, diag);
   seqc_thread_pool *pool = nullptr;
   if (opts.threads > 1) {
     pool = seqc_thread_pool_create(opts.threads);

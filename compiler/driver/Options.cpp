@@ -257,6 +257,10 @@ constexpr OptionSpec kOptions[] = {
      "every stage of the generated code in the\nrunning model: where the "
      "time goes",
      setTrue<&Opts::layers>},
+    {"--no-cache", "", nullptr, only(Run, Bench), Section::Run,
+     "(also bench) cpu: compile without the persistent\nobject cache "
+     "(docs/cache.md)",
+     setFalse<&Opts::cache>},
     {"--threads", " N", nullptr, only(Run, Bench), Section::Run,
      "(also bench) threads for the CPU code (default 1)",
      setUnsigned<&Opts::threads, 1, 1024>},

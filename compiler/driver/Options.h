@@ -78,10 +78,15 @@ struct DriverOptions {
   bool staticLib = false;             ///< --static-lib
   bool externalWeights = false;       ///< --external-weights
   bool hugePages = true;              ///< off: --no-huge-pages (bench)
-  unsigned threads = 1;               ///< --threads N
-  std::vector<uint64_t> batches;      ///< --batch 1,64,1024
-  bool json = false;                  ///< --json
-  unsigned repeat = 0;                ///< --repeat N (bench; 0 = automatic)
+  bool cache = true;                  ///< off: --no-cache (run, bench)
+  /// Not an option: the object cache `seqc bench` compiles through (a
+  /// temporary one, so that its cold compile is cold); run uses the
+  /// default directory.
+  std::string benchCacheDir;
+  unsigned threads = 1;          ///< --threads N
+  std::vector<uint64_t> batches; ///< --batch 1,64,1024
+  bool json = false;             ///< --json
+  unsigned repeat = 0;           ///< --repeat N (bench; 0 = automatic)
 };
 
 /// Parses argv. On a usage error prints a message to stderr and returns

@@ -32,6 +32,9 @@ public:
   /// Bytes of what the backend generated for this model (machine code plus
   /// packed weights; the CUBIN), for `seqc bench`; 0 when not known.
   virtual uint64_t artifactBytes() const { return 0; }
+  /// True when the code was loaded from the persistent object cache rather
+  /// than compiled (the CPU JIT; docs/cache.md).
+  virtual bool fromCache() const { return false; }
   /// Bytes of the packed weights the executor keeps in 2 MiB pages (the CPU
   /// JIT: docs/performance.md, "Weights in huge pages"); nullopt for
   /// backends that do not place them.

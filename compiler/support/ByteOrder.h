@@ -1,13 +1,14 @@
 //===- ByteOrder.h - Loading little- and big-endian integers ----*- C++ -*-===//
 //
 // Part of seqc. File formats fix their byte order; these loads read it from
-// unaligned bytes whatever the host's order is.
+// unaligned bytes whatever the host's order is, and the appends write it.
 //
 //===----------------------------------------------------------------------===//
 #ifndef SEQC_SUPPORT_BYTEORDER_H
 #define SEQC_SUPPORT_BYTEORDER_H
 
 #include <cstdint>
+#include <string>
 
 namespace seqc {
 
@@ -39,6 +40,18 @@ inline uint32_t loadBE32(const unsigned char *p) {
 inline uint64_t loadBE64(const unsigned char *p) {
   return (static_cast<uint64_t>(loadBE32(p)) << 32) |
          static_cast<uint64_t>(loadBE32(p + 4));
+}
+
+/// Appends \p value to \p out as 8 little-endian bytes.
+inline void appendLE64(std::string &out, uint64_t value) {
+  for (int i = 0; i < 8; ++i)
+    out += static_cast<char>(value >> (8 * i));
+}
+
+/// Appends \p value to \p out as 4 little-endian bytes.
+inline void appendLE32(std::string &out, uint32_t value) {
+  for (int i = 0; i < 4; ++i)
+    out += static_cast<char>(value >> (8 * i));
 }
 
 } // namespace seqc

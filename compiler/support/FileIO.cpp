@@ -4,9 +4,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cassert>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -114,6 +117,35 @@ bool AtomicFile::commit(std::string &error) {
     return false;
   }
   return true;
+}
+
+TemporaryDirectory::TemporaryDirectory(const std::string &stem) {
+  const char *base = std::getenv("TMPDIR");
+  std::string path = joinPath(base && *base ? base : "/tmp", stem + "-XXXXXX");
+  if (::mkdtemp(path.data()))
+    path_ = std::move(path);
+}
+
+TemporaryDirectory::~TemporaryDirectory() {
+  if (path_.empty())
+    return;
+  for (const std::string &name : fileNames())
+    ::unlink(joinPath(path_, name).c_str());
+  ::rmdir(path_.c_str());
+}
+
+std::vector<std::string> TemporaryDirectory::fileNames() const {
+  std::vector<std::string> names;
+  if (DIR *dir = ::opendir(path_.c_str())) {
+    while (struct dirent *entry = ::readdir(dir)) {
+      std::string name = entry->d_name;
+      if (name != "." && name != "..")
+        names.push_back(std::move(name));
+    }
+    ::closedir(dir);
+  }
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 bool isSameFile(const std::string &a, const std::string &b) {

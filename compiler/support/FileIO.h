@@ -56,6 +56,24 @@ private:
   int fd_ = -1;
 };
 
+/// A new, empty directory, TMPDIR/STEM-XXXXXX ($TMPDIR, else /tmp),
+/// removed with the files in it (not subdirectories) when the object goes.
+class TemporaryDirectory {
+public:
+  /// path() is empty when the directory could not be created.
+  explicit TemporaryDirectory(const std::string &stem);
+  TemporaryDirectory(const TemporaryDirectory &) = delete;
+  TemporaryDirectory &operator=(const TemporaryDirectory &) = delete;
+  ~TemporaryDirectory();
+
+  const std::string &path() const { return path_; }
+  /// The names of the files in it (not "." and ".."), sorted.
+  std::vector<std::string> fileNames() const;
+
+private:
+  std::string path_;
+};
+
 /// True when \p a and \p b name the same existing file (same device and
 /// inode), used to refuse overwriting an input.
 bool isSameFile(const std::string &a, const std::string &b);

@@ -33,6 +33,9 @@ mkdir -p "$out/dump" "$out/cli"
 # The NVRTC cache would hide nothing (same source, same PTX) but keep it out
 # of the way.
 export SEQC_CUDA_CACHE_DIR=off
+# The CPU JIT's object cache (docs/cache.md): emit and compile never read it,
+# and nothing here should read or fill the user's.
+export SEQC_CACHE_DIR=off
 "$build/tests/tools/codegen-dump" "$out/dump" "${dumpflags[@]}"
 
 # The suite and the examples through the command line. Large models go to

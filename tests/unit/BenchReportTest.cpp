@@ -50,6 +50,7 @@ RunInfo sampleInfo() {
   info.flops = 1000;
   info.frontendSeconds = 0.5;
   info.compileSeconds = 0.25;
+  info.warmCompileSeconds = 0.0125;
   info.artifactBytes = 4096;
   info.weightBytes = 4000;
   info.hugePageBytes = 0;
@@ -210,6 +211,7 @@ TEST_CASE("the JSON line: every field, in order, derived from the median") {
         "\"gflops\": 5, \"peak_gflops\": 100, \"peak_fraction\": 0.05, "
         "\"peak_isa\": \"AVX2 FMA\", \"samples\": 3, \"runs_per_sample\": 7, "
         "\"frontend_seconds\": 0.5, \"compile_seconds\": 0.25, "
+        "\"warm_compile_seconds\": 0.0125, "
         "\"artifact_bytes\": 4096, \"weight_bytes\": 4000, "
         "\"huge_page_bytes\": 0, \"max_abs_error\": 1e-07, \"ref_max_abs\": "
         "0.5, \"cpu\": \"Test CPU\", \"hardware_threads\": 2}\n");
@@ -221,6 +223,7 @@ TEST_CASE("the JSON line of the reference backend and of a stage") {
   info.isReference = true;
   info.peak.reset();
   info.compileSeconds.reset();
+  info.warmCompileSeconds.reset();
   info.artifactBytes = 0;
   info.hugePageBytes.reset();
   BatchResult result = sampleResult();
@@ -228,8 +231,8 @@ TEST_CASE("the JSON line of the reference backend and of a stage") {
   std::string line = jsonLine(info, result);
   CHECK(line.find("\"peak_gflops\": null, \"peak_fraction\": null, "
                   "\"peak_isa\": null") != std::string::npos);
-  CHECK(line.find("\"compile_seconds\": null, \"artifact_bytes\": null") !=
-        std::string::npos);
+  CHECK(line.find("\"compile_seconds\": null, \"warm_compile_seconds\": "
+                  "null, \"artifact_bytes\": null") != std::string::npos);
   CHECK(line.find("\"huge_page_bytes\": null, \"max_abs_error\": null, "
                   "\"ref_max_abs\": null") != std::string::npos);
 
@@ -257,6 +260,9 @@ TEST_CASE("the text table's row and header") {
   CHECK(header.find("  pages:     4 KiB (no whole 2 MiB page") !=
         std::string::npos);
   CHECK(header.find("note:") == std::string::npos);
+  CHECK(header.find("  compile:   250.0 ms (code generation and JIT)\n  "
+                    "warm:      12.50 ms (the same from the object cache)\n") !=
+        std::string::npos);
   RunInfo ref = sampleInfo();
   ref.isReference = true;
   ref.peak.reset();

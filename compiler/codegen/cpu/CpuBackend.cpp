@@ -8,9 +8,10 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/codegen/cpu/CpuBackend.h"
-#include "compiler/ir/Verifier.h"
 #include "compiler/codegen/cpu/Internal.h"
+#include "compiler/codegen/cpu/JitCache.h"
 #include "compiler/ir/Printer.h"
+#include "compiler/ir/Verifier.h"
 #include "compiler/support/HugePages.h"
 
 #include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
@@ -539,6 +540,33 @@ struct JitModel::Impl {
   /// Profiling builds: the globals the generated code reads its hook from.
   ProfileHookFn *profileHook = nullptr;
   void **profileUser = nullptr;
+  /// opts.hugePages: where the constants were linked.
+  ReadOnlyDataRecorder *recorder = nullptr;
+  /// What create() adds to the JIT: a built module, or a cached object.
+  std::unique_ptr<LLVMContext> context;
+  std::unique_ptr<Module> module;
+  std::string cachedObject;
+  /// The object cache: what it did, why it could not store, and (while
+  /// keepObject) the object the JIT compiled, to store.
+  ObjectCache::Outcome cacheOutcome = ObjectCache::Outcome::Disabled;
+  std::string cacheNote;
+  bool keepObject = false;
+  std::string compiledObject;
+
+  /// Builds and optimises the module for \p model, with its stages and
+  /// external weights.
+  bool buildModule(const ir::Model &model, const CpuTargetOptions &hostOpts,
+                   Targets &targets, std::string &error);
+  /// Takes the stages, weights and object of a cache hit.
+  bool useCached(JitCacheEntry &entry, const CpuTargetOptions &opts,
+                 std::string &error);
+  /// Creates the LLJIT for the resolved target.
+  bool startJit(const ResolvedTarget &rt, const CpuTargetOptions &opts,
+                std::string &error);
+  /// Adds the module (compiled on lookup) or the cached object.
+  bool addCode(std::string &error);
+  /// Stores the compiled object under \p key; a failure becomes cacheNote.
+  void storeInCache(const ObjectCache &cache, const Sha256Digest &key);
 
   /// Finds the entry points (and a profiling build's globals) of the
   /// linked code.
@@ -614,6 +642,123 @@ bool chooseHostCpu(const CpuTargetOptions &opts, CpuTargetOptions &hostOpts,
 
 } // namespace
 
+namespace {
+
+/// Allocates the JIT's external weights buffer: 64-byte (and for a large
+/// blob 2 MiB) aligned, advised for huge pages only if they were asked for
+/// (so that --no-huge-pages compares like with like). Sealed blobs are a
+/// multiple of 64 bytes.
+bool allocateWeights(uint64_t bytes, const CpuTargetOptions &opts,
+                     HugePageBuffer &weights, std::string &error) {
+  weights = HugePageBuffer(bytes, opts.hugePages);
+  if (!weights.data()) {
+    error = fmt::format("cannot allocate {} bytes for the weights", bytes);
+    return false;
+  }
+  return true;
+}
+
+} // namespace
+
+bool JitModel::Impl::buildModule(const ir::Model &model,
+                                 const CpuTargetOptions &hostOpts,
+                                 Targets &targets, std::string &error) {
+  context = std::make_unique<LLVMContext>();
+  WeightsBlob blob;
+  module = cpu::buildModule(model, hostOpts, targets, *context, error, &stages,
+                            hostOpts.externalWeights ? &blob : nullptr);
+  if (!module)
+    return false;
+  rawConstantInitializers(*module);
+  if (hostOpts.externalWeights) {
+    weightsBytes = blob.size();
+    if (!allocateWeights(weightsBytes, hostOpts, weights, error))
+      return false;
+    blob.moveTo(static_cast<char *>(weights.data()));
+  }
+  return true;
+}
+
+bool JitModel::Impl::useCached(JitCacheEntry &entry,
+                               const CpuTargetOptions &opts,
+                               std::string &error) {
+  stages = std::move(entry.stages);
+  if (opts.externalWeights) {
+    weightsBytes = entry.weights.size();
+    if (!allocateWeights(weightsBytes, opts, weights, error))
+      return false;
+    if (weightsBytes)
+      std::memcpy(weights.data(), entry.weights.data(), weightsBytes);
+  }
+  cachedObject = std::move(entry.object);
+  return true;
+}
+
+bool JitModel::Impl::startJit(const ResolvedTarget &rt,
+                              const CpuTargetOptions &opts,
+                              std::string &error) {
+  orc::JITTargetMachineBuilder jtmb((Triple(rt.triple)));
+  jtmb.setCPU(rt.cpu);
+  jtmb.addFeatures(rt.features);
+  jtmb.setCodeGenOptLevel(CodeGenOptLevel::Aggressive);
+  Expected<std::unique_ptr<orc::LLJIT>> created =
+      orc::LLJITBuilder().setJITTargetMachineBuilder(std::move(jtmb)).create();
+  if (!created) {
+    error = "cannot start the LLVM JIT: " + toString(created.takeError());
+    return false;
+  }
+  jit = std::move(*created);
+  if (opts.hugePages)
+    if (auto *linker =
+            dyn_cast<orc::ObjectLinkingLayer>(&jit->getObjLinkingLayer())) {
+      auto plugin = std::make_unique<ReadOnlyDataRecorder>();
+      recorder = plugin.get();
+      linker->addPlugin(std::move(plugin));
+    }
+  // Every object passes here, compiled or cached: count it, and keep a
+  // compiled one for the cache.
+  jit->getObjTransformLayer().setTransform(
+      [this](std::unique_ptr<MemoryBuffer> obj)
+          -> Expected<std::unique_ptr<MemoryBuffer>> {
+        objectBytes += obj->getBufferSize();
+        if (keepObject)
+          compiledObject.assign(obj->getBufferStart(), obj->getBufferSize());
+        return obj;
+      });
+  return true;
+}
+
+bool JitModel::Impl::addCode(std::string &error) {
+  Error err = Error::success();
+  if (module) {
+    module->setDataLayout(jit->getDataLayout());
+    err = jit->addIRModule(
+        orc::ThreadSafeModule(std::move(module), std::move(context)));
+  } else {
+    err = jit->addObjectFile(
+        MemoryBuffer::getMemBufferCopy(cachedObject, "seqc-cached-object"));
+    cachedObject = std::string();
+  }
+  if (err) {
+    error = "cannot JIT the model: " + toString(std::move(err));
+    return false;
+  }
+  return true;
+}
+
+void JitModel::Impl::storeInCache(const ObjectCache &cache,
+                                  const Sha256Digest &key) {
+  JitCacheEntry entry;
+  entry.object = std::move(compiledObject);
+  entry.stages = stages;
+  if (weightsBytes)
+    entry.weights.assign(static_cast<const char *>(weights.data()),
+                         weightsBytes);
+  // The note is all a failure costs: the code is linked already.
+  if (!entry.object.empty())
+    cache.store(key, packJitEntry(entry), cacheNote);
+}
+
 JitModel::JitModel(std::unique_ptr<Impl> impl) : impl(std::move(impl)) {}
 JitModel::~JitModel() = default;
 
@@ -634,72 +779,31 @@ std::unique_ptr<JitModel> JitModel::create(const ir::Model &model,
   if (!createTargets(hostOpts, targets, error))
     return nullptr;
   const ResolvedTarget &rt = targets.primary;
-  auto ctx = std::make_unique<LLVMContext>();
-  std::vector<StageInfo> stages;
-  WeightsBlob blob;
-  std::unique_ptr<Module> mod =
-      buildModule(model, hostOpts, targets, *ctx, error, &stages,
-                  opts.externalWeights ? &blob : nullptr);
-  if (!mod)
-    return nullptr;
-  rawConstantInitializers(*mod);
-  HugePageBuffer weights;
-  uint64_t weightsBytes = 0;
-  if (opts.externalWeights) {
-    // Sealed blobs are a multiple of 64 bytes; the buffer is 64-byte (and
-    // for a large blob 2 MiB) aligned, and advised for huge pages only if
-    // they were asked for (so that --no-huge-pages compares like with like).
-    weightsBytes = blob.size();
-    weights = HugePageBuffer(weightsBytes, opts.hugePages);
-    if (!weights.data()) {
-      error =
-          fmt::format("cannot allocate {} bytes for the weights", weightsBytes);
-      return nullptr;
-    }
-    blob.moveTo(static_cast<char *>(weights.data()));
-  }
-
-  orc::JITTargetMachineBuilder jtmb((Triple(rt.triple)));
-  jtmb.setCPU(rt.cpu);
-  jtmb.addFeatures(rt.features);
-  jtmb.setCodeGenOptLevel(CodeGenOptLevel::Aggressive);
-  Expected<std::unique_ptr<orc::LLJIT>> jit =
-      orc::LLJITBuilder().setJITTargetMachineBuilder(std::move(jtmb)).create();
-  if (!jit) {
-    error = "cannot start the LLVM JIT: " + toString(jit.takeError());
-    return nullptr;
-  }
   auto impl = std::make_unique<Impl>();
-  impl->jit = std::move(*jit);
-  impl->stages = std::move(stages);
-  impl->weights = std::move(weights);
-  impl->weightsBytes = weightsBytes;
-  ReadOnlyDataRecorder *recorder = nullptr;
-  if (opts.hugePages)
-    if (auto *linker = dyn_cast<orc::ObjectLinkingLayer>(
-            &impl->jit->getObjLinkingLayer())) {
-      auto plugin = std::make_unique<ReadOnlyDataRecorder>();
-      recorder = plugin.get();
-      linker->addPlugin(std::move(plugin));
-    }
-  mod->setDataLayout(impl->jit->getDataLayout());
-  Impl *state = impl.get();
-  impl->jit->getObjTransformLayer().setTransform(
-      [state](std::unique_ptr<MemoryBuffer> obj)
-          -> Expected<std::unique_ptr<MemoryBuffer>> {
-        state->objectBytes += obj->getBufferSize();
-        return obj;
-      });
-  if (Error err = impl->jit->addIRModule(
-          orc::ThreadSafeModule(std::move(mod), std::move(ctx)))) {
-    error = "cannot JIT the model: " + toString(std::move(err));
-    return nullptr;
+  // A cached entry replaces building, optimising and compiling the module.
+  ObjectCache cache(opts.cacheDir, opts.cacheMaxBytes);
+  Sha256Digest key{};
+  JitCacheEntry cached;
+  if (cache.enabled()) {
+    key = jitCacheKey(model, hostOpts, rt.triple, rt.cpu, rt.features);
+    std::string payload;
+    impl->cacheOutcome = cache.load(key, payload);
+    if (impl->cacheOutcome == ObjectCache::Outcome::Hit &&
+        !unpackJitEntry(payload, cached))
+      impl->cacheOutcome = ObjectCache::Outcome::Corrupt;
   }
-  if (!impl->lookupEntryPoints(opts, error))
+  bool hit = impl->cacheOutcome == ObjectCache::Outcome::Hit;
+  impl->keepObject = cache.enabled() && !hit;
+  if (!(hit ? impl->useCached(cached, hostOpts, error)
+            : impl->buildModule(model, hostOpts, targets, error)) ||
+      !impl->startJit(rt, opts, error) || !impl->addCode(error) ||
+      !impl->lookupEntryPoints(opts, error))
     return nullptr;
   // Everything is linked now.
+  if (impl->keepObject)
+    impl->storeInCache(cache, key);
   if (opts.hugePages)
-    impl->moveToHugePages(recorder);
+    impl->moveToHugePages(impl->recorder);
   return std::unique_ptr<JitModel>(new JitModel(std::move(impl)));
 }
 
@@ -714,6 +818,12 @@ bool JitModel::setProfileHook(ProfileHookFn hook, void *user) {
 }
 
 uint64_t JitModel::objectBytes() const { return impl->objectBytes.load(); }
+
+ObjectCache::Outcome JitModel::cacheOutcome() const {
+  return impl->cacheOutcome;
+}
+
+const std::string &JitModel::cacheNote() const { return impl->cacheNote; }
 
 size_t JitModel::scratchBytes(size_t batch) const {
   return impl->scratchFn(batch);

@@ -12,6 +12,7 @@
 #define SEQC_CODEGEN_CPU_CPUBACKEND_H
 
 #include "compiler/ir/IR.h"
+#include "compiler/support/ObjectCache.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -55,6 +56,13 @@ struct CpuTargetOptions {
   /// `--no-huge-pages`) and `seqc run` does not. Objects for apps are not
   /// affected.
   bool hugePages = false;
+  /// The JIT's persistent object cache (docs/cache.md): the directory
+  /// (empty: none, the default; the driver passes
+  /// ObjectCache::defaultDirectory() unless --no-cache) and its size bound.
+  /// A hit loads the cached object instead of building and compiling the
+  /// model. generate() and generateObjectFile() do not use it.
+  std::string cacheDir;
+  uint64_t cacheMaxBytes = ObjectCache::kDefaultMaxBytes;
 };
 
 /// What one stage of PREFIX_run does: a pass over the whole batch, split
@@ -170,6 +178,12 @@ public:
                   void *scratch, ParallelForFn parallelFor, void *pool) const;
   /// The stages PREFIX_run goes through, in order.
   const std::vector<StageInfo> &stages() const;
+  /// What the object cache did for this model: Hit (the code was loaded,
+  /// not compiled), Miss or Corrupt (compiled, then stored), Disabled.
+  ObjectCache::Outcome cacheOutcome() const;
+  /// Why the compiled code could not be stored in the cache (a directory
+  /// that cannot be created or written); empty when it was or needed not.
+  const std::string &cacheNote() const;
   /// Profiling builds (CpuTargetOptions::profile): routes the marks to
   /// \p hook (nullptr: none). Returns false for other builds.
   bool setProfileHook(ProfileHookFn hook, void *user);
