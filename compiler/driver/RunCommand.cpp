@@ -148,13 +148,16 @@ int runReference(const DriverOptions &opts, ir::Model &model,
   if (!opts.stopAfter.empty() &&
       !optimizeModel(model, opts, diag, opts.stopAfter))
     return 1;
+  std::optional<Precision> precision = referencePrecision(opts, diag);
+  if (!precision)
+    return 1;
   int64_t batch = batchOf(input);
   reference::Matrix x(batch, input.shape.back());
   for (size_t i = 0; i < input.data.size(); ++i)
     x.data[i] = input.data[i];
   std::vector<reference::Matrix> layers;
   reference::Matrix y =
-      reference::run(model, x, opts.layers ? &layers : nullptr);
+      reference::run(model, x, opts.layers ? &layers : nullptr, *precision);
   if (opts.layers) {
     printLayers(model, layers);
     return 0;
