@@ -45,6 +45,7 @@ cpu::CpuTargetOptions targetOptions(const DriverOptions &opts,
   t.triple = opts.targetTriple;
   t.prefix = prefix;
   t.fastMath = opts.fastMath;
+  t.precision = opts.precision.value_or(Precision::F32);
   t.externalWeights = opts.externalWeights;
   // Only worth its one-off cost over many calls: `seqc bench`.
   t.hugePages = opts.hugePages && opts.command == Command::Bench;
@@ -89,12 +90,12 @@ bool isInputFile(const DriverOptions &opts, const std::string &path,
   return false;
 }
 
-bool precisionIsF32(const DriverOptions &opts, DiagnosticEngine &diag) {
-  if (!opts.precision || *opts.precision == Precision::F32)
+/// The CPU backend computes in f32, bf16, int8 or int8w; f16 is CUDA's.
+bool precisionOnCpu(const DriverOptions &opts, DiagnosticEngine &diag) {
+  if (!opts.precision || *opts.precision != Precision::F16)
     return true;
-  diag.error(fmt::format("--precision {} is not supported by the CPU backend "
-                         "(it computes in f32)",
-                         spelling(*opts.precision)));
+  diag.error("--precision f16 is not supported by the CPU backend (f32, "
+             "bf16, int8 or int8w)");
   return false;
 }
 
@@ -229,7 +230,7 @@ int emitCpu(const ir::Model &fused, const DriverOptions &opts,
             DiagnosticEngine &diag) {
   EmitFormat format = opts.format.value_or(EmitFormat::Llvm);
   assert(targetOf(format) == Target::Cpu && "the parser checks --format");
-  if (!precisionIsF32(opts, diag))
+  if (!precisionOnCpu(opts, diag))
     return 1;
   std::string prefix = opts.name.empty() ? fused.name : opts.name;
   if (!cpu::isValidPrefix(prefix)) {
@@ -265,7 +266,7 @@ int emitCpu(const ir::Model &fused, const DriverOptions &opts,
 
 int printCpuPlan(const ir::Model &fused, const DriverOptions &opts,
                  DiagnosticEngine &diag) {
-  if (!precisionIsF32(opts, diag))
+  if (!precisionOnCpu(opts, diag))
     return 1;
   std::string text, error;
   if (!cpu::describePlan(fused, targetOptions(opts, "model"), text, error)) {
@@ -278,7 +279,7 @@ int printCpuPlan(const ir::Model &fused, const DriverOptions &opts,
 
 int compileCpu(const ir::Model &fused, const DriverOptions &opts,
                DiagnosticEngine &diag) {
-  if (!precisionIsF32(opts, diag))
+  if (!precisionOnCpu(opts, diag))
     return 1;
   std::string base = opts.output;
   for (const char *ext : {".o", ".h", ".a"})
@@ -342,7 +343,7 @@ std::unique_ptr<Executor> createCpuExecutor(const ir::Model &fused,
                                             const DriverOptions &opts,
                                             DiagnosticEngine &diag,
                                             bool profile) {
-  if (!precisionIsF32(opts, diag))
+  if (!precisionOnCpu(opts, diag))
     return nullptr;
   std::string error;
   cpu::CpuTargetOptions target = targetOptions(opts, "seqc_model");

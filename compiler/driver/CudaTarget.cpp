@@ -39,7 +39,16 @@ bool cudaOptionsFrom(const DriverOptions &opts, const std::string &defaultArch,
     return false;
   }
   out.arch = *arch;
-  out.precision = opts.precision.value_or(Precision::F32);
+  Precision precision = opts.precision.value_or(Precision::F32);
+  std::optional<cuda::Precision> onCuda =
+      cuda::parsePrecision(codegen::precisionName(precision));
+  if (!onCuda) {
+    diag.error(fmt::format("--precision {} is not supported by the CUDA "
+                           "backend (f32, bf16 or f16)",
+                           spelling(precision)));
+    return false;
+  }
+  out.precision = *onCuda;
   out.fastMath = opts.fastMath;
   out.strategy = cuda::Strategy::Auto;
   if (const char *s = std::getenv("SEQC_CUDA_STRATEGY"); s && *s) {

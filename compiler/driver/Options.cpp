@@ -55,7 +55,9 @@ constexpr Choice<EmitFormat> kFormats[] = {{"llvm", EmitFormat::Llvm},
                                            {"ptx", EmitFormat::Ptx}};
 constexpr Choice<Precision> kPrecisions[] = {{"f32", Precision::F32},
                                              {"bf16", Precision::BF16},
-                                             {"f16", Precision::F16}};
+                                             {"f16", Precision::F16},
+                                             {"int8", Precision::Int8},
+                                             {"int8w", Precision::Int8W}};
 
 template <typename E, size_t N>
 std::optional<E> parseChoice(const Choice<E> (&table)[N],
@@ -296,8 +298,8 @@ constexpr OptionSpec kOptions[] = {
      setText<&Opts::gpuArch>},
     {"--precision", "", joinedSpellings<kPrecisions>, kPlanRunEmitCompileBench,
      Section::EmitCompile,
-     "(also ir, run, bench; cuda) bf16 and f16 use tensor\ncores and "
-     "accumulate in f32 (default f32)",
+     "(also ir, run, bench) default f32; cpu and ref: bf16,\nint8 (weights "
+     "and inputs), int8w (weights only);\ncuda: bf16 and f16 on tensor cores",
      setChoice<&Opts::precision, kPrecisions>},
     {"--static-lib", "", nullptr, only(Compile), Section::EmitCompile,
      "(cpu) also write PREFIX.a", setTrue<&Opts::staticLib>},

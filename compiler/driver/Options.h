@@ -9,7 +9,7 @@
 #ifndef SEQC_DRIVER_OPTIONS_H
 #define SEQC_DRIVER_OPTIONS_H
 
-#include "compiler/codegen/cuda/Precision.h"
+#include "compiler/codegen/common/Precision.h"
 
 #include <cstdint>
 #include <optional>
@@ -33,9 +33,9 @@ enum class Target { Cpu, Cuda };
 /// CUDA C++ or PTX for CUDA.
 enum class EmitFormat { Llvm, Asm, Cuda, Ptx };
 
-/// The arithmetic precision (`--precision`). The CUDA backend's type for
-/// now: the CPU backend computes in f32 only.
-using Precision = cuda::Precision;
+/// The arithmetic precision (`--precision`): the CPU backend and the
+/// reference take f32, bf16, int8 and int8w, CUDA f32, bf16 and f16.
+using Precision = codegen::Precision;
 
 /// The command-line spellings: "ir", "ref", "cuda", "asm", "bf16".
 std::string_view spelling(Command command);

@@ -17,7 +17,8 @@ namespace {
 
 class ReferenceExecutor final : public Executor {
 public:
-  explicit ReferenceExecutor(const ir::Model &model) : model(model) {}
+  ReferenceExecutor(const ir::Model &model, Precision precision)
+      : model(model), precision(precision) {}
 
   bool run(const float *input, float *output, uint64_t batch,
            DiagnosticEngine &) override {
@@ -25,7 +26,7 @@ public:
     int64_t outFeatures = model.outputType().features();
     reference::Matrix x(static_cast<int64_t>(batch), inFeatures);
     std::copy_n(input, x.data.size(), x.data.begin());
-    reference::Matrix y = reference::run(model, x);
+    reference::Matrix y = reference::run(model, x, nullptr, precision);
     for (size_t i = 0; i < static_cast<size_t>(batch * outFeatures); ++i)
       output[i] = static_cast<float>(y.data[i]);
     return true;
@@ -33,12 +34,14 @@ public:
 
 private:
   const ir::Model &model;
+  Precision precision;
 };
 
 } // namespace
 
-std::unique_ptr<Executor> createReferenceExecutor(const ir::Model &model) {
-  return std::make_unique<ReferenceExecutor>(model);
+std::unique_ptr<Executor> createReferenceExecutor(const ir::Model &model,
+                                                  Precision precision) {
+  return std::make_unique<ReferenceExecutor>(model, precision);
 }
 
 } // namespace seqc::driver

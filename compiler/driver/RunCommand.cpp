@@ -145,12 +145,15 @@ int runReference(const DriverOptions &opts, ir::Model &model,
   if (!opts.stopAfter.empty() &&
       !optimizeModel(model, opts, diag, opts.stopAfter))
     return 1;
+  std::optional<Precision> precision = referencePrecision(opts, diag);
+  if (!precision)
+    return 1;
   reference::Matrix x(input.layout.rows, input.layout.features);
   for (size_t i = 0; i < input.tensor.data.size(); ++i)
     x.data[i] = input.tensor.data[i];
   std::vector<reference::Matrix> layers;
   reference::Matrix y =
-      reference::run(model, x, opts.layers ? &layers : nullptr);
+      reference::run(model, x, opts.layers ? &layers : nullptr, *precision);
   if (opts.layers) {
     printLayers(model, layers);
     return 0;

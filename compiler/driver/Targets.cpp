@@ -94,6 +94,16 @@ bool externalWeightsAllowed(const DriverOptions &opts, Target target,
                               spelling(target), diag);
 }
 
+std::optional<Precision> referencePrecision(const DriverOptions &opts,
+                                            DiagnosticEngine &diag) {
+  Precision precision = opts.precision.value_or(Precision::F32);
+  if (precision != Precision::F16)
+    return precision;
+  diag.error("--precision f16 is CUDA's; the reference simulates f32, bf16, "
+             "int8 and int8w");
+  return std::nullopt;
+}
+
 std::unique_ptr<Executor> createExecutor(const ir::Model &fused,
                                          Backend backend,
                                          const DriverOptions &opts,
@@ -103,7 +113,9 @@ std::unique_ptr<Executor> createExecutor(const ir::Model &fused,
     if (!externalWeightsAllowed(opts, Backend::Ref, diag))
       return nullptr;
     assert(!profile && "the reference interpreter has no stages to time");
-    return createReferenceExecutor(fused);
+    if (std::optional<Precision> precision = referencePrecision(opts, diag))
+      return createReferenceExecutor(fused, *precision);
+    return nullptr;
   case Backend::Cuda:
     return createCudaExecutorIfBuilt(fused, opts, diag, profile);
   case Backend::Cpu:

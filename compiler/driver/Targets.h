@@ -62,8 +62,15 @@ bool externalWeightsAllowed(const DriverOptions &opts, Target target,
 
 /// The float64 reference interpreter behind the Executor interface, for
 /// `seqc bench --backend ref`: it converts the rows to double and back,
-/// which is part of what it times.
-std::unique_ptr<Executor> createReferenceExecutor(const ir::Model &model);
+/// which is part of what it times. \p precision other than f32 simulates
+/// that precision's Dense layers (reference/ReducedPrecision.h).
+std::unique_ptr<Executor> createReferenceExecutor(const ir::Model &model,
+                                                  Precision precision);
+
+/// The precision the reference simulates for --precision: f32 unless
+/// given; nullopt after reporting f16, which only CUDA computes in.
+std::optional<Precision> referencePrecision(const DriverOptions &opts,
+                                            DiagnosticEngine &diag);
 
 #ifdef SEQC_HAVE_LLVM
 /// JIT-compiles \p fused for this host. Returns nullptr after reporting.

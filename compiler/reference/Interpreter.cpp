@@ -1,6 +1,7 @@
 //===- Interpreter.cpp - The float64 reference backend --------------------===//
 
 #include "compiler/reference/Interpreter.h"
+#include "compiler/reference/ReducedPrecision.h"
 
 #include <algorithm>
 #include <cassert>
@@ -38,19 +39,18 @@ void rowSoftmax(Matrix &m, bool logForm) {
   }
 }
 
-Matrix runOp(const ir::Model &model, const Op &op, const Matrix &x) {
+Matrix runOp(const ir::Model &model, const Op &op, const Matrix &x,
+             codegen::Precision precision) {
   switch (op.kind) {
   case OpKind::Linear:
   case OpKind::Dense: {
     const std::vector<float> &w = *paramData(model, op.weight);
     const std::vector<float> *b = paramData(model, op.bias);
-    Matrix y(x.rows, op.outFeatures);
+    Matrix y =
+        denseProducts(x, w.data(), op.outFeatures, op.inFeatures, precision);
     for (int64_t r = 0; r < x.rows; ++r) {
       for (int64_t o = 0; o < op.outFeatures; ++o) {
-        double acc = 0.0;
-        const float *wRow = w.data() + o * op.inFeatures;
-        for (int64_t i = 0; i < op.inFeatures; ++i)
-          acc += x.at(r, i) * static_cast<double>(wRow[i]);
+        double acc = y.at(r, o);
         if (b)
           acc += (*b)[o];
         y.at(r, o) =
@@ -125,12 +125,12 @@ Matrix runOp(const ir::Model &model, const Op &op, const Matrix &x) {
 } // namespace
 
 Matrix run(const ir::Model &model, const Matrix &input,
-           std::vector<Matrix> *layerOutputs) {
+           std::vector<Matrix> *layerOutputs, codegen::Precision precision) {
   assert(input.cols == model.inputType().features() &&
          "input width does not match the model");
   Matrix current = input;
   for (const Op &op : model.ops) {
-    current = runOp(model, op, current);
+    current = runOp(model, op, current, precision);
     if (layerOutputs)
       layerOutputs->push_back(current);
   }

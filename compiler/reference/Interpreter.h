@@ -9,6 +9,7 @@
 #ifndef SEQC_REFERENCE_INTERPRETER_H
 #define SEQC_REFERENCE_INTERPRETER_H
 
+#include "compiler/codegen/common/Precision.h"
 #include "compiler/ir/IR.h"
 
 #include <cstdint>
@@ -34,9 +35,12 @@ double evalActivation(const ir::Activation &act, double x);
 
 /// Runs \p model on \p input (`[batch, inputFeatures]`). The model must
 /// verify and have every parameter bound. When \p layerOutputs is given, it
-/// receives the output of every op in order.
+/// receives the output of every op in order. \p precision other than f32
+/// simulates the roundings of that precision in the Dense and Linear ops
+/// (ReducedPrecision.h; not f16); everything else stays in double.
 Matrix run(const ir::Model &model, const Matrix &input,
-           std::vector<Matrix> *layerOutputs = nullptr);
+           std::vector<Matrix> *layerOutputs = nullptr,
+           codegen::Precision precision = codegen::Precision::F32);
 
 } // namespace seqc::reference
 

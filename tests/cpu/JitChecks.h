@@ -37,14 +37,21 @@ inline constexpr float kGuard = 12345.0f;
 /// serially (mode 0), through a parallel-for that runs the items back to
 /// front (1) or through the runtime's pool of 3 threads (2); misaligned
 /// scratch, guards after every buffer.
+/// \p batch rows of \p features random inputs, normal with sigma 1.5.
+inline std::vector<float> randomRows(uint64_t batch, int64_t features,
+                                     std::mt19937 &rng) {
+  std::normal_distribution<float> dist(0.0f, 1.5f);
+  std::vector<float> input(batch * features);
+  for (float &v : input)
+    v = dist(rng);
+  return input;
+}
+
 inline void checkBatch(const ir::Model &model, const JitModel &jit,
                        uint64_t batch, std::mt19937 &rng, int mode) {
   int64_t inF = model.inputType().features();
   int64_t outF = model.outputType().features();
-  std::normal_distribution<float> dist(0.0f, 1.5f);
-  std::vector<float> input(batch * inF);
-  for (float &v : input)
-    v = dist(rng);
+  std::vector<float> input = randomRows(batch, inF, rng);
   size_t scratch = jit.scratchBytes(batch);
   REQUIRE(scratch == scratchBytes(model, batch));
   // Misaligned scratch and guards after every buffer.
@@ -85,7 +92,8 @@ inline void checkBatch(const ir::Model &model, const JitModel &jit,
 inline std::unique_ptr<JitModel>
 compile(const ir::Model &model, const std::string &cpu = "",
         bool profile = false, bool externalWeights = false,
-        bool hugePages = false, bool fastMath = false) {
+        bool hugePages = false, bool fastMath = false,
+        codegen::Precision precision = codegen::Precision::F32) {
   std::string error;
   CpuTargetOptions opts;
   opts.prefix = "net";
@@ -94,6 +102,7 @@ compile(const ir::Model &model, const std::string &cpu = "",
   opts.externalWeights = externalWeights;
   opts.hugePages = hugePages;
   opts.fastMath = fastMath;
+  opts.precision = precision;
   std::unique_ptr<JitModel> jit = JitModel::create(model, opts, error);
   INFO(error);
   REQUIRE(jit);

@@ -153,7 +153,7 @@ TEST_CASE("the usage text lists every command and option with its choices") {
                              "\n  --cpu CPU ",
                              "\n  --target-triple T ",
                              "\n  --gpu-arch sm_XX ",
-                             "\n  --precision f32|bf16|f16\n",
+                             "\n  --precision f32|bf16|f16|int8|int8w\n",
                              "\n  --static-lib ",
                              "\n  --fast-math ",
                              "\n  --external-weights ",

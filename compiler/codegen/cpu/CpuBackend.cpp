@@ -274,6 +274,15 @@ std::unique_ptr<Module> buildModule(const ir::Model &model,
   }
   if (!checkModel(model, error))
     return nullptr;
+  if (opts.precision == Precision::Int8 || opts.precision == Precision::F16) {
+    // int8's per-row quantisation of the inputs has no kernels yet
+    // (docs/cpu-backend.md, "Reduced precision").
+    error = fmt::format("--precision {}: the CPU backend computes in f32, "
+                        "bf16 and int8w so far (--backend ref simulates {})",
+                        precisionName(opts.precision),
+                        precisionName(opts.precision));
+    return nullptr;
+  }
   TargetMachine &tm = *targets.tm;
   if (blob && tm.createDataLayout().isBigEndian() != sys::IsBigEndianHost) {
     error = fmt::format("external weights need a target with this host's "
@@ -290,9 +299,12 @@ std::unique_ptr<Module> buildModule(const ir::Model &model,
   std::string identity =
       fmt::format("seqc weights v1\n{}triple {}\n", ir::printModel(model),
                   tm.getTargetTriple().str());
+  if (opts.precision != Precision::F32)
+    identity += fmt::format("precision {}\n", precisionName(opts.precision));
   if (targets.variants.empty()) {
     KernelConfig cfg = kernelConfigFor(tm);
     cfg.fastMath = opts.fastMath;
+    cfg.precision = opts.precision;
     identity += fmt::format("cpu {} {}\n", cfg.cpu, cfg.features);
     std::vector<StageInfo> infos =
         emitModel(*mod, model, opts.prefix, cfg, true, opts.profile, blob);
@@ -313,6 +325,7 @@ std::unique_ptr<Module> buildModule(const ir::Model &model,
           v.features.push_back(f);
       KernelConfig cfg = kernelConfigFor(vtm);
       cfg.fastMath = opts.fastMath;
+      cfg.precision = opts.precision;
       identity += fmt::format("cpu {} {}\n", cfg.cpu, cfg.features);
       emitModel(*mod, model, v.symbolPrefix, cfg, false, false, blob);
       variants.push_back(std::move(v));
@@ -429,6 +442,7 @@ bool describePlan(const ir::Model &model, const CpuTargetOptions &opts,
   for (const TargetMachine *tm : machines) {
     KernelConfig cfg = kernelConfigFor(*tm);
     cfg.fastMath = opts.fastMath;
+    cfg.precision = opts.precision;
     out += printPlan(model, planModel(model, cfg));
   }
   return true;

@@ -11,6 +11,7 @@
 #ifndef SEQC_CODEGEN_CPU_CPUBACKEND_H
 #define SEQC_CODEGEN_CPU_CPUBACKEND_H
 
+#include "compiler/codegen/common/Precision.h"
 #include "compiler/ir/IR.h"
 #include "compiler/support/ObjectCache.h"
 
@@ -38,6 +39,10 @@ struct CpuTargetOptions {
   /// within 6 ulps (8 without FMA) instead of one (docs/cpu-backend.md,
   /// "Numerics").
   bool fastMath = false;
+  /// --precision: what the Dense layers' weights are stored as and how
+  /// their inputs are rounded (f32, bf16, int8, int8w; not f16);
+  /// docs/cpu-backend.md, "Reduced precision".
+  Precision precision = Precision::F32;
   /// A profiling build (`seqc bench --layers`): PREFIX_run_parallel calls a
   /// hook before its first stage and after every stage, read from two extra
   /// globals, PREFIX_profile_hook and PREFIX_profile_user (see

@@ -73,6 +73,61 @@ static_assert(kFirstK == 1, "the first block's flag is its zero-extended bit");
 
 } // namespace
 
+Type *ModelEmitter::weightTy() {
+  switch (weightElement(cfg.precision)) {
+  case ElementType::BF16:
+  case ElementType::F16:
+    return builder.getInt16Ty();
+  case ElementType::I8:
+    return builder.getInt8Ty();
+  case ElementType::F32:
+    break;
+  }
+  return f32;
+}
+
+unsigned ModelEmitter::weightBytes() const {
+  return elementBytes(weightElement(cfg.precision));
+}
+
+Value *ModelEmitter::gepW(Value *base, Value *index) {
+  return builder.CreateInBoundsGEP(weightTy(), base, index);
+}
+
+Value *ModelEmitter::loadWeightVec(Value *ptr, Align align) {
+  // bf16 is the top half of a float; int8 converts exactly.
+  unsigned vw = cfg.vectorWidth;
+  ElementType element = weightElement(cfg.precision);
+  if (element == ElementType::F32)
+    return builder.CreateAlignedLoad(vecTy, ptr, align);
+  Value *raw = builder.CreateAlignedLoad(FixedVectorType::get(weightTy(), vw),
+                                         ptr, align);
+  if (element == ElementType::I8)
+    return builder.CreateSIToFP(raw, vecTy);
+  assert(element == ElementType::BF16 && "f16 weights are CUDA's");
+  Value *wide = builder.CreateZExt(raw, FixedVectorType::get(i32, vw));
+  return builder.CreateBitCast(
+      builder.CreateShl(wide, ConstantInt::get(wide->getType(), 16)), vecTy);
+}
+
+Value *ModelEmitter::roundToBf16(Value *x) {
+  // floatToBf16 on the bits: add 0x7fff plus the lowest kept bit, keep
+  // the top half; a NaN keeps its top half with the quiet bit set.
+  Type *ty = x->getType();
+  Type *ity = ty->isVectorTy()
+                  ? static_cast<Type *>(VectorType::get(
+                        i32, cast<VectorType>(ty)->getElementCount()))
+                  : i32;
+  auto c = [&](uint32_t v) { return ConstantInt::get(ity, v); };
+  Value *bits = builder.CreateBitCast(x, ity);
+  Value *lsb = builder.CreateAnd(builder.CreateLShr(bits, c(16)), c(1));
+  Value *rounded = builder.CreateAdd(bits, builder.CreateAdd(lsb, c(0x7fff)));
+  Value *quiet = builder.CreateOr(bits, c(0x400000));
+  Value *kept =
+      builder.CreateSelect(builder.CreateFCmpUNO(x, x), quiet, rounded);
+  return builder.CreateBitCast(builder.CreateAnd(kept, c(0xffff0000u)), ty);
+}
+
 void ModelEmitter::emitPrefetch(Value *address, bool forWrite,
                                 PrefetchLevel locality) {
   builder.CreateIntrinsic(Intrinsic::prefetch, {ptrTy},
@@ -137,6 +192,9 @@ Function *ModelEmitter::emitMicrokernel(const ir::Op &op, const DensePlan &pl,
         "{}x{}{}:{}", mr, pg, variant,
         specialised ? denseSignature(op, pl, pl.k, lda, ldc)
                     : denseSignature(op, pl, pg > 1 ? pl.k : 0, 0, 0));
+    // int8w kernels find the scales biasLength floats after the bias.
+    if (cfg.precision == Precision::Int8W)
+      key += fmt::format(":w{}", pl.biasLength);
     auto found = sharedKernels.find(key);
     if (found != sharedKernels.end())
       return found->second;
@@ -202,7 +260,8 @@ Function *ModelEmitter::buildMicrokernel(
                  .prefetchRows = prefetchRows,
                  .fn = f,
                  .arg = {},
-                 .weightAlign = Align(std::min<unsigned>(kLineBytes, vw * 4))};
+                 .weightAlign =
+                     Align(std::min<unsigned>(kLineBytes, vw * weightBytes()))};
   for (unsigned i = 0; i < kUkrArgCount; ++i)
     uk.arg[i] = f->getArg(i);
   if (strides) {
@@ -303,14 +362,14 @@ void ModelEmitter::emitKStep(const Microkernel &uk, Value *k, unsigned set,
   for (unsigned v = 0; v < uk.nrv; ++v) {
     Value *off = builder.CreateAdd(builder.CreateMul(k, c64(pl.nr)),
                                    c64(uk.bOff(v, vw)));
-    if (uk.prefetch && uk.pg > 1 && (uk.bOff(v, vw) * 4) % kLineBytes == 0)
+    if (uk.prefetch && uk.pg > 1 &&
+        (uk.bOff(v, vw) * weightBytes()) % kLineBytes == 0)
       emitPrefetch(
           builder.CreateGEP(
-              f32, bp,
+              weightTy(), bp,
               builder.CreateAdd(off, c64(kWeightPrefetchSteps * pl.nr))),
           false, kPrefetchToL1);
-    bv.push_back(
-        builder.CreateAlignedLoad(vecTy, gepF(bp, off), uk.weightAlign));
+    bv.push_back(loadWeightVec(gepW(bp, off), uk.weightAlign));
   }
   if (uk.prefetchRows) {
     Value *row = builder.CreateBinaryIntrinsic(
@@ -329,6 +388,9 @@ void ModelEmitter::emitKStep(const Microkernel &uk, Value *k, unsigned set,
         gepF(uk.arg[kUkrA],
              builder.CreateAdd(builder.CreateMul(c64(m), lda), k)),
         Align(4));
+    // bf16 multiplies the layer's inputs rounded to bf16.
+    if (cfg.precision == Precision::BF16)
+      av = roundToBf16(av);
     Value *splat = builder.CreateVectorSplat(vw, av);
     for (unsigned v = 0; v < uk.nrv; ++v) {
       Value *&slot = acc[set * uk.tile + m * uk.nrv + v];
@@ -388,14 +450,23 @@ void ModelEmitter::emitTileEpilogue(const Microkernel &uk,
   builder.CreateCondBr(isLast, lastBB, storeBB);
   builder.SetInsertPoint(lastBB);
   std::vector<Value *> finished;
-  std::vector<Value *> biasVec;
+  std::vector<Value *> biasVec, scaleVec;
+  Align biasAlign(std::min<unsigned>(kLineBytes, vw * 4));
   if (op.bias != ir::kNoParam)
     for (unsigned v = 0; v < nrv; ++v)
       biasVec.push_back(builder.CreateAlignedLoad(
-          vecTy, gepF(uk.arg[kUkrBias], c64(uk.cOff(v, vw))), uk.weightAlign));
+          vecTy, gepF(uk.arg[kUkrBias], c64(uk.cOff(v, vw))), biasAlign));
+  // int8w: the weights' scales follow the bias (DenseParams).
+  if (cfg.precision == Precision::Int8W)
+    for (unsigned v = 0; v < nrv; ++v)
+      scaleVec.push_back(builder.CreateAlignedLoad(
+          vecTy, gepF(uk.arg[kUkrBias], c64(uk.pl.biasLength + uk.cOff(v, vw))),
+          Align(4)));
   for (unsigned m = 0; m < uk.mr; ++m)
     for (unsigned v = 0; v < nrv; ++v) {
       Value *x = accs[m * nrv + v];
+      if (!scaleVec.empty())
+        x = builder.CreateFMul(x, scaleVec[v]);
       if (!biasVec.empty())
         x = builder.CreateFAdd(x, biasVec[v]);
       finished.push_back(actAfterStore ? x : math.activation(op.act, x));
@@ -463,13 +534,33 @@ ModelEmitter::DenseParams ModelEmitter::denseParams(const ir::Op &op,
                                                     unsigned opIndex) {
   const std::vector<float> &w = *paramData(op.weight);
   DenseParams params;
-  params.weight = parameterArray(
-      pl.weights.elements(), fmt::format("dense{}.weight", opIndex),
-      " = " + pl.weights.str(),
-      [&](float *packed) { packWeights(w.data(), pl.weights, packed); });
-  if (const std::vector<float> *bias = paramData(op.bias))
-    params.bias = constantArray(padTo(*bias, pl.biasLength),
-                                fmt::format("dense{}.bias", opIndex));
+  const std::vector<float> *bias = paramData(op.bias);
+  if (cfg.precision == Precision::F32) {
+    params.weight = parameterArray(
+        pl.weights.elements(), fmt::format("dense{}.weight", opIndex),
+        " = " + pl.weights.str(),
+        [&](float *packed) { packWeights(w.data(), pl.weights, packed); });
+    if (bias)
+      params.bias = constantArray(padTo(*bias, pl.biasLength),
+                                  fmt::format("dense{}.bias", opIndex));
+    return params;
+  }
+  std::vector<float> scales = symmetricScales(w.data(), pl.n, pl.k);
+  params.weight =
+      parameterBytes(pl.weights.bytes(), fmt::format("dense{}.weight", opIndex),
+                     " = " + pl.weights.str(), [&](void *packed) {
+                       packWeights(w.data(), pl.weights, packed, scales.data());
+                     });
+  std::vector<float> padded =
+      bias ? padTo(*bias, pl.biasLength)
+           : std::vector<float>(
+                 cfg.precision == Precision::Int8W ? pl.biasLength : 0);
+  if (cfg.precision == Precision::Int8W) {
+    std::vector<float> s = padTo(scales, pl.biasLength, 1.0f);
+    padded.insert(padded.end(), s.begin(), s.end());
+  }
+  if (!padded.empty())
+    params.bias = constantArray(padded, fmt::format("dense{}.bias", opIndex));
   return params;
 }
 
@@ -614,7 +705,7 @@ void ModelEmitter::emitDenseKBlock(const DenseStage &ds, const DenseItem &it,
       builder.CreateBinaryIntrinsic(Intrinsic::umin, tiles,
                                     c64(kPrefetchTiles)),
       c64(1));
-  kb.pfStride = builder.CreateUDiv(c64(nr * 4), kb.spread);
+  kb.pfStride = builder.CreateUDiv(c64(nr * weightBytes()), kb.spread);
   emitForEach(it.pBeg, it.pEnd, c64(1),
               [&](Value *p) { emitDensePanel(ds, it, kb, p); });
   if (ds.pl.gemvPanels > 1)
@@ -642,7 +733,7 @@ Value *ModelEmitter::nextMicroPanel(const DenseStage &ds, const DenseItem &it,
   Value *nextK = builder.CreateAdd(
       builder.CreateMul(it.pBeg, c64(k * nr)),
       builder.CreateMul(builder.CreateAdd(kb.kc0, kb.kc), c64(nr)));
-  return gepF(ds.params.weight,
+  return gepW(ds.params.weight,
               builder.CreateSelect(isLastPanel(it, p),
                                    builder.CreateSelect(kb.lastK, here, nextK),
                                    nextP));
@@ -662,7 +753,7 @@ void ModelEmitter::callDenseKernel(const DenseStage &ds, const DenseKBlock &kb,
                                    Value *pfStride, Value *cNext,
                                    Value *aheadRows) {
   uint64_t k = ds.pl.k, n = ds.pl.n, nr = ds.pl.nr;
-  Value *bp = gepF(ds.params.weight,
+  Value *bp = gepW(ds.params.weight,
                    builder.CreateAdd(builder.CreateMul(p, c64(k * nr)),
                                      builder.CreateMul(kb.kc0, c64(nr))));
   Value *cp = gepF(ds.out, builder.CreateMul(p, c64(nr)));
@@ -673,8 +764,8 @@ void ModelEmitter::callDenseKernel(const DenseStage &ds, const DenseKBlock &kb,
   Value *cPtr = gepF(cp, builder.CreateMul(m, c64(ds.ldc)));
   if (!pf) {
     // Its own stream, kWeightPrefetchSteps k-steps ahead.
-    pf = builder.CreateGEP(f32, bp, c64(kWeightPrefetchSteps * nr));
-    pfStride = c64(nr * 4);
+    pf = builder.CreateGEP(weightTy(), bp, c64(kWeightPrefetchSteps * nr));
+    pfStride = c64(nr * weightBytes());
   }
   std::array<Value *, kUkrArgCount> args;
   args[kUkrA] = aPtr;

@@ -26,7 +26,8 @@ void planTile(DensePlan &p, const KernelConfig &cfg) {
   unsigned accBudget = cfg.vectorRegs - p.nrVecs - 2;
   p.mr = std::max(1u, std::min(cfg.maxMr, accBudget / p.nrVecs));
   p.panels = (p.n + p.nr - 1) / p.nr;
-  p.weights = WeightLayout::panelsOf(p.n, p.k, p.nr);
+  p.weights =
+      WeightLayout::panelsOf(p.n, p.k, p.nr, weightElement(cfg.precision));
   p.biasLength = p.panels * p.nr;
 }
 
@@ -153,7 +154,9 @@ DensePlan planDense(const ir::Op &op, const KernelConfig &cfg) {
   planTile(p, cfg);
   planCacheBlocks(p, cfg);
   planPanelGroups(p, cfg);
-  planDotProducts(p, cfg);
+  // Reduced precisions have panel kernels only so far.
+  if (cfg.precision == Precision::F32)
+    planDotProducts(p, cfg);
   return p;
 }
 

@@ -155,6 +155,24 @@ ModelEmitter::parameterArray(uint64_t count, const std::string &name,
                          name);
 }
 
+GlobalVariable *
+ModelEmitter::parameterBytes(uint64_t bytes, const std::string &name,
+                             const std::string &layout,
+                             const std::function<void(void *)> &fill) {
+  if (blob) {
+    uint64_t offset;
+    char *data = blob->append(
+        bytes, fmt::format("{}.{} u8[{}]{}", prefix, name, bytes, layout),
+        offset);
+    fill(data);
+    return placeholder(name, offset);
+  }
+  std::vector<uint8_t> data(bytes, 0);
+  fill(data.data());
+  return privateConstant(ConstantDataArray::get(ctx, ArrayRef<uint8_t>(data)),
+                         name);
+}
+
 GlobalVariable *ModelEmitter::constantArray(const std::vector<float> &data,
                                             const std::string &name) {
   return parameterArray(data.size(), name, "", [&](float *dst) {

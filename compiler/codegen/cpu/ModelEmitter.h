@@ -151,6 +151,11 @@ private:
   /// parameterArray() with a copy of \p data.
   llvm::GlobalVariable *constantArray(const std::vector<float> &data,
                                       const std::string &name);
+  /// parameterArray() of \p bytes bytes (packed weights of other element
+  /// types than float), filled by \p fill.
+  llvm::GlobalVariable *parameterBytes(uint64_t bytes, const std::string &name,
+                                       const std::string &layout,
+                                       const std::function<void(void *)> &fill);
   llvm::GlobalVariable *constantArrayD(const std::vector<double> &data,
                                        const std::string &name);
   llvm::GlobalVariable *privateConstant(llvm::Constant *init,
@@ -187,12 +192,24 @@ private:
 
   // Dense layers.
   /// A Dense layer's parameter arrays: its weights packed as plan.weights
-  /// lays them out, its bias (null: none) padded to plan.biasLength.
+  /// lays them out, its bias (null: none) padded to plan.biasLength; with
+  /// int8w the bias (zeros where the layer has none) is followed by the
+  /// weights' scales, padded the same way (so a kernel finds a panel's
+  /// scales biasLength floats after its bias).
   struct DenseParams {
     llvm::GlobalVariable *weight = nullptr, *bias = nullptr;
   };
   DenseParams denseParams(const ir::Op &op, const DensePlan &plan,
                           unsigned opIndex);
+  /// Reduced precision (cfg.precision): the packed weights' element type
+  /// and bytes, an element of them, a vector of vectorWidth of them
+  /// widened to floats, and a value's rounding to bf16 (RNE, NaN kept
+  /// quiet; float, scalar or vector), as Precision.h specifies.
+  llvm::Type *weightTy();
+  unsigned weightBytes() const;
+  llvm::Value *gepW(llvm::Value *base, llvm::Value *index);
+  llvm::Value *loadWeightVec(llvm::Value *ptr, llvm::Align align);
+  llvm::Value *roundToBf16(llvm::Value *x);
   /// The locality hints of llvm.prefetch: into L1, or into L2 only.
   enum PrefetchLevel : int { kPrefetchToL2 = 2, kPrefetchToL1 = 3 };
   /// `llvm.prefetch` of \p address, for reading or writing, into the
@@ -343,8 +360,12 @@ private:
   /// External weights: the blob arrays of op i's parameters on the tiny
   /// path (null members: none, or embedded weights).
   struct TinyParams {
-    llvm::GlobalVariable *weight = nullptr, *bias = nullptr;
+    llvm::GlobalVariable *weight = nullptr, *bias = nullptr, *scale = nullptr;
   };
+  /// Op \p op's weights as the tiny chain multiplies them: as trained,
+  /// rounded to bf16, or int8w's integers (whose scales \p scales
+  /// receives, one per output; empty otherwise).
+  std::vector<float> tinyWeights(const ir::Op &op, std::vector<float> &scales);
   std::vector<TinyParams> tinyParams;
   /// Fills tinyParams (placing the arrays in the blob).
   void placeTinyParams();

@@ -392,11 +392,14 @@ std::string describeStage(const ir::Model &model, const StagePlan &st,
 
 std::string printPlan(const ir::Model &model, const ModelPlan &plan) {
   const KernelConfig &cfg = plan.config;
-  std::string text =
-      fmt::format("plan of '{}' for cpu '{}': {} floats per vector, {} vector "
-                  "registers{}\n",
-                  model.name, cfg.cpu, cfg.vectorWidth, cfg.vectorRegs,
-                  cfg.fastMath ? ", fast math" : "");
+  std::string text = fmt::format(
+      "plan of '{}' for cpu '{}': {} floats per vector, {} vector "
+      "registers{}{}\n",
+      model.name, cfg.cpu, cfg.vectorWidth, cfg.vectorRegs,
+      cfg.fastMath ? ", fast math" : "",
+      cfg.precision == Precision::F32
+          ? std::string()
+          : fmt::format(", {} Dense layers", precisionName(cfg.precision)));
   const MemoryPlan &memory = plan.memory;
   std::string code = memory.tiny        ? "tiny (straight-line, rows in lanes)"
                      : plan.compactCode ? "compact (shared kernels)"

@@ -44,6 +44,8 @@ struct KernelConfig {
   unsigned maxNrVecs = 2;        ///< most vectors across a microkernel tile
   bool wideVectors = false;      ///< AVX-512: ask the backend for zmm registers
   bool fastMath = false; ///< --fast-math: float activations (MathEmitter)
+  /// --precision of the Dense layers (CpuTargetOptions::precision).
+  Precision precision = Precision::F32;
   std::string cpu;
   std::string features;
 };

@@ -72,12 +72,16 @@ void ModelEmitter::placeTinyParams() {
       return constantArrayD(d, fmt::format("op{}.{}", i, what));
     };
     switch (op.kind) {
-    case ir::OpKind::Dense:
+    case ir::OpKind::Dense: {
+      std::vector<float> scales;
       tp.weight =
-          constantArray(*paramData(op.weight), fmt::format("op{}.weight", i));
+          constantArray(tinyWeights(op, scales), fmt::format("op{}.weight", i));
       if (const std::vector<float> *bias = paramData(op.bias))
         tp.bias = constantArray(*bias, fmt::format("op{}.bias", i));
+      if (!scales.empty())
+        tp.scale = constantArray(scales, fmt::format("op{}.scale", i));
       break;
+    }
     case ir::OpKind::Affine:
     case ir::OpKind::LayerNorm:
       tp.weight = asDouble(op.weight, "scale");
@@ -89,12 +93,36 @@ void ModelEmitter::placeTinyParams() {
   }
 }
 
+std::vector<float> ModelEmitter::tinyWeights(const ir::Op &op,
+                                             std::vector<float> &scales) {
+  std::vector<float> w = *paramData(op.weight);
+  scales.clear();
+  if (cfg.precision == Precision::BF16) {
+    for (float &v : w)
+      v = codegen::roundToBf16(v);
+  } else if (cfg.precision == Precision::Int8W) {
+    uint64_t n = op.outFeatures, k = op.inFeatures;
+    scales = symmetricScales(w.data(), n, k);
+    for (uint64_t j = 0; j < n; ++j)
+      for (uint64_t i = 0; i < k; ++i)
+        w[j * k + i] = floatToI8(w[j * k + i], scales[j]);
+  }
+  return w;
+}
+
 std::vector<Value *>
 ModelEmitter::tinyDense(const ir::Op &op, const TinyParams &tp,
-                        const std::vector<Value *> &feats) {
-  Type *ty = feats.empty() ? nullptr : feats[0]->getType();
-  const std::vector<float> &w = *paramData(op.weight);
-  const std::vector<float> *bias = paramData(op.bias);
+                        const std::vector<Value *> &featsIn) {
+  Type *ty = featsIn.empty() ? nullptr : featsIn[0]->getType();
+  std::vector<float> scales;
+  const std::vector<float> w = tinyWeights(op, scales);
+  std::vector<Value *> feats = featsIn;
+  if (cfg.precision == Precision::BF16)
+    for (Value *&f : feats)
+      f = roundToBf16(f);
+  // int8w scales the sums before the bias.
+  const std::vector<float> *bias =
+      scales.empty() ? paramData(op.bias) : nullptr;
   std::vector<Value *> out;
   // Each output is the sum of `chains` interleaved multiply-add chains
   // (the first starts from the bias), added pairwise: at batch 1 the
@@ -126,6 +154,11 @@ ModelEmitter::tinyDense(const ir::Op &op, const TinyParams &tp,
       part = std::move(next);
     }
     Value *acc = part[0] ? part[0] : ConstantFP::get(ty, 0.0);
+    if (!scales.empty()) {
+      acc = builder.CreateFMul(acc, tinyParam(ty, scales[j], tp.scale, j));
+      if (const std::vector<float> *b = paramData(op.bias))
+        acc = builder.CreateFAdd(acc, tinyParam(ty, (*b)[j], tp.bias, j));
+    }
     out.push_back(math.activation(op.act, acc));
   }
   if (op.rowNorm != ir::RowNorm::None)

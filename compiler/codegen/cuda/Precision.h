@@ -8,6 +8,7 @@
 #ifndef SEQC_CODEGEN_CUDA_PRECISION_H
 #define SEQC_CODEGEN_CUDA_PRECISION_H
 
+#include "compiler/codegen/common/Precision.h"
 #include "compiler/codegen/common/WeightPacking.h"
 
 #include <cstdint>
@@ -21,6 +22,8 @@ enum class Precision { F32, BF16, F16 };
 /// `f32`, `bf16`, `f16`; nullopt for anything else.
 std::optional<Precision> parsePrecision(const std::string &text);
 const char *precisionName(Precision precision);
+/// The common module's precision of the same name.
+codegen::Precision commonPrecision(Precision precision);
 
 /// float -> bf16 / f16 bit patterns, round to nearest even, NaN kept
 /// (compiler/codegen/common/WeightPacking.h).
