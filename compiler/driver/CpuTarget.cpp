@@ -247,6 +247,33 @@ int printCpuPlan(const ir::Model &fused, const DriverOptions &opts,
   return 0;
 }
 
+bool cpuViewGroups(const ir::Model &fused, const DriverOptions &opts,
+                   std::vector<view::Group> &groups, view::ViewTarget &target,
+                   DiagnosticEngine &diag) {
+  if (!precisionIsF32(opts, diag))
+    return false;
+  std::vector<cpu::StageSummary> stages;
+  std::string cpuName, error;
+  if (!cpu::summarizePlan(fused, targetOptions(opts, "model"), stages, cpuName,
+                          error)) {
+    diag.error(error);
+    return false;
+  }
+  groups.clear();
+  for (const cpu::StageSummary &stage : stages) {
+    view::Group group{stage.label, {}};
+    for (size_t op = stage.firstOp; op <= stage.lastOp; ++op)
+      group.fusedOps.push_back(op);
+    groups.push_back(std::move(group));
+  }
+  target.description = fmt::format(
+      "cpu {}{}, f32, {} stage{}", cpuName,
+      opts.targetTriple.empty() ? "" : " (" + opts.targetTriple + ")",
+      stages.size(), stages.size() == 1 ? "" : "s");
+  target.linearWeightBytes = 4;
+  return true;
+}
+
 int compileCpu(const ir::Model &fused, const DriverOptions &opts,
                DiagnosticEngine &diag) {
   if (!precisionIsF32(opts, diag))

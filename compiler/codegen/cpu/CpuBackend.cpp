@@ -8,9 +8,9 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/codegen/cpu/CpuBackend.h"
-#include "compiler/ir/Verifier.h"
 #include "compiler/codegen/cpu/Internal.h"
 #include "compiler/ir/Printer.h"
+#include "compiler/ir/Verifier.h"
 #include "compiler/support/HugePages.h"
 
 #include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
@@ -412,8 +412,12 @@ bool generateObjectFile(const ir::Model &model, const CpuTargetOptions &opts,
   return ok;
 }
 
-bool describePlan(const ir::Model &model, const CpuTargetOptions &opts,
-                  std::string &out, std::string &error) {
+namespace {
+
+/// The kernel configuration of each CPU of \p opts (one, or one per CPU of
+/// a list).
+bool kernelConfigs(const ir::Model &model, const CpuTargetOptions &opts,
+                   std::vector<KernelConfig> &configs, std::string &error) {
   if (!checkModel(model, error))
     return false;
   Targets targets;
@@ -424,11 +428,40 @@ bool describePlan(const ir::Model &model, const CpuTargetOptions &opts,
     machines.push_back(targets.tm.get());
   for (const std::unique_ptr<TargetMachine> &variant : targets.variants)
     machines.push_back(variant.get());
-  out.clear();
+  configs.clear();
   for (const TargetMachine *tm : machines) {
-    KernelConfig cfg = kernelConfigFor(*tm);
-    cfg.fastMath = opts.fastMath;
+    configs.push_back(kernelConfigFor(*tm));
+    configs.back().fastMath = opts.fastMath;
+  }
+  return true;
+}
+
+} // namespace
+
+bool describePlan(const ir::Model &model, const CpuTargetOptions &opts,
+                  std::string &out, std::string &error) {
+  std::vector<KernelConfig> configs;
+  if (!kernelConfigs(model, opts, configs, error))
+    return false;
+  out.clear();
+  for (const KernelConfig &cfg : configs)
     out += printPlan(model, planModel(model, cfg));
+  return true;
+}
+
+bool summarizePlan(const ir::Model &model, const CpuTargetOptions &opts,
+                   std::vector<StageSummary> &stages, std::string &cpuName,
+                   std::string &error) {
+  std::vector<KernelConfig> configs;
+  if (!kernelConfigs(model, opts, configs, error))
+    return false;
+  ModelPlan plan = planModel(model, configs.back());
+  cpuName = plan.config.cpu;
+  stages.clear();
+  for (size_t i = 0; i < plan.stages.size(); ++i) {
+    const StagePlan &st = plan.stages[i];
+    stages.push_back(
+        {st.kind, st.firstOp, st.lastOp, summarizeStage(model, st, i)});
   }
   return true;
 }
