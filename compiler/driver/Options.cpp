@@ -284,7 +284,8 @@ constexpr OptionSpec kOptions[] = {
      "the prefix of the C symbols (default: PREFIX of -o)",
      setText<&Opts::name>},
     {"--cpu", " CPU", nullptr, kPlanRunEmitCompileBench, Section::EmitCompile,
-     "(also ir, run, bench) native (the default),\nx86-64-v2|v3|v4 or an LLVM "
+     "(also ir, run, bench, view) native (the default),\nx86-64-v2|v3|v4 or an "
+     "LLVM "
      "CPU name; a comma-\n"
      "separated list puts one variant each in the object,\npicked at load "
      "time",
@@ -294,12 +295,13 @@ constexpr OptionSpec kOptions[] = {
      setText<&Opts::targetTriple>},
     {"--gpu-arch", " sm_XX", nullptr, kPlanRunEmitCompileBench,
      Section::EmitCompile,
-     "(also ir, run, bench) the GPU architecture\n(default sm_80; run, bench: "
+     "(also ir, run, bench, view) the GPU architecture\n(default sm_80; run, "
+     "bench: "
      "the GPU at hand)",
      setText<&Opts::gpuArch>},
     {"--precision", "", joinedSpellings<kPrecisions>, kPlanRunEmitCompileBench,
      Section::EmitCompile,
-     "(also ir, run, bench; cuda) bf16 and f16 use tensor\ncores and "
+     "(also ir, run, bench, view; cuda) bf16 and f16 use\ntensor cores and "
      "accumulate in f32 (default f32)",
      setChoice<&Opts::precision, kPrecisions>},
     {"--static-lib", "", nullptr, only(Compile), Section::EmitCompile,

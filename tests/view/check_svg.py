@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""Render a model with `seqc view -o X.svg` and check the picture.
+"""Render a model with `seqc view -o X.svg` and `-o X.html` and check both.
 
     check_svg.py SEQC MODEL.nn OUT_DIR LAYER... [-- SEQC_OPTION...]
 
 Passes when seqc writes the SVG, it is well-formed XML (xml.etree, and
 xmllint --noout where present), and its text holds every LAYER as written in
-the model (`Linear(784, 512)`). Exits 77 (CTest's SKIP_RETURN_CODE) when
-Graphviz's dot is not on PATH, as seqc view needs it for SVG.
+the model (`Linear(784, 512)`); and when the HTML page holds that SVG
+inline, every LAYER in its table, and no script or reference to fetch.
+Exits 77 (CTest's SKIP_RETURN_CODE) when Graphviz's dot is not on PATH, as
+seqc view needs it for SVG and HTML.
 """
 import os
 import shutil
@@ -57,6 +59,34 @@ def main():
             print(f"{svg} lacks the {shape} node")
             return 1
     print(f"{svg}: well-formed, {len(layers)} layers found")
+    return check_html(seqc, model, out_dir, layers, options)
+
+
+def check_html(seqc, model, out_dir, layers, options):
+    """The page: one inline SVG, every layer in it and in its table, no
+    script and nothing to fetch."""
+    html = os.path.join(out_dir, os.path.basename(model).replace(".nn", ".html"))
+    run = subprocess.run([seqc, "view", model, "-o", html] + options,
+                         capture_output=True, text=True)
+    if run.returncode != 0:
+        print(f"seqc view -o {html} exited {run.returncode}: {run.stderr}")
+        return 1
+    with open(html, encoding="utf-8") as f:
+        page = f.read()
+    problems = []
+    if page.count("<svg") != 1 or "<?xml" in page or "<!DOCTYPE svg" in page:
+        problems.append("not exactly one inline <svg> element")
+    for banned in ["<script", "src=", "<link", "@import", "url("]:
+        if banned in page:
+            problems.append(f"holds {banned}")
+    table = page[page.find("<table>"):]
+    for layer in layers:
+        if layer not in table:
+            problems.append(f"its table lacks {layer}")
+    if problems:
+        print(f"{html}: " + "; ".join(problems))
+        return 1
+    print(f"{html}: self-contained, {len(layers)} layers in its table")
     return 0
 
 
