@@ -14,6 +14,7 @@ int runRunCommand(const DriverOptions &opts);
 int runEmitCommand(const DriverOptions &opts);
 int runCompileCommand(const DriverOptions &opts);
 int runBenchCommand(const DriverOptions &opts);
+int runViewCommand(const DriverOptions &opts);
 
 } // namespace seqc::driver
 

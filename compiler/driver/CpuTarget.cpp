@@ -10,6 +10,8 @@
 
 #ifdef SEQC_HAVE_LLVM
 
+#include "compiler/codegen/common/Precision.h"
+#include "compiler/codegen/common/WeightPacking.h"
 #include "compiler/codegen/cpu/CpuBackend.h"
 #include "compiler/codegen/cpu/WeightsBlob.h"
 #include "compiler/driver/Targets.h"
@@ -275,6 +277,35 @@ int printCpuPlan(const ir::Model &fused, const DriverOptions &opts,
   }
   fmt::print("{}", text);
   return 0;
+}
+
+bool cpuViewGroups(const ir::Model &fused, const DriverOptions &opts,
+                   std::vector<view::Group> &groups, view::ViewTarget &target,
+                   DiagnosticEngine &diag) {
+  if (!precisionOnCpu(opts, diag))
+    return false;
+  std::vector<cpu::StageSummary> stages;
+  std::string cpuName, error;
+  if (!cpu::summarizePlan(fused, targetOptions(opts, "model"), stages, cpuName,
+                          error)) {
+    diag.error(error);
+    return false;
+  }
+  groups.clear();
+  for (const cpu::StageSummary &stage : stages) {
+    view::Group group{stage.label, {}};
+    for (size_t op = stage.firstOp; op <= stage.lastOp; ++op)
+      group.fusedOps.push_back(op);
+    groups.push_back(std::move(group));
+  }
+  Precision precision = opts.precision.value_or(Precision::F32);
+  target.description = fmt::format(
+      "cpu {}{}, {}, {} stage{}", cpuName,
+      opts.targetTriple.empty() ? "" : " (" + opts.targetTriple + ")",
+      spelling(precision), stages.size(), stages.size() == 1 ? "" : "s");
+  target.linearWeightBytes =
+      codegen::elementBytes(codegen::weightElement(precision));
+  return true;
 }
 
 int compileCpu(const ir::Model &fused, const DriverOptions &opts,

@@ -97,26 +97,6 @@ std::string baseName(const std::string &path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-/// Writes \p text to opts.output, or stdout when it is empty.
-int writeOutput(const DriverOptions &opts, const std::string &text,
-                DiagnosticEngine &diag) {
-  if (opts.output.empty() || opts.output == "-") {
-    std::fwrite(text.data(), 1, text.size(), stdout);
-    return 0;
-  }
-  if (!opts.positional.empty() && isSameFile(opts.output, opts.positional[0])) {
-    diag.error(
-        fmt::format("refusing to overwrite the input file '{}'", opts.output));
-    return 1;
-  }
-  std::string error;
-  if (!writeFileAtomic(opts.output, text, error)) {
-    diag.error(error);
-    return 2;
-  }
-  return 0;
-}
-
 class CudaExecutor : public Executor {
 public:
   explicit CudaExecutor(std::unique_ptr<cuda::CudaJitModel> model)
@@ -170,6 +150,91 @@ int printCudaPlan(const ir::Model &fused, const DriverOptions &opts,
   }
   fmt::print("{}", plan.str());
   return 0;
+}
+
+namespace {
+
+const char *kernelKindText(cuda::KernelKind kind) {
+  switch (kind) {
+  case cuda::KernelKind::FusedF32:
+    return "fused f32, activations in shared memory";
+  case cuda::KernelKind::FusedMma:
+    return "fused, tensor-core MMA";
+  case cuda::KernelKind::Gemm:
+    return "tiled GEMM";
+  case cuda::KernelKind::Gemv:
+    return "GEMV";
+  case cuda::KernelKind::RowOps:
+    break;
+  }
+  return "row ops";
+}
+
+/// `seqc_l0_gemm (tiled GEMM, batch >= 9)`: a kernel and when it runs.
+std::string kernelText(const cuda::PlannedKernel &kernel) {
+  std::string batches;
+  if (kernel.minBatch > 0 && kernel.maxBatch != UINT64_MAX)
+    batches = fmt::format(", batch {}-{}", kernel.minBatch, kernel.maxBatch);
+  else if (kernel.minBatch > 0)
+    batches = fmt::format(", batch >= {}", kernel.minBatch);
+  else if (kernel.maxBatch != UINT64_MAX)
+    batches = fmt::format(", batch <= {}", kernel.maxBatch);
+  return fmt::format("{} ({}{})", kernel.name, kernelKindText(kernel.kind),
+                     batches);
+}
+
+/// The kernels of \p indices, one per line.
+std::string kernelLines(const cuda::CudaPlan &plan,
+                        const std::vector<size_t> &indices) {
+  std::vector<std::string> lines;
+  for (size_t k : indices)
+    lines.push_back(kernelText(plan.kernels[k]));
+  return fmt::format("{}", fmt::join(lines, "\n"));
+}
+
+} // namespace
+
+bool cudaViewGroups(const ir::Model &fused, const DriverOptions &opts,
+                    std::vector<view::Group> &groups, view::ViewTarget &target,
+                    DiagnosticEngine &diag) {
+  cuda::CudaOptions options;
+  if (!cudaOptionsFrom(opts, "sm_80", options, diag))
+    return false;
+  cuda::CudaPlan plan;
+  std::string error;
+  if (!cuda::planCudaProgram(fused, options, plan, error)) {
+    diag.error(error);
+    return false;
+  }
+  groups.clear();
+  if (plan.strategy == cuda::Strategy::Fused) {
+    // Every kernel of the fused strategy runs the whole network.
+    std::vector<size_t> kernels(plan.kernels.size()), ops(fused.ops.size());
+    for (size_t k = 0; k < kernels.size(); ++k)
+      kernels[k] = k;
+    for (size_t i = 0; i < ops.size(); ++i)
+      ops[i] = i;
+    groups.push_back({kernelLines(plan, kernels), ops});
+  }
+  for (size_t si = 0; si < plan.steps.size(); ++si) {
+    const cuda::LayeredStep &step = plan.steps[si];
+    if (step.stages.empty()) // the copy of a model that is the identity
+      continue;
+    // The in-place softmax after a Dense layer belongs to its group.
+    if (step.kind == cuda::StepKind::InPlaceRowNorm && !groups.empty()) {
+      groups.back().label += "\n" + kernelLines(plan, step.kernels);
+      continue;
+    }
+    groups.push_back({fmt::format("step {}: {}", groups.size(),
+                                  kernelLines(plan, step.kernels)),
+                      step.stages});
+  }
+  target.description =
+      fmt::format("cuda {}, {}, {} strategy", plan.arch.smName(),
+                  spelling(cuda::commonPrecision(plan.precision)),
+                  cuda::strategyName(plan.strategy));
+  target.linearWeightBytes = plan.precision == cuda::Precision::F32 ? 4 : 2;
+  return true;
 }
 
 int compileCuda(const ir::Model &fused, const DriverOptions &opts,

@@ -20,6 +20,8 @@ int main(int argc, char **argv) {
     return runEmitCommand(*opts);
   case Command::Compile:
     return runCompileCommand(*opts);
+  case Command::View:
+    return runViewCommand(*opts);
   case Command::Bench:
     break;
   }

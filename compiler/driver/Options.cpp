@@ -44,6 +44,8 @@ constexpr Choice<Command> kCommands[] = {
     {"compile", Command::Compile,
      "write PREFIX.h and PREFIX.o for an app (-o DIR/PREFIX)"},
     {"bench", Command::Bench, "time the compiled model (--batch 1,64,1024)"},
+    {"view", Command::View,
+     "draw the layers in --target's kernels (-o net.dot|svg|html)"},
 };
 constexpr Choice<Backend> kBackends[] = {
     {"ref", Backend::Ref}, {"cpu", Backend::Cpu}, {"cuda", Backend::Cuda}};
@@ -208,8 +210,10 @@ bool setBatches(ParseState &state, std::string_view value) {
 using Opts = DriverOptions;
 using enum Command;
 constexpr CommandSet kRunEmitCompileBench = only(Run, Emit, Compile, Bench);
-/// Options that shape the code, which `seqc ir --print-plan` also reads.
-constexpr CommandSet kPlanRunEmitCompileBench = kRunEmitCompileBench | only(Ir);
+/// Options that shape the code, which `seqc ir --print-plan` and `seqc view`
+/// also read.
+constexpr CommandSet kPlanRunEmitCompileBench =
+    kRunEmitCompileBench | only(Ir, View);
 
 /// Every option, in the order of the usage text. A new option is a field
 /// of DriverOptions and one row here: its spelling, value, commands,
@@ -266,40 +270,46 @@ constexpr OptionSpec kOptions[] = {
     {"--threads", " N", nullptr, only(Run, Bench), Section::Run,
      "(also bench) threads for the CPU code (default 1)",
      setUnsigned<&Opts::threads, 1, 1024>},
-    {"--target", "", joinedSpellings<kTargets>, only(Ir, Emit, Compile),
+    {"--target", "", joinedSpellings<kTargets>, only(Ir, Emit, Compile, View),
      Section::EmitCompile,
-     "(also ir --print-plan) the code to generate or plan\n(default: cpu)",
+     "(also ir --print-plan, view) the code to generate or\nplan (default: "
+     "cpu)",
      setChoice<&Opts::target, kTargets>},
     {"--format", "", joinedSpellings<kFormats>, only(Emit),
      Section::EmitCompile,
      "(emit) llvm or asm for cpu (default llvm), cuda or ptx\nfor cuda "
      "(default cuda)",
      setFormat},
-    {"-o", " PATH", nullptr, only(Run, Emit, Compile), Section::EmitCompile,
+    {"-o", " PATH", nullptr, only(Run, Emit, Compile, View),
+     Section::EmitCompile,
      "emit: the output file (default: stdout); compile:\nDIR/PREFIX of the "
-     "files to write",
+     "files to write; view: net.dot,\nnet.svg or net.html (- for DOT on "
+     "stdout)",
      setText<&Opts::output>},
     {"--name", " PREFIX", nullptr, only(Compile), Section::EmitCompile,
      "the prefix of the C symbols (default: PREFIX of -o)",
      setText<&Opts::name>},
     {"--cpu", " CPU", nullptr, kPlanRunEmitCompileBench, Section::EmitCompile,
-     "(also ir, run, bench) native (the default),\nx86-64-v2|v3|v4 or an LLVM "
+     "(also ir, run, bench, view) native (the default),\nx86-64-v2|v3|v4 or an "
+     "LLVM "
      "CPU name; a comma-\n"
      "separated list puts one variant each in the object,\npicked at load "
      "time",
      setText<&Opts::cpu>},
-    {"--target-triple", " T", nullptr, only(Ir, Emit, Compile),
+    {"--target-triple", " T", nullptr, only(Ir, Emit, Compile, View),
      Section::EmitCompile, "cross-compile for T (aarch64-linux-gnu)",
      setText<&Opts::targetTriple>},
     {"--gpu-arch", " sm_XX", nullptr, kPlanRunEmitCompileBench,
      Section::EmitCompile,
-     "(also ir, run, bench) the GPU architecture\n(default sm_80; run, bench: "
+     "(also ir, run, bench, view) the GPU architecture\n(default sm_80; run, "
+     "bench: "
      "the GPU at hand)",
      setText<&Opts::gpuArch>},
     {"--precision", "", joinedSpellings<kPrecisions>, kPlanRunEmitCompileBench,
      Section::EmitCompile,
-     "(also ir, run, bench) default f32; cpu and ref: bf16,\nint8 (weights "
-     "and inputs), int8w (weights only);\ncuda: bf16 and f16 on tensor cores",
+     "(also ir, run, bench, view) default f32; cpu and ref:\nbf16, int8 "
+     "(weights and inputs), int8w (weights\nonly); cuda: bf16 and f16 on "
+     "tensor cores",
      setChoice<&Opts::precision, kPrecisions>},
     {"--static-lib", "", nullptr, only(Compile), Section::EmitCompile,
      "(cpu) also write PREFIX.a", setTrue<&Opts::staticLib>},

@@ -20,7 +20,7 @@
 namespace seqc::driver {
 
 /// The subcommands: `seqc <command>`.
-enum class Command { Check, Ir, Run, Emit, Compile, Bench };
+enum class Command { Check, Ir, Run, Emit, Compile, Bench, View };
 
 /// What runs the model (`--backend`): the float64 reference interpreter,
 /// the LLVM CPU JIT or CUDA.
@@ -49,7 +49,7 @@ Target targetOf(EmitFormat format);
 
 /// Everything the command line can say. Fields are filled by parseOptions.
 struct DriverOptions {
-  Command command = Command::Check;    ///< check, ir, run, emit, compile, bench
+  Command command = Command::Check;    ///< check, ir, run, ..., view
   std::vector<std::string> positional; ///< MODEL.nn
   std::string modelName;               ///< --model NAME
   std::optional<std::string> weights;  ///< --weights FILE

@@ -8,9 +8,12 @@
 
 #include "compiler/driver/Targets.h"
 
+#include "compiler/support/FileIO.h"
+
 #include <fmt/format.h>
 
 #include <cassert>
+#include <cstdio>
 
 namespace seqc::driver {
 
@@ -122,6 +125,25 @@ std::unique_ptr<Executor> createExecutor(const ir::Model &fused,
     break;
   }
   return createCpuExecutorIfBuilt(fused, opts, diag, profile);
+}
+
+int writeOutput(const DriverOptions &opts, const std::string &text,
+                DiagnosticEngine &diag) {
+  if (opts.output.empty() || opts.output == "-") {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    return 0;
+  }
+  if (!opts.positional.empty() && isSameFile(opts.output, opts.positional[0])) {
+    diag.error(
+        fmt::format("refusing to overwrite the input file '{}'", opts.output));
+    return 1;
+  }
+  std::string error;
+  if (!writeFileAtomic(opts.output, text, error)) {
+    diag.error(error);
+    return 2;
+  }
+  return 0;
 }
 
 } // namespace seqc::driver

@@ -13,6 +13,7 @@
 #include "compiler/driver/Options.h"
 #include "compiler/ir/IR.h"
 #include "compiler/support/Diagnostics.h"
+#include "compiler/view/GraphView.h"
 
 #include <cstdint>
 #include <memory>
@@ -85,6 +86,12 @@ int emitCpu(const ir::Model &fused, const DriverOptions &opts,
 /// `seqc ir --print-plan --target cpu`: returns the exit code.
 int printCpuPlan(const ir::Model &fused, const DriverOptions &opts,
                  DiagnosticEngine &diag);
+/// `seqc view --target cpu`: the stages of the plan as groups of fused ops,
+/// and what they are planned for (`cpu x86-64-v4, f32`). Returns false
+/// after reporting.
+bool cpuViewGroups(const ir::Model &fused, const DriverOptions &opts,
+                   std::vector<view::Group> &groups, view::ViewTarget &target,
+                   DiagnosticEngine &diag);
 /// `seqc compile --target cpu`: returns the exit code.
 int compileCpu(const ir::Model &fused, const DriverOptions &opts,
                DiagnosticEngine &diag);
@@ -101,7 +108,18 @@ int compileCuda(const ir::Model &fused, const DriverOptions &opts,
 /// `seqc ir --print-plan --target cuda`: returns the exit code.
 int printCudaPlan(const ir::Model &fused, const DriverOptions &opts,
                   DiagnosticEngine &diag);
+/// `seqc view --target cuda`: the plan's kernels (fused strategy) or steps
+/// (layered) as groups of fused ops, and what they are planned for. Returns
+/// false after reporting.
+bool cudaViewGroups(const ir::Model &fused, const DriverOptions &opts,
+                    std::vector<view::Group> &groups, view::ViewTarget &target,
+                    DiagnosticEngine &diag);
 #endif
+
+/// Writes \p text to opts.output, atomically, or to stdout when it is empty
+/// or `-`; refuses to overwrite the model file. Returns the exit code.
+int writeOutput(const DriverOptions &opts, const std::string &text,
+                DiagnosticEngine &diag);
 
 /// Creates the executor for \p backend, or reports that this build of seqc
 /// lacks it. \p profile asks for one that times its stages (the CPU

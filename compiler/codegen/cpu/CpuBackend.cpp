@@ -426,8 +426,12 @@ bool generateObjectFile(const ir::Model &model, const CpuTargetOptions &opts,
   return ok;
 }
 
-bool describePlan(const ir::Model &model, const CpuTargetOptions &opts,
-                  std::string &out, std::string &error) {
+namespace {
+
+/// The kernel configuration of each CPU of \p opts (one, or one per CPU of
+/// a list).
+bool kernelConfigs(const ir::Model &model, const CpuTargetOptions &opts,
+                   std::vector<KernelConfig> &configs, std::string &error) {
   if (!checkModel(model, error))
     return false;
   Targets targets;
@@ -438,12 +442,41 @@ bool describePlan(const ir::Model &model, const CpuTargetOptions &opts,
     machines.push_back(targets.tm.get());
   for (const std::unique_ptr<TargetMachine> &variant : targets.variants)
     machines.push_back(variant.get());
-  out.clear();
+  configs.clear();
   for (const TargetMachine *tm : machines) {
-    KernelConfig cfg = kernelConfigFor(*tm);
-    cfg.fastMath = opts.fastMath;
-    cfg.precision = opts.precision;
+    configs.push_back(kernelConfigFor(*tm));
+    configs.back().fastMath = opts.fastMath;
+    configs.back().precision = opts.precision;
+  }
+  return true;
+}
+
+} // namespace
+
+bool describePlan(const ir::Model &model, const CpuTargetOptions &opts,
+                  std::string &out, std::string &error) {
+  std::vector<KernelConfig> configs;
+  if (!kernelConfigs(model, opts, configs, error))
+    return false;
+  out.clear();
+  for (const KernelConfig &cfg : configs)
     out += printPlan(model, planModel(model, cfg));
+  return true;
+}
+
+bool summarizePlan(const ir::Model &model, const CpuTargetOptions &opts,
+                   std::vector<StageSummary> &stages, std::string &cpuName,
+                   std::string &error) {
+  std::vector<KernelConfig> configs;
+  if (!kernelConfigs(model, opts, configs, error))
+    return false;
+  ModelPlan plan = planModel(model, configs.back());
+  cpuName = plan.config.cpu;
+  stages.clear();
+  for (size_t i = 0; i < plan.stages.size(); ++i) {
+    const StagePlan &st = plan.stages[i];
+    stages.push_back(
+        {st.kind, st.firstOp, st.lastOp, summarizeStage(model, st, i)});
   }
   return true;
 }

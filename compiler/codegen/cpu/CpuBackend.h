@@ -150,6 +150,23 @@ std::string generateHeader(const ir::Model &model, const CpuTargetOptions &opts,
 bool describePlan(const ir::Model &model, const CpuTargetOptions &opts,
                   std::string &out, std::string &error);
 
+/// One stage of a plan as data (`seqc view` draws it around its ops).
+struct StageSummary {
+  StageKind kind = StageKind::Dense;
+  size_t firstOp = 0, lastOp = 0;
+  /// One or a few lines: `stage 0: dense 64 -> 256, gelu (tiles 12x32)`;
+  /// a fused stage names its inner stages.
+  std::string label;
+};
+
+/// The stages of the plan of \p model for the target of \p opts, and the
+/// CPU they are planned for in \p cpuName. For a list of CPUs, the plan of
+/// the last, the best one the object carries. Returns false and sets
+/// \p error as describePlan does.
+bool summarizePlan(const ir::Model &model, const CpuTargetOptions &opts,
+                   std::vector<StageSummary> &stages, std::string &cpuName,
+                   std::string &error);
+
 /// Bytes of scratch memory the generated code needs for \p batch rows (the
 /// same formula PREFIX_scratch_bytes evaluates).
 uint64_t scratchBytes(const ir::Model &model, uint64_t batch);

@@ -388,7 +388,50 @@ std::string describeStage(const ir::Model &model, const StagePlan &st,
   return text;
 }
 
+/// A stage's ops and blocking in a few words, for a picture.
+std::string shortStage(const ir::Model &model, const StagePlan &st) {
+  const ir::Op &op = model.ops[st.firstOp];
+  if (st.kind == StageKind::RowNorm)
+    return fmt::format("{} of its {} outputs, in place",
+                       op.rowNorm == ir::RowNorm::Softmax ? "softmax"
+                                                          : "log_softmax",
+                       op.outFeatures);
+  std::string text = describeOp(model, op);
+  if (st.kind != StageKind::Dense)
+    return text;
+  const DensePlan &pl = st.dense;
+  if (pl.dotRows)
+    return text + fmt::format(" (dot products, tiles of {} rows{})", pl.dotRows,
+                              pl.streamsWeights ? ", streamed" : "");
+  return text + fmt::format(" (tiles {}x{}{})", pl.mr, pl.nr,
+                            pl.streamsWeights ? ", weights streamed" : "");
+}
+
 } // namespace
+
+std::string summarizeStage(const ir::Model &model, const StagePlan &st,
+                           size_t index) {
+  switch (st.kind) {
+  case StageKind::Tiny:
+    return fmt::format("stage {}: tiny: straight-line code, rows in SIMD "
+                       "lanes",
+                       index);
+  case StageKind::Fused: {
+    std::string text =
+        fmt::format("fused stage {}: row blocks of at most {} rows through",
+                    index, st.rowsPerItem);
+    for (const StagePlan &inner : st.inner)
+      text += "\n" + shortStage(model, inner);
+    return text;
+  }
+  case StageKind::RowOp:
+    return fmt::format("stage {}: row op {}", index, shortStage(model, st));
+  case StageKind::Dense:
+  case StageKind::RowNorm:
+    break;
+  }
+  return fmt::format("stage {}: {}", index, shortStage(model, st));
+}
 
 std::string printPlan(const ir::Model &model, const ModelPlan &plan) {
   const KernelConfig &cfg = plan.config;

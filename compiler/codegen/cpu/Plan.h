@@ -251,6 +251,11 @@ std::string denseSignature(const ir::Op &op, const DensePlan &plan, uint64_t k,
 /// and missing bias.
 std::string describeOp(const ir::Model &model, const ir::Op &op);
 
+/// A stage as `seqc view` labels it: its number \p index, kind, ops and
+/// blocking in a line or a few (the inner stages of a fused one).
+std::string summarizeStage(const ir::Model &model, const StagePlan &st,
+                           size_t index);
+
 /// The plan as text, one line per stage (the stages of a fused one
 /// indented below it), after a line for the target and one for the memory
 /// and code shape.
