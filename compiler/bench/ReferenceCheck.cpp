@@ -37,7 +37,8 @@ std::vector<uint64_t> checkedRows(uint64_t batch) {
 }
 
 ReferenceError checkAgainstReference(const ir::Model &model, const float *input,
-                                     const float *output, uint64_t batch) {
+                                     const float *output, uint64_t batch,
+                                     codegen::Precision precision) {
   int64_t inFeatures = model.inputType().features();
   int64_t outFeatures = model.outputType().features();
   std::vector<uint64_t> rows = checkedRows(batch);
@@ -45,7 +46,7 @@ ReferenceError checkAgainstReference(const ir::Model &model, const float *input,
   for (size_t i = 0; i < rows.size(); ++i)
     for (int64_t c = 0; c < inFeatures; ++c)
       x.at(int64_t(i), c) = input[rows[i] * inFeatures + c];
-  reference::Matrix y = reference::run(model, x);
+  reference::Matrix y = reference::run(model, x, nullptr, precision);
   double maxError = 0.0, maxRef = 0.0;
   for (size_t i = 0; i < rows.size(); ++i)
     for (int64_t c = 0; c < outFeatures; ++c) {

@@ -9,6 +9,7 @@
 #ifndef SEQC_BENCH_REFERENCECHECK_H
 #define SEQC_BENCH_REFERENCECHECK_H
 
+#include "compiler/codegen/common/Precision.h"
 #include "compiler/ir/IR.h"
 #include "compiler/support/Diagnostics.h"
 
@@ -35,9 +36,12 @@ struct ReferenceError {
 std::vector<uint64_t> checkedRows(uint64_t batch);
 
 /// Runs the reference on the checked rows of \p input and compares them
-/// with the same rows of \p output (`[batch, features]`, float32).
-ReferenceError checkAgainstReference(const ir::Model &model, const float *input,
-                                     const float *output, uint64_t batch);
+/// with the same rows of \p output (`[batch, features]`, float32); the
+/// reference simulates \p precision (not f16).
+ReferenceError
+checkAgainstReference(const ir::Model &model, const float *input,
+                      const float *output, uint64_t batch,
+                      codegen::Precision precision = codegen::Precision::F32);
 
 /// True when \p error is within 1e-4 of the output scale (or nothing was
 /// checked).

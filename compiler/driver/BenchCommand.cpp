@@ -185,8 +185,13 @@ bool timeAndCheck(const BenchContext &ctx, Executor &executor, uint64_t batch,
                         stageSamples))
     return false;
   if (checkedAs) {
-    result.error =
-        bench::checkAgainstReference(ctx.model, input, output, batch);
+    // The CPU's reduced precisions against the reference's simulation of
+    // them (CUDA's bf16 and f16 against f32, as before).
+    Precision precision = ctx.opts.precision.value_or(Precision::F32);
+    if (ctx.opts.backend == Backend::Cuda || precision == Precision::F16)
+      precision = Precision::F32;
+    result.error = bench::checkAgainstReference(ctx.model, input, output, batch,
+                                                precision);
     bench::warnIfWrong(result.error, batch, *checkedAs, ctx.diag);
   }
   return true;

@@ -68,6 +68,8 @@ void Sha256::compress(const uint8_t *block) {
 }
 
 void Sha256::update(const void *data, size_t size) {
+  if (size == 0) // data may be null (an empty vector's)
+    return;
   const auto *bytes = static_cast<const uint8_t *>(data);
   totalBytes += size;
   // Fill a partial block first, then hash whole blocks straight from the
