@@ -34,7 +34,10 @@ for t in "${targets[@]}"; do
   corpus=build-fuzz/corpus/$t
   mkdir -p "$corpus"
   [ -d "tests/fuzz/corpus/$t" ] && cp -n tests/fuzz/corpus/$t/* "$corpus"/ 2>/dev/null || true
-  seeds_for "$t" | head -n 500 | while read -r f; do
+  # The first 500 seeds, read whole (with pipefail, `find | head` fails
+  # when head stops reading before find is done).
+  mapfile -t seeds < <(seeds_for "$t" | sort)
+  for f in "${seeds[@]:0:500}"; do
     cp -n "$f" "$corpus/seed-$(echo "$f" | tr '/' '_')" 2>/dev/null || true
   done
   # One input of FuzzCpuCodegen is a JIT compile plus, for two in three, a

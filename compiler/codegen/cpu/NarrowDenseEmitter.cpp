@@ -252,7 +252,10 @@ Function *ModelEmitter::emitNarrowDenseStage(const ir::Op &op,
                                              unsigned opIndex, uint64_t lda,
                                              uint64_t ldc) {
   uint64_t kp = pl.weights.kPadded;
-  auto [wG, biasG] = denseParams(op, pl, opIndex);
+  // Named variables, not a structured binding: the lambdas below capture
+  // them, which clang before 16 refuses for bindings (the fuzz build).
+  DenseParams params = denseParams(op, pl, opIndex);
+  GlobalVariable *wG = params.weight, *biasG = params.bias;
   Task task = beginTask(fmt::format("{}.dense{}", prefix, opIndex));
   unsigned tileRows = pl.dotRows;
   // A tile reads its rows once, each from start to end, a few side by
