@@ -73,7 +73,14 @@ static int writeScores(const char *path, const float *scores, size_t n) {
                         n, CLASSIFIER_OUTPUT_FEATURES);
   /* Pad with spaces and a newline to a multiple of 64 bytes in all. */
   size_t padded = (10 + (size_t)length + 1 + 63) / 64 * 64 - 10;
-  unsigned char preamble[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
+  unsigned char preamble[10] = {0x93,
+                                'N',
+                                'U',
+                                'M',
+                                'P',
+                                'Y',
+                                1,
+                                0,
                                 (unsigned char)(padded & 0xff),
                                 (unsigned char)(padded >> 8)};
   size_t i, values = n * CLASSIFIER_OUTPUT_FEATURES;
@@ -106,8 +113,7 @@ int main(int argc, char **argv) {
   }
   images = readImages(argv[1], &n);
   if (!images) {
-    fprintf(stderr, "cannot read float32 [N, 8, 8] images from %s\n",
-            argv[1]);
+    fprintf(stderr, "cannot read float32 [N, 8, 8] images from %s\n", argv[1]);
     return 1;
   }
   scores = malloc(n * CLASSIFIER_OUTPUT_FEATURES * sizeof *scores);

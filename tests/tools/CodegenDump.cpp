@@ -194,8 +194,7 @@ void dumpCpu(const test::CudaTestNetwork &net) {
     writeFile(fmt::format("cpu-{}-{}.h", net.name, v.tag),
               generateHeader(net.model, opts, v.external ? blob.size() : 0));
     if (v.external)
-      writeFile(fmt::format("cpu-{}-{}.weights", net.name, v.tag),
-                blob.str());
+      writeFile(fmt::format("cpu-{}-{}.weights", net.name, v.tag), blob.str());
   }
 }
 #endif
@@ -217,10 +216,9 @@ void dumpCuda(const test::CudaTestNetwork &net, bool ptx) {
           options.precision = precision;
           options.strategy = strategy;
           options.fastMath = fast;
-          std::string tag =
-              fmt::format("cuda-{}-{}-{}-{}{}", net.name,
-                          strategyName(strategy), precisionName(precision),
-                          archName, fast ? "-fast" : "");
+          std::string tag = fmt::format(
+              "cuda-{}-{}-{}-{}{}", net.name, strategyName(strategy),
+              precisionName(precision), archName, fast ? "-fast" : "");
           CudaProgram program;
           std::string error;
           if (!emitCudaProgram(net.model, options, program, error)) {
