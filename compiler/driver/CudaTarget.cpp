@@ -154,22 +154,6 @@ int printCudaPlan(const ir::Model &fused, const DriverOptions &opts,
 
 namespace {
 
-const char *kernelKindText(cuda::KernelKind kind) {
-  switch (kind) {
-  case cuda::KernelKind::FusedF32:
-    return "fused f32, activations in shared memory";
-  case cuda::KernelKind::FusedMma:
-    return "fused, tensor-core MMA";
-  case cuda::KernelKind::Gemm:
-    return "tiled GEMM";
-  case cuda::KernelKind::Gemv:
-    return "GEMV";
-  case cuda::KernelKind::RowOps:
-    break;
-  }
-  return "row ops";
-}
-
 /// `seqc_l0_gemm (tiled GEMM, batch >= 9)`: a kernel and when it runs.
 std::string kernelText(const cuda::PlannedKernel &kernel) {
   std::string batches;
@@ -179,8 +163,8 @@ std::string kernelText(const cuda::PlannedKernel &kernel) {
     batches = fmt::format(", batch >= {}", kernel.minBatch);
   else if (kernel.maxBatch != UINT64_MAX)
     batches = fmt::format(", batch <= {}", kernel.maxBatch);
-  return fmt::format("{} ({}{})", kernel.name, kernelKindText(kernel.kind),
-                     batches);
+  return fmt::format("{} ({}{})", kernel.name,
+                     cuda::kernelKindName(kernel.kind), batches);
 }
 
 /// The kernels of \p indices, one per line.

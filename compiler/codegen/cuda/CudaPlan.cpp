@@ -65,15 +65,6 @@ uint64_t PlannedArray::bytes() const {
   return static_cast<uint64_t>(rows * columns) * element;
 }
 
-const PlannedArray *CudaPlan::array(size_t stage, ArrayRole role) const {
-  for (const PlannedArray &a : arrays)
-    if (a.stage == stage && a.role == role)
-      return &a;
-  return nullptr;
-}
-
-namespace {
-
 const char *kernelKindName(KernelKind kind) {
   switch (kind) {
   case KernelKind::FusedF32:
@@ -89,6 +80,15 @@ const char *kernelKindName(KernelKind kind) {
   }
   return "?";
 }
+
+const PlannedArray *CudaPlan::array(size_t stage, ArrayRole role) const {
+  for (const PlannedArray &a : arrays)
+    if (a.stage == stage && a.role == role)
+      return &a;
+  return nullptr;
+}
+
+namespace {
 
 /// `kernel seqc_l0_gemv (small-batch GEMV): x -> scratch0, batch 1..64,
 /// grid (ceil(batch/16), 64), 128 threads, 16 rows per block, 0 B shared`.

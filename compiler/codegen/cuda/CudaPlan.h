@@ -181,6 +181,10 @@ struct CudaPlan {
   std::string str() const;
 };
 
+/// `fused fp32`, `fused mma`, `tiled GEMM`, `small-batch GEMV`, `row
+/// operations`: the kernel kinds as the plan's text names them.
+const char *kernelKindName(KernelKind kind);
+
 /// Plans \p model (fused form, every parameter bound). Returns false and
 /// sets \p error when the model uses something the CUDA backend does not
 /// support or a forced strategy does not fit.
