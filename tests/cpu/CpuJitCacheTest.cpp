@@ -25,6 +25,8 @@
 using namespace seqc;
 using namespace seqc::codegen::cpu;
 using Outcome = ObjectCache::Outcome;
+using seqc::codegen::Precision;
+using seqc::codegen::precisionName;
 
 namespace {
 
@@ -137,6 +139,11 @@ TEST_CASE("JIT cache: one weight, one flag or the CPU changes the key") {
   variants.back().fastMath = true;
   variants.push_back(opts);
   variants.back().prefix = "other";
+  // Every precision computes other bits from the same model.
+  for (Precision p : {Precision::BF16, Precision::Int8W}) {
+    variants.push_back(opts);
+    variants.back().precision = p;
+  }
 #if defined(__x86_64__)
   // CPUs every x86-64 host runs.
   variants.push_back(opts);
@@ -146,9 +153,12 @@ TEST_CASE("JIT cache: one weight, one flag or the CPU changes the key") {
 #endif
   for (const CpuTargetOptions &v : variants) {
     INFO("cpu '" << v.cpu << "' fast math " << v.fastMath << " prefix "
-                 << v.prefix);
+                 << v.prefix << " precision "
+                 << std::string(precisionName(v.precision)));
     Compiled first = compileAndRun(model, v);
     CHECK(first.jit->cacheOutcome() == Outcome::Miss);
+    if (v.precision != Precision::F32)
+      CHECK(!sameBits(base.output, first.output));
     Compiled again = compileAndRun(model, v);
     CHECK(again.jit->cacheOutcome() == Outcome::Hit);
     CHECK(sameBits(first.output, again.output));

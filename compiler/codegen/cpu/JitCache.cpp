@@ -100,6 +100,7 @@ Sha256Digest jitCacheKey(const ir::Model &model, const CpuTargetOptions &opts,
   hashText(h, opts.cpu);
   hashText(h, opts.prefix);
   h.updateU64(opts.fastMath);
+  h.updateU64(static_cast<uint64_t>(opts.precision));
   h.updateU64(opts.profile);
   h.updateU64(opts.externalWeights);
   hashText(h, ir::printModel(model));
