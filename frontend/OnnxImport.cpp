@@ -58,11 +58,11 @@ std::unique_ptr<ir::Model> parseOnnxModel(std::string_view bytes,
 #else
   (void)bytes;
   (void)modelName;
-  diag.fileError(displayName,
-                 "this seqc was built without ONNX support; install "
-                 "libonnx-dev and libprotobuf-dev (Debian: apt-get install "
-                 "libonnx-dev libprotobuf-dev, or tests/install-deps.sh) and "
-                 "rebuild");
+  diag.environmentFileError(
+      displayName, "this seqc was built without ONNX support; install "
+                   "libonnx-dev and libprotobuf-dev (Debian: apt-get install "
+                   "libonnx-dev libprotobuf-dev, or tests/install-deps.sh) and "
+                   "rebuild");
   return nullptr;
 #endif
 }

@@ -86,7 +86,7 @@ bool buildCuda(const ir::Model &model, const cuda::CudaOptions &options,
   nvrtc.cacheDir = cacheDir;
   nvrtc.sourceName = model.name + ".cu";
   if (!cuda::compileCuda(program.source, nvrtc, compiled, error)) {
-    diag.error(error);
+    diag.environmentError(error);
     return false;
   }
   return true;
@@ -105,7 +105,7 @@ public:
   bool run(const float *input, float *output, uint64_t batch,
            DiagnosticEngine &diag) override {
     if (model->runHost(input, output, batch) != SEQC_CUDA_OK) {
-      diag.error(fmt::format("CUDA: {}", seqc_cuda_last_error()));
+      diag.environmentError(fmt::format("CUDA: {}", seqc_cuda_last_error()));
       return false;
     }
     return true;
@@ -261,7 +261,7 @@ std::unique_ptr<Executor> createCudaExecutor(const ir::Model &fused,
   // hand unless --gpu-arch says otherwise.
   int arch = 0;
   if (seqc_cuda_device_arch(0, &arch) != SEQC_CUDA_OK) {
-    diag.error(fmt::format("CUDA: {}", seqc_cuda_last_error()));
+    diag.environmentError(fmt::format("CUDA: {}", seqc_cuda_last_error()));
     return nullptr;
   }
   cuda::CudaOptions options;
@@ -276,7 +276,7 @@ std::unique_ptr<Executor> createCudaExecutor(const ir::Model &fused,
   std::unique_ptr<cuda::CudaJitModel> model = cuda::CudaJitModel::create(
       std::move(program), std::move(compiled), 0, error);
   if (!model) {
-    diag.error(fmt::format("CUDA: {}", error));
+    diag.environmentError(fmt::format("CUDA: {}", error));
     return nullptr;
   }
   return std::make_unique<CudaExecutor>(std::move(model));

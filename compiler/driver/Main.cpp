@@ -2,6 +2,7 @@
 
 #include "compiler/driver/Commands.h"
 #include "compiler/driver/Options.h"
+#include "compiler/support/Diagnostics.h"
 
 int main(int argc, char **argv) {
   using namespace seqc::driver;
@@ -9,21 +10,30 @@ int main(int argc, char **argv) {
   std::optional<DriverOptions> opts = parseOptions(argc, argv, exitNow);
   if (!opts)
     return exitNow ? 0 : 1;
+  int status = 1;
   switch (opts->command) {
   case Command::Check:
-    return runCheckCommand(*opts);
+    status = runCheckCommand(*opts);
+    break;
   case Command::Ir:
-    return runIrCommand(*opts);
+    status = runIrCommand(*opts);
+    break;
   case Command::Run:
-    return runRunCommand(*opts);
+    status = runRunCommand(*opts);
+    break;
   case Command::Emit:
-    return runEmitCommand(*opts);
+    status = runEmitCommand(*opts);
+    break;
   case Command::Compile:
-    return runCompileCommand(*opts);
+    status = runCompileCommand(*opts);
+    break;
   case Command::View:
-    return runViewCommand(*opts);
+    status = runViewCommand(*opts);
+    break;
   case Command::Bench:
+    status = runBenchCommand(*opts);
     break;
   }
-  return runBenchCommand(*opts);
+  // A failure the environment caused exits 2 (README, "Exit codes").
+  return status == 1 && seqc::environmentFailureReported() ? 2 : status;
 }

@@ -517,9 +517,11 @@ std::string usageText() {
           "  1  a user or input error: a bad model, weights or input file, or "
           "a bad\n"
           "     option (the diagnostics say which)\n"
-          "  2  an environment failure: an output that cannot be written "
-          "(bench: out\n"
-          "     of memory)\n";
+          "  2  an environment failure: an output that cannot be written, "
+          "no CUDA\n"
+          "     driver or GPU, NVRTC failing, a backend or reader this seqc "
+          "was built\n"
+          "     without (bench: out of memory)\n";
   return text;
 }
 

@@ -43,7 +43,7 @@ createCudaExecutorIfBuilt([[maybe_unused]] const ir::Model &fused,
 #ifdef SEQC_HAVE_CUDA
   return createCudaExecutor(fused, opts, diag);
 #else
-  diag.error("this seqc was built without the CUDA backend");
+  diag.environmentError("this seqc was built without the CUDA backend");
   return nullptr;
 #endif
 }
@@ -56,8 +56,8 @@ createCpuExecutorIfBuilt([[maybe_unused]] const ir::Model &fused,
 #ifdef SEQC_HAVE_LLVM
   return createCpuExecutor(fused, opts, diag, profile);
 #else
-  diag.error("this seqc was built without the LLVM CPU backend; use "
-             "--backend ref");
+  diag.environmentError("this seqc was built without the LLVM CPU backend; use "
+                        "--backend ref");
   return nullptr;
 #endif
 }
@@ -68,15 +68,17 @@ bool targetBuilt(Target target, DiagnosticEngine &diag) {
   switch (target) {
   case Target::Cpu:
 #ifndef SEQC_HAVE_LLVM
-    diag.error("this seqc was built without the LLVM CPU backend "
-               "(configure with -DSEQC_ENABLE_LLVM=ON and llvm-19-dev)");
+    diag.environmentError(
+        "this seqc was built without the LLVM CPU backend "
+        "(configure with -DSEQC_ENABLE_LLVM=ON and llvm-19-dev)");
     return false;
 #endif
     break;
   case Target::Cuda:
 #ifndef SEQC_HAVE_CUDA
-    diag.error("this seqc was built without the CUDA backend (configure "
-               "with -DSEQC_ENABLE_CUDA=ON and the CUDA toolkit's NVRTC)");
+    diag.environmentError(
+        "this seqc was built without the CUDA backend (configure "
+        "with -DSEQC_ENABLE_CUDA=ON and the CUDA toolkit's NVRTC)");
     return false;
 #endif
     break;

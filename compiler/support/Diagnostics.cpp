@@ -3,6 +3,7 @@
 #include "compiler/support/Diagnostics.h"
 
 #include <algorithm>
+#include <atomic>
 
 namespace seqc {
 
@@ -128,5 +129,22 @@ void DiagnosticEngine::report(Severity severity, std::string_view message) {
   emit(fmt::format("seqc: {}: {}\n", severityName(severity),
                    sanitizeLine(message)));
 }
+
+namespace {
+std::atomic<bool> sawEnvironmentFailure{false};
+} // namespace
+
+void DiagnosticEngine::environmentError(std::string_view message) {
+  sawEnvironmentFailure = true;
+  report(Severity::Error, message);
+}
+
+void DiagnosticEngine::environmentFileError(std::string_view path,
+                                            std::string_view message) {
+  sawEnvironmentFailure = true;
+  reportFile(Severity::Error, path, message);
+}
+
+bool environmentFailureReported() { return sawEnvironmentFailure; }
 
 } // namespace seqc

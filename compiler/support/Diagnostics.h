@@ -47,6 +47,12 @@ public:
     reportFile(Severity::Error, path, message);
   }
   void error(std::string_view message) { report(Severity::Error, message); }
+  /// An error of the environment, not of the user's input: a backend or
+  /// reader this seqc was built without, no CUDA driver or device, NVRTC
+  /// refusing the generated source. Reported like error(); the command then
+  /// exits 2 instead of 1 (environmentFailureReported).
+  void environmentError(std::string_view message);
+  void environmentFileError(std::string_view path, std::string_view message);
 
   unsigned getNumErrors() const { return numErrors; }
   bool hasErrors() const { return numErrors != 0; }
@@ -64,6 +70,10 @@ private:
   std::string *capture = nullptr;
   unsigned numErrors = 0;
 };
+
+/// True once any DiagnosticEngine of this process has reported an
+/// environmentError: main() turns a command's exit code 1 into 2.
+bool environmentFailureReported();
 
 } // namespace seqc
 

@@ -1,10 +1,12 @@
 # exit_codes.cmake - the cli.exit_codes test.
 #
-# cmake -DSEQC=<seqc> -DWORKDIR=<dir> [-DHAVE_LLVM=ON] -P exit_codes.cmake
+# cmake -DSEQC=<seqc> -DWORKDIR=<dir> [-DHAVE_LLVM=ON] [-DHAVE_CUDA=ON]
+#       -P exit_codes.cmake
 #
 # Checks the exit codes the README and `seqc --help` promise: 0 on success,
 # 1 on a user or input error, 2 on an environment failure (here an output
-# in a directory that does not exist).
+# in a directory that does not exist, and a CUDA run without a GPU or
+# without the CUDA backend).
 
 cmake_minimum_required(VERSION 3.20)
 
@@ -64,6 +66,23 @@ if(HAVE_LLVM)
   expect_exit(2 compile "${WORKDIR}/good.nn" --init-seed 1 --target cpu
               -o "${missing}/x")
 endif()
+# CUDA: success with a GPU; without one (no driver or no device), or in a
+# build without the CUDA backend, an environment failure that says so.
+execute_process(COMMAND "${SEQC}" run "${WORKDIR}/good.nn" --init-seed 1
+                        --backend cuda --input "${WORKDIR}/x.csv"
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(HAVE_CUDA)
+  set(expected "^seqc: error: CUDA: ")
+else()
+  set(expected "^seqc: error: this seqc was built without the CUDA backend")
+endif()
+if(NOT (rc STREQUAL "0" AND HAVE_CUDA) AND
+   NOT (rc STREQUAL "2" AND err MATCHES "${expected}"))
+  message(FATAL_ERROR "seqc run --backend cuda: expected exit code 0 (with "
+                      "a GPU) or 2 with '${expected}', got ${rc}\n${out}${err}")
+endif()
+message(STATUS "seqc run --backend cuda: exit code ${rc}")
+
 if(EXISTS "${missing}")
   message(FATAL_ERROR "a failed command created ${missing}")
 endif()
