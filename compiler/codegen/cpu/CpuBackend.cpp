@@ -274,15 +274,22 @@ std::unique_ptr<Module> buildModule(const ir::Model &model,
   }
   if (!checkModel(model, error))
     return nullptr;
-  if (opts.precision == Precision::Int8 || opts.precision == Precision::F16) {
-    // int8's per-row quantisation of the inputs has no kernels yet
-    // (docs/cpu-backend.md, "Reduced precision").
-    error = fmt::format("--precision {}: the CPU backend computes in f32, "
-                        "bf16 and int8w so far (--backend ref simulates {})",
-                        precisionName(opts.precision),
-                        precisionName(opts.precision));
+  if (opts.precision == Precision::F16) {
+    error = "--precision f16: the CPU backend computes in f32, bf16, int8 "
+            "and int8w (f16 is the CUDA backend's)";
     return nullptr;
   }
+  if (opts.precision == Precision::Int8)
+    for (const ir::Op &op : model.ops)
+      if (op.kind == ir::OpKind::Dense &&
+          uint64_t(op.inFeatures) > kInt8MaxInputs) {
+        // A work item quantises a tile's rows at least on the stack.
+        error = fmt::format("--precision int8: a Dense layer has {} inputs, "
+                            "more than the {} the int8 kernels take (int8w "
+                            "and bf16 take any)",
+                            op.inFeatures, kInt8MaxInputs);
+        return nullptr;
+      }
   TargetMachine &tm = *targets.tm;
   if (blob && tm.createDataLayout().isBigEndian() != sys::IsBigEndianHost) {
     error = fmt::format("external weights need a target with this host's "
