@@ -190,8 +190,10 @@ TEST_CASE("int8 quantises every batch size, and rows of zeros, NaN, inf") {
   test::ModelBuilder mb(40, 8);
   mb.dense(70, {ir::ActKind::ReLU, 0, 0});
   mb.dense(33, {ir::ActKind::None, 0, 0});
+  // The host's CPU (vpdpbusd where it has AVX512_VNNI), AVX-512 without
+  // VNNI and AVX2: the same results.
   for (const ir::Model *model : {&one, &mb.model})
-    for (const char *cpu : {"", "x86-64-v3"}) {
+    for (const char *cpu : {"", "x86-64-v3", "x86-64-v4"}) {
       INFO("cpu '" << cpu << "'");
       std::unique_ptr<JitModel> jit = compileIn(*model, Precision::Int8, cpu);
       for (uint64_t batch = 1; batch <= 65; ++batch)
@@ -224,6 +226,23 @@ TEST_CASE("int8 quantises every batch size, and rows of zeros, NaN, inf") {
     CHECK(scaledError(output, want) <= 1e-4);
     for (int r : {1, 2, 3})
       CHECK(std::isnan(output[r * lb.model.outputType().features()]));
+  }
+}
+
+TEST_CASE("int8 uses vpdpbusd where the CPU has AVX512_VNNI, and only there") {
+  // vpdpbusd on sapphirerapids; the portable int32 multiply-adds on
+  // x86-64-v4 (AVX-512 without VNNI). The results on the host's CPU (VNNI
+  // where it has it) are checked above.
+  ir::Model model = oneLayer(100, 129, 7);
+  for (const char *cpu : {"sapphirerapids", "x86-64-v4"}) {
+    CpuTargetOptions opts;
+    opts.cpu = cpu;
+    opts.precision = Precision::Int8;
+    std::string asmText, error;
+    REQUIRE(generate(model, opts, OutputKind::Assembly, asmText, error));
+    bool vnni = std::string(cpu) == "sapphirerapids";
+    INFO(std::string(cpu));
+    CHECK((asmText.find("vpdpbusd") != std::string::npos) == vnni);
   }
 }
 

@@ -10,6 +10,8 @@
 
 #include "compiler/codegen/cpu/ModelEmitter.h"
 
+#include "llvm/IR/IntrinsicsX86.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -266,8 +268,8 @@ Function *ModelEmitter::buildMicrokernel(
                  .prefetchRows = prefetchRows,
                  .fn = f,
                  .arg = {},
-                 .weightAlign =
-                     Align(std::min<unsigned>(kLineBytes, vw * weightBytes()))};
+                 .weightAlign = Align(std::min<unsigned>(
+                     kLineBytes, vw * weightBytes() * (pl.vnni ? 4 : 1)))};
   for (unsigned i = 0; i < kUkrArgCount; ++i)
     uk.arg[i] = f->getArg(i);
   if (strides) {
@@ -281,35 +283,53 @@ Function *ModelEmitter::buildMicrokernel(
   builder.SetInsertPoint(entry);
   if (mr > 1)
     emitNextTilePrefetch(uk);
-  if (cfg.precision == Precision::Int8) {
-    // int32 sums from zero (int8 takes k in one block), scaled by each
-    // row's scale before the epilogue scales them by the weights'.
-    assert(pl.kc >= pl.k && "int8 takes k in one block");
-    std::vector<Value *> accs(
-        uk.sets * tile,
-        Constant::getNullValue(FixedVectorType::get(i32, cfg.vectorWidth)));
-    accs = emitKLoop(uk, std::move(accs));
-    for (unsigned m = 0; m < mr; ++m) {
-      Value *rowScale = builder.CreateAlignedLoad(
-          f32,
-          builder.CreateInBoundsGEP(
-              builder.getInt8Ty(), uk.arg[kUkrA],
-              builder.CreateAdd(builder.CreateMul(c64(m), uk.arg[kUkrLda]),
-                                c64(pl.quantScaleOffset))),
-          Align(4));
-      for (unsigned v = 0; v < nrv; ++v) {
-        Value *&acc = accs[m * nrv + v];
-        acc = builder.CreateFMul(builder.CreateSIToFP(acc, vecTy),
-                                 builder.CreateVectorSplat(vw, rowScale));
-      }
-    }
-    emitTileEpilogue(uk, accs);
-    return f;
-  }
-  std::vector<Value *> accs = emitInitialAccumulators(uk);
-  accs = emitKLoop(uk, std::move(accs));
+  std::vector<Value *> accs = cfg.precision == Precision::Int8
+                                  ? emitInt8Sums(uk)
+                                  : emitKLoop(uk, emitInitialAccumulators(uk));
   emitTileEpilogue(uk, accs);
   return f;
+}
+
+std::vector<Value *> ModelEmitter::emitInt8Sums(Microkernel &uk) {
+  const DensePlan &pl = uk.pl;
+  unsigned vw = cfg.vectorWidth, mr = uk.mr, nrv = uk.nrv;
+  // int32 sums from zero (int8 takes k in one block), scaled by each
+  // row's scale before the epilogue scales them by the weights'.
+  assert(pl.kc >= pl.k && "int8 takes k in one block");
+  std::vector<Value *> accs(
+      uk.sets * uk.tile,
+      Constant::getNullValue(FixedVectorType::get(i32, cfg.vectorWidth)));
+  if (pl.vnni) {
+    // k-steps of 4 inputs (the rows' padding quantises to u8 128, times
+    // zero weights).
+    uk.arg[kUkrKc] =
+        builder.CreateUDiv(builder.CreateAdd(uk.arg[kUkrKc], c64(3)), c64(4));
+  }
+  accs = emitKLoop(uk, std::move(accs));
+  if (pl.vnni)
+    for (unsigned v = 0; v < nrv; ++v) {
+      Value *comp = builder.CreateAlignedLoad(
+          FixedVectorType::get(i32, vw),
+          gepF(uk.arg[kUkrBias], c64(2 * pl.biasLength + uk.cOff(v, vw))),
+          Align(4));
+      for (unsigned m = 0; m < mr; ++m)
+        accs[m * nrv + v] = builder.CreateSub(accs[m * nrv + v], comp);
+    }
+  for (unsigned m = 0; m < mr; ++m) {
+    Value *rowScale = builder.CreateAlignedLoad(
+        f32,
+        builder.CreateInBoundsGEP(
+            builder.getInt8Ty(), uk.arg[kUkrA],
+            builder.CreateAdd(builder.CreateMul(c64(m), uk.arg[kUkrLda]),
+                              c64(pl.quantScaleOffset))),
+        Align(4));
+    for (unsigned v = 0; v < nrv; ++v) {
+      Value *&acc = accs[m * nrv + v];
+      acc = builder.CreateFMul(builder.CreateSIToFP(acc, vecTy),
+                               builder.CreateVectorSplat(vw, rowScale));
+    }
+  }
+  return accs;
 }
 
 Value *ModelEmitter::tileColumnMask(const Microkernel &uk, unsigned v) {
@@ -374,8 +394,58 @@ ModelEmitter::emitInitialAccumulators(const Microkernel &uk) {
   return accs;
 }
 
+void ModelEmitter::emitVnniKStep(const Microkernel &uk, Value *g, unsigned set,
+                                 std::vector<Value *> &acc) {
+  // k group g: per vector, 4 int8 weights of each of vw outputs (one int32
+  // lane each); per row, its 4 u8 inputs as one int32, broadcast; one
+  // vpdpbusd adds the 4 products of each lane to it. Streaming weights
+  // are prefetched as emitKStep does, 4 k-steps a group.
+  const DensePlan &pl = uk.pl;
+  unsigned vw = cfg.vectorWidth;
+  Type *lanes = FixedVectorType::get(i32, vw);
+  Value *bp = uk.arg[kUkrPanels];
+  if (uk.prefetch && uk.pg == 1)
+    emitPrefetch(
+        builder.CreateGEP(builder.getInt8Ty(), uk.arg[kUkrPrefetch],
+                          builder.CreateMul(builder.CreateMul(g, c64(4)),
+                                            uk.arg[kUkrPrefetchStride])),
+        false, uk.mr == 1 ? kPrefetchToL1 : kPrefetchToL2);
+  std::vector<Value *> bv;
+  for (unsigned v = 0; v < uk.nrv; ++v) {
+    Value *off = builder.CreateAdd(builder.CreateMul(g, c64(4 * pl.nr)),
+                                   c64(uk.bOff(v, vw)));
+    if (uk.prefetch && uk.pg > 1 && uk.bOff(v, vw) % kLineBytes == 0)
+      emitPrefetch(
+          builder.CreateGEP(
+              builder.getInt8Ty(), bp,
+              builder.CreateAdd(off, c64(kWeightPrefetchSteps * pl.nr))),
+          false, kPrefetchToL1);
+    bv.push_back(
+        builder.CreateAlignedLoad(lanes, gepW(bp, off), uk.weightAlign));
+  }
+  for (unsigned m = 0; m < uk.mr; ++m) {
+    Value *a = builder.CreateAlignedLoad(
+        i32,
+        builder.CreateInBoundsGEP(
+            builder.getInt8Ty(), uk.arg[kUkrA],
+            builder.CreateAdd(builder.CreateMul(c64(m), uk.arg[kUkrLda]),
+                              builder.CreateMul(g, c64(4)))),
+        Align(4));
+    Value *splat = builder.CreateVectorSplat(vw, a);
+    for (unsigned v = 0; v < uk.nrv; ++v) {
+      Value *&slot = acc[set * uk.tile + m * uk.nrv + v];
+      slot = builder.CreateIntrinsic(lanes, Intrinsic::x86_avx512_vpdpbusd_512,
+                                     {slot, splat, bv[v]});
+    }
+  }
+}
+
 void ModelEmitter::emitKStep(const Microkernel &uk, Value *k, unsigned set,
                              std::vector<Value *> &acc) {
+  if (uk.pl.vnni) {
+    emitVnniKStep(uk, k, set, acc);
+    return;
+  }
   // Prefetches never fault, and their addresses, which may lie past an
   // array's end, are plain GEPs, not inbounds ones. A single row reads
   // every panel once, so each panel's stream goes into L1; a tile reads a
@@ -615,6 +685,17 @@ ModelEmitter::DenseParams ModelEmitter::denseParams(const ir::Op &op,
     std::vector<float> s = padTo(scales, pl.biasLength, 1.0f);
     padded.insert(padded.end(), s.begin(), s.end());
   }
+  if (pl.vnni) {
+    // 128 * sum_k q_w[o], the int32 bits in the float array.
+    std::vector<float> comp(pl.biasLength, 0.0f);
+    for (uint64_t o = 0; o < pl.n; ++o) {
+      int32_t sum = 0;
+      for (uint64_t kk = 0; kk < pl.k; ++kk)
+        sum += floatToI8(w[o * pl.k + kk], scales[o]);
+      comp[o] = std::bit_cast<float>(sum * 128);
+    }
+    padded.insert(padded.end(), comp.begin(), comp.end());
+  }
   if (!padded.empty())
     params.bias = constantArray(padded, fmt::format("dense{}.bias", opIndex));
   return params;
@@ -811,8 +892,9 @@ Value *ModelEmitter::denseRowPtr(const DenseStage &ds, const DenseKBlock &kb,
 Value *ModelEmitter::nextMicroPanel(const DenseStage &ds, const DenseItem &it,
                                     const DenseKBlock &kb, Value *p) {
   // The next panel of the group in this k block, else the group's first
-  // panel in the next k block, else (p, kc0) itself.
-  uint64_t k = ds.pl.k, nr = ds.pl.nr;
+  // panel in the next k block, else (p, kc0) itself. A panel is k rounded
+  // up to whole k groups (int8 on VNNI) long.
+  uint64_t k = ds.pl.weights.kPadded, nr = ds.pl.nr;
   Value *here = builder.CreateAdd(builder.CreateMul(p, c64(k * nr)),
                                   builder.CreateMul(kb.kc0, c64(nr)));
   Value *nextP = builder.CreateAdd(here, c64(k * nr));
@@ -838,7 +920,7 @@ void ModelEmitter::callDenseKernel(const DenseStage &ds, const DenseKBlock &kb,
                                    Function *fn, Value *p, Value *m, Value *pf,
                                    Value *pfStride, Value *cNext,
                                    Value *aheadRows) {
-  uint64_t k = ds.pl.k, n = ds.pl.n, nr = ds.pl.nr;
+  uint64_t k = ds.pl.weights.kPadded, n = ds.pl.n, nr = ds.pl.nr;
   Value *bp = gepW(ds.params.weight,
                    builder.CreateAdd(builder.CreateMul(p, c64(k * nr)),
                                      builder.CreateMul(kb.kc0, c64(nr))));

@@ -26,8 +26,9 @@ void planTile(DensePlan &p, const KernelConfig &cfg) {
   unsigned accBudget = cfg.vectorRegs - p.nrVecs - 2;
   p.mr = std::max(1u, std::min(cfg.maxMr, accBudget / p.nrVecs));
   p.panels = (p.n + p.nr - 1) / p.nr;
-  p.weights =
-      WeightLayout::panelsOf(p.n, p.k, p.nr, weightElement(cfg.precision));
+  p.vnni = cfg.vnni && cfg.precision == Precision::Int8;
+  p.weights = WeightLayout::panelsOf(
+      p.n, p.k, p.nr, weightElement(cfg.precision), p.vnni ? 4 : 1);
   p.biasLength = p.panels * p.nr;
 }
 

@@ -266,9 +266,15 @@ private:
   llvm::Value *tilePointer(const Microkernel &uk, unsigned m, unsigned v);
   void emitNextTilePrefetch(const Microkernel &uk);
   std::vector<llvm::Value *> emitInitialAccumulators(const Microkernel &uk);
+  /// int8: the tile's exact int32 sums over k (one block), as floats
+  /// times each row's scale.
+  std::vector<llvm::Value *> emitInt8Sums(Microkernel &uk);
   /// k-step \p k into accumulator set \p set.
   void emitKStep(const Microkernel &uk, llvm::Value *k, unsigned set,
                  std::vector<llvm::Value *> &acc);
+  /// int8's k-step on VNNI: k group \p g (4 inputs) by vpdpbusd.
+  void emitVnniKStep(const Microkernel &uk, llvm::Value *g, unsigned set,
+                     std::vector<llvm::Value *> &acc);
   /// int8's k-step: the rows' int8 inputs times the weights \p bv (int32
   /// vectors) into accumulator set \p set.
   void emitInt8KStep(const Microkernel &uk, llvm::Value *k, unsigned set,

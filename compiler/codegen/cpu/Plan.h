@@ -46,6 +46,9 @@ struct KernelConfig {
   bool fastMath = false; ///< --fast-math: float activations (MathEmitter)
   /// --precision of the Dense layers (CpuTargetOptions::precision).
   Precision precision = Precision::F32;
+  /// AVX512_VNNI: int8's dot products use vpdpbusd (zmm), its weights in
+  /// k groups of 4.
+  bool vnni = false;
   std::string cpu;
   std::string features;
 };
@@ -85,6 +88,10 @@ struct DensePlan {
   /// rows quantStride bytes apart: the row's int8 values, zeros up to
   /// quantScaleOffset, then its scale (a float). 0 for other precisions.
   uint64_t quantStride = 0, quantScaleOffset = 0;
+  /// int8 on VNNI (KernelConfig::vnni): the weights in k groups of 4 and
+  /// the inputs quantised to u8 = q + 128, whose 128 * sum_k q_w[o] the
+  /// kernel subtracts (stored after the weights' scales; DenseParams).
+  bool vnni = false;
 };
 
 /// int8: the bytes of a work item's quantised rows (mc x quantStride) on

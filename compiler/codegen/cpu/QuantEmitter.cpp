@@ -51,7 +51,8 @@ Value *ModelEmitter::quantizeToGrid(Value *x, Value *inv) {
 ///     whether any x is NaN or infinite;
 ///  2. each x quantised to an int8 (quantizeToGrid), a whole vector at a
 ///     time: the lanes past k are zeros, which is the padding the layout
-///     wants; then the row's scale at quantScaleOffset.
+///     wants; on VNNI stored as u8 = q + 128 (vpdpbusd multiplies unsigned
+///     bytes by signed ones); then the row's scale at quantScaleOffset.
 void ModelEmitter::emitQuantizeRows(const DensePlan &pl, Value *src,
                                     uint64_t lda, Value *m0, Value *count,
                                     Value *dst) {
@@ -79,15 +80,21 @@ void ModelEmitter::emitQuantizeRows(const DensePlan &pl, Value *src,
     RowQuant rq = rowQuant(builder.CreateFPMaxReduce(stats[0]),
                            builder.CreateOrReduce(stats[1]));
     Value *inv = builder.CreateVectorSplat(vw, rq.inv);
-    rowLoop(pl.k, {},
-            [&](Value *col, Value *mask, const std::vector<Value *> &) {
-              Value *x = loadRowVec(row, col, mask, zero);
-              Value *v = builder.CreateFPToSI(quantizeToGrid(x, inv), byteVec);
-              builder.CreateAlignedStore(
-                  v, builder.CreateInBoundsGEP(builder.getInt8Ty(), q, col),
-                  Align(1));
-              return std::vector<Value *>{};
-            });
+    rowLoop(
+        pl.k, {}, [&](Value *col, Value *mask, const std::vector<Value *> &) {
+          Value *x = loadRowVec(row, col, mask, zero);
+          Value *q8 = quantizeToGrid(x, inv);
+          Value *v =
+              pl.vnni
+                  ? builder.CreateFPToUI(
+                        builder.CreateFAdd(q8, ConstantFP::get(vecTy, 128.0)),
+                        byteVec)
+                  : builder.CreateFPToSI(q8, byteVec);
+          builder.CreateAlignedStore(
+              v, builder.CreateInBoundsGEP(builder.getInt8Ty(), q, col),
+              Align(1));
+          return std::vector<Value *>{};
+        });
     builder.CreateAlignedStore(
         rq.scale,
         builder.CreateInBoundsGEP(builder.getInt8Ty(), q,
