@@ -316,14 +316,18 @@ TEST_CASE("two compiled models link into one C program") {
   runScenario("", SEQC_TEST_CC, "", "");
 }
 
-TEST_CASE("bf16 and int8w models link into one C program") {
+TEST_CASE("bf16, int8 and int8w models link into one C program") {
   for (codegen::Precision precision :
-       {codegen::Precision::BF16, codegen::Precision::Int8W}) {
+       {codegen::Precision::BF16, codegen::Precision::Int8,
+        codegen::Precision::Int8W}) {
     INFO(codegen::precisionName(precision));
     runScenario("", SEQC_TEST_CC, "", "", "", precision);
     std::string header = readText(workDir / "alpha.h");
     CHECK(header.find(std::string(" * Precision: ") +
                       codegen::precisionName(precision)) != std::string::npos);
+    // int8 states the stack its quantised rows take (64 KiB a layer).
+    CHECK((header.find("Quantised rows on the stack: up to 131072 bytes") !=
+           std::string::npos) == (precision == codegen::Precision::Int8));
   }
 }
 
@@ -335,6 +339,13 @@ TEST_CASE("a multiversioned object picks its variant by CPUID") {
   std::string header = readText(workDir / "alpha.h");
   CHECK(header.find("ALPHA_ERROR_UNSUPPORTED_CPU (-4)") != std::string::npos);
 }
+
+TEST_CASE("a multiversioned int8 object picks its variant by CPUID") {
+  // The last variant uses vpdpbusd; its resolver checks AVX512_VNNI, so a
+  // host without it runs the x86-64-v4 or v3 one.
+  runScenario("", SEQC_TEST_CC, "", "", "x86-64-v3,x86-64-v4,sapphirerapids",
+              codegen::Precision::Int8);
+}
 #endif
 
 TEST_CASE("aarch64 objects link with the cross gcc and run under qemu") {
@@ -345,6 +356,9 @@ TEST_CASE("aarch64 objects link with the cross gcc and run under qemu") {
   }
   runScenario("aarch64-linux-gnu", "aarch64-linux-gnu-gcc", "-static",
               "qemu-aarch64 ");
+  // int8's generic integer vectors on NEON.
+  runScenario("aarch64-linux-gnu", "aarch64-linux-gnu-gcc", "-static",
+              "qemu-aarch64 ", "", codegen::Precision::Int8);
 }
 
 #ifdef SEQC_TEST_RUNTIME_DIR

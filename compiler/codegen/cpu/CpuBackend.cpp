@@ -56,6 +56,7 @@ KernelConfig kernelConfigFor(const TargetMachine &tm) {
       cfg.vectorWidth = 16;
       cfg.vectorRegs = 32;
       cfg.wideVectors = true;
+      cfg.vnni = sti->checkFeatures("+avx512vnni");
     } else if (sti->checkFeatures("+avx")) {
       cfg.vectorWidth = 8;
       cfg.vectorRegs = 16;
@@ -259,6 +260,29 @@ bool createTargets(const CpuTargetOptions &opts, Targets &out,
   return true;
 }
 
+/// Whether the CPU backend computes \p model in \p precision: not in f16
+/// (CUDA's), and in int8 not a layer wider than its kernels take.
+bool checkPrecision(const ir::Model &model, Precision precision,
+                    std::string &error) {
+  if (precision == Precision::F16) {
+    error = "--precision f16: the CPU backend computes in f32, bf16, int8 "
+            "and int8w (f16 is the CUDA backend's)";
+    return false;
+  }
+  if (precision == Precision::Int8)
+    for (const ir::Op &op : model.ops)
+      if (op.kind == ir::OpKind::Dense &&
+          uint64_t(op.inFeatures) > kInt8MaxInputs) {
+        // A work item quantises a tile's rows at least on the stack.
+        error = fmt::format("--precision int8: a Dense layer has {} inputs, "
+                            "more than the {} the int8 kernels take (int8w "
+                            "and bf16 take any)",
+                            op.inFeatures, kInt8MaxInputs);
+        return false;
+      }
+  return true;
+}
+
 /// Builds and optimises the module for \p model; \p stages (if given)
 /// receives the stages of PREFIX_run.
 std::unique_ptr<Module> buildModule(const ir::Model &model,
@@ -274,15 +298,8 @@ std::unique_ptr<Module> buildModule(const ir::Model &model,
   }
   if (!checkModel(model, error))
     return nullptr;
-  if (opts.precision == Precision::Int8 || opts.precision == Precision::F16) {
-    // int8's per-row quantisation of the inputs has no kernels yet
-    // (docs/cpu-backend.md, "Reduced precision").
-    error = fmt::format("--precision {}: the CPU backend computes in f32, "
-                        "bf16 and int8w so far (--backend ref simulates {})",
-                        precisionName(opts.precision),
-                        precisionName(opts.precision));
+  if (!checkPrecision(model, opts.precision, error))
     return nullptr;
-  }
   TargetMachine &tm = *targets.tm;
   if (blob && tm.createDataLayout().isBigEndian() != sys::IsBigEndianHost) {
     error = fmt::format("external weights need a target with this host's "
@@ -320,8 +337,11 @@ std::unique_ptr<Module> buildModule(const ir::Model &model,
       const TargetMachine &vtm = *targets.variants[i];
       CpuVariant v;
       v.symbolPrefix = fmt::format("{}.v{}", opts.prefix, i);
+      // AVX512_VNNI only int8's kernels use, so only they check it (the
+      // resolvers of other precisions stay as they were).
       for (const std::string &f : dispatchableX86Features())
-        if (vtm.getMCSubtargetInfo()->checkFeatures("+" + f))
+        if (vtm.getMCSubtargetInfo()->checkFeatures("+" + f) &&
+            (f != "avx512vnni" || opts.precision == Precision::Int8))
           v.features.push_back(f);
       KernelConfig cfg = kernelConfigFor(vtm);
       cfg.fastMath = opts.fastMath;

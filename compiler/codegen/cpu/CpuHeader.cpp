@@ -80,6 +80,10 @@ std::string precisionComment(const ir::Model &model, Precision precision) {
     h += " *   int8 weights (a scale per output), inputs quantised per row,\n"
          " *   exact int32 sums: within about 5e-2 of f32, scaled by the\n"
          " *   output's magnitude; a row with NaN or inf gives NaN.\n";
+    if (uint64_t stack = int8StackBytes(model))
+      h += fmt::format(" *   Quantised rows on the stack: up to {} bytes a "
+                       "thread.\n",
+                       stack);
     break;
   case Precision::Int8W:
     h += " *   int8 weights (a scale per output), f32 inputs and sums:\n"

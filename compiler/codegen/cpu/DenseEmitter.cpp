@@ -10,6 +10,8 @@
 
 #include "compiler/codegen/cpu/ModelEmitter.h"
 
+#include "llvm/IR/IntrinsicsX86.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -102,6 +104,9 @@ Value *ModelEmitter::loadWeightVec(Value *ptr, Align align) {
     return builder.CreateAlignedLoad(vecTy, ptr, align);
   Value *raw = builder.CreateAlignedLoad(FixedVectorType::get(weightTy(), vw),
                                          ptr, align);
+  // int8 multiplies them as integers.
+  if (element == ElementType::I8 && cfg.precision == Precision::Int8)
+    return builder.CreateSExt(raw, FixedVectorType::get(i32, vw));
   if (element == ElementType::I8)
     return builder.CreateSIToFP(raw, vecTy);
   assert(element == ElementType::BF16 && "f16 weights are CUDA's");
@@ -192,9 +197,12 @@ Function *ModelEmitter::emitMicrokernel(const ir::Op &op, const DensePlan &pl,
         "{}x{}{}:{}", mr, pg, variant,
         specialised ? denseSignature(op, pl, pl.k, lda, ldc)
                     : denseSignature(op, pl, pg > 1 ? pl.k : 0, 0, 0));
-    // int8w kernels find the scales biasLength floats after the bias.
-    if (cfg.precision == Precision::Int8W)
+    // int8w kernels find the scales biasLength floats after the bias; int8
+    // kernels the rows' scales quantScaleOffset bytes after their values.
+    if (hasWeightScales())
       key += fmt::format(":w{}", pl.biasLength);
+    if (cfg.precision == Precision::Int8)
+      key += fmt::format(":q{}", pl.quantScaleOffset);
     auto found = sharedKernels.find(key);
     if (found != sharedKernels.end())
       return found->second;
@@ -260,8 +268,8 @@ Function *ModelEmitter::buildMicrokernel(
                  .prefetchRows = prefetchRows,
                  .fn = f,
                  .arg = {},
-                 .weightAlign =
-                     Align(std::min<unsigned>(kLineBytes, vw * weightBytes()))};
+                 .weightAlign = Align(std::min<unsigned>(
+                     kLineBytes, vw * weightBytes() * (pl.vnni ? 4 : 1)))};
   for (unsigned i = 0; i < kUkrArgCount; ++i)
     uk.arg[i] = f->getArg(i);
   if (strides) {
@@ -275,10 +283,53 @@ Function *ModelEmitter::buildMicrokernel(
   builder.SetInsertPoint(entry);
   if (mr > 1)
     emitNextTilePrefetch(uk);
-  std::vector<Value *> accs = emitInitialAccumulators(uk);
-  accs = emitKLoop(uk, std::move(accs));
+  std::vector<Value *> accs = cfg.precision == Precision::Int8
+                                  ? emitInt8Sums(uk)
+                                  : emitKLoop(uk, emitInitialAccumulators(uk));
   emitTileEpilogue(uk, accs);
   return f;
+}
+
+std::vector<Value *> ModelEmitter::emitInt8Sums(Microkernel &uk) {
+  const DensePlan &pl = uk.pl;
+  unsigned vw = cfg.vectorWidth, mr = uk.mr, nrv = uk.nrv;
+  // int32 sums from zero (int8 takes k in one block), scaled by each
+  // row's scale before the epilogue scales them by the weights'.
+  assert(pl.kc >= pl.k && "int8 takes k in one block");
+  std::vector<Value *> accs(
+      uk.sets * uk.tile,
+      Constant::getNullValue(FixedVectorType::get(i32, cfg.vectorWidth)));
+  if (pl.vnni) {
+    // k-steps of 4 inputs (the rows' padding quantises to u8 128, times
+    // zero weights).
+    uk.arg[kUkrKc] =
+        builder.CreateUDiv(builder.CreateAdd(uk.arg[kUkrKc], c64(3)), c64(4));
+  }
+  accs = emitKLoop(uk, std::move(accs));
+  if (pl.vnni)
+    for (unsigned v = 0; v < nrv; ++v) {
+      Value *comp = builder.CreateAlignedLoad(
+          FixedVectorType::get(i32, vw),
+          gepF(uk.arg[kUkrBias], c64(2 * pl.biasLength + uk.cOff(v, vw))),
+          Align(4));
+      for (unsigned m = 0; m < mr; ++m)
+        accs[m * nrv + v] = builder.CreateSub(accs[m * nrv + v], comp);
+    }
+  for (unsigned m = 0; m < mr; ++m) {
+    Value *rowScale = builder.CreateAlignedLoad(
+        f32,
+        builder.CreateInBoundsGEP(
+            builder.getInt8Ty(), uk.arg[kUkrA],
+            builder.CreateAdd(builder.CreateMul(c64(m), uk.arg[kUkrLda]),
+                              c64(pl.quantScaleOffset))),
+        Align(4));
+    for (unsigned v = 0; v < nrv; ++v) {
+      Value *&acc = accs[m * nrv + v];
+      acc = builder.CreateFMul(builder.CreateSIToFP(acc, vecTy),
+                               builder.CreateVectorSplat(vw, rowScale));
+    }
+  }
+  return accs;
 }
 
 Value *ModelEmitter::tileColumnMask(const Microkernel &uk, unsigned v) {
@@ -343,8 +394,58 @@ ModelEmitter::emitInitialAccumulators(const Microkernel &uk) {
   return accs;
 }
 
+void ModelEmitter::emitVnniKStep(const Microkernel &uk, Value *g, unsigned set,
+                                 std::vector<Value *> &acc) {
+  // k group g: per vector, 4 int8 weights of each of vw outputs (one int32
+  // lane each); per row, its 4 u8 inputs as one int32, broadcast; one
+  // vpdpbusd adds the 4 products of each lane to it. Streaming weights
+  // are prefetched as emitKStep does, 4 k-steps a group.
+  const DensePlan &pl = uk.pl;
+  unsigned vw = cfg.vectorWidth;
+  Type *lanes = FixedVectorType::get(i32, vw);
+  Value *bp = uk.arg[kUkrPanels];
+  if (uk.prefetch && uk.pg == 1)
+    emitPrefetch(
+        builder.CreateGEP(builder.getInt8Ty(), uk.arg[kUkrPrefetch],
+                          builder.CreateMul(builder.CreateMul(g, c64(4)),
+                                            uk.arg[kUkrPrefetchStride])),
+        false, uk.mr == 1 ? kPrefetchToL1 : kPrefetchToL2);
+  std::vector<Value *> bv;
+  for (unsigned v = 0; v < uk.nrv; ++v) {
+    Value *off = builder.CreateAdd(builder.CreateMul(g, c64(4 * pl.nr)),
+                                   c64(uk.bOff(v, vw)));
+    if (uk.prefetch && uk.pg > 1 && uk.bOff(v, vw) % kLineBytes == 0)
+      emitPrefetch(
+          builder.CreateGEP(
+              builder.getInt8Ty(), bp,
+              builder.CreateAdd(off, c64(kWeightPrefetchSteps * pl.nr))),
+          false, kPrefetchToL1);
+    bv.push_back(
+        builder.CreateAlignedLoad(lanes, gepW(bp, off), uk.weightAlign));
+  }
+  for (unsigned m = 0; m < uk.mr; ++m) {
+    Value *a = builder.CreateAlignedLoad(
+        i32,
+        builder.CreateInBoundsGEP(
+            builder.getInt8Ty(), uk.arg[kUkrA],
+            builder.CreateAdd(builder.CreateMul(c64(m), uk.arg[kUkrLda]),
+                              builder.CreateMul(g, c64(4)))),
+        Align(4));
+    Value *splat = builder.CreateVectorSplat(vw, a);
+    for (unsigned v = 0; v < uk.nrv; ++v) {
+      Value *&slot = acc[set * uk.tile + m * uk.nrv + v];
+      slot = builder.CreateIntrinsic(lanes, Intrinsic::x86_avx512_vpdpbusd_512,
+                                     {slot, splat, bv[v]});
+    }
+  }
+}
+
 void ModelEmitter::emitKStep(const Microkernel &uk, Value *k, unsigned set,
                              std::vector<Value *> &acc) {
+  if (uk.pl.vnni) {
+    emitVnniKStep(uk, k, set, acc);
+    return;
+  }
   // Prefetches never fault, and their addresses, which may lie past an
   // array's end, are plain GEPs, not inbounds ones. A single row reads
   // every panel once, so each panel's stream goes into L1; a tile reads a
@@ -382,6 +483,10 @@ void ModelEmitter::emitKStep(const Microkernel &uk, Value *k, unsigned set,
                               builder.CreateAnd(k, c64(~(kLineFloats - 1))))),
         false, kPrefetchToL2);
   }
+  if (cfg.precision == Precision::Int8) {
+    emitInt8KStep(uk, k, set, bv, acc);
+    return;
+  }
   for (unsigned m = 0; m < uk.mr; ++m) {
     Value *av = builder.CreateAlignedLoad(
         f32,
@@ -395,6 +500,26 @@ void ModelEmitter::emitKStep(const Microkernel &uk, Value *k, unsigned set,
     for (unsigned v = 0; v < uk.nrv; ++v) {
       Value *&slot = acc[set * uk.tile + m * uk.nrv + v];
       slot = math.mulAdd(splat, bv[v], slot);
+    }
+  }
+}
+
+void ModelEmitter::emitInt8KStep(const Microkernel &uk, Value *k, unsigned set,
+                                 const std::vector<Value *> &bv,
+                                 std::vector<Value *> &acc) {
+  // Each row's int8 input widened and broadcast, times the weights (int32
+  // vectors): int32 products and sums, exact for k <= kInt8MaxInputs.
+  unsigned vw = cfg.vectorWidth;
+  for (unsigned m = 0; m < uk.mr; ++m) {
+    Value *a = builder.CreateLoad(
+        builder.getInt8Ty(),
+        builder.CreateInBoundsGEP(
+            builder.getInt8Ty(), uk.arg[kUkrA],
+            builder.CreateAdd(builder.CreateMul(c64(m), uk.arg[kUkrLda]), k)));
+    Value *splat = builder.CreateVectorSplat(vw, builder.CreateSExt(a, i32));
+    for (unsigned v = 0; v < uk.nrv; ++v) {
+      Value *&slot = acc[set * uk.tile + m * uk.nrv + v];
+      slot = builder.CreateAdd(slot, builder.CreateMul(splat, bv[v]));
     }
   }
 }
@@ -425,7 +550,9 @@ std::vector<Value *> ModelEmitter::emitKLoop(const Microkernel &uk,
   for (unsigned i = 0; i < tile; ++i) {
     Value *sum = set0[i];
     for (unsigned s = 1; s < sets; ++s)
-      sum = builder.CreateFAdd(sum, accs[s * tile + i]);
+      sum = sum->getType()->isIntOrIntVectorTy()
+                ? builder.CreateAdd(sum, accs[s * tile + i])
+                : builder.CreateFAdd(sum, accs[s * tile + i]);
     set0[i] = sum;
   }
   return set0;
@@ -456,8 +583,8 @@ void ModelEmitter::emitTileEpilogue(const Microkernel &uk,
     for (unsigned v = 0; v < nrv; ++v)
       biasVec.push_back(builder.CreateAlignedLoad(
           vecTy, gepF(uk.arg[kUkrBias], c64(uk.cOff(v, vw))), biasAlign));
-  // int8w: the weights' scales follow the bias (DenseParams).
-  if (cfg.precision == Precision::Int8W)
+  // int8 and int8w: the weights' scales follow the bias (DenseParams).
+  if (hasWeightScales())
     for (unsigned v = 0; v < nrv; ++v)
       scaleVec.push_back(builder.CreateAlignedLoad(
           vecTy, gepF(uk.arg[kUkrBias], c64(uk.pl.biasLength + uk.cOff(v, vw))),
@@ -553,11 +680,21 @@ ModelEmitter::DenseParams ModelEmitter::denseParams(const ir::Op &op,
                      });
   std::vector<float> padded =
       bias ? padTo(*bias, pl.biasLength)
-           : std::vector<float>(
-                 cfg.precision == Precision::Int8W ? pl.biasLength : 0);
-  if (cfg.precision == Precision::Int8W) {
+           : std::vector<float>(hasWeightScales() ? pl.biasLength : 0);
+  if (hasWeightScales()) {
     std::vector<float> s = padTo(scales, pl.biasLength, 1.0f);
     padded.insert(padded.end(), s.begin(), s.end());
+  }
+  if (pl.vnni) {
+    // 128 * sum_k q_w[o], the int32 bits in the float array.
+    std::vector<float> comp(pl.biasLength, 0.0f);
+    for (uint64_t o = 0; o < pl.n; ++o) {
+      int32_t sum = 0;
+      for (uint64_t kk = 0; kk < pl.k; ++kk)
+        sum += floatToI8(w[o * pl.k + kk], scales[o]);
+      comp[o] = std::bit_cast<float>(sum * 128);
+    }
+    padded.insert(padded.end(), comp.begin(), comp.end());
   }
   if (!padded.empty())
     params.bias = constantArray(padded, fmt::format("dense{}.bias", opIndex));
@@ -579,6 +716,11 @@ struct ModelEmitter::DenseStage {
   Function *coldTile = nullptr;
   std::vector<Function *> gemv = {};
   Value *in = nullptr, *out = nullptr, *rows = nullptr, *coldSource = nullptr;
+  /// int8: the work item's quantised rows (DensePlan::quantStride), on the
+  /// stack; the kernels read them instead of the input.
+  Value *quant = nullptr;
+  /// The row stride the kernels read: lda, or int8's quantStride bytes.
+  uint64_t kernelLda() const { return pl.quantStride ? pl.quantStride : lda; }
 };
 
 /// One work item: the rows [m0, mEnd) of a row block, in nFull full tiles
@@ -593,6 +735,8 @@ struct ModelEmitter::DenseItem {
 /// tiles, pfStride bytes a k-step each.
 struct ModelEmitter::DenseKBlock {
   Value *kc0, *kc, *flags, *lastK, *spread, *pfStride;
+  /// The item's first row (int8: row 0 of its quantised rows).
+  Value *m0;
 };
 
 /// The Dense stage's loop nest, one function per level:
@@ -614,19 +758,33 @@ Function *ModelEmitter::emitDenseStage(const ir::Op &op, unsigned opIndex,
   DenseStage ds{.op = op, .pl = pl, .lda = lda, .ldc = ldc};
   ds.params = denseParams(op, pl, opIndex);
   ds.kernels.assign(pl.mr + 1, nullptr);
+  uint64_t klda = ds.kernelLda();
   for (unsigned mr = 1; mr <= pl.mr; ++mr)
-    ds.kernels[mr] = emitMicrokernel(op, pl, mr, 1, opIndex, lda, ldc,
+    ds.kernels[mr] = emitMicrokernel(op, pl, mr, 1, opIndex, klda, ldc,
                                      st.specialised, false);
-  ds.coldTile = pl.mr > 1 ? emitMicrokernel(op, pl, pl.mr, 1, opIndex, lda, ldc,
-                                            st.specialised, true)
-                          : nullptr;
+  // int8's kernels read the quantised rows, which its items have just
+  // written: no source is cold to them.
+  ds.coldTile = pl.mr > 1 && !pl.quantStride
+                    ? emitMicrokernel(op, pl, pl.mr, 1, opIndex, lda, ldc,
+                                      st.specialised, true)
+                    : nullptr;
   ds.gemv.assign(pl.gemvPanels + 1, nullptr);
   ds.gemv[1] = ds.kernels[1];
   for (unsigned pg = 2; pg <= pl.gemvPanels; ++pg)
-    ds.gemv[pg] = emitMicrokernel(op, pl, 1, pg, opIndex, lda, ldc,
+    ds.gemv[pg] = emitMicrokernel(op, pl, 1, pg, opIndex, klda, ldc,
                                   st.specialised, false);
 
   Task task = beginTask(fmt::format("{}.dense{}", prefix, opIndex));
+  if (pl.quantStride) {
+    // int8: each item quantises its row block into this buffer first. On
+    // the stack rather than in scratch, as an item owns its rows only
+    // while it runs (the items of other panel groups quantise the same
+    // rows again: a pass over k per row, against k multiply-adds per
+    // row and output), and the buffer stays in L1/L2 for the kernels.
+    ds.quant =
+        builder.CreateAlloca(builder.getInt8Ty(), c64(pl.mc * pl.quantStride));
+    cast<AllocaInst>(ds.quant)->setAlignment(Align(kLineBytes));
+  }
   ds.in = task.in;
   ds.out = task.out;
   ds.rows = task.rows;
@@ -670,6 +828,8 @@ void ModelEmitter::emitDenseItem(const DenseStage &ds, Value *item,
   it.nFull = builder.CreateUDiv(mCount, c64(mrMax));
   it.rem = builder.CreateSub(mCount, builder.CreateMul(it.nFull, c64(mrMax)));
   it.mTail = builder.CreateAdd(it.m0, builder.CreateMul(it.nFull, c64(mrMax)));
+  if (ds.quant)
+    emitQuantizeRows(pl, ds.in, ds.lda, it.m0, mCount, ds.quant);
   // A lone row takes k in one block: there is no A block to keep in
   // cache, and each weight stream then runs the whole of k instead of
   // restarting (and losing the hardware prefetcher) every kc steps.
@@ -690,6 +850,7 @@ void ModelEmitter::emitDenseKBlock(const DenseStage &ds, const DenseItem &it,
   uint64_t k = ds.pl.k, nr = ds.pl.nr;
   DenseKBlock kb;
   kb.kc0 = kc0;
+  kb.m0 = it.m0;
   kb.kc = builder.CreateBinaryIntrinsic(Intrinsic::umin, it.kcStep,
                                         builder.CreateSub(c64(k), kc0));
   Value *first = builder.CreateZExt(builder.CreateICmpEQ(kc0, c64(0)), i32);
@@ -718,6 +879,12 @@ Value *ModelEmitter::isLastPanel(const DenseItem &it, Value *p) {
 
 Value *ModelEmitter::denseRowPtr(const DenseStage &ds, const DenseKBlock &kb,
                                  Value *m) {
+  if (ds.quant)
+    return builder.CreateInBoundsGEP(
+        builder.getInt8Ty(), ds.quant,
+        builder.CreateAdd(builder.CreateMul(builder.CreateSub(m, kb.m0),
+                                            c64(ds.pl.quantStride)),
+                          kb.kc0));
   return gepF(ds.in,
               builder.CreateAdd(builder.CreateMul(m, c64(ds.lda)), kb.kc0));
 }
@@ -725,8 +892,9 @@ Value *ModelEmitter::denseRowPtr(const DenseStage &ds, const DenseKBlock &kb,
 Value *ModelEmitter::nextMicroPanel(const DenseStage &ds, const DenseItem &it,
                                     const DenseKBlock &kb, Value *p) {
   // The next panel of the group in this k block, else the group's first
-  // panel in the next k block, else (p, kc0) itself.
-  uint64_t k = ds.pl.k, nr = ds.pl.nr;
+  // panel in the next k block, else (p, kc0) itself. A panel is k rounded
+  // up to whole k groups (int8 on VNNI) long.
+  uint64_t k = ds.pl.weights.kPadded, nr = ds.pl.nr;
   Value *here = builder.CreateAdd(builder.CreateMul(p, c64(k * nr)),
                                   builder.CreateMul(kb.kc0, c64(nr)));
   Value *nextP = builder.CreateAdd(here, c64(k * nr));
@@ -752,7 +920,7 @@ void ModelEmitter::callDenseKernel(const DenseStage &ds, const DenseKBlock &kb,
                                    Function *fn, Value *p, Value *m, Value *pf,
                                    Value *pfStride, Value *cNext,
                                    Value *aheadRows) {
-  uint64_t k = ds.pl.k, n = ds.pl.n, nr = ds.pl.nr;
+  uint64_t k = ds.pl.weights.kPadded, n = ds.pl.n, nr = ds.pl.nr;
   Value *bp = gepW(ds.params.weight,
                    builder.CreateAdd(builder.CreateMul(p, c64(k * nr)),
                                      builder.CreateMul(kb.kc0, c64(nr))));
@@ -769,7 +937,7 @@ void ModelEmitter::callDenseKernel(const DenseStage &ds, const DenseKBlock &kb,
   }
   std::array<Value *, kUkrArgCount> args;
   args[kUkrA] = aPtr;
-  args[kUkrLda] = c64(ds.lda);
+  args[kUkrLda] = c64(ds.kernelLda());
   args[kUkrPanels] = bp;
   args[kUkrC] = cPtr;
   args[kUkrLdc] = c64(ds.ldc);

@@ -26,8 +26,9 @@ void planTile(DensePlan &p, const KernelConfig &cfg) {
   unsigned accBudget = cfg.vectorRegs - p.nrVecs - 2;
   p.mr = std::max(1u, std::min(cfg.maxMr, accBudget / p.nrVecs));
   p.panels = (p.n + p.nr - 1) / p.nr;
-  p.weights =
-      WeightLayout::panelsOf(p.n, p.k, p.nr, weightElement(cfg.precision));
+  p.vnni = cfg.vnni && cfg.precision == Precision::Int8;
+  p.weights = WeightLayout::panelsOf(
+      p.n, p.k, p.nr, weightElement(cfg.precision), p.vnni ? 4 : 1);
   p.biasLength = p.panels * p.nr;
 }
 
@@ -48,6 +49,15 @@ void planCacheBlocks(DensePlan &p, const KernelConfig &cfg) {
     p.kc = (p.k + blocks - 1) / blocks;
   }
   uint64_t mc = 262144 / (4 * p.kc);
+  if (cfg.precision == Precision::Int8) {
+    // int8 takes k in one block (its micro-panels are a quarter of f32's,
+    // and a row's scale applies to its whole sum), and a row block is as
+    // many quantised rows as the stack buffer holds (DensePlan).
+    p.kc = std::max<uint64_t>(p.k, 1);
+    p.quantScaleOffset = quantScaleOffset(p.k);
+    p.quantStride = quantStride(p.k);
+    mc = kQuantBlockBytes / p.quantStride;
+  }
   mc = std::clamp<uint64_t>(mc / p.mr * p.mr, p.mr, 20 * p.mr);
   p.mc = mc;
   p.streamsWeights = p.weights.bytes() > kStreamingWeightBytes;
@@ -146,6 +156,17 @@ void planDotProducts(DensePlan &p, const KernelConfig &cfg) {
 }
 
 } // namespace
+
+uint64_t int8StackBytes(const ir::Model &model) {
+  if (planMemory(model).tiny)
+    return 0;
+  uint64_t bytes = 0;
+  for (const ir::Op &op : model.ops)
+    if (op.kind == ir::OpKind::Dense)
+      bytes +=
+          std::max(kQuantBlockBytes, kMaxTileRows * quantStride(op.inFeatures));
+  return bytes;
+}
 
 DensePlan planDense(const ir::Op &op, const KernelConfig &cfg) {
   DensePlan p;

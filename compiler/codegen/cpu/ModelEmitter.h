@@ -193,8 +193,8 @@ private:
   // Dense layers.
   /// A Dense layer's parameter arrays: its weights packed as plan.weights
   /// lays them out, its bias (null: none) padded to plan.biasLength; with
-  /// int8w the bias (zeros where the layer has none) is followed by the
-  /// weights' scales, padded the same way (so a kernel finds a panel's
+  /// int8 and int8w the bias (zeros where the layer has none) is followed by
+  /// the weights' scales, padded the same way (so a kernel finds a panel's
   /// scales biasLength floats after its bias).
   struct DenseParams {
     llvm::GlobalVariable *weight = nullptr, *bias = nullptr;
@@ -203,13 +203,38 @@ private:
                           unsigned opIndex);
   /// Reduced precision (cfg.precision): the packed weights' element type
   /// and bytes, an element of them, a vector of vectorWidth of them
-  /// widened to floats, and a value's rounding to bf16 (RNE, NaN kept
+  /// widened to floats (int8: to int32s, multiplied as integers), and a
+  /// value's rounding to bf16 (RNE, NaN kept
   /// quiet; float, scalar or vector), as Precision.h specifies.
   llvm::Type *weightTy();
   unsigned weightBytes() const;
   llvm::Value *gepW(llvm::Value *base, llvm::Value *index);
   llvm::Value *loadWeightVec(llvm::Value *ptr, llvm::Align align);
   llvm::Value *roundToBf16(llvm::Value *x);
+  /// Whether the Dense layers' scales follow their biases (int8, int8w;
+  /// DenseParams).
+  bool hasWeightScales() const {
+    return cfg.precision == Precision::Int8 ||
+           cfg.precision == Precision::Int8W;
+  }
+
+  // int8's dynamic quantisation of a layer's inputs (QuantEmitter.cpp), as
+  // quantizeRow in Precision.h computes it.
+  /// How a row (or each lane's row, for vectors) is quantised, from the
+  /// largest |x| of its values and whether any is NaN or infinite: the
+  /// factor that maps them to [-127, 127] (0 for a zero or non-finite
+  /// row) and the row's scale (NaN for a non-finite one).
+  struct RowQuant {
+    llvm::Value *inv, *scale;
+  };
+  RowQuant rowQuant(llvm::Value *amax, llvm::Value *nonFinite);
+  /// x * inv clamped to [-127, 127] and rounded to nearest even, NaN as 0
+  /// (float, scalar or vector): an int8 value, still as a float.
+  llvm::Value *quantizeToGrid(llvm::Value *x, llvm::Value *inv);
+  /// Quantises \p count rows of \p src (\p lda floats apart) from row
+  /// \p m0 on into \p dst, as DensePlan::quantStride describes its rows.
+  void emitQuantizeRows(const DensePlan &plan, llvm::Value *src, uint64_t lda,
+                        llvm::Value *m0, llvm::Value *count, llvm::Value *dst);
   /// The locality hints of llvm.prefetch: into L1, or into L2 only.
   enum PrefetchLevel : int { kPrefetchToL2 = 2, kPrefetchToL1 = 3 };
   /// `llvm.prefetch` of \p address, for reading or writing, into the
@@ -241,9 +266,20 @@ private:
   llvm::Value *tilePointer(const Microkernel &uk, unsigned m, unsigned v);
   void emitNextTilePrefetch(const Microkernel &uk);
   std::vector<llvm::Value *> emitInitialAccumulators(const Microkernel &uk);
+  /// int8: the tile's exact int32 sums over k (one block), as floats
+  /// times each row's scale.
+  std::vector<llvm::Value *> emitInt8Sums(Microkernel &uk);
   /// k-step \p k into accumulator set \p set.
   void emitKStep(const Microkernel &uk, llvm::Value *k, unsigned set,
                  std::vector<llvm::Value *> &acc);
+  /// int8's k-step on VNNI: k group \p g (4 inputs) by vpdpbusd.
+  void emitVnniKStep(const Microkernel &uk, llvm::Value *g, unsigned set,
+                     std::vector<llvm::Value *> &acc);
+  /// int8's k-step: the rows' int8 inputs times the weights \p bv (int32
+  /// vectors) into accumulator set \p set.
+  void emitInt8KStep(const Microkernel &uk, llvm::Value *k, unsigned set,
+                     const std::vector<llvm::Value *> &bv,
+                     std::vector<llvm::Value *> &acc);
   std::vector<llvm::Value *> emitKLoop(const Microkernel &uk,
                                        std::vector<llvm::Value *> accs);
   void emitTileEpilogue(const Microkernel &uk,
@@ -363,8 +399,8 @@ private:
     llvm::GlobalVariable *weight = nullptr, *bias = nullptr, *scale = nullptr;
   };
   /// Op \p op's weights as the tiny chain multiplies them: as trained,
-  /// rounded to bf16, or int8w's integers (whose scales \p scales
-  /// receives, one per output; empty otherwise).
+  /// rounded to bf16, or int8's and int8w's integers (whose scales
+  /// \p scales receives, one per output; empty otherwise).
   std::vector<float> tinyWeights(const ir::Op &op, std::vector<float> &scales);
   std::vector<TinyParams> tinyParams;
   /// Fills tinyParams (placing the arrays in the blob).

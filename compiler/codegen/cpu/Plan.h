@@ -46,6 +46,9 @@ struct KernelConfig {
   bool fastMath = false; ///< --fast-math: float activations (MathEmitter)
   /// --precision of the Dense layers (CpuTargetOptions::precision).
   Precision precision = Precision::F32;
+  /// AVX512_VNNI: int8's dot products use vpdpbusd (zmm), its weights in
+  /// k groups of 4.
+  bool vnni = false;
   std::string cpu;
   std::string features;
 };
@@ -80,7 +83,36 @@ struct DensePlan {
   /// Floats of the padded bias: whole panels, or whole vectors on the dot
   /// path (the kernels load the padding with the rest).
   uint64_t biasLength = 0;
+  /// int8 (dynamic quantisation): each work item quantises its rows of the
+  /// layer's input (Precision.h, quantizeRow) into a buffer on the stack,
+  /// rows quantStride bytes apart: the row's int8 values, zeros up to
+  /// quantScaleOffset, then its scale (a float). 0 for other precisions.
+  uint64_t quantStride = 0, quantScaleOffset = 0;
+  /// int8 on VNNI (KernelConfig::vnni): the weights in k groups of 4 and
+  /// the inputs quantised to u8 = q + 128, whose 128 * sum_k q_w[o] the
+  /// kernel subtracts (stored after the weights' scales; DenseParams).
+  bool vnni = false;
 };
+
+/// int8: the bytes of a work item's quantised rows (mc x quantStride) on
+/// the stack, which bounds mc; and the most inputs an int8 layer may have,
+/// which bounds that buffer (a tile's rows) and keeps the int32 sums exact
+/// (127 * 127 * k < 2^31).
+inline constexpr uint64_t kQuantBlockBytes = 64 << 10;
+inline constexpr uint64_t kInt8MaxInputs = 16384;
+
+/// int8: where a quantised row of \p k inputs keeps its scale (its values
+/// padded to a cache line), and the bytes between two such rows.
+inline uint64_t quantScaleOffset(uint64_t k) { return roundUp(k, 64); }
+inline uint64_t quantStride(uint64_t k) {
+  return roundUp(quantScaleOffset(k) + 4, 64);
+}
+
+/// int8: at most how many stack bytes \p model's Dense stages take for
+/// their quantised rows on any target (a tile has at most kMaxTileRows
+/// rows), all of them together (inlined into one fused stage, their
+/// buffers may share its frame); 0 for a tiny network.
+uint64_t int8StackBytes(const ir::Model &model);
 
 /// Blocks one Dense layer for the target.
 DensePlan planDense(const ir::Op &op, const KernelConfig &cfg);

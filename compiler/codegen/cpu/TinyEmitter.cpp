@@ -100,7 +100,7 @@ std::vector<float> ModelEmitter::tinyWeights(const ir::Op &op,
   if (cfg.precision == Precision::BF16) {
     for (float &v : w)
       v = codegen::roundToBf16(v);
-  } else if (cfg.precision == Precision::Int8W) {
+  } else if (hasWeightScales()) {
     uint64_t n = op.outFeatures, k = op.inFeatures;
     scales = symmetricScales(w.data(), n, k);
     for (uint64_t j = 0; j < n; ++j)
@@ -120,7 +120,23 @@ ModelEmitter::tinyDense(const ir::Op &op, const TinyParams &tp,
   if (cfg.precision == Precision::BF16)
     for (Value *&f : feats)
       f = roundToBf16(f);
-  // int8w scales the sums before the bias.
+  // int8 quantises each row (lane) of the inputs; the sums of its int8
+  // products (at most 16 * 127 * 127) are exact in float.
+  Value *rowScale = nullptr;
+  if (cfg.precision == Precision::Int8 && !feats.empty()) {
+    Value *amax = ConstantFP::get(ty, 0.0), *bad = nullptr;
+    for (Value *f : feats) {
+      Value *a = builder.CreateUnaryIntrinsic(Intrinsic::fabs, f);
+      amax = builder.CreateSelect(builder.CreateFCmpOGT(a, amax), a, amax);
+      Value *nonFinite = builder.CreateFCmpUGE(a, ConstantFP::getInfinity(ty));
+      bad = bad ? builder.CreateOr(bad, nonFinite) : nonFinite;
+    }
+    RowQuant rq = rowQuant(amax, bad);
+    for (Value *&f : feats)
+      f = quantizeToGrid(f, rq.inv);
+    rowScale = rq.scale;
+  }
+  // int8 and int8w scale the sums before the bias.
   const std::vector<float> *bias =
       scales.empty() ? paramData(op.bias) : nullptr;
   std::vector<Value *> out;
@@ -155,6 +171,8 @@ ModelEmitter::tinyDense(const ir::Op &op, const TinyParams &tp,
     }
     Value *acc = part[0] ? part[0] : ConstantFP::get(ty, 0.0);
     if (!scales.empty()) {
+      if (rowScale)
+        acc = builder.CreateFMul(acc, rowScale);
       acc = builder.CreateFMul(acc, tinyParam(ty, scales[j], tp.scale, j));
       if (const std::vector<float> *b = paramData(op.bias))
         acc = builder.CreateFAdd(acc, tinyParam(ty, (*b)[j], tp.bias, j));
