@@ -14,7 +14,9 @@ For every numerics case with a Linear layer and a 2-D float32 input
   seqc   `seqc run --backend ref --precision int8` (the simulation the
          CPU kernels are checked against), and `--backend cpu` too when
          the build's CPU backend computes int8;
-and prints, per case, max |a - b| / max(1, max |f32|) for seqc vs f32,
+and prints, per case, how far the CPU code lies from the reference of the
+fused IR (`--stop-after fuse`: BatchNorm folded into the Linear before
+its weights are quantised, as the compiled code does), and max |a - b| / max(1, max |f32|) for seqc vs f32,
 torch vs f32 and seqc vs torch, then the largest of each.
 
 The two schemes differ by design: seqc quantises each row of a layer's
@@ -107,13 +109,13 @@ def digits_input(tmp):
     return path
 
 
-def seqc_run(seqc, model, weights, inp, backend, tmp):
+def seqc_run(seqc, model, weights, inp, backend, tmp, extra=()):
     out = os.path.join(tmp, "out.npy")
     if os.path.exists(out):
         os.remove(out)
     r = subprocess.run([seqc, "run", model, "--weights", weights, "--input", inp,
                         "--backend", backend, "--precision", "int8", "--no-cache",
-                        "--output", out], capture_output=True, text=True)
+                        "--output", out, *extra], capture_output=True, text=True)
     if r.returncode != 0:
         return None, r.stderr.strip().splitlines()[0] if r.stderr else "failed"
     return np.load(out).astype(np.float64), None
@@ -167,6 +169,10 @@ def main():
                 print(f"{name}: seqc --backend ref failed: {err}", file=sys.stderr)
                 return 1
             cpu, cpu_err = seqc_run(args.seqc, model_path, weights, inp, "cpu", tmp)
+            # The compiled code quantises the weights after BatchNorm is
+            # folded into them; the reference of the fused IR does the same.
+            fused, _ = seqc_run(args.seqc, model_path, weights, inp, "ref", tmp,
+                                ("--stop-after", "fuse"))
             if cpu is None:
                 cpu_note = cpu_err
             scale = max(1.0, float(np.nanmax(np.abs(f32))) if np.isfinite(f32).any() else 1.0)
@@ -181,7 +187,7 @@ def main():
                    "seqc_vs_f32": dist(ref, f32), "torch_vs_f32": dist(tq, f32),
                    "seqc_vs_torch": dist(ref, tq)}
             if cpu is not None:
-                row["cpu_vs_ref"] = dist(cpu.reshape(f32.shape), ref)
+                row["cpu_vs_ref"] = dist(cpu.reshape(f32.shape), fused.reshape(f32.shape))
             rows.append(row)
     keys = ["seqc_vs_f32", "torch_vs_f32", "seqc_vs_torch"]
     if any("cpu_vs_ref" in r for r in rows):
