@@ -1,5 +1,6 @@
 //===- CheckCommand.cpp - seqc check and seqc ir --------------------------===//
 
+#include "compiler/bench/ModelCost.h"
 #include "compiler/driver/Commands.h"
 #include "compiler/driver/Pipeline.h"
 #include "compiler/driver/Targets.h"
@@ -26,6 +27,20 @@ int runCheckCommand(const DriverOptions &opts) {
              opts.positional.front(), model->name, model->inputType().str(),
              model->outputType().str(), numLayers, numLayers == 1 ? "" : "s",
              numParams, numParams == 1 ? "" : "s");
+  // The footprint of the code `seqc compile` would write (only the CPU
+  // backend compiles in memory to tell).
+  if (!optimizeModel(*model, opts, diag))
+    return 1;
+#ifdef SEQC_HAVE_LLVM
+  std::string line;
+  if (!cpuFootprintLine(*model, opts, line, diag))
+    return 1;
+  fmt::print("{}: footprint {}\n", opts.positional.front(), line);
+#else
+  fmt::print("{}: footprint: {} FLOPs/sample; code, weights, scratch and "
+             "stack unknown (seqc was built without the LLVM CPU backend)\n",
+             opts.positional.front(), bench::flopsPerSample(*model));
+#endif
   return 0;
 }
 

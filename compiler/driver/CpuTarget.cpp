@@ -10,6 +10,7 @@
 
 #ifdef SEQC_HAVE_LLVM
 
+#include "compiler/bench/ModelCost.h"
 #include "compiler/codegen/common/Precision.h"
 #include "compiler/codegen/common/WeightPacking.h"
 #include "compiler/codegen/cpu/CpuBackend.h"
@@ -308,6 +309,47 @@ bool cpuViewGroups(const ir::Model &fused, const DriverOptions &opts,
   return true;
 }
 
+namespace {
+
+/// The footprint in one line (`seqc compile` and `seqc check`).
+std::string footprintText(const ir::Model &fused,
+                          const cpu::Footprint &footprint) {
+  std::string stack =
+      footprint.stackUnknown.empty()
+          ? fmt::format("stack {} bytes (work item {})", footprint.stackBytes,
+                        footprint.taskStackBytes)
+          : fmt::format("stack unknown ({})", footprint.stackUnknown);
+  return fmt::format("code {} bytes, weights {} bytes, scratch {} bytes, {}, "
+                     "{} FLOPs/sample",
+                     footprint.codeBytes, footprint.weightsBytes,
+                     cpu::scratchFormula(fused), stack,
+                     footprint.flopsPerSample);
+}
+
+} // namespace
+
+bool cpuFootprintLine(const ir::Model &fused, const DriverOptions &opts,
+                      std::string &line, DiagnosticEngine &diag) {
+  if (!precisionOnCpu(opts, diag))
+    return false;
+  cpu::CpuTargetOptions target = targetOptions(
+      opts, cpu::isValidPrefix(fused.name) ? fused.name : "model");
+  std::string object, error;
+  cpu::WeightsBlob weights;
+  cpu::Footprint footprint;
+  if (!cpu::generate(fused, target, cpu::OutputKind::Object, object, error,
+                     opts.externalWeights ? &weights : nullptr, &footprint)) {
+    diag.error(error);
+    return false;
+  }
+  footprint.flopsPerSample = bench::flopsPerSample(fused);
+  line =
+      fmt::format("(cpu {}{}, {}) {}", opts.cpu.empty() ? "native" : opts.cpu,
+                  opts.targetTriple.empty() ? "" : " " + opts.targetTriple,
+                  spelling(target.precision), footprintText(fused, footprint));
+  return true;
+}
+
 int compileCpu(const ir::Model &fused, const DriverOptions &opts,
                DiagnosticEngine &diag) {
   if (!precisionOnCpu(opts, diag))
@@ -338,20 +380,24 @@ int compileCpu(const ir::Model &fused, const DriverOptions &opts,
   // The object goes straight to its file, except when the archive needs it
   // in memory too.
   AtomicFile objectFile;
+  cpu::Footprint footprint;
   if (!opts.staticLib) {
     bool writeFailed = false;
     if (!objectFile.open(base + ".o", error) ||
         !cpu::generateObjectFile(fused, target, objectFile.fd(), base + ".o",
-                                 error, writeFailed, blob)) {
+                                 error, writeFailed, blob, &footprint)) {
       diag.error(error);
       return objectFile.fd() < 0 || writeFailed ? 2 : 1;
     }
   } else if (!cpu::generate(fused, target, cpu::OutputKind::Object, object,
-                            error, blob)) {
+                            error, blob, &footprint)) {
     diag.error(error);
     return 1;
   }
-  std::string header = cpu::generateHeader(fused, target, weights.size());
+  // Written after the object: its footprint macros are the object's.
+  footprint.flopsPerSample = bench::flopsPerSample(fused);
+  std::string header =
+      cpu::generateHeader(fused, target, weights.size(), &footprint);
   std::string archive;
   if (opts.staticLib &&
       !cpu::makeStaticLibrary(object, fileName(base) + ".o", archive, error)) {
@@ -367,6 +413,7 @@ int compileCpu(const ir::Model &fused, const DriverOptions &opts,
     diag.error(error);
     return 2;
   }
+  fmt::print("{}.o: {}\n", base, footprintText(fused, footprint));
   return 0;
 }
 

@@ -34,7 +34,8 @@ template <typename E> struct Choice {
 };
 
 constexpr Choice<Command> kCommands[] = {
-    {"check", Command::Check, "parse, load and validate weights, shape-check"},
+    {"check", Command::Check,
+     "validate weights, shape-check, print compile's footprint"},
     {"ir", Command::Ir,
      "print the IR (after the whole pipeline, or --stop-after=PASS)"},
     {"run", Command::Run,
@@ -42,7 +43,7 @@ constexpr Choice<Command> kCommands[] = {
     {"emit", Command::Emit,
      "print generated code (--target cpu|cuda, --format llvm|asm|cuda|ptx)"},
     {"compile", Command::Compile,
-     "write PREFIX.h and PREFIX.o for an app (-o DIR/PREFIX)"},
+     "write PREFIX.h and PREFIX.o (-o DIR/PREFIX), print the footprint"},
     {"bench", Command::Bench, "time the compiled model (--batch 1,64,1024)"},
     {"view", Command::View,
      "draw the layers in --target's kernels (-o net.dot|svg|html)"},
@@ -214,6 +215,9 @@ constexpr CommandSet kRunEmitCompileBench = only(Run, Emit, Compile, Bench);
 /// also read.
 constexpr CommandSet kPlanRunEmitCompileBench =
     kRunEmitCompileBench | only(Ir, View);
+/// Options that shape the CPU code, which `seqc check` compiles in memory
+/// for its footprint.
+constexpr CommandSet kCheckToo = only(Check);
 
 /// Every option, in the order of the usage text. A new option is a field
 /// of DriverOptions and one row here: its spelling, value, commands,
@@ -289,14 +293,13 @@ constexpr OptionSpec kOptions[] = {
     {"--name", " PREFIX", nullptr, only(Compile), Section::EmitCompile,
      "the prefix of the C symbols (default: PREFIX of -o)",
      setText<&Opts::name>},
-    {"--cpu", " CPU", nullptr, kPlanRunEmitCompileBench, Section::EmitCompile,
-     "(also ir, run, bench, view) native (the default),\nx86-64-v2|v3|v4 or an "
-     "LLVM "
-     "CPU name; a comma-\n"
-     "separated list puts one variant each in the object,\npicked at load "
-     "time",
+    {"--cpu", " CPU", nullptr, kPlanRunEmitCompileBench | kCheckToo,
+     Section::EmitCompile,
+     "(also ir, run, bench, view, check) native (the\ndefault), "
+     "x86-64-v2|v3|v4 or an LLVM CPU name;\na comma-separated list puts one "
+     "variant each in\nthe object, picked at load time",
      setText<&Opts::cpu>},
-    {"--target-triple", " T", nullptr, only(Ir, Emit, Compile, View),
+    {"--target-triple", " T", nullptr, only(Ir, Emit, Compile, View, Check),
      Section::EmitCompile, "cross-compile for T (aarch64-linux-gnu)",
      setText<&Opts::targetTriple>},
     {"--gpu-arch", " sm_XX", nullptr, kPlanRunEmitCompileBench,
@@ -305,22 +308,24 @@ constexpr OptionSpec kOptions[] = {
      "bench: "
      "the GPU at hand)",
      setText<&Opts::gpuArch>},
-    {"--precision", "", joinedSpellings<kPrecisions>, kPlanRunEmitCompileBench,
-     Section::EmitCompile,
-     "(also ir, run, bench, view) default f32; cpu and ref:\nbf16, int8 "
+    {"--precision", "", joinedSpellings<kPrecisions>,
+     kPlanRunEmitCompileBench | kCheckToo, Section::EmitCompile,
+     "(also ir, run, bench, view, check) default f32; cpu\nand ref: bf16, int8 "
      "(weights and inputs), int8w (weights\nonly); cuda: bf16 and f16 on "
      "tensor cores",
      setChoice<&Opts::precision, kPrecisions>},
     {"--static-lib", "", nullptr, only(Compile), Section::EmitCompile,
      "(cpu) also write PREFIX.a", setTrue<&Opts::staticLib>},
-    {"--fast-math", "", nullptr, kRunEmitCompileBench, Section::EmitCompile,
-     "(also run, bench) cpu: sigmoid, tanh, SiLU and GELU in\nfloat, within "
-     "6 ulp instead of 1; cuda: NVRTC's\n--use_fast_math",
-     setTrue<&Opts::fastMath>},
-    {"--external-weights", "", nullptr, kRunEmitCompileBench,
+    {"--fast-math", "", nullptr, kRunEmitCompileBench | kCheckToo,
      Section::EmitCompile,
-     "(cpu) write the packed weights to PREFIX.weights,\nwhich the app loads "
-     "and passes to PREFIX_run,\ninstead of embedding them in the object",
+     "(also run, bench, check) cpu: sigmoid, tanh, SiLU and\nGELU in float, "
+     "within 6 ulp instead of 1; cuda:\nNVRTC's --use_fast_math",
+     setTrue<&Opts::fastMath>},
+    {"--external-weights", "", nullptr, kRunEmitCompileBench | kCheckToo,
+     Section::EmitCompile,
+     "(cpu; also check) write the packed weights to\nPREFIX.weights, which "
+     "the app loads and passes to\nPREFIX_run, instead of embedding them in "
+     "the object",
      setTrue<&Opts::externalWeights>},
     {"--batch", " LIST", nullptr, only(Bench), Section::Bench,
      "batch sizes to time (default 1,64,1024)", setBatches},

@@ -95,6 +95,12 @@ bool cpuViewGroups(const ir::Model &fused, const DriverOptions &opts,
 /// `seqc compile --target cpu`: returns the exit code.
 int compileCpu(const ir::Model &fused, const DriverOptions &opts,
                DiagnosticEngine &diag);
+/// `seqc check`: the footprint of the object `seqc compile` would write for
+/// \p fused (compiled in memory; nothing is written), as compile prints
+/// it, with what it was compiled for: `(cpu x86-64-v3, f32) code ...`.
+/// Returns false after reporting.
+bool cpuFootprintLine(const ir::Model &fused, const DriverOptions &opts,
+                      std::string &line, DiagnosticEngine &diag);
 #endif
 
 #ifdef SEQC_HAVE_CUDA

@@ -26,6 +26,7 @@
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Object/ArchiveWriter.h"
 #include "llvm/Passes/PassBuilder.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
@@ -378,11 +379,22 @@ std::unique_ptr<Module> buildModule(const ir::Model &model,
 
 namespace {
 
+/// A file for the code generator's frame sizes (StackUsageOutput), removed
+/// with this object.
+struct StackUsageFile {
+  SmallString<128> path;
+  ~StackUsageFile() {
+    if (!path.empty())
+      sys::fs::remove(path);
+  }
+};
+
 /// Builds the module for \p model and writes \p kind to \p os; the module,
-/// its context and the code generator are gone when it returns.
+/// its context and the code generator are gone when it returns. For an
+/// object, \p footprint (if given) receives the stack bounds.
 bool emitTo(const ir::Model &model, const CpuTargetOptions &opts,
             OutputKind kind, raw_pwrite_stream &os, std::string &error,
-            WeightsBlob *weights) {
+            WeightsBlob *weights, Footprint *footprint) {
   assert((weights != nullptr) == opts.externalWeights &&
          "external weights need somewhere to go");
   Targets targets;
@@ -403,16 +415,51 @@ bool emitTo(const ir::Model &model, const CpuTargetOptions &opts,
   // per line for people reading it.
   if (kind == OutputKind::Object)
     rawConstantInitializers(*mod);
-  legacy::PassManager pm;
-  if (tm->addPassesToEmitFile(pm, os, nullptr,
-                              kind == OutputKind::Object
-                                  ? CodeGenFileType::ObjectFile
-                                  : CodeGenFileType::AssemblyFile)) {
-    error =
-        fmt::format("the target '{}' cannot emit this file type", rt.triple);
-    return false;
+  // The frame sizes go to a side file (as with -fstack-usage), so the
+  // object is the same with or without a footprint.
+  StackUsageFile stackUsage;
+  if (footprint && kind == OutputKind::Object) {
+    if (std::error_code ec =
+            sys::fs::createTemporaryFile("seqc-stack", "su", stackUsage.path)) {
+      error = "cannot create a temporary file: " + ec.message();
+      return false;
+    }
+    tm->Options.StackUsageOutput = std::string(stackUsage.path);
   }
-  pm.run(*mod);
+  {
+    // The AsmPrinter writes the frame sizes out when it is destroyed with
+    // the pass manager.
+    legacy::PassManager pm;
+    if (tm->addPassesToEmitFile(pm, os, nullptr,
+                                kind == OutputKind::Object
+                                    ? CodeGenFileType::ObjectFile
+                                    : CodeGenFileType::AssemblyFile)) {
+      error =
+          fmt::format("the target '{}' cannot emit this file type", rt.triple);
+      return false;
+    }
+    pm.run(*mod);
+  }
+  if (!stackUsage.path.empty()) {
+    ErrorOr<std::unique_ptr<MemoryBuffer>> frames =
+        MemoryBuffer::getFile(stackUsage.path, /*IsText=*/true);
+    if (!frames) {
+      error = fmt::format("cannot read the frame sizes from '{}': {}",
+                          stackUsage.path.str(), frames.getError().message());
+      return false;
+    }
+    boundStack(*mod, opts.prefix, (*frames)->getBuffer(), *footprint);
+  }
+  return true;
+}
+
+/// The rest of \p footprint, once the object is \p object.
+bool measureFootprint(MemoryBufferRef object, const WeightsBlob *weights,
+                      Footprint &footprint, std::string &error) {
+  if (!measureObject(object, footprint, error))
+    return false;
+  if (weights)
+    footprint.weightsBytes = weights->size();
   return true;
 }
 
@@ -420,21 +467,26 @@ bool emitTo(const ir::Model &model, const CpuTargetOptions &opts,
 
 bool generate(const ir::Model &model, const CpuTargetOptions &opts,
               OutputKind kind, std::string &out, std::string &error,
-              WeightsBlob *weights) {
+              WeightsBlob *weights, Footprint *footprint) {
+  if (kind != OutputKind::Object)
+    footprint = nullptr;
   SmallVector<char, 0> buffer;
   raw_svector_ostream os(buffer);
-  if (!emitTo(model, opts, kind, os, error, weights))
+  if (!emitTo(model, opts, kind, os, error, weights, footprint))
     return false;
   out.assign(buffer.begin(), buffer.end());
-  return true;
+  return !footprint || measureFootprint(MemoryBufferRef(out, "object"), weights,
+                                        *footprint, error);
 }
 
 bool generateObjectFile(const ir::Model &model, const CpuTargetOptions &opts,
                         int fd, const std::string &path, std::string &error,
-                        bool &writeFailed, WeightsBlob *weights) {
+                        bool &writeFailed, WeightsBlob *weights,
+                        Footprint *footprint) {
   writeFailed = false;
   raw_fd_ostream os(fd, /*shouldClose=*/false);
-  bool ok = emitTo(model, opts, OutputKind::Object, os, error, weights);
+  bool ok =
+      emitTo(model, opts, OutputKind::Object, os, error, weights, footprint);
   os.flush();
   if (os.has_error()) {
     // Cleared, or the stream's destructor would abort.
@@ -443,7 +495,19 @@ bool generateObjectFile(const ir::Model &model, const CpuTargetOptions &opts,
     writeFailed = true;
     return false;
   }
-  return ok;
+  if (!ok || !footprint)
+    return ok;
+  // Read back from the file: mapped, not copied.
+  ErrorOr<std::unique_ptr<MemoryBuffer>> written = MemoryBuffer::getOpenFile(
+      fd, path, /*FileSize=*/-1, /*RequiresNullTerminator=*/false);
+  if (!written) {
+    error = fmt::format("cannot read back '{}': {}", path,
+                        written.getError().message());
+    writeFailed = true;
+    return false;
+  }
+  return measureFootprint((*written)->getMemBufferRef(), weights, *footprint,
+                          error);
 }
 
 namespace {

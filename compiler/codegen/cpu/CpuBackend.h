@@ -114,23 +114,51 @@ bool isValidPrefix(const std::string &name);
 
 class WeightsBlob;
 
+/// What the generated code of a model occupies, measured on the object
+/// LLVM wrote (docs/cpu-backend.md, "Footprint").
+struct Footprint {
+  /// The object's executable sections.
+  uint64_t codeBytes = 0;
+  /// The object's read-only data: the packed parameters (their 64-byte
+  /// alignment padding included) and the constant pools, where a tiny
+  /// model's straight-line code keeps its weights and every model its
+  /// vector constants. With external weights, the size of PREFIX.weights.
+  uint64_t weightsBytes = 0;
+  /// A bound on the stack PREFIX_run and PREFIX_run_parallel use on the
+  /// calling thread (not counting the caller's parallel_for hook), from
+  /// the code generator's frame sizes and the module's call graph.
+  uint64_t stackBytes = 0;
+  /// The same for one work item (one call of a task) on a pool thread.
+  uint64_t taskStackBytes = 0;
+  /// Why the stack could not be bounded (an unknown callee, a frame of
+  /// dynamic size); empty when stackBytes and taskStackBytes hold.
+  std::string stackUnknown;
+  /// FLOPs per sample as `seqc bench` counts them (bench/ModelCost.h): the
+  /// driver fills it in, the backend does not count.
+  uint64_t flopsPerSample = 0;
+};
+
 /// Generates \p kind for \p model into \p out. Returns false and sets
 /// \p error (a message naming what failed) on failure. With
 /// opts.externalWeights, \p weights (required; a new, empty blob) receives
-/// the contents of PREFIX.weights (WeightsBlob.h).
+/// the contents of PREFIX.weights (WeightsBlob.h). For an object,
+/// \p footprint (if given) receives its footprint; the object is the same
+/// with or without it.
 bool generate(const ir::Model &model, const CpuTargetOptions &opts,
               OutputKind kind, std::string &out, std::string &error,
-              WeightsBlob *weights = nullptr);
+              WeightsBlob *weights = nullptr, Footprint *footprint = nullptr);
 
 /// Generates an object file for \p model straight into \p fd, an open,
 /// seekable file (an AtomicFile's) that \p path names in messages. The
 /// object is never held in memory whole, which for large models saves
 /// twice its size over generate(). Returns false and sets \p error on
 /// failure; \p writeFailed tells a failure to write the file (the
-/// environment's) from one to generate the code.
+/// environment's) from one to generate the code. \p footprint as for
+/// generate().
 bool generateObjectFile(const ir::Model &model, const CpuTargetOptions &opts,
                         int fd, const std::string &path, std::string &error,
-                        bool &writeFailed, WeightsBlob *weights = nullptr);
+                        bool &writeFailed, WeightsBlob *weights = nullptr,
+                        Footprint *footprint = nullptr);
 
 /// Wraps an object file in a `.a` archive whose member is \p memberName.
 bool makeStaticLibrary(const std::string &object, const std::string &memberName,
@@ -138,9 +166,14 @@ bool makeStaticLibrary(const std::string &object, const std::string &memberName,
 
 /// The plain C header that declares the generated symbols and documents the
 /// model's shapes, scratch size and error codes. With opts.externalWeights,
-/// \p weightsBytes is the size of PREFIX.weights.
+/// \p weightsBytes is the size of PREFIX.weights. With \p footprint (the
+/// object's, from generate() or generateObjectFile()), it also defines the
+/// footprint macros PREFIX_CODE_BYTES, PREFIX_WEIGHTS_BYTES,
+/// PREFIX_SCRATCH_BYTES(batch), PREFIX_STACK_BYTES,
+/// PREFIX_TASK_STACK_BYTES and PREFIX_FLOPS_PER_SAMPLE.
 std::string generateHeader(const ir::Model &model, const CpuTargetOptions &opts,
-                           uint64_t weightsBytes = 0);
+                           uint64_t weightsBytes = 0,
+                           const Footprint *footprint = nullptr);
 
 /// The plan of \p model for the target of \p opts (one per CPU of a list),
 /// as text: the stages the code will have, their buffers, work items and
@@ -170,6 +203,10 @@ bool summarizePlan(const ir::Model &model, const CpuTargetOptions &opts,
 /// Bytes of scratch memory the generated code needs for \p batch rows (the
 /// same formula PREFIX_scratch_bytes evaluates).
 uint64_t scratchBytes(const ir::Model &model, uint64_t batch);
+
+/// That formula as text for 0 < batch <= the largest batch:
+/// `64 + 2 * ((batch * 100 * 4 + 63) & ~63)`, or `0`.
+std::string scratchFormula(const ir::Model &model);
 
 /// A model compiled in-process with ORC LLJIT.
 class JitModel {

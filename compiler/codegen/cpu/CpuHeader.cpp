@@ -27,6 +27,15 @@ uint64_t scratchBytes(const ir::Model &model, uint64_t batch) {
   return kScratchAlign + per * plan.scratchBuffers;
 }
 
+std::string scratchFormula(const ir::Model &model) {
+  MemoryPlan plan = planMemory(model);
+  if (plan.scratchBuffers == 0)
+    return "0";
+  return fmt::format("{} + {} * ((batch * {} * 4 + {}) & ~{})", kScratchAlign,
+                     plan.scratchBuffers, plan.scratchFeatures,
+                     kScratchAlign - 1, kScratchAlign - 1);
+}
+
 bool isValidPrefix(const std::string &name) {
   if (name.empty() || name.size() > 64)
     return false;
@@ -222,6 +231,68 @@ std::string headerScratch(const ir::Model &model, const HeaderNames &names) {
   return h;
 }
 
+/// PREFIX_SCRATCH_BYTES(batch): PREFIX_scratch_bytes(batch) as a macro, a
+/// constant expression when `batch` is one.
+std::string scratchMacro(const ir::Model &model, const HeaderNames &names) {
+  MemoryPlan plan = planMemory(model);
+  if (plan.scratchBuffers == 0)
+    return fmt::format("#define {}_SCRATCH_BYTES(batch) ((size_t)0)\n",
+                       names.up);
+  return fmt::format(
+      "#define {0}_SCRATCH_BYTES(batch) \\\n"
+      "  ((size_t)(batch) == 0 ? (size_t)0 \\\n"
+      "   : (size_t)(batch) > {0}_MAX_BATCH ? (size_t)-1 \\\n"
+      "   : (size_t){1}u + (size_t){2}u * (((size_t)(batch) * {3}u * 4u + "
+      "{4}u) & ~(size_t){4}u))\n",
+      names.up, kScratchAlign, plan.scratchBuffers, plan.scratchFeatures,
+      kScratchAlign - 1);
+}
+
+/// The footprint macros (Footprint, docs/cpu-backend.md).
+std::string headerFootprint(const ir::Model &model,
+                            const CpuTargetOptions &opts,
+                            const HeaderNames &names,
+                            const Footprint &footprint) {
+  const std::string &p = names.p, &up = names.up;
+  std::string h = fmt::format(
+      "/* Footprint, measured on the object seqc wrote (docs/cpu-backend.md, "
+      "\"Footprint\").\n"
+      " * Code: its executable sections.{} Scratch: as {}_scratch_bytes.\n",
+      opts.externalWeights
+          ? ""
+          : " Weights: its read-only data\n * (the packed parameters "
+            "and the code's constants).",
+      p);
+  if (footprint.stackUnknown.empty())
+    h += fmt::format(
+        " * Stack: a bound on what {0}_run and {0}_run_parallel use on the "
+        "calling\n"
+        " * thread (the parallel_for hook's own not counted), and what one "
+        "work item\n"
+        " * uses on a pool thread, from the frame of every function on the "
+        "deepest\n"
+        " * call chain. FLOPs: 2 * in * out per Dense layer, as seqc bench "
+        "counts. */\n",
+        p);
+  else
+    h += fmt::format(" * Stack: unknown ({}). FLOPs: 2 * in * out per Dense "
+                     "layer, as seqc bench\n * counts. */\n",
+                     footprint.stackUnknown);
+  h += fmt::format("#define {}_CODE_BYTES ((size_t){}u)\n", up,
+                   footprint.codeBytes);
+  if (!opts.externalWeights)
+    h += fmt::format("#define {}_WEIGHTS_BYTES ((size_t){}u)\n", up,
+                     footprint.weightsBytes);
+  h += scratchMacro(model, names);
+  if (footprint.stackUnknown.empty())
+    h += fmt::format("#define {0}_STACK_BYTES ((size_t){1}u)\n"
+                     "#define {0}_TASK_STACK_BYTES ((size_t){2}u)\n",
+                     up, footprint.stackBytes, footprint.taskStackBytes);
+  h += fmt::format("#define {}_FLOPS_PER_SAMPLE {}ull\n\n", up,
+                   footprint.flopsPerSample);
+  return h;
+}
+
 /// PREFIX_run and PREFIX_run_parallel with its parallel-for hook.
 std::string headerEntryPoints(const HeaderNames &names, bool external) {
   const std::string &p = names.p, &up = names.up;
@@ -270,7 +341,7 @@ std::string headerEntryPoints(const HeaderNames &names, bool external) {
 } // namespace
 
 std::string generateHeader(const ir::Model &model, const CpuTargetOptions &opts,
-                           uint64_t weightsBytes) {
+                           uint64_t weightsBytes, const Footprint *footprint) {
   HeaderNames names{opts.prefix, opts.prefix};
   for (char &c : names.up)
     c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -283,6 +354,8 @@ std::string generateHeader(const ir::Model &model, const CpuTargetOptions &opts,
   if (opts.externalWeights)
     h += headerWeights(names, weightsBytes);
   h += headerScratch(model, names);
+  if (footprint)
+    h += headerFootprint(model, opts, names, *footprint);
   h += headerEntryPoints(names, opts.externalWeights);
   h += "#ifdef __cplusplus\n} /* extern \"C\" */\n#endif\n\n";
   h += fmt::format("#endif /* SEQC_GENERATED_{}_H */\n", names.up);

@@ -15,6 +15,7 @@
 
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/Module.h"
+#include "llvm/Support/MemoryBufferRef.h"
 #include "llvm/Target/TargetMachine.h"
 
 #include <memory>
@@ -148,6 +149,18 @@ inline constexpr const char *kWeightsBytesGlobal = "seqc.weights.bytes";
 /// text keeps the floats), after optimisation; a no-op when the target's
 /// byte order is not the host's.
 void rawConstantInitializers(llvm::Module &mod);
+
+/// Sets \p out's codeBytes and weightsBytes from the sections of
+/// \p object (Footprint.cpp). Returns false and sets \p error when it is
+/// not an object LLVM can read.
+bool measureObject(llvm::MemoryBufferRef object, Footprint &out,
+                   std::string &error);
+
+/// Sets \p out's stack bounds from the call graph of \p mod (after code
+/// generation) and \p stackUsage, the frame sizes the code generator wrote
+/// for it (TargetOptions::StackUsageOutput; Footprint.cpp).
+void boundStack(const llvm::Module &mod, const std::string &prefix,
+                llvm::StringRef stackUsage, Footprint &out);
 
 /// One ISA variant of a multiversioned x86-64 object.
 struct CpuVariant {
