@@ -143,6 +143,13 @@ footprint_case(digits_bf16 tests/bench/digits.nn ${probe} --init-seed 1 ${v3}
 footprint_case(mnist_int8w tests/bench/mnist.nn ${probe} --init-seed 1 ${v3}
                --precision int8w)
 footprint_case(mnist tests/bench/mnist.nn ${probe} --init-seed 1 ${v3})
+# int8 quantises each work item's rows into a buffer on the stack (up to
+# 64 KiB a layer): the bound must cover it, portable and VNNI variants.
+footprint_case(mnist_int8 tests/bench/mnist.nn ${probe} --init-seed 1 ${v3}
+               --precision int8)
+footprint_case(mnist_int8_multi tests/bench/mnist.nn ${probe} --init-seed 1
+               --cpu x86-64-v3,sapphirerapids --target-triple x86_64-linux-gnu
+               --precision int8)
 footprint_case(digits_multi tests/bench/digits.nn ${probe} --init-seed 1
                --cpu x86-64-v3,x86-64-v4 --target-triple x86_64-linux-gnu)
 footprint_case(digits_external tests/bench/digits.nn OFF --init-seed 1 ${v3}
