@@ -287,8 +287,8 @@ constexpr OptionSpec kOptions[] = {
      "(emit) llvm or asm for cpu (default llvm), cuda or ptx\nfor cuda "
      "(default cuda); bench --layers: draw the\nprofile of the largest "
      "batch to -o: html, one page\nwith the picture, bars and a roofline; "
-     "svg, the\npicture with bars, and the roofline beside it in\n"
-     "PATH.roofline.svg",
+     "svg, the\npicture with bars, and the roofline beside it\n"
+     "(-o p.svg: p.roofline.svg)",
      setFormat},
     {"-o", " PATH", nullptr, only(Run, Emit, Compile, View, Bench),
      Section::EmitCompile,

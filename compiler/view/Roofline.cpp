@@ -112,19 +112,29 @@ std::string roofs(const Profile &profile, const LogAxis &x, const LogAxis &y) {
   return text;
 }
 
-/// One point and its number (above for even stages, below for odd ones,
-/// so that neighbours' numbers overlap less); its <title> shows the
-/// figures on hover.
-std::string point(const StageTime &stage, const LogAxis &x, const LogAxis &y) {
+/// Where the numbers of the points drawn so far sit.
+using Placed = std::vector<std::pair<double, double>>;
+
+/// One point and its number, right of it and moved down while it would
+/// cover a number already drawn (layers of the same shape land on one
+/// spot); its <title> shows the figures on hover.
+std::string point(const StageTime &stage, const LogAxis &x, const LogAxis &y,
+                  Placed &placed) {
   double px = x.at(stage.intensity()), py = y.at(stage.gflops());
-  double dy = stage.index % 2 ? 16 : -7;
+  double lx = px + 8, ly = py + 4;
+  auto covers = [&](const std::pair<double, double> &other) {
+    return std::abs(other.first - lx) < 16 && std::abs(other.second - ly) < 12;
+  };
+  while (std::any_of(placed.begin(), placed.end(), covers))
+    ly += 12;
+  placed.emplace_back(lx, ly);
   return fmt::format(
       "<g class=\"stage\" data-stage=\"{0}\"><title>{0}: {1}: {2:.2f} "
       "GFLOP/s at {3:.3g} FLOP/byte</title><circle cx=\"{4:.1f}\" "
       "cy=\"{5:.1f}\" r=\"5\" fill=\"#333333\"/><text x=\"{6:.1f}\" "
       "y=\"{7:.1f}\">{0}</text></g>\n",
       stage.index, escapeHtml(stage.label), stage.gflops(), stage.intensity(),
-      px, py, px + 7, py + dy);
+      px, py, lx, ly);
 }
 
 std::string legendLine(const StageTime &stage, double top) {
@@ -181,9 +191,10 @@ std::string writeRooflineSvg(const Graph &graph, const Profile &profile) {
   text += fmt::format("<text x=\"{}\" y=\"{:.1f}\" font-weight=\"bold\">"
                       "stages</text>\n",
                       kLegendX, top);
+  Placed placed;
   for (const StageTime &stage : profile.stages)
     if (stage.plotted()) {
-      text += point(stage, x, y);
+      text += point(stage, x, y, placed);
       text += legendLine(stage, top += 18);
     }
   return text + "</svg>\n";
