@@ -11,8 +11,12 @@
 #include <cpuid.h>
 #endif
 
+#include <chrono>
+
 #ifdef __linux__
 #include <sched.h>
+#include <time.h>
+#include <unistd.h>
 #endif
 
 namespace seqc::bench {
@@ -127,6 +131,29 @@ unsigned hostHardwareThreads() {
 #endif
   unsigned n = std::thread::hardware_concurrency();
   return n ? n : 1;
+}
+
+double threadCpuSeconds() {
+#ifdef __linux__
+  timespec ts;
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0)
+    return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
+#endif
+  return std::chrono::duration<double>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+uint64_t lastLevelCacheBytes() {
+#if defined(__linux__) && defined(_SC_LEVEL3_CACHE_SIZE)
+  for (int level :
+       {_SC_LEVEL4_CACHE_SIZE, _SC_LEVEL3_CACHE_SIZE, _SC_LEVEL2_CACHE_SIZE}) {
+    long bytes = sysconf(level);
+    if (bytes > 0)
+      return uint64_t(bytes);
+  }
+#endif
+  return 0;
 }
 
 } // namespace seqc::bench

@@ -9,6 +9,7 @@
 #ifndef SEQC_BENCH_HOSTCPU_H
 #define SEQC_BENCH_HOSTCPU_H
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -40,6 +41,15 @@ std::string hostCpuName();
 
 /// Hardware threads available to this process.
 unsigned hostHardwareThreads();
+
+/// CPU time of the calling thread in seconds where the OS has it, else
+/// wall time: a thread that the scheduler takes off the core (the machine
+/// is shared) does not count as slow.
+double threadCpuSeconds();
+
+/// Bytes of the largest cache level the OS reports (one instance of it), or
+/// 0 when it reports none.
+uint64_t lastLevelCacheBytes();
 
 } // namespace seqc::bench
 

@@ -20,11 +20,16 @@ uint64_t opFlops(const ir::Op &op) {
   return 0;
 }
 
-uint64_t opWeightBytes(const ir::Model &model, const ir::Op &op) {
+uint64_t opWeightBytes(const ir::Model &model, const ir::Op &op,
+                       unsigned matrixElementBytes) {
   uint64_t bytes = 0;
-  for (ir::ParamId id : {op.weight, op.bias, op.runningMean, op.runningVar})
-    if (id != ir::kNoParam)
-      bytes += model.params[id].data.numElements() * sizeof(float);
+  for (ir::ParamId id : {op.weight, op.bias, op.runningMean, op.runningVar}) {
+    if (id == ir::kNoParam)
+      continue;
+    bool matrix = id == op.weight && isMatrixProduct(op);
+    bytes += model.params[id].data.numElements() *
+             (matrix ? matrixElementBytes : sizeof(float));
+  }
   return bytes;
 }
 

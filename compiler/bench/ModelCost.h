@@ -20,8 +20,11 @@ namespace seqc::bench {
 /// for the rest.
 uint64_t opFlops(const ir::Op &op);
 
-/// f32 bytes of one op's parameters.
-uint64_t opWeightBytes(const ir::Model &model, const ir::Op &op);
+/// Bytes of one op's parameters: a dense (or Linear) weight's elements take
+/// \p matrixElementBytes each (2 for bf16 weights), every other element is
+/// f32.
+uint64_t opWeightBytes(const ir::Model &model, const ir::Op &op,
+                       unsigned matrixElementBytes = sizeof(float));
 
 /// FLOPs per sample of the whole model.
 uint64_t flopsPerSample(const ir::Model &model);

@@ -12,13 +12,11 @@
 
 #include "compiler/bench/PeakFlops.h"
 
+#include "compiler/bench/RunTogether.h"
+
 #include <algorithm>
-#include <atomic>
-#include <chrono>
 #include <cstdint>
-#include <exception>
 #include <optional>
-#include <thread>
 #include <vector>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -26,15 +24,9 @@
 #include <immintrin.h>
 #endif
 
-#ifdef __linux__
-#include <time.h>
-#endif
-
 namespace seqc::bench {
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 /// A kernel runs \p iters iterations and returns a value that depends on
 /// every accumulator, so no chain can be dropped.
@@ -170,27 +162,15 @@ Kernel kernelFor(SimdIsa isa, double &flopsPerIter) {
   return scalarChains;
 }
 
-/// CPU time of the calling thread where the OS has it, else wall time:
-/// a thread that the scheduler takes off the core (the machine is shared)
-/// does not count as slow.
-double threadSeconds() {
-#ifdef __linux__
-  timespec ts;
-  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0)
-    return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
-#endif
-  return std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
-}
-
 /// Iterations of \p kernel for a trial of about 20 ms on this thread,
 /// doubled from a small count until a run is long enough to scale from.
 uint64_t calibrateIterations(Kernel kernel, volatile float &sink) {
   uint64_t iters = 1 << 12;
   double elapsed = 0.0;
   while (true) {
-    double start = threadSeconds();
+    double start = threadCpuSeconds();
     sink = sink + kernel(iters, 1.0f);
-    elapsed = threadSeconds() - start;
+    elapsed = threadCpuSeconds() - start;
     if (elapsed >= 0.005 || iters >= (uint64_t(1) << 40))
       break;
     iters *= 2;
@@ -206,43 +186,16 @@ std::optional<double> runTrial(Kernel kernel, double flopsPerIter,
                                volatile float &sink) {
   std::vector<double> rates(threads, 0.0);
   std::vector<float> sums(threads, 0.0f);
-  std::atomic<unsigned> ready{0};
-  std::atomic<bool> go{false};
-  auto body = [&](unsigned t) {
-    ready.fetch_add(1);
-    while (!go.load(std::memory_order_acquire))
-      std::this_thread::yield();
-    double start = threadSeconds();
+  bool started = runTogether(threads, [&](unsigned t) {
+    double start = threadCpuSeconds();
     sums[t] = kernel(iters, 1.0f + float(t));
-    rates[t] = flopsPerIter * double(iters) / (threadSeconds() - start);
-  };
-  std::vector<std::thread> workers;
-  bool spawnFailed = false;
-  try {
-    workers.reserve(threads - 1);
-    for (unsigned t = 1; t < threads; ++t)
-      workers.emplace_back(body, t);
-  } catch (const std::exception &) {
-    spawnFailed = true;
-  }
-  while (ready.load() != workers.size())
-    std::this_thread::yield();
-  go.store(true, std::memory_order_release);
-  body(0);
-  for (std::thread &worker : workers)
-    worker.join();
-  if (spawnFailed)
+    rates[t] = flopsPerIter * double(iters) / (threadCpuSeconds() - start);
+  });
+  if (!started)
     return std::nullopt;
-  // Per-thread rates are in CPU time, so more threads than hardware
-  // threads would each look as fast as one alone: count at most as many
-  // as the hardware runs at once.
-  double total = 0.0;
-  for (unsigned t = 0; t < threads; ++t) {
-    total += rates[t];
-    sink = sink + sums[t];
-  }
-  double counted = std::min(threads, hostHardwareThreads());
-  return total / threads * counted * 1e-9;
+  for (float sum : sums)
+    sink = sink + sum;
+  return countedRate(rates) * 1e-9;
 }
 
 } // namespace

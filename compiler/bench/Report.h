@@ -10,6 +10,7 @@
 #ifndef SEQC_BENCH_REPORT_H
 #define SEQC_BENCH_REPORT_H
 
+#include "compiler/bench/MemoryBandwidth.h"
 #include "compiler/bench/PeakFlops.h"
 #include "compiler/bench/ReferenceCheck.h"
 #include "compiler/bench/StageProfile.h"
@@ -37,6 +38,8 @@ struct RunInfo {
   std::string cpuName;
   unsigned hardwareThreads = 1;
   std::optional<PeakFlops> peak;
+  /// Measured for the roofline of --layers --format only.
+  std::optional<MemoryBandwidth> bandwidth;
   uint64_t flops = 0;
   double frontendSeconds = 0.0;
   std::optional<double> compileSeconds;

@@ -26,6 +26,19 @@ std::string_view stageKindName(StageKind kind) {
   return "tiny";
 }
 
+namespace {
+
+/// Elements of one sample of a value of type \p type.
+uint64_t sampleElements(const ir::Type &type) {
+  uint64_t elements = 1;
+  for (int64_t dim : type.dims)
+    if (dim != ir::kBatchDim)
+      elements *= uint64_t(dim);
+  return elements;
+}
+
+} // namespace
+
 std::string opLabel(const ir::Model &model, size_t index) {
   const ir::Op &op = model.ops[index];
   if (!op.description.empty())
@@ -58,6 +71,12 @@ describeStages(const ir::Model &model,
     report.stage = stage;
     report.label = stageLabel(model, stage);
     bool ownsOps = stage.kind != StageKind::RowNorm;
+    int32_t in = ownsOps ? model.ops[stage.firstOp].input
+                         : model.ops[stage.lastOp].result;
+    int32_t out = model.ops[stage.lastOp].result;
+    report.activationBytes = (sampleElements(model.values[in].type) +
+                              sampleElements(model.values[out].type)) *
+                             sizeof(float);
     for (size_t i = stage.firstOp; ownsOps && i <= stage.lastOp; ++i) {
       report.flops += opFlops(model.ops[i]);
       report.weightBytes += opWeightBytes(model, model.ops[i]);

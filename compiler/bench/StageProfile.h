@@ -51,6 +51,10 @@ struct StageReport {
   uint64_t flops = 0;
   /// f32 bytes of its ops' parameters.
   uint64_t weightBytes = 0;
+  /// f32 bytes per sample of the activations it reads and writes: the row
+  /// its first op reads and the row its last op writes (a row-norm stage
+  /// reads and rewrites its op's output row).
+  uint64_t activationBytes = 0;
 };
 
 /// `[path] description` of op \p index, or its mnemonic and types when the

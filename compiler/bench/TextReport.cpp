@@ -44,6 +44,12 @@ std::string peakAndWorkLines(const RunInfo &info) {
                        plural(info.peak->threads), isaName(info.peak->isa));
   else
     out += "  peak:      not measured\n";
+  if (info.bandwidth && info.bandwidth->gbPerSecond > 0)
+    out += fmt::format("  memory:    {:.1f} GB/s read on {} thread{} "
+                       "(streaming a {} buffer, measured now)\n",
+                       info.bandwidth->gbPerSecond, info.bandwidth->threads,
+                       plural(info.bandwidth->threads),
+                       formatBytes(info.bandwidth->bufferBytes));
   out += fmt::format("  work:      {}FLOP per sample (2*in*out per dense "
                      "layer; bias, activations and normalisations not "
                      "counted)\n",

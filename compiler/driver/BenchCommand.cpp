@@ -16,6 +16,7 @@
 #include "compiler/bench/Report.h"
 #include "compiler/bench/Units.h"
 #include "compiler/driver/Commands.h"
+#include "compiler/driver/Pictures.h"
 #include "compiler/driver/Pipeline.h"
 #include "compiler/driver/Targets.h"
 #include "compiler/support/FileIO.h"
@@ -211,12 +212,22 @@ void showStage(const bench::RunInfo &profiled, const bench::StageReport &stage,
   show(bench::jsonLine(own, bench::BatchResult{timing, {}}, &stage));
 }
 
+/// The stages of a --layers profile and their timings at one batch size:
+/// what --format draws.
+struct DrawnProfile {
+  uint64_t batch = 0;
+  std::vector<bench::StageReport> stages;
+  std::vector<bench::BatchTiming> timings;
+};
+
 /// `--layers`: a profiling build of the model, timed like the plain one at
 /// every batch size, reports each stage's median time per run. \p whole
-/// holds the plain build's results, for the comparison line. Returns false
-/// after the compiler or the executor reported.
+/// holds the plain build's results, for the comparison line; \p drawn
+/// receives the stages at drawn.batch. Returns false after the compiler or
+/// the executor reported.
 bool profileStages(const BenchContext &ctx, const bench::RunInfo &info,
-                   const std::vector<bench::BatchResult> &whole) {
+                   const std::vector<bench::BatchResult> &whole,
+                   DrawnProfile &drawn) {
   Clock::time_point compileStart = Clock::now();
   std::unique_ptr<Executor> executor = createExecutor(
       ctx.model, Backend::Cpu, ctx.opts, ctx.diag, /*profile=*/true);
@@ -239,6 +250,10 @@ bool profileStages(const BenchContext &ctx, const bench::RunInfo &info,
     std::vector<bench::BatchTiming> timings =
         bench::stageTimings(total.timing, samples, stages.size());
     double sum = bench::sumOfMedians(timings);
+    if (batch == drawn.batch && drawn.timings.empty()) {
+      drawn.stages = stages;
+      drawn.timings = timings;
+    }
     for (const bench::StageReport &stage : stages)
       showStage(profiled, stage, timings[stage.index], sum, ctx.opts.json);
     if (!ctx.opts.json)
@@ -274,6 +289,9 @@ int runBench(const DriverOptions &opts, SourceManager &sourceMgr,
   std::optional<BenchPlan> plan = planFrom(opts, diag);
   if (!plan)
     return 1;
+  std::string dotPath;
+  if (int code = checkProfilePicture(opts, dotPath, diag))
+    return code;
   bench::RunInfo info;
   info.file = opts.positional.front();
   info.backend = std::string(spelling(plan->backend));
@@ -282,10 +300,18 @@ int runBench(const DriverOptions &opts, SourceManager &sourceMgr,
   info.cpuName = bench::hostCpuName();
   info.hardwareThreads = bench::hostHardwareThreads();
 
+  // A picture needs the source layers too: the checked model is kept.
   Clock::time_point frontendStart = Clock::now();
-  std::unique_ptr<ir::Model> model = loadOptimizedModel(opts, sourceMgr, diag);
-  if (!model)
+  std::unique_ptr<ir::Model> checked, model;
+  if (opts.profileFormat) {
+    if (!(checked = loadCheckedModel(opts, sourceMgr, diag)))
+      return 1;
+    model = std::make_unique<ir::Model>(*checked);
+    if (!optimizeModel(*model, opts, diag))
+      return 1;
+  } else if (!(model = loadOptimizedModel(opts, sourceMgr, diag))) {
     return 1;
+  }
   info.frontendSeconds = secondsSince(frontendStart);
   describeModel(*model, info);
   if (!buffersFit(*model, *plan, diag))
@@ -295,6 +321,8 @@ int runBench(const DriverOptions &opts, SourceManager &sourceMgr,
   if (!executor)
     return 1;
   info.peak = measurePeak(plan->backend, opts, info.threads);
+  if (opts.profileFormat)
+    info.bandwidth = bench::measureMemoryBandwidth(info.threads);
   bench::RunBuffers buffers = bench::makeRunBuffers(*model, plan->maxBatch);
 
   if (!opts.json)
@@ -307,7 +335,17 @@ int runBench(const DriverOptions &opts, SourceManager &sourceMgr,
     return 0;
   // The plain build's code and packed weights are not needed any more.
   executor.reset();
-  return profileStages(ctx, info, results) ? 0 : 1;
+  DrawnProfile drawn;
+  drawn.batch = plan->maxBatch;
+  if (!profileStages(ctx, info, results, drawn))
+    return 1;
+  if (!opts.profileFormat)
+    return 0;
+  return writeProfilePicture(opts,
+                             MeasuredProfile{*checked, *model, drawn.stages,
+                                             drawn.timings, info.peak,
+                                             info.bandwidth},
+                             dotPath, diag);
 }
 
 } // namespace

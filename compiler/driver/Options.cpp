@@ -56,6 +56,8 @@ constexpr Choice<EmitFormat> kFormats[] = {{"llvm", EmitFormat::Llvm},
                                            {"asm", EmitFormat::Asm},
                                            {"cuda", EmitFormat::Cuda},
                                            {"ptx", EmitFormat::Ptx}};
+constexpr Choice<ProfileFormat> kProfileFormats[] = {
+    {"html", ProfileFormat::Html}, {"svg", ProfileFormat::Svg}};
 constexpr Choice<Precision> kPrecisions[] = {{"f32", Precision::F32},
                                              {"bf16", Precision::BF16},
                                              {"f16", Precision::F16},
@@ -87,12 +89,18 @@ template <const auto &Table> std::string joinedSpellings() {
   return out;
 }
 
+/// --format's values: emit's, then bench's.
+std::string formatSpellings() {
+  return joinedSpellings<kFormats>() + "|" + joinedSpellings<kProfileFormats>();
+}
+
 //===----------------------------------------------------------------------===//
 // The option table
 //===----------------------------------------------------------------------===//
 
 /// The options as they are read, and the --format text, which can be
-/// checked only once --target (given before or after it) is known.
+/// checked only once --target (given before or after it) is known; bench
+/// reads it from a table of its own.
 struct ParseState {
   DriverOptions opts;
   std::optional<std::string_view> formatText;
@@ -279,16 +287,18 @@ constexpr OptionSpec kOptions[] = {
      "(also ir --print-plan, view) the code to generate or\nplan (default: "
      "cpu)",
      setChoice<&Opts::target, kTargets>},
-    {"--format", "", joinedSpellings<kFormats>, only(Emit),
-     Section::EmitCompile,
+    {"--format", "", formatSpellings, only(Emit, Bench), Section::EmitCompile,
      "(emit) llvm or asm for cpu (default llvm), cuda or ptx\nfor cuda "
-     "(default cuda)",
+     "(default cuda); bench --layers: draw the\nprofile of the largest "
+     "batch to -o: html, one page\nwith the picture, bars and a roofline; "
+     "svg, the\npicture with bars, and the roofline beside it\n"
+     "(-o p.svg: p.roofline.svg)",
      setFormat},
-    {"-o", " PATH", nullptr, only(Run, Emit, Compile, View),
+    {"-o", " PATH", nullptr, only(Run, Emit, Compile, View, Bench),
      Section::EmitCompile,
      "emit: the output file (default: stdout); compile:\nDIR/PREFIX of the "
      "files to write; view: net.dot,\nnet.svg or net.html (- for DOT on "
-     "stdout)",
+     "stdout); bench:\nthe file --format draws",
      setText<&Opts::output>},
     {"--name", " PREFIX", nullptr, only(Compile), Section::EmitCompile,
      "the prefix of the C symbols (default: PREFIX of -o)",
@@ -444,10 +454,27 @@ bool parseOption(ParseState &state, int argc, char **argv, int &i) {
   return true;
 }
 
-/// --format must name an output of --target.
+/// bench's --format must name a picture of the profile.
+bool resolveProfileFormat(ParseState &state) {
+  std::optional<ProfileFormat> format =
+      parseChoice(kProfileFormats, *state.formatText);
+  if (format) {
+    state.opts.profileFormat = format;
+    return true;
+  }
+  fmt::print(stderr,
+             "seqc: error: --format {} is not a picture 'seqc bench' draws "
+             "(use html or svg)\n",
+             *state.formatText);
+  return false;
+}
+
+/// --format must name an output of --target (emit) or a picture (bench).
 bool resolveFormat(ParseState &state) {
   if (!state.formatText)
     return true;
+  if (state.opts.command == Command::Bench)
+    return resolveProfileFormat(state);
   Target target = state.opts.target;
   std::optional<EmitFormat> format = parseChoice(kFormats, *state.formatText);
   if (format && targetOf(*format) == target) {
@@ -496,6 +523,9 @@ std::string_view spelling(Target target) {
 }
 std::string_view spelling(EmitFormat format) {
   return spellingIn(kFormats, format);
+}
+std::string_view spelling(ProfileFormat format) {
+  return spellingIn(kProfileFormats, format);
 }
 std::string_view spelling(Precision precision) {
   return spellingIn(kPrecisions, precision);

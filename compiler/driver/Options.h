@@ -33,6 +33,10 @@ enum class Target { Cpu, Cuda };
 /// CUDA C++ or PTX for CUDA.
 enum class EmitFormat { Llvm, Asm, Cuda, Ptx };
 
+/// What `seqc bench --layers` draws to -o (`--format`): one self-contained
+/// page, or the picture with bars and the roofline as two SVG files.
+enum class ProfileFormat { Html, Svg };
+
 /// The arithmetic precision (`--precision`): the CPU backend and the
 /// reference take f32, bf16, int8 and int8w, CUDA f32, bf16 and f16.
 using Precision = codegen::Precision;
@@ -42,6 +46,7 @@ std::string_view spelling(Command command);
 std::string_view spelling(Backend backend);
 std::string_view spelling(Target target);
 std::string_view spelling(EmitFormat format);
+std::string_view spelling(ProfileFormat format);
 std::string_view spelling(Precision precision);
 
 /// The target whose code \p format is.
@@ -69,6 +74,8 @@ struct DriverOptions {
   /// --format, checked against the target; unset means llvm (cpu) or
   /// cuda (cuda).
   std::optional<EmitFormat> format;
+  /// bench's --format: the picture of the --layers profile, written to -o.
+  std::optional<ProfileFormat> profileFormat;
   std::string name;                   ///< --name PREFIX
   std::string cpu;                    ///< --cpu native|x86-64-v3|...
   std::string targetTriple;           ///< --target-triple

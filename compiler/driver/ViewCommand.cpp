@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "compiler/driver/Commands.h"
+#include "compiler/driver/Pictures.h"
 #include "compiler/driver/Pipeline.h"
 #include "compiler/driver/Targets.h"
 #include "compiler/view/GraphView.h"
@@ -70,6 +71,21 @@ bool viewGroups([[maybe_unused]] const ir::Model &fused,
 
 } // namespace
 
+bool buildViewGraph(const ir::Model &checked, const ir::Model &fused,
+                    const DriverOptions &opts, view::Graph &graph,
+                    view::ViewTarget &target, DiagnosticEngine &diag) {
+  std::vector<view::Group> groups;
+  if (!viewGroups(fused, opts, groups, target, diag))
+    return false;
+  std::string error;
+  if (!view::buildGraph(checked, fused, std::move(groups), target, graph,
+                        error)) {
+    diag.error(fmt::format("cannot draw model '{}': {}", checked.name, error));
+    return false;
+  }
+  return true;
+}
+
 int runViewCommand(const DriverOptions &opts) {
   SourceManager sourceMgr;
   DiagnosticEngine diag(sourceMgr);
@@ -91,21 +107,14 @@ int runViewCommand(const DriverOptions &opts) {
   ir::Model fused = *checked;
   if (!optimizeModel(fused, opts, diag))
     return 1;
-  std::vector<view::Group> groups;
-  view::ViewTarget target;
-  if (!viewGroups(fused, opts, groups, target, diag))
-    return 1;
   view::Graph graph;
-  std::string error;
-  if (!view::buildGraph(*checked, fused, std::move(groups), target, graph,
-                        error)) {
-    diag.error(fmt::format("cannot draw model '{}': {}", checked->name, error));
+  view::ViewTarget target;
+  if (!buildViewGraph(*checked, fused, opts, graph, target, diag))
     return 1;
-  }
   std::string dot = view::writeDot(graph);
   if (*format == ViewFormat::Dot)
     return writeOutput(opts, dot, diag);
-  std::string svg;
+  std::string svg, error;
   if (!view::renderSvg(dotPath, dot, svg, error)) {
     diag.error(error);
     return 2;

@@ -12,6 +12,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cmath>
+
 namespace seqc::view {
 
 namespace {
@@ -57,6 +60,41 @@ std::string layerNode(const Layer &layer, size_t index,
                      layer.group < 0 ? ", style=\"rounded,dashed\"" : "");
 }
 
+/// Bar cells of a group's time share: the track's width in points.
+constexpr int kBarWidth = 120;
+
+/// A group's title: its label, left-justified; with a time share, an
+/// HTML-like label with the bar (a red cell as wide as the share of the
+/// track, a grey one for the rest) and the share's text under the title.
+std::string groupTitle(const Graph &graph, size_t index) {
+  const Group &group = graph.groups[index];
+  if (index >= graph.groupTimes.size())
+    return quoted(group.label + "\n", "\\l");
+  const GroupTime &time = graph.groupTimes[index];
+  int filled = static_cast<int>(
+      std::lround(std::clamp(time.share, 0.0, 1.0) * kBarWidth));
+  // The bar is a table of its own, fixed in size and aligned left (a
+  // cell of the outer table would be stretched to the title's width).
+  std::string cells;
+  for (auto [width, colour] :
+       {std::pair{filled, "#c0392b"}, std::pair{kBarWidth - filled, "#dddddd"}})
+    if (width > 0)
+      cells += fmt::format("<TD FIXEDSIZE=\"TRUE\" WIDTH=\"{}\" HEIGHT=\"10\" "
+                           "BGCOLOR=\"{}\"></TD>",
+                           width, colour);
+  std::string title = escapeHtml(group.label);
+  for (size_t pos; (pos = title.find('\n')) != std::string::npos;)
+    title.replace(pos, 1, "<BR ALIGN=\"LEFT\"/>");
+  return fmt::format(
+      "<<TABLE BORDER=\"0\" CELLBORDER=\"0\" CELLSPACING=\"0\" "
+      "CELLPADDING=\"1\"><TR><TD ALIGN=\"LEFT\">{}</TD></TR><TR><TD "
+      "ALIGN=\"LEFT\"><TABLE ALIGN=\"LEFT\" FIXEDSIZE=\"TRUE\" WIDTH=\"{}\" "
+      "HEIGHT=\"10\" BORDER=\"0\" CELLBORDER=\"0\" CELLSPACING=\"0\" "
+      "CELLPADDING=\"0\"><TR>{}</TR></TABLE></TD></TR><TR><TD "
+      "ALIGN=\"LEFT\">{}</TD></TR></TABLE>>",
+      title, kBarWidth, cells, escapeHtml(time.text));
+}
+
 /// The group of the first layer after \p i that runs somewhere, or -1.
 int nextGroup(const Graph &graph, size_t i) {
   for (size_t j = i + 1; j < graph.layers.size(); ++j)
@@ -100,15 +138,14 @@ std::string writeDot(const Graph &graph) {
       // The group's title is a text node beside its first layer rather
       // than the cluster's label, which the edges would run through.
       open = layer.group;
-      text +=
-          fmt::format("  subgraph cluster_{0} {{\n    label=\"\";\n"
-                      "    style=\"rounded,filled\";\n    fillcolor=\"{1}\";\n"
-                      "    color=\"#8a8a8a\";\n"
-                      "    group{0} [shape=plaintext, style=\"\", fontsize=11, "
-                      "label={2}];\n"
-                      "    {{ rank=same; group{0}; layer{3}; }}\n",
-                      open, open % 2 ? "#fdf1dc" : "#e4f2e4",
-                      quoted(graph.groups[open].label + "\n", "\\l"), i);
+      text += fmt::format(
+          "  subgraph cluster_{0} {{\n    label=\"\";\n"
+          "    style=\"rounded,filled\";\n    fillcolor=\"{1}\";\n"
+          "    color=\"#8a8a8a\";\n"
+          "    group{0} [shape=plaintext, style=\"\", fontsize=11, "
+          "label={2}];\n"
+          "    {{ rank=same; group{0}; layer{3}; }}\n",
+          open, open % 2 ? "#fdf1dc" : "#e4f2e4", groupTitle(graph, open), i);
     }
     text += layerNode(layer, i, open >= 0 ? "    " : "  ");
   }

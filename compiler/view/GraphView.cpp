@@ -10,22 +10,6 @@ namespace seqc::view {
 
 namespace {
 
-/// Bytes of \p op's parameters; a Linear weight's elements take
-/// \p linearWeightBytes each, every other element 4.
-uint64_t paramBytes(const ir::Model &model, const ir::Op &op,
-                    unsigned linearWeightBytes) {
-  uint64_t bytes = 0;
-  for (ir::ParamId id : {op.weight, op.bias, op.runningMean, op.runningVar}) {
-    if (id == ir::kNoParam)
-      continue;
-    bool matrix = id == op.weight && (op.kind == ir::OpKind::Linear ||
-                                      op.kind == ir::OpKind::Dense);
-    bytes +=
-        model.params[id].data.numElements() * (matrix ? linearWeightBytes : 4);
-  }
-  return bytes;
-}
-
 /// Whether \p description holds \p name at \p pos as one whole item of its
 /// ", "-separated list.
 bool itemAt(const std::string &description, size_t pos,
@@ -119,7 +103,8 @@ bool buildGraph(const ir::Model &checked, const ir::Model &fused,
     layer.name = op.description;
     layer.path = op.path;
     layer.shape = shapeText(checked.values[op.result].type);
-    layer.paramBytes = paramBytes(checked, op, target.linearWeightBytes);
+    layer.paramBytes =
+        bench::opWeightBytes(checked, op, target.linearWeightBytes);
     layer.flops = bench::opFlops(op);
     layer.group = fusedOf[j] < 0 ? -1 : groupOfFused[fusedOf[j]];
     out.layers.push_back(std::move(layer));

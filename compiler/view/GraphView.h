@@ -29,6 +29,15 @@ struct Group {
   std::vector<size_t> fusedOps;
 };
 
+/// With a profile (`seqc bench --layers --format`): the share of the run's
+/// time a group's stages take, drawn as a bar beside its title.
+struct GroupTime {
+  /// In [0, 1].
+  double share = 0.0;
+  /// After the bar: `41.2 %, 12.30 us`.
+  std::string text;
+};
+
 /// What the picture is of, beside the model.
 struct ViewTarget {
   /// `cpu x86-64-v4, f32` or `cuda sm_90, bf16 (layered)`: the subtitle.
@@ -62,6 +71,8 @@ struct Graph {
   std::string inputShape, outputShape;
   std::vector<Layer> layers;
   std::vector<Group> groups;
+  /// Empty, or one per group (Profile.h's addShares).
+  std::vector<GroupTime> groupTimes;
 };
 
 /// `[B, 256]`.
@@ -84,8 +95,15 @@ std::string writeDot(const Graph &graph);
 std::string escapeHtml(std::string_view text);
 
 /// One self-contained page: the model name, the target, \p svg (dot's
-/// output, inlined) and a table of the layers (Html.cpp).
-std::string writeHtml(const Graph &graph, std::string_view svg);
+/// output, inlined) and a table of the layers (Html.cpp). A non-empty
+/// \p profile (HTML: the profile and roofline of `seqc bench --layers`)
+/// goes between the picture and the table.
+std::string writeHtml(const Graph &graph, std::string_view svg,
+                      std::string_view profile = {});
+
+/// The <svg> element of an SVG document, without the XML declaration and
+/// DOCTYPE before it, which may not appear inside HTML (Html.cpp).
+std::string_view svgElement(std::string_view svg);
 
 } // namespace seqc::view
 

@@ -39,14 +39,12 @@ std::string escapeHtml(std::string_view text) {
   return out;
 }
 
-namespace {
-
-/// The <svg> element of dot's output, without the XML declaration and
-/// DOCTYPE before it, which may not appear inside HTML.
 std::string_view svgElement(std::string_view svg) {
   size_t start = svg.find("<svg");
   return start == std::string_view::npos ? svg : svg.substr(start);
 }
+
+namespace {
 
 std::string tableRow(const Graph &graph, const Layer &layer) {
   std::string group = layer.group < 0 ? "(no-op at inference)"
@@ -60,19 +58,25 @@ std::string tableRow(const Graph &graph, const Layer &layer) {
 
 } // namespace
 
-std::string writeHtml(const Graph &graph, std::string_view svg) {
+std::string writeHtml(const Graph &graph, std::string_view svg,
+                      std::string_view profile) {
   std::string title = escapeHtml(graph.modelName);
   std::string page = fmt::format(
       "<!DOCTYPE html>\n<html lang=en>\n<head>\n<meta charset=utf-8>\n"
-      "<title>{0}: seqc view</title>\n<style>\n"
+      "<title>{0}: {2}</title>\n<style>\n"
       "body {{ font-family: Helvetica, Arial, sans-serif; margin: 2em; }}\n"
       "table {{ border-collapse: collapse; margin-top: 1.5em; }}\n"
       "th, td {{ border: 1px solid #ccc; padding: 0.25em 0.6em; "
       "text-align: left; }}\n"
       "td.n {{ text-align: right; font-variant-numeric: tabular-nums; }}\n"
+      "td.bar {{ width: 12em; }}\n"
+      "td.bar span {{ display: block; height: 0.8em; background: #c0392b; "
+      "}}\n"
       "</style>\n</head>\n<body>\n<h1>{0}</h1>\n<p>Target: {1}</p>\n",
-      title, escapeHtml(graph.target));
+      title, escapeHtml(graph.target),
+      profile.empty() ? "seqc view" : "seqc bench --layers");
   page += svgElement(svg);
+  page += profile;
   page += "\n<table>\n<tr><th>path</th><th>layer</th><th>output shape</th>"
           "<th>parameter bytes</th><th>matmul FLOPs per sample</th>"
           "<th>kernel / stage</th></tr>\n";

@@ -81,6 +81,21 @@ TEST_CASE("values are checked where they are parsed") {
   CHECK(batches->initSeed == 18446744073709551615ull);
 }
 
+TEST_CASE("bench's --format draws the profile; emit's values stay emit's") {
+  std::optional<DriverOptions> bench =
+      parse({"bench", "m.nn", "--layers", "--format", "html", "-o", "p.html"});
+  REQUIRE(bench);
+  CHECK(bench->profileFormat == ProfileFormat::Html);
+  CHECK_FALSE(bench->format);
+  CHECK(bench->output == "p.html");
+  CHECK(parse({"bench", "m.nn", "--format=svg"})->profileFormat ==
+        ProfileFormat::Svg);
+  CHECK_FALSE(parse({"bench", "m.nn", "--format", "llvm"}));
+  CHECK_FALSE(parse({"emit", "m.nn", "--format", "html"}));
+  CHECK_FALSE(parse({"run", "m.nn", "--format", "html"}));
+  CHECK(spelling(ProfileFormat::Svg) == "svg");
+}
+
 TEST_CASE("--format must be an output of --target, given before or after") {
   CHECK(parse({"emit", "m.nn", "--format", "asm"})->format == EmitFormat::Asm);
   CHECK(parse({"emit", "m.nn", "--target", "cuda"})->format == std::nullopt);
@@ -147,7 +162,7 @@ TEST_CASE("the usage text lists every command and option with its choices") {
                              "\n  --layers ",
                              "\n  --threads N ",
                              "\n  --target cpu|cuda ",
-                             "\n  --format llvm|asm|cuda|ptx\n",
+                             "\n  --format llvm|asm|cuda|ptx|html|svg\n",
                              "\n  -o PATH ",
                              "\n  --name PREFIX ",
                              "\n  --cpu CPU ",
