@@ -100,6 +100,36 @@ SimdIsa isaForCpuOption(std::string_view cpu) {
   return best;
 }
 
+bool hostHasAvx512Vnni() {
+#ifdef SEQC_HOST_X86
+  if (detectHostIsa() != SimdIsa::Avx512)
+    return false;
+  unsigned eax, ebx, ecx, edx;
+  if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx))
+    return false;
+  return ecx & (1u << 11);
+#else
+  return false;
+#endif
+}
+
+bool cpuOptionUsesVnni(std::string_view cpu) {
+  if (!hostHasAvx512Vnni())
+    return false;
+  if (cpu.empty())
+    return true;
+  while (true) {
+    size_t comma = cpu.find(',');
+    std::string_view entry = cpu.substr(0, comma);
+    if (entry != "x86-64-v4" && entry != "x86-64-v3" && entry != "x86-64-v2" &&
+        entry != "x86-64")
+      return true;
+    if (comma == std::string_view::npos)
+      return false;
+    cpu.remove_prefix(comma + 1);
+  }
+}
+
 std::string hostCpuName() {
 #ifdef SEQC_HOST_X86
   unsigned regs[12] = {};

@@ -36,6 +36,16 @@ SimdIsa detectHostIsa();
 /// levels give the host's best.
 SimdIsa isaForCpuOption(std::string_view cpu);
 
+/// True when this CPU has AVX512_VNNI (`vpdpbusd` on zmm) and the OS
+/// saves the AVX-512 state.
+bool hostHasAvx512Vnni();
+
+/// True when code generated for `--cpu CPU` can use AVX512_VNNI on this
+/// host: the host has it and some entry of the list is not an x86-64 level
+/// (x86-64-v2/v3/v4 lack VNNI; "", "native" and CPU names are taken as the
+/// host, as isaForCpuOption does).
+bool cpuOptionUsesVnni(std::string_view cpu);
+
 /// The CPU's brand string from CPUID ("AMD EPYC 7B13"), or "unknown".
 std::string hostCpuName();
 

@@ -38,7 +38,7 @@ void timingFields(JsonObjectWriter &json, const RunInfo &info,
       .optionalNumber("peak_fraction",
                       peak ? std::optional(gflops / *peak) : std::nullopt)
       .optionalString("peak_isa", info.peak
-                                      ? std::optional(isaName(info.peak->isa))
+                                      ? std::optional(peakName(*info.peak))
                                       : std::nullopt)
       .integer("samples", t.samples)
       .integer("runs_per_sample", t.runsPerSample);

@@ -131,14 +131,50 @@ __attribute__((target("avx512f"))) float avx512Chains(uint64_t iters,
   return total;
 }
 
+/// 24 chains of `vpdpbusd` (64 u8 x s8 products summed four at a time into
+/// 16 int32 lanes). Integer sums wrap without harm; the result only keeps
+/// the chains alive.
+constexpr unsigned kVnniChains = 24;
+__attribute__((target("avx512f,avx512vnni"))) float vnniChains(uint64_t iters,
+                                                               float seed) {
+  const __m512i a = _mm512_set1_epi8(3), b = _mm512_set1_epi8(-5);
+#define SEQC_DECL(i) __m512i acc##i = _mm512_set1_epi32(int(seed) + i);
+  SEQC_REPEAT24(SEQC_DECL)
+#undef SEQC_DECL
+  for (uint64_t n = 0; n < iters; ++n) {
+#define SEQC_STEP(i) acc##i = _mm512_dpbusd_epi32(acc##i, a, b);
+    SEQC_REPEAT24(SEQC_STEP)
+#undef SEQC_STEP
+  }
+  __m512i sum = _mm512_setzero_si512();
+#define SEQC_SUM(i) sum = _mm512_add_epi32(sum, acc##i);
+  SEQC_REPEAT24(SEQC_SUM)
+#undef SEQC_SUM
+  alignas(64) int32_t lanes[16];
+  _mm512_store_si512(lanes, sum);
+  float total = 0.0f;
+  for (int32_t lane : lanes)
+    total += float(lane);
+  return total;
+}
+
 #endif // SEQC_PEAK_X86
 
 #undef SEQC_REPEAT8
 #undef SEQC_REPEAT12
 #undef SEQC_REPEAT24
 
-/// The kernel for \p isa and the FLOPs one of its iterations does.
-Kernel kernelFor(SimdIsa isa, double &flopsPerIter) {
+/// The kernel for \p isa and \p op, and the operations one of its
+/// iterations does.
+Kernel kernelFor(SimdIsa isa, PeakOp op, double &flopsPerIter) {
+#ifdef SEQC_PEAK_X86
+  if (op == PeakOp::Int8Dot) {
+    flopsPerIter = 2.0 * 64 * kVnniChains;
+    return vnniChains;
+  }
+#else
+  (void)op;
+#endif
   switch (isa) {
 #ifdef SEQC_PEAK_X86
   case SimdIsa::Avx512:
@@ -200,15 +236,28 @@ std::optional<double> runTrial(Kernel kernel, double flopsPerIter,
 
 } // namespace
 
-PeakFlops measurePeakFlops(SimdIsa isa, unsigned threads) {
+std::string peakName(const PeakFlops &peak) {
+  return peak.op == PeakOp::Int8Dot ? std::string("AVX512-VNNI vpdpbusd")
+                                    : std::string(isaName(peak.isa));
+}
+
+std::string_view peakUnit(const PeakFlops &peak) {
+  return peak.op == PeakOp::Int8Dot ? "GOP/s int8" : "GFLOP/s FP32";
+}
+
+PeakFlops measurePeakFlops(SimdIsa isa, unsigned threads, PeakOp op) {
   threads = std::max(threads, 1u);
+#ifndef SEQC_PEAK_X86
+  op = PeakOp::Fp32Fma;
+#endif
   double flopsPerIter = 0.0;
-  Kernel kernel = kernelFor(isa, flopsPerIter);
+  Kernel kernel = kernelFor(isa, op, flopsPerIter);
   volatile float sink = 0.0f;
   uint64_t iters = calibrateIterations(kernel, sink);
 
   PeakFlops result;
   result.isa = isa;
+  result.op = op;
   result.threads = threads;
   constexpr int kTrials = 6;
   for (int trial = 0; trial < kTrials; ++trial) {

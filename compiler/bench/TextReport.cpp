@@ -38,10 +38,11 @@ std::string artifactLines(const RunInfo &info) {
 std::string peakAndWorkLines(const RunInfo &info) {
   std::string out;
   if (peakGflops(info))
-    out += fmt::format("  peak:      {:.1f} GFLOP/s FP32 on {} thread{} ({} "
-                       "chains, measured now)\n",
-                       info.peak->gflops, info.peak->threads,
-                       plural(info.peak->threads), isaName(info.peak->isa));
+    out +=
+        fmt::format("  peak:      {:.1f} {} on {} thread{} ({} "
+                    "chains, measured now)\n",
+                    info.peak->gflops, peakUnit(*info.peak), info.peak->threads,
+                    plural(info.peak->threads), peakName(*info.peak));
   else
     out += "  peak:      not measured\n";
   if (info.bandwidth && info.bandwidth->gbPerSecond > 0)

@@ -153,14 +153,21 @@ std::unique_ptr<Executor> prepareExecutor(const ir::Model &model,
   return executor;
 }
 
-/// The machine's peak for the ISA the code uses; a GPU's is not measured.
+/// The machine's peak for the instruction the code's products use: FP32
+/// FMA in the ISA of --cpu, or `vpdpbusd` for the CPU's int8 where --cpu
+/// lets the kernels use VNNI (bf16 and int8w widen to FP32 FMAs); a GPU's
+/// is not measured.
 std::optional<bench::PeakFlops>
 measurePeak(Backend backend, const DriverOptions &opts, unsigned threads) {
   if (backend == Backend::Cuda)
     return std::nullopt;
-  bench::SimdIsa isa = backend == Backend::Ref
-                           ? bench::detectHostIsa()
-                           : bench::isaForCpuOption(opts.cpu);
+  if (backend == Backend::Ref)
+    return bench::measurePeakFlops(bench::detectHostIsa(), threads);
+  bench::SimdIsa isa = bench::isaForCpuOption(opts.cpu);
+  bool int8 = opts.precision == Precision::Int8;
+  if (int8 && isa == bench::SimdIsa::Avx512 &&
+      bench::cpuOptionUsesVnni(opts.cpu))
+    return bench::measurePeakFlops(isa, threads, bench::PeakOp::Int8Dot);
   return bench::measurePeakFlops(isa, threads);
 }
 

@@ -83,9 +83,10 @@ view::Profile profileOf(const MeasuredProfile &measured,
   }
   if (measured.peak && measured.peak->gflops > 0) {
     profile.peakGflops = measured.peak->gflops;
-    profile.peakNote =
-        fmt::format("FP32 {} chains on {}", bench::isaName(measured.peak->isa),
-                    threadsText(measured.peak->threads));
+    profile.peakNote = fmt::format(
+        "{} {} chains on {}",
+        measured.peak->op == bench::PeakOp::Int8Dot ? "int8" : "FP32",
+        bench::peakName(*measured.peak), threadsText(measured.peak->threads));
   }
   if (measured.bandwidth && measured.bandwidth->gbPerSecond > 0) {
     profile.bandwidthGBs = measured.bandwidth->gbPerSecond;

@@ -257,6 +257,11 @@ TEST_CASE("the text table's row and header") {
                     "host:      Test CPU, 2 hardware threads\n") == 0);
   CHECK(header.find("  peak:      100.0 GFLOP/s FP32 on 1 thread (AVX2 FMA "
                     "chains, measured now)\n") != std::string::npos);
+  RunInfo int8 = sampleInfo();
+  int8.peak = PeakFlops{SimdIsa::Avx512, 1, 700.0, PeakOp::Int8Dot};
+  CHECK(textHeader(int8).find("  peak:      700.0 GOP/s int8 on 1 thread "
+                              "(AVX512-VNNI vpdpbusd chains, measured "
+                              "now)\n") != std::string::npos);
   CHECK(header.find("  pages:     4 KiB (no whole 2 MiB page") !=
         std::string::npos);
   CHECK(header.find("note:") == std::string::npos);

@@ -2,7 +2,8 @@
 //
 // The ISA choice follows --cpu and never exceeds what the host supports, and
 // the measured peak of a wide ISA is well above the scalar one (8-16 lanes
-// against 1: a factor of 2 holds even on a loaded machine).
+// against 1: a factor of 2 holds even on a loaded machine). The int8 peak is
+// `vpdpbusd`'s, used only where --cpu lets the kernels use VNNI.
 //
 //===----------------------------------------------------------------------===//
 
@@ -67,4 +68,33 @@ TEST_CASE("the peak is measured on every requested thread") {
   PeakFlops two = measurePeakFlops(detectHostIsa(), 2);
   CHECK(two.threads == 2);
   CHECK(two.gflops > 0.0);
+}
+
+TEST_CASE("VNNI follows the host and --cpu: x86-64 levels lack it") {
+  bool vnni = hostHasAvx512Vnni();
+  if (vnni)
+    CHECK(detectHostIsa() == SimdIsa::Avx512);
+  CHECK(cpuOptionUsesVnni("") == vnni);
+  CHECK(cpuOptionUsesVnni("native") == vnni);
+  CHECK(cpuOptionUsesVnni("sapphirerapids") == vnni);
+  CHECK(cpuOptionUsesVnni("x86-64-v3,sapphirerapids") == vnni);
+  CHECK_FALSE(cpuOptionUsesVnni("x86-64-v4"));
+  CHECK_FALSE(cpuOptionUsesVnni("x86-64-v3,x86-64-v4"));
+  CHECK_FALSE(cpuOptionUsesVnni("x86-64,x86-64-v2"));
+}
+
+TEST_CASE("the int8 peak counts vpdpbusd's products, named as such") {
+  PeakFlops fma{SimdIsa::Avx512, 1, 100.0};
+  CHECK(peakName(fma) == "AVX-512 FMA");
+  CHECK(peakUnit(fma) == "GFLOP/s FP32");
+  PeakFlops dot{SimdIsa::Avx512, 1, 400.0, PeakOp::Int8Dot};
+  CHECK(peakName(dot) == "AVX512-VNNI vpdpbusd");
+  CHECK(peakUnit(dot) == "GOP/s int8");
+  if (!hostHasAvx512Vnni())
+    return;
+  // 64 products a zmm instruction against 16 FMAs: at least as many
+  // operations a second even on a loaded machine.
+  PeakFlops measured = measurePeakFlops(SimdIsa::Avx512, 1, PeakOp::Int8Dot);
+  CHECK(measured.op == PeakOp::Int8Dot);
+  CHECK(measured.gflops > measurePeakFlops(SimdIsa::Avx512, 1).gflops);
 }
