@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace seqc {
 
@@ -52,6 +53,29 @@ inline void appendLE64(std::string &out, uint64_t value) {
 inline void appendLE32(std::string &out, uint32_t value) {
   for (int i = 0; i < 4; ++i)
     out += static_cast<char>(value >> (8 * i));
+}
+
+/// Appends \p bytes to \p out after their length (appendLE64): a field of
+/// the cache entries' payloads.
+inline void appendLengthPrefixed(std::string &out, std::string_view bytes) {
+  appendLE64(out, bytes.size());
+  out.append(bytes);
+}
+
+/// Reads a field appendLengthPrefixed wrote at \p at into \p out and
+/// moves \p at past it; false when it runs past the end of \p in.
+inline bool readLengthPrefixed(std::string_view in, size_t &at,
+                               std::string &out) {
+  if (at > in.size() || in.size() - at < 8)
+    return false;
+  uint64_t size =
+      loadLE64(reinterpret_cast<const unsigned char *>(in.data() + at));
+  at += 8;
+  if (in.size() - at < size)
+    return false;
+  out.assign(in.substr(at, size));
+  at += size;
+  return true;
 }
 
 } // namespace seqc

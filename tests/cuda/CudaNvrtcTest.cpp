@@ -17,6 +17,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 using namespace seqc;
 
@@ -144,12 +145,44 @@ TEST_CASE("compiled kernels are cached in memory and on disk") {
   REQUIRE(cuda::compileCuda(source, nvrtc, second, error));
   CHECK(second.fromCache);
   CHECK(second.cubin == first.cubin);
+  CHECK(second.ptx == first.ptx);
+  std::vector<std::filesystem::path> entries;
+  for (const auto &entry : std::filesystem::directory_iterator(dir))
+    entries.push_back(entry.path());
+  REQUIRE(entries.size() == 1); // one ObjectCache entry: CUBIN and PTX
+  CHECK(entries[0].extension() == ".seqcobj");
+
+  // A damaged entry in another directory (this process's memory cache is
+  // per directory) is detected, compiled again and replaced, never used.
+  const std::string damagedDir = dir + "-damaged";
+  std::filesystem::remove_all(damagedDir);
+  std::filesystem::create_directories(damagedDir);
+  const std::filesystem::path copy = damagedDir / entries[0].filename();
+  std::filesystem::copy_file(entries[0], copy);
+  {
+    std::fstream f(copy, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(-1, std::ios::end);
+    f.put('\x5a');
+  }
+  nvrtc.cacheDir = damagedDir;
+  cuda::NvrtcOutput rebuilt, reread;
+  REQUIRE(cuda::compileCuda(source, nvrtc, rebuilt, error));
+  CHECK_FALSE(rebuilt.fromCache);
+  CHECK(rebuilt.cubin == first.cubin);
+  CHECK(std::filesystem::file_size(copy) ==
+        std::filesystem::file_size(entries[0]));
+  // A different flag is a different entry.
+  nvrtc.cacheDir = dir;
+  nvrtc.fastMath = true;
+  cuda::NvrtcOutput fast;
+  REQUIRE(cuda::compileCuda(source, nvrtc, fast, error));
+  CHECK_FALSE(fast.fromCache);
   size_t files = 0;
   for (const auto &entry : std::filesystem::directory_iterator(dir)) {
     (void)entry;
     ++files;
   }
-  CHECK(files == 2); // .cubin and .ptx
+  CHECK(files == 2);
 }
 
 TEST_CASE("architecture and precision names") {

@@ -58,25 +58,6 @@ void hashParams(Sha256 &h, const ir::Model &model) {
   }
 }
 
-void appendBytes(std::string &out, std::string_view bytes) {
-  appendLE64(out, bytes.size());
-  out.append(bytes);
-}
-
-/// Reads a length-prefixed byte string at \p at; false past the end.
-bool readBytes(std::string_view in, size_t &at, std::string &out) {
-  if (in.size() - at < 8)
-    return false;
-  uint64_t size =
-      loadLE64(reinterpret_cast<const unsigned char *>(in.data() + at));
-  at += 8;
-  if (in.size() - at < size)
-    return false;
-  out.assign(in.substr(at, size));
-  at += size;
-  return true;
-}
-
 } // namespace
 
 Sha256Digest jitCacheKey(const ir::Model &model, const CpuTargetOptions &opts,
@@ -117,8 +98,8 @@ std::string packJitEntry(const JitCacheEntry &entry) {
     appendLE64(out, s.firstOp);
     appendLE64(out, s.lastOp);
   }
-  appendBytes(out, entry.weights);
-  appendBytes(out, entry.object);
+  appendLengthPrefixed(out, entry.weights);
+  appendLengthPrefixed(out, entry.object);
   return out;
 }
 
@@ -138,9 +119,9 @@ bool unpackJitEntry(std::string_view payload, JitCacheEntry &entry) {
     entry.stages.push_back({StageKind(kind), size_t(loadLE64(bytes + at + 8)),
                             size_t(loadLE64(bytes + at + 16))});
   }
-  return readBytes(payload, at, entry.weights) &&
-         readBytes(payload, at, entry.object) && at == payload.size() &&
-         !entry.object.empty();
+  return readLengthPrefixed(payload, at, entry.weights) &&
+         readLengthPrefixed(payload, at, entry.object) &&
+         at == payload.size() && !entry.object.empty();
 }
 
 } // namespace seqc::codegen::cpu

@@ -2,61 +2,79 @@
 
 #include "compiler/codegen/cuda/Nvrtc.h"
 
+#include "compiler/support/ByteOrder.h"
 #include "compiler/support/FileIO.h"
+#include "compiler/support/ObjectCache.h"
+#include "compiler/support/Sha256.h"
 
 #include <fmt/format.h>
 #include <nvrtc.h>
 
 #include <cstdlib>
-#include <filesystem>
 #include <map>
 #include <mutex>
+#include <string_view>
+#include <utility>
 
 namespace seqc::cuda {
 
 namespace {
 
-/// Two independent 64-bit FNV-1a style hashes, printed as 32 hex digits.
-std::string hashKey(const std::string &text) {
-  uint64_t a = 0xcbf29ce484222325ull, b = 0x84222325cbf29ce4ull;
-  for (unsigned char c : text) {
-    a = (a ^ c) * 0x100000001b3ull;
-    b = (b ^ c) * 0x00000100000001b3ull + 0x9e3779b97f4a7c15ull;
-    b ^= b >> 29;
-  }
-  return fmt::format("{:016x}{:016x}", a, b);
+/// What the on-disk entries hold; a change of layout changes the key.
+constexpr std::string_view kCacheFormat = "seqc nvrtc cache v2";
+
+/// The key of a compile: NVRTC's version, what is wanted, the flags and the
+/// source.
+Sha256Digest cacheKey(const std::string &source,
+                      const std::vector<std::string> &flags, bool wantPtx) {
+  Sha256 h;
+  auto text = [&](std::string_view t) {
+    h.updateU64(t.size());
+    h.update(t);
+  };
+  text(kCacheFormat);
+  text(nvrtcVersionString());
+  h.updateU64(wantPtx);
+  h.updateU64(flags.size());
+  for (const std::string &f : flags)
+    text(f);
+  text(source);
+  return h.digest();
 }
 
 std::mutex cacheMutex;
-std::map<std::string, NvrtcOutput> memoryCache;
+/// This process's compiles, by directory and key: a process that compiles
+/// one program twice (bench's warm compile) does not read the disk again.
+std::map<std::pair<std::string, Sha256Digest>, NvrtcOutput> memoryCache;
 
-bool readCached(const std::string &dir, const std::string &key,
+/// Reads the entry for \p key: the CUBIN and the PTX, each length-prefixed.
+/// ObjectCache checks the entry's checksum, so a damaged one is removed and
+/// compiled again, never loaded onto the GPU.
+bool readCached(const ObjectCache &cache, const Sha256Digest &key,
                 NvrtcOutput &out, bool wantPtx) {
-  std::string error;
-  auto cubin = readFile(joinPath(dir, key + ".cubin"), 1ull << 31, error);
-  if (!cubin)
+  std::string payload;
+  if (cache.load(key, payload) != ObjectCache::Outcome::Hit)
     return false;
-  if (wantPtx) {
-    auto ptx = readFile(joinPath(dir, key + ".ptx"), 1ull << 31, error);
-    if (!ptx)
-      return false;
-    out.ptx = std::move(*ptx);
-  }
-  out.cubin = std::move(*cubin);
-  out.fromCache = true;
+  size_t at = 0;
+  NvrtcOutput read;
+  if (!readLengthPrefixed(payload, at, read.cubin) ||
+      !readLengthPrefixed(payload, at, read.ptx) || at != payload.size() ||
+      read.cubin.empty() || (wantPtx && read.ptx.empty()))
+    return false;
+  read.fromCache = true;
+  out = std::move(read);
   return true;
 }
 
-void writeCached(const std::string &dir, const std::string &key,
+void writeCached(const ObjectCache &cache, const Sha256Digest &key,
                  const NvrtcOutput &out) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec)
-    return; // the cache is an optimisation; failing to write it is fine
+  std::string payload;
+  appendLengthPrefixed(payload, out.cubin);
+  appendLengthPrefixed(payload, out.ptx);
+  // The cache is an optimisation: a directory that cannot be written only
+  // costs the next run a compile.
   std::string error;
-  if (!out.ptx.empty())
-    writeFileAtomic(joinPath(dir, key + ".ptx"), out.ptx, error);
-  writeFileAtomic(joinPath(dir, key + ".cubin"), out.cubin, error);
+  cache.store(key, payload, error);
 }
 
 } // namespace
@@ -109,9 +127,8 @@ bool compileCuda(const std::string &source, const NvrtcOptions &options,
       "--gpu-architecture=" + options.arch.smName(), "-std=c++17"};
   if (options.fastMath)
     flags.push_back("--use_fast_math");
-  std::string key = hashKey(
-      nvrtcVersionString() + "\n" + (options.wantPtx ? "ptx\n" : "cubin\n") +
-      fmt::format("{}\n", fmt::join(flags, " ")) + source);
+  const Sha256Digest digest = cacheKey(source, flags, options.wantPtx);
+  const auto key = std::make_pair(options.cacheDir, digest);
   {
     std::lock_guard<std::mutex> lock(cacheMutex);
     auto it = memoryCache.find(key);
@@ -121,8 +138,8 @@ bool compileCuda(const std::string &source, const NvrtcOptions &options,
       return true;
     }
   }
-  if (!options.cacheDir.empty() &&
-      readCached(options.cacheDir, key, output, options.wantPtx)) {
+  const ObjectCache cache(options.cacheDir, ObjectCache::defaultMaxBytes());
+  if (cache.enabled() && readCached(cache, digest, output, options.wantPtx)) {
     std::lock_guard<std::mutex> lock(cacheMutex);
     memoryCache[key] = output;
     return true;
@@ -179,8 +196,8 @@ bool compileCuda(const std::string &source, const NvrtcOptions &options,
                         options.arch.smName(), nvrtcGetErrorString(result));
     return false;
   }
-  if (!options.cacheDir.empty())
-    writeCached(options.cacheDir, key, output);
+  if (cache.enabled())
+    writeCached(cache, digest, output);
   std::lock_guard<std::mutex> lock(cacheMutex);
   memoryCache[key] = output;
   return true;

@@ -21,7 +21,8 @@ struct NvrtcOptions {
   bool fastMath = false;
   /// Also produce PTX (default); CUBIN is always produced.
   bool wantPtx = true;
-  /// Directory of the on-disk cache; empty disables it.
+  /// Directory of the on-disk cache (ObjectCache entries: checksummed,
+  /// written atomically, bounded by SEQC_CACHE_MAX_MB); empty disables it.
   std::string cacheDir;
   /// Name NVRTC shows in its diagnostics.
   std::string sourceName = "model.cu";
