@@ -20,24 +20,9 @@ endforeach()
 file(REMOVE_RECURSE "${WORKDIR}")
 file(MAKE_DIRECTORY "${WORKDIR}")
 
-# The samples without their labels (the first field) and PyTorch's count.
-file(STRINGS "${APP_SOURCE}/digits_test.csv" lines)
-set(pixels "")
-set(pytorchCorrect "")
-foreach(line IN LISTS lines)
-  if(line MATCHES "^# pytorch_correct: ([0-9]+) of ([0-9]+)")
-    set(pytorchCorrect ${CMAKE_MATCH_1})
-  elseif(NOT line MATCHES "^#" AND NOT line MATCHES "^label")
-    string(FIND "${line}" "," comma)
-    math(EXPR comma "${comma} + 1")
-    string(SUBSTRING "${line}" ${comma} -1 line)
-    string(APPEND pixels "${line}\n")
-  endif()
-endforeach()
-if(pytorchCorrect STREQUAL "")
-  message(FATAL_ERROR "digits_test.csv records no '# pytorch_correct: N of M'")
-endif()
-file(WRITE "${WORKDIR}/pixels.csv" "${pixels}")
+include(${CMAKE_CURRENT_LIST_DIR}/digits_samples.cmake)
+write_digits_pixels("${APP_SOURCE}/digits_test.csv" "${WORKDIR}/pixels.csv"
+                    pytorchCorrect pytorchTotal)
 
 # How many of the samples `seqc run --backend B --precision P` gets right.
 function(count_mode backend precision outVar)

@@ -108,28 +108,9 @@ set(appCorrect ${CMAKE_MATCH_1})
 set(appTotal ${CMAKE_MATCH_2})
 
 # The same rows without their labels, through the reference interpreter.
-file(STRINGS "${src}/digits_test.csv" lines)
-set(pixels "")
-set(pytorchCorrect "")
-foreach(line IN LISTS lines)
-  if(line MATCHES "^# pytorch_correct: ([0-9]+) of ([0-9]+)")
-    set(pytorchCorrect ${CMAKE_MATCH_1})
-    set(pytorchTotal ${CMAKE_MATCH_2})
-  elseif(NOT line MATCHES "^#")
-    # Drop the first field (string(REGEX REPLACE) would drop every field:
-    # CMake's `^` matches at the start of each retry).
-    string(FIND "${line}" "," comma)
-    if(comma GREATER_EQUAL 0)
-      math(EXPR comma "${comma} + 1")
-      string(SUBSTRING "${line}" ${comma} -1 line)
-      string(APPEND pixels "${line}\n")
-    endif()
-  endif()
-endforeach()
-if(pytorchCorrect STREQUAL "")
-  message(FATAL_ERROR "digits_test.csv records no '# pytorch_correct: N of M'")
-endif()
-file(WRITE "${WORKDIR}/pixels.csv" "${pixels}")
+include(${CMAKE_CURRENT_LIST_DIR}/digits_samples.cmake)
+write_digits_pixels("${src}/digits_test.csv" "${WORKDIR}/pixels.csv"
+                    pytorchCorrect pytorchTotal)
 run_checked("seqc run --backend ref" "${prefix}/bin/seqc" run
             "${src}/digits.nn" --backend ref --input "${WORKDIR}/pixels.csv"
             --output "${WORKDIR}/reference.npy")
