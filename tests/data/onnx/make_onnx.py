@@ -36,12 +36,11 @@ import struct
 import sys
 import types
 
-import numpy as np
-
 try:
+    import numpy as np
     import torch
-except ImportError:  # the test that runs --check is skipped without PyTorch
-    print("make_onnx.py: PyTorch is not installed")
+except ImportError as e:  # the test that runs --check is skipped without them
+    print(f"make_onnx.py: PyTorch or NumPy is not installed ({e})")
     sys.exit(77)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
