@@ -71,7 +71,14 @@ Matrix productsInt8(const Matrix &x, const float *w, int64_t n, int64_t k) {
       int64_t acc = 0;
       for (int64_t i = 0; i < k; ++i)
         acc += int64_t(qa[i]) * int64_t(qw[o * k + i]);
-      y.at(r, o) = static_cast<double>(acc) * rq.scale * sw[o];
+      // Dequantised as the generated code does it (the Dense epilogue):
+      // the exact sum to float, times the row's scale, times the output's,
+      // each product rounded to float. With the bias added, the next
+      // layer then quantises the very floats the code does; rounded
+      // differently, a value at a rounding tie of that quantisation would
+      // differ by a whole step.
+      float sum = static_cast<float>(acc);
+      y.at(r, o) = static_cast<double>(sum * rq.scale * sw[o]);
     }
   }
   return y;

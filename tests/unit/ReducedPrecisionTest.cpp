@@ -129,11 +129,14 @@ TEST_CASE("the reference simulates int8 with per-channel weight scales") {
   // q_w row 0 = rne(w * 63.5) = {127, -64 (tie -63.5 -> -64), 32 (31.75)},
   // row 1 = rne(w * 254) = {127, 64 (63.5 -> 64), -32 (-31.75)}.
   // q_x row 0 = rne(x * 127) = {127, 64 (63.5), -32 (-31.75)}, s_a = 1/127.
-  double sa = 1.0f / 127.0f, sw0 = 2.0f / 127.0f, sw1 = 0.5f / 127.0f;
-  double acc0 = 127.0 * 127 + 64.0 * -64 + -32.0 * 32;
-  double acc1 = 127.0 * 127 + 64.0 * 64 + -32.0 * -32;
-  CHECK(y.at(0, 0) == acc0 * sa * sw0);
-  CHECK(y.at(0, 1) == acc1 * sa * sw1);
+  // Dequantised in float, as the kernels' epilogue does it: (float(acc) *
+  // s_a) * s_w, each product rounded to float.
+  float sa = 1.0f / 127.0f, sw0 = 2.0f / 127.0f, sw1 = 0.5f / 127.0f;
+  float acc0 = 127.0f * 127 + 64.0f * -64 + -32.0f * 32;
+  float acc1 = 127.0f * 127 + 64.0f * 64 + -32.0f * -32;
+  CHECK(y.at(0, 0) == static_cast<double>(acc0 * sa * sw0));
+  CHECK(y.at(0, 1) == static_cast<double>(acc1 * sa * sw1));
+  CHECK(y.at(0, 0) != static_cast<double>(acc0) * sa * sw0);
   // The zero row gives exact zeros.
   CHECK(y.at(1, 0) == 0.0);
   CHECK(y.at(1, 1) == 0.0);
