@@ -6,11 +6,13 @@
  *  - P_SCRATCH_BYTES(batch) == P_scratch_bytes(batch) for batches from 0 to
  *    beyond P_MAX_BATCH;
  *  - the stack: P_run runs on a thread whose stack this program allocated
- *    and painted (pthread_attr_setstack). Right before the call, the thread
- *    repaints the 256 KiB below its stack pointer; after it, the lowest
- *    byte that lost the pattern gives the bytes the call used, its return
- *    address included, as the bound counts it. The client's own frames are
- *    above that stack pointer, so its allowance is 0 bytes. The use must
+ *    and painted (pthread_attr_setstack). The thread repaints the 256 KiB
+ *    below its stack pointer and calls a wrapper, which notes its stack
+ *    pointer right before it calls the model (callSp); after it, the
+ *    lowest byte that lost the pattern, against callSp, gives the bytes
+ *    the call used, its return address included, as the bound counts it.
+ *    The client's own frames (the wrapper's too) are above callSp, so its
+ *    allowance is 0 bytes. The use must
  *    not exceed P_STACK_BYTES; the same for P_run_parallel without a hook,
  *    and for one work item of P_run_parallel against P_TASK_STACK_BYTES,
  *    with a hook that runs each task on such a thread.
@@ -55,10 +57,15 @@ static uintptr_t stackPointer(void) {
   return sp;
 }
 
+/* The stack pointer of the wrapper that calls the model, noted right
+ * before the call (one painted thread runs at a time). */
+static volatile uintptr_t callSp;
+
 /* Repaints the kPaintBytes below this function's stack pointer, calls
- * painted->call, and keeps how far below that stack pointer the call wrote:
- * its return address and everything the callee touched. Volatile stores,
- * so no memset call writes where it returns to. */
+ * painted->call (a wrapper that sets callSp and calls the model), and keeps
+ * how far below callSp the model wrote: its return address and everything
+ * the callee touched. Volatile stores, so no memset call writes where it
+ * returns to. */
 __attribute__((noinline)) static void *paintAndCall(void *arg) {
   struct Painted *painted = arg;
   uintptr_t sp = stackPointer();
@@ -69,7 +76,10 @@ __attribute__((noinline)) static void *paintAndCall(void *arg) {
   size_t untouched = 0;
   while (untouched < kPaintBytes && low[untouched] == kPattern)
     ++untouched;
-  painted->used = kPaintBytes - untouched;
+  uintptr_t lowest = (uintptr_t)(low + untouched);
+  painted->used = untouched < kPaintBytes && lowest < callSp
+                      ? (size_t)(callSp - lowest)
+                      : 0;
   return NULL;
 }
 
@@ -107,6 +117,7 @@ static size_t taskHighWater;
 
 static void runTask(void *arg) {
   struct Task *task = arg;
+  callSp = stackPointer();
   task->fn(task->ctx, 0, task->count);
 }
 
@@ -121,6 +132,7 @@ static void onPaintedThread(void *pool, size_t count, FN(_task_fn) fn,
 
 static void runModel(void *arg) {
   struct Job *job = arg;
+  callSp = stackPointer();
   if (job->parallel)
     job->status = FN(_run_parallel)(job->input, job->output, job->batch,
                                     job->scratch, NULL, NULL);

@@ -34,6 +34,7 @@
 #include "llvm/TargetParser/SubtargetFeature.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <atomic>
@@ -448,7 +449,14 @@ bool emitTo(const ir::Model &model, const CpuTargetOptions &opts,
                           stackUsage.path.str(), frames.getError().message());
       return false;
     }
-    boundStack(*mod, opts.prefix, (*frames)->getBuffer(), *footprint);
+    // Spill slots are as wide as the widest vector register of any
+    // variant (KernelConfig's floats per vector).
+    uint64_t vectorBytes = 4 * kernelConfigFor(*tm).vectorWidth;
+    for (const std::unique_ptr<TargetMachine> &variant : targets.variants)
+      vectorBytes = std::max<uint64_t>(
+          vectorBytes, 4 * kernelConfigFor(*variant).vectorWidth);
+    boundStack(*mod, opts.prefix, (*frames)->getBuffer(), vectorBytes,
+               *footprint);
   }
   return true;
 }
@@ -743,25 +751,42 @@ void JitModel::Impl::moveToHugePages(ReadOnlyDataRecorder *recorder) {
 
 namespace {
 
-/// For a CPU list: the options with the last CPU of the list this host
-/// runs (the JIT compiles that variant only). False, with \p error set,
-/// where none runs here.
+/// The dispatchable x86 features \p tm's code may use that this host
+/// lacks (none off x86).
+std::vector<std::string> missingHostFeatures(const TargetMachine &tm,
+                                             const StringMap<bool> &host) {
+  std::vector<std::string> missing;
+  for (const std::string &f : dispatchableX86Features())
+    if (tm.getMCSubtargetInfo()->checkFeatures("+" + f) && !host.lookup(f))
+      missing.push_back(f);
+  return missing;
+}
+
+/// The options with the CPU the JIT compiles for: for a list, the last CPU
+/// of the list this host runs (the JIT compiles that variant only); a
+/// single named CPU must run here. False, with \p error set, where none
+/// does: its code would stop at the first instruction the host lacks.
 bool chooseHostCpu(const CpuTargetOptions &opts, CpuTargetOptions &hostOpts,
                    std::string &error) {
   std::vector<std::string> cpus = splitCpus(opts.cpu);
-  if (cpus.size() <= 1)
+  if (cpus.empty() ||
+      (cpus.size() == 1 && (cpus[0].empty() || cpus[0] == "native")))
     return true;
   Targets all;
   if (!createTargets(hostOpts, all, error))
     return false;
   StringMap<bool> host = sys::getHostCPUFeatures();
+  if (cpus.size() == 1) {
+    std::vector<std::string> missing = missingHostFeatures(*all.tm, host);
+    if (missing.empty())
+      return true;
+    error = fmt::format("--cpu {} needs {}, which this host lacks", opts.cpu,
+                        fmt::join(missing, ", "));
+    return false;
+  }
   hostOpts.cpu.clear();
   for (size_t i = cpus.size(); i-- > 0;) {
-    bool ok = true;
-    for (const std::string &f : dispatchableX86Features())
-      if (all.variants[i]->getMCSubtargetInfo()->checkFeatures("+" + f))
-        ok = ok && host.lookup(f);
-    if (ok) {
+    if (missingHostFeatures(*all.variants[i], host).empty()) {
       hostOpts.cpu = cpus[i];
       return true;
     }

@@ -66,6 +66,30 @@ StringMap<std::optional<uint64_t>> parseStackUsage(StringRef text) {
   return frames;
 }
 
+/// The stack alignment every call site keeps (the x86-64 and AArch64
+/// ABIs' 16 bytes).
+constexpr uint64_t kAbiStackAlign = 16;
+
+/// The most a function's frame may exceed the size StackUsageOutput gives
+/// for it. A frame that holds objects aligned beyond the ABI's 16 bytes (a
+/// 64-byte aligned buffer, the spill slot of a 32- or 64-byte vector
+/// register) realigns the stack pointer (`and $-ALIGN, %rsp`), which may
+/// skip up to ALIGN - 8 bytes, and rounds its locals up to whole ALIGN
+/// blocks past the size given, up to ALIGN - 8 bytes more (seen: a frame
+/// given as 65592 bytes pushes 48 and subtracts 65600). The alignment is
+/// the largest of the function's allocas and, for its spills, of the
+/// module's vector registers (\p vectorBytes); none for a function
+/// without a frame.
+uint64_t realignSlack(const Function &f, uint64_t frame, uint64_t vectorBytes) {
+  if (frame == 0)
+    return 0;
+  uint64_t align = std::max(kAbiStackAlign, vectorBytes);
+  for (const Instruction &inst : instructions(f))
+    if (const auto *alloca = dyn_cast<AllocaInst>(&inst))
+      align = std::max<uint64_t>(align, alloca->getAlign().value());
+  return align > kAbiStackAlign ? 2 * (align - 8) : 0;
+}
+
 bool isLibcCopy(const Function &callee) {
   switch (callee.getIntrinsicID()) {
   case Intrinsic::memcpy:
@@ -83,8 +107,10 @@ bool isLibcCopy(const Function &callee) {
 /// address, and the deepest of its callees.
 class StackWalk {
 public:
-  StackWalk(StringMap<std::optional<uint64_t>> frames, uint64_t slotBytes)
-      : frames(std::move(frames)), slotBytes(slotBytes) {}
+  StackWalk(StringMap<std::optional<uint64_t>> frames, uint64_t slotBytes,
+            uint64_t vectorBytes)
+      : frames(std::move(frames)), slotBytes(slotBytes),
+        vectorBytes(vectorBytes) {}
 
   uint64_t bound(const Function &f);
   /// Why a bound is missing; empty while every one holds.
@@ -94,7 +120,7 @@ private:
   uint64_t callBytes(const CallBase &call);
 
   StringMap<std::optional<uint64_t>> frames;
-  uint64_t slotBytes;
+  uint64_t slotBytes, vectorBytes;
   DenseMap<const Function *, uint64_t> done;
   SmallPtrSet<const Function *, 16> active;
 };
@@ -133,7 +159,7 @@ uint64_t StackWalk::bound(const Function &f) {
       unknown =
           fmt::format("the frame of '{}' has no fixed size", f.getName().str());
   } else {
-    frame = *it->second;
+    frame = *it->second + realignSlack(f, *it->second, vectorBytes);
   }
   uint64_t deepest = 0;
   for (const Instruction &inst : instructions(f))
@@ -201,9 +227,10 @@ bool measureObject(MemoryBufferRef object, Footprint &out, std::string &error) {
 }
 
 void boundStack(const Module &mod, const std::string &prefix,
-                StringRef stackUsage, Footprint &out) {
+                StringRef stackUsage, uint64_t vectorBytes, Footprint &out) {
   Triple triple(mod.getTargetTriple());
-  StackWalk walk(parseStackUsage(stackUsage), triple.isArch64Bit() ? 8 : 4);
+  StackWalk walk(parseStackUsage(stackUsage), triple.isArch64Bit() ? 8 : 4,
+                 vectorBytes);
   uint64_t run = 0;
   for (const char *entry : {"_run", "_run_parallel"})
     for (const Function *f : entryFunctions(mod, prefix + entry))

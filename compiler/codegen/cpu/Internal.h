@@ -158,9 +158,12 @@ bool measureObject(llvm::MemoryBufferRef object, Footprint &out,
 
 /// Sets \p out's stack bounds from the call graph of \p mod (after code
 /// generation) and \p stackUsage, the frame sizes the code generator wrote
-/// for it (TargetOptions::StackUsageOutput; Footprint.cpp).
+/// for it (TargetOptions::StackUsageOutput; Footprint.cpp). \p vectorBytes
+/// is the widest vector register of any of the module's targets (their
+/// spill slots' alignment).
 void boundStack(const llvm::Module &mod, const std::string &prefix,
-                llvm::StringRef stackUsage, Footprint &out);
+                llvm::StringRef stackUsage, uint64_t vectorBytes,
+                Footprint &out);
 
 /// One ISA variant of a multiversioned x86-64 object.
 struct CpuVariant {
