@@ -100,18 +100,30 @@ SimdIsa isaForCpuOption(std::string_view cpu) {
   return best;
 }
 
-bool hostHasAvx512Vnni() {
+namespace {
+
+/// An AVX-512 extension's bit in CPUID leaf 7 (subleaf 0): register \p reg
+/// (1 = ebx, 2 = ecx), bit \p bit; false without AVX-512 and its OS
+/// support.
+bool hostHasAvx512Bit([[maybe_unused]] unsigned reg,
+                      [[maybe_unused]] unsigned bit) {
 #ifdef SEQC_HOST_X86
   if (detectHostIsa() != SimdIsa::Avx512)
     return false;
-  unsigned eax, ebx, ecx, edx;
-  if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx))
+  unsigned regs[4];
+  if (!__get_cpuid_count(7, 0, &regs[0], &regs[1], &regs[2], &regs[3]))
     return false;
-  return ecx & (1u << 11);
+  return regs[reg] & (1u << bit);
 #else
   return false;
 #endif
 }
+
+} // namespace
+
+bool hostHasAvx512Vnni() { return hostHasAvx512Bit(2, 11); }
+
+bool hostHasAvx512Bw() { return hostHasAvx512Bit(1, 30); }
 
 bool cpuOptionUsesVnni(std::string_view cpu) {
   if (!hostHasAvx512Vnni())

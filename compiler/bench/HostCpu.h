@@ -40,6 +40,10 @@ SimdIsa isaForCpuOption(std::string_view cpu);
 /// saves the AVX-512 state.
 bool hostHasAvx512Vnni();
 
+/// AVX512BW (CPUID leaf 7, ebx bit 30), which the 512-bit integer
+/// multiply-adds (vpmaddwd) need, with OS support for AVX-512.
+bool hostHasAvx512Bw();
+
 /// True when code generated for `--cpu CPU` can use AVX512_VNNI on this
 /// host: the host has it and some entry of the list is not an x86-64 level
 /// (x86-64-v2/v3/v4 lack VNNI; "", "native" and CPU names are taken as the

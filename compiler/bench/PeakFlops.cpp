@@ -158,6 +158,52 @@ __attribute__((target("avx512f,avx512vnni"))) float vnniChains(uint64_t iters,
   return total;
 }
 
+/// int8's kernels without VNNI (Int8Dot::Pairs): per weight vector and
+/// broadcast input, one `pmaddwd` added into its own accumulator. Here 8
+/// chains of that pair (the chains go through `paddd`, one cycle), the
+/// loop body one asm statement, so that the compiler neither hoists the
+/// products out of the loop nor shares them, and keeps every accumulator
+/// in a register. Integer sums wrap without harm.
+#define SEQC_VEX_MADD(a, t)                                                    \
+  "vpmaddwd %[w], %[s], %[" t "]\n\tvpaddd %[" t "], %[" a "], %[" a "]\n\t"
+#define SEQC_SSE_MADD(a, t)                                                    \
+  "movdqa %[w], %[" t "]\n\tpmaddwd %[s], %[" t "]\n\tpaddd %[" t "], %[" a    \
+  "]\n\t"
+#define SEQC_MADD_CHAINS(name, features, vec, set1, add, store, lanes, step)   \
+  __attribute__((target(features))) float name(uint64_t iters, float seed) {   \
+    vec w = set1(0x0003fffb), s = set1(int(seed) * 7), t0, t1;                 \
+    vec a0 = set1(int(seed)), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0,     \
+        a6 = a0, a7 = a0;                                                      \
+    for (uint64_t n = 0; n < iters; ++n)                                       \
+      asm volatile(                                                            \
+          step("a0", "t0") step("a1", "t1") step("a2", "t0") step("a3", "t1")  \
+              step("a4", "t0") step("a5", "t1") step("a6", "t0")               \
+                  step("a7", "t1")                                             \
+          : [a0] "+x"(a0), [a1] "+x"(a1), [a2] "+x"(a2), [a3] "+x"(a3),        \
+            [a4] "+x"(a4), [a5] "+x"(a5), [a6] "+x"(a6), [a7] "+x"(a7),        \
+            [t0] "=&x"(t0), [t1] "=&x"(t1)                                     \
+          : [w] "x"(w), [s] "x"(s));                                           \
+    vec sum =                                                                  \
+        add(add(add(a0, a1), add(a2, a3)), add(add(a4, a5), add(a6, a7)));     \
+    alignas(64) int32_t out[lanes];                                            \
+    store(reinterpret_cast<vec *>(out), sum);                                  \
+    float total = 0.0f;                                                        \
+    for (int32_t lane : out)                                                   \
+      total += float(lane);                                                    \
+    return total;                                                              \
+  }
+constexpr unsigned kMaddChains = 8;
+SEQC_MADD_CHAINS(sseMaddChains, "sse2", __m128i, _mm_set1_epi32, _mm_add_epi32,
+                 _mm_store_si128, 4, SEQC_SSE_MADD)
+SEQC_MADD_CHAINS(avx2MaddChains, "avx2", __m256i, _mm256_set1_epi32,
+                 _mm256_add_epi32, _mm256_store_si256, 8, SEQC_VEX_MADD)
+SEQC_MADD_CHAINS(avx512MaddChains, "avx512f,avx512bw", __m512i,
+                 _mm512_set1_epi32, _mm512_add_epi32, _mm512_store_si512, 16,
+                 SEQC_VEX_MADD)
+#undef SEQC_MADD_CHAINS
+#undef SEQC_SSE_MADD
+#undef SEQC_VEX_MADD
+
 #endif // SEQC_PEAK_X86
 
 #undef SEQC_REPEAT8
@@ -171,6 +217,14 @@ Kernel kernelFor(SimdIsa isa, PeakOp op, double &flopsPerIter) {
   if (op == PeakOp::Int8Dot) {
     flopsPerIter = 2.0 * 64 * kVnniChains;
     return vnniChains;
+  }
+  if (op == PeakOp::Int16Madd && isa != SimdIsa::Scalar) {
+    // 2 products per int32 lane, 2 operations each.
+    unsigned lanes = isa == SimdIsa::Avx512 ? 16 : isa == SimdIsa::Sse ? 4 : 8;
+    flopsPerIter = 2.0 * 2 * lanes * kMaddChains;
+    return isa == SimdIsa::Avx512 ? avx512MaddChains
+           : isa == SimdIsa::Sse  ? sseMaddChains
+                                  : avx2MaddChains;
   }
 #else
   (void)op;
@@ -237,12 +291,21 @@ std::optional<double> runTrial(Kernel kernel, double flopsPerIter,
 } // namespace
 
 std::string peakName(const PeakFlops &peak) {
-  return peak.op == PeakOp::Int8Dot ? std::string("AVX512-VNNI vpdpbusd")
-                                    : std::string(isaName(peak.isa));
+  switch (peak.op) {
+  case PeakOp::Int8Dot:
+    return "AVX512-VNNI vpdpbusd";
+  case PeakOp::Int16Madd:
+    return peak.isa == SimdIsa::Avx512    ? "AVX-512 vpmaddwd"
+           : peak.isa == SimdIsa::Avx2Fma ? "AVX2 vpmaddwd"
+                                          : "SSE2 pmaddwd";
+  case PeakOp::Fp32Fma:
+    break;
+  }
+  return std::string(isaName(peak.isa));
 }
 
 std::string_view peakUnit(const PeakFlops &peak) {
-  return peak.op == PeakOp::Int8Dot ? "GOP/s int8" : "GFLOP/s FP32";
+  return peak.op == PeakOp::Fp32Fma ? "GFLOP/s FP32" : "GOP/s int8";
 }
 
 PeakFlops measurePeakFlops(SimdIsa isa, unsigned threads, PeakOp op) {
@@ -250,6 +313,10 @@ PeakFlops measurePeakFlops(SimdIsa isa, unsigned threads, PeakOp op) {
 #ifndef SEQC_PEAK_X86
   op = PeakOp::Fp32Fma;
 #endif
+  if (op == PeakOp::Int16Madd && isa == SimdIsa::Scalar)
+    op = PeakOp::Fp32Fma;
+  if (op == PeakOp::Int16Madd && isa == SimdIsa::Avx512 && !hostHasAvx512Bw())
+    isa = SimdIsa::Avx2Fma;
   double flopsPerIter = 0.0;
   Kernel kernel = kernelFor(isa, op, flopsPerIter);
   volatile float sink = 0.0f;

@@ -23,6 +23,10 @@ namespace seqc::bench {
 enum class PeakOp {
   Fp32Fma, ///< FP32 fused multiply-add (or mul + add) in `isa`
   Int8Dot, ///< AVX512-VNNI `vpdpbusd`: u8 x s8 products summed into int32
+  /// `pmaddwd` + `paddd` in `isa` (SSE2, AVX2 or AVX-512BW): int16 x int16
+  /// products summed in pairs, then into int32 accumulators; int8's
+  /// kernels on x86 without VNNI.
+  Int16Madd,
 };
 
 /// One measurement of the machine's peak.
@@ -30,16 +34,18 @@ struct PeakFlops {
   SimdIsa isa = SimdIsa::Scalar;
   unsigned threads = 1;
   /// Sum over threads of operations per second in G/s: FLOP/s counting an
-  /// FMA as 2 FLOP, or for Int8Dot 2 integer operations (a multiply and an
-  /// add) per u8 x s8 product.
+  /// FMA as 2 FLOP, or for Int8Dot and Int16Madd 2 integer operations (a
+  /// multiply and an add) per product.
   double gflops = 0.0;
   PeakOp op = PeakOp::Fp32Fma;
 };
 
 /// What was measured: isaName(isa) for Fp32Fma ("AVX-512 FMA"),
-/// "AVX512-VNNI vpdpbusd" for Int8Dot.
+/// "AVX512-VNNI vpdpbusd" for Int8Dot, "AVX2 vpmaddwd" (or "AVX-512
+/// vpmaddwd", "SSE2 pmaddwd") for Int16Madd.
 std::string peakName(const PeakFlops &peak);
-/// "GFLOP/s FP32" or "GOP/s int8": what peak.gflops counts.
+/// "GFLOP/s FP32" or "GOP/s int8" (Int8Dot, Int16Madd): what peak.gflops
+/// counts.
 std::string_view peakUnit(const PeakFlops &peak);
 
 /// Runs FMA chains (enough independent accumulators to cover the latency of
@@ -49,7 +55,9 @@ std::string_view peakUnit(const PeakFlops &peak);
 /// at most hostHardwareThreads() threads are counted. Takes about 0.2 s of
 /// CPU time. gflops is 0 when the threads cannot be started.
 /// With \p op Int8Dot, chains of `vpdpbusd` instead (isa is then Avx512
-/// and the host must have AVX512_VNNI: hostHasAvx512Vnni).
+/// and the host must have AVX512_VNNI: hostHasAvx512Vnni); with Int16Madd,
+/// `pmaddwd` in isa (AVX-512 without AVX512BW measures AVX2's; Scalar
+/// measures FP32 multiply + add, as there is no such instruction).
 PeakFlops measurePeakFlops(SimdIsa isa, unsigned threads,
                            PeakOp op = PeakOp::Fp32Fma);
 

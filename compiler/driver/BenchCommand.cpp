@@ -154,9 +154,9 @@ std::unique_ptr<Executor> prepareExecutor(const ir::Model &model,
 }
 
 /// The machine's peak for the instruction the code's products use: FP32
-/// FMA in the ISA of --cpu, or `vpdpbusd` for the CPU's int8 where --cpu
-/// lets the kernels use VNNI (bf16 and int8w widen to FP32 FMAs); a GPU's
-/// is not measured.
+/// FMA in the ISA of --cpu; for the CPU's int8, `vpdpbusd` where --cpu lets
+/// the kernels use VNNI, else `pmaddwd` in that ISA (bf16 and int8w widen
+/// to FP32 FMAs); a GPU's is not measured.
 std::optional<bench::PeakFlops>
 measurePeak(Backend backend, const DriverOptions &opts, unsigned threads) {
   if (backend == Backend::Cuda)
@@ -168,6 +168,9 @@ measurePeak(Backend backend, const DriverOptions &opts, unsigned threads) {
   if (int8 && isa == bench::SimdIsa::Avx512 &&
       bench::cpuOptionUsesVnni(opts.cpu))
     return bench::measurePeakFlops(isa, threads, bench::PeakOp::Int8Dot);
+  // Without VNNI, int8's x86 kernels use pmaddwd (SSE2, AVX2, AVX512BW).
+  if (int8 && isa != bench::SimdIsa::Scalar)
+    return bench::measurePeakFlops(isa, threads, bench::PeakOp::Int16Madd);
   return bench::measurePeakFlops(isa, threads);
 }
 

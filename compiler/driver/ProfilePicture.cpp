@@ -85,7 +85,7 @@ view::Profile profileOf(const MeasuredProfile &measured,
     profile.peakGflops = measured.peak->gflops;
     profile.peakNote = fmt::format(
         "{} {} chains on {}",
-        measured.peak->op == bench::PeakOp::Int8Dot ? "int8" : "FP32",
+        measured.peak->op == bench::PeakOp::Fp32Fma ? "FP32" : "int8",
         bench::peakName(*measured.peak), threadsText(measured.peak->threads));
   }
   if (measured.bandwidth && measured.bandwidth->gbPerSecond > 0) {

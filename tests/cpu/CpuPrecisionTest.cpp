@@ -168,7 +168,7 @@ TEST_CASE("reduced precisions run on an AVX2 target and in compact code") {
   ir::Model wide = oneLayer(300, 70, 9);
   for (Precision precision : kModes)
     for (const char *cpu : {"", "x86-64-v3"}) {
-      INFO("cpu '" << cpu << "'");
+      INFO("cpu '" << std::string(cpu) << "'");
       std::unique_ptr<JitModel> deep = compileIn(mb.model, precision, cpu);
       std::unique_ptr<JitModel> one = compileIn(wide, precision, cpu);
       for (uint64_t batch : {1u, 30u}) {
@@ -190,12 +190,19 @@ TEST_CASE("int8 quantises every batch size, and rows of zeros, NaN, inf") {
   test::ModelBuilder mb(40, 8);
   mb.dense(70, {ir::ActKind::ReLU, 0, 0});
   mb.dense(33, {ir::ActKind::None, 0, 0});
-  // The host's CPU (vpdpbusd where it has AVX512_VNNI), AVX-512 without
-  // VNNI and AVX2: the same results.
+  // Every form of int8's dot products (Int8Dot), the same results: the
+  // host's CPU (vpdpbusd where it has AVX512_VNNI), AVX-512BW without VNNI
+  // and AVX2 and SSE2 (pmaddwd, 512, 256 and 128 bits), AVX without AVX2
+  // (sandybridge: int32 multiplies). A CPU this host cannot run is
+  // skipped.
   for (const ir::Model *model : {&one, &mb.model})
-    for (const char *cpu : {"", "x86-64-v3", "x86-64-v4"}) {
-      INFO("cpu '" << cpu << "'");
-      std::unique_ptr<JitModel> jit = compileIn(*model, Precision::Int8, cpu);
+    for (const char *cpu :
+         {"", "x86-64", "sandybridge", "x86-64-v3", "x86-64-v4"}) {
+      INFO("cpu '" << std::string(cpu) << "'");
+      std::unique_ptr<JitModel> jit =
+          test::compileIfHostRuns(*model, cpu, Precision::Int8);
+      if (!jit)
+        continue;
       for (uint64_t batch = 1; batch <= 65; ++batch)
         checkRun(*model, *jit, Precision::Int8, batch, rng, 1e-4, false);
     }
@@ -229,21 +236,48 @@ TEST_CASE("int8 quantises every batch size, and rows of zeros, NaN, inf") {
   }
 }
 
-TEST_CASE("int8 uses vpdpbusd where the CPU has AVX512_VNNI, and only there") {
-  // vpdpbusd on sapphirerapids; the portable int32 multiply-adds on
-  // x86-64-v4 (AVX-512 without VNNI). The results on the host's CPU (VNNI
-  // where it has it) are checked above.
+TEST_CASE("int8's dot products: vpdpbusd with VNNI, else pmaddwd on x86") {
+  // vpdpbusd on sapphirerapids; pmaddwd on AVX-512BW without VNNI
+  // (x86-64-v4), AVX2 (x86-64-v3) and SSE2 (x86-64); int32 multiplies on
+  // AVX without AVX2 (sandybridge), which has no 256-bit integer ops. The
+  // results are checked above on every one this host runs.
   ir::Model model = oneLayer(100, 129, 7);
-  for (const char *cpu : {"sapphirerapids", "x86-64-v4"}) {
+  struct Expect {
+    const char *cpu;
+    const char *instruction;
+  };
+  for (const Expect &e :
+       {Expect{"sapphirerapids", "vpdpbusd"},
+        Expect{"x86-64-v4", "vpmaddwd\t%zmm"},
+        Expect{"x86-64-v3", "vpmaddwd\t%ymm"},
+        Expect{"x86-64", "pmaddwd\t%xmm"}, Expect{"sandybridge", "vpmulld"}}) {
     CpuTargetOptions opts;
-    opts.cpu = cpu;
+    opts.cpu = e.cpu;
     opts.precision = Precision::Int8;
     std::string asmText, error;
     REQUIRE(generate(model, opts, OutputKind::Assembly, asmText, error));
-    bool vnni = std::string(cpu) == "sapphirerapids";
-    INFO(std::string(cpu));
-    CHECK((asmText.find("vpdpbusd") != std::string::npos) == vnni);
+    INFO(std::string(e.cpu));
+    CHECK(asmText.find(e.instruction) != std::string::npos);
+    for (const char *other : {"vpdpbusd", "pmaddwd", "vpmulld"})
+      if (std::string_view(e.instruction).find(other) == std::string::npos)
+        CHECK(asmText.find(other) == std::string::npos);
   }
+}
+
+TEST_CASE("the JIT refuses a --cpu whose instructions this host lacks") {
+  // Its code would stop at the first one. The host's own CPU always runs.
+  ir::Model model = oneLayer(10, 3, 1);
+  CpuTargetOptions opts;
+  opts.cpu = "x86-64-v4";
+  std::string error;
+  std::unique_ptr<JitModel> jit = JitModel::create(model, opts, error);
+  bool avx512 =
+      __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+      __builtin_cpu_supports("avx512cd") &&
+      __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+  CHECK(bool(jit) == avx512);
+  if (!avx512)
+    CHECK(error.find("--cpu x86-64-v4 needs avx512f") != std::string::npos);
 }
 
 TEST_CASE("bf16 halves and int8 and int8w quarter the weights") {

@@ -87,6 +87,26 @@ inline void checkBatch(const ir::Model &model, const JitModel &jit,
   CHECK(err <= 1e-4);
 }
 
+/// JIT-compiles \p model with \p opts and the prefix "net". With
+/// \p skipIfHostLacks, returns null, with a message, where this host lacks
+/// a feature the code of opts.cpu may use (JitModel::create refuses it);
+/// fails the test on any other error.
+inline std::unique_ptr<JitModel> createJit(const ir::Model &model,
+                                           CpuTargetOptions opts,
+                                           bool skipIfHostLacks = false) {
+  std::string error;
+  opts.prefix = "net";
+  std::unique_ptr<JitModel> jit = JitModel::create(model, opts, error);
+  if (!jit && skipIfHostLacks &&
+      error.find("which this host lacks") != std::string::npos) {
+    MESSAGE("skipped --cpu " << opts.cpu << ": " << error);
+    return nullptr;
+  }
+  INFO(error);
+  REQUIRE(jit);
+  return jit;
+}
+
 /// JIT-compiles \p model with the prefix "net"; fails the test if it
 /// cannot.
 inline std::unique_ptr<JitModel>
@@ -94,19 +114,25 @@ compile(const ir::Model &model, const std::string &cpu = "",
         bool profile = false, bool externalWeights = false,
         bool hugePages = false, bool fastMath = false,
         codegen::Precision precision = codegen::Precision::F32) {
-  std::string error;
   CpuTargetOptions opts;
-  opts.prefix = "net";
   opts.cpu = cpu;
   opts.profile = profile;
   opts.externalWeights = externalWeights;
   opts.hugePages = hugePages;
   opts.fastMath = fastMath;
   opts.precision = precision;
-  std::unique_ptr<JitModel> jit = JitModel::create(model, opts, error);
-  INFO(error);
-  REQUIRE(jit);
-  return jit;
+  return createJit(model, opts);
+}
+
+/// JIT-compiles \p model for the single CPU \p cpu in \p precision, or
+/// returns null where this host cannot run its code (createJit).
+inline std::unique_ptr<JitModel>
+compileIfHostRuns(const ir::Model &model, const std::string &cpu,
+                  codegen::Precision precision = codegen::Precision::F32) {
+  CpuTargetOptions opts;
+  opts.cpu = cpu;
+  opts.precision = precision;
+  return createJit(model, opts, true);
 }
 
 /// Generates \p kind for \p model with external weights (prefix \p prefix,

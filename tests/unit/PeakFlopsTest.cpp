@@ -98,3 +98,27 @@ TEST_CASE("the int8 peak counts vpdpbusd's products, named as such") {
   CHECK(measured.op == PeakOp::Int8Dot);
   CHECK(measured.gflops > measurePeakFlops(SimdIsa::Avx512, 1).gflops);
 }
+
+TEST_CASE("without VNNI, the int8 peak is pmaddwd's in the ISA") {
+  for (auto [isa, name] : {std::pair{SimdIsa::Avx512, "AVX-512 vpmaddwd"},
+                           std::pair{SimdIsa::Avx2Fma, "AVX2 vpmaddwd"},
+                           std::pair{SimdIsa::Sse, "SSE2 pmaddwd"}}) {
+    PeakFlops madd{isa, 1, 200.0, PeakOp::Int16Madd};
+    CHECK(peakName(madd) == name);
+    CHECK(peakUnit(madd) == "GOP/s int8");
+  }
+  // Measured in every ISA up to the host's (AVX-512 without AVX512BW
+  // measures AVX2's); how fast is bench's business, not a test's.
+  SimdIsa host = detectHostIsa();
+  for (SimdIsa isa : {SimdIsa::Sse, SimdIsa::Avx2Fma, SimdIsa::Avx512}) {
+    if (isa > host)
+      continue;
+    PeakFlops measured = measurePeakFlops(isa, 1, PeakOp::Int16Madd);
+    INFO(peakName(measured));
+    CHECK(measured.op == PeakOp::Int16Madd);
+    CHECK(measured.gflops > 0.0);
+  }
+  // A CPU without x86 SIMD has no such instruction: FP32 it is.
+  CHECK(measurePeakFlops(SimdIsa::Scalar, 1, PeakOp::Int16Madd).op ==
+        PeakOp::Fp32Fma);
+}

@@ -58,13 +58,19 @@ KernelConfig kernelConfigFor(const TargetMachine &tm) {
       cfg.vectorWidth = 16;
       cfg.vectorRegs = 32;
       cfg.wideVectors = true;
-      cfg.vnni = sti->checkFeatures("+avx512vnni");
+      cfg.int8Dot = sti->checkFeatures("+avx512vnni") ? Int8Dot::Quads
+                    : sti->checkFeatures("+avx512bw") ? Int8Dot::Pairs
+                                                      : Int8Dot::Widen;
     } else if (sti->checkFeatures("+avx")) {
       cfg.vectorWidth = 8;
       cfg.vectorRegs = 16;
+      // 256-bit pmaddwd is AVX2's; AVX alone has no 256-bit integer ops.
+      if (sti->checkFeatures("+avx2"))
+        cfg.int8Dot = Int8Dot::Pairs;
     } else {
       cfg.vectorWidth = 4;
       cfg.vectorRegs = 16;
+      cfg.int8Dot = Int8Dot::Pairs; // SSE2's pmaddwd
     }
   } else if (triple.isAArch64()) {
     cfg.vectorWidth = 4;

@@ -269,7 +269,7 @@ Function *ModelEmitter::buildMicrokernel(
                  .fn = f,
                  .arg = {},
                  .weightAlign = Align(std::min<unsigned>(
-                     kLineBytes, vw * weightBytes() * (pl.vnni ? 4 : 1)))};
+                     kLineBytes, vw * weightBytes() * pl.weights.kGroup))};
   for (unsigned i = 0; i < kUkrArgCount; ++i)
     uk.arg[i] = f->getArg(i);
   if (strides) {
@@ -299,14 +299,14 @@ std::vector<Value *> ModelEmitter::emitInt8Sums(Microkernel &uk) {
   std::vector<Value *> accs(
       uk.sets * uk.tile,
       Constant::getNullValue(FixedVectorType::get(i32, cfg.vectorWidth)));
-  if (pl.vnni) {
-    // k-steps of 4 inputs (the rows' padding quantises to u8 128, times
-    // zero weights).
-    uk.arg[kUkrKc] =
-        builder.CreateUDiv(builder.CreateAdd(uk.arg[kUkrKc], c64(3)), c64(4));
+  if (uint64_t group = int8KGroup(pl.int8Dot); group > 1) {
+    // k-steps of whole groups (the rows' padding is zeros, or u8 128 on
+    // VNNI, times zero weights).
+    uk.arg[kUkrKc] = builder.CreateUDiv(
+        builder.CreateAdd(uk.arg[kUkrKc], c64(group - 1)), c64(group));
   }
   accs = emitKLoop(uk, std::move(accs));
-  if (pl.vnni)
+  if (pl.int8Dot == Int8Dot::Quads)
     for (unsigned v = 0; v < nrv; ++v) {
       Value *comp = builder.CreateAlignedLoad(
           FixedVectorType::get(i32, vw),
@@ -394,25 +394,30 @@ ModelEmitter::emitInitialAccumulators(const Microkernel &uk) {
   return accs;
 }
 
-void ModelEmitter::emitVnniKStep(const Microkernel &uk, Value *g, unsigned set,
-                                 std::vector<Value *> &acc) {
-  // k group g: per vector, 4 int8 weights of each of vw outputs (one int32
-  // lane each); per row, its 4 u8 inputs as one int32, broadcast; one
-  // vpdpbusd adds the 4 products of each lane to it. Streaming weights
-  // are prefetched as emitKStep does, 4 k-steps a group.
+void ModelEmitter::emitGroupedKStep(const Microkernel &uk, Value *g,
+                                    unsigned set, std::vector<Value *> &acc) {
+  // k group g of 4 bytes per row: per vector, the weights of the group's
+  // inputs for vw outputs, each output's in one int32 lane; per row, its
+  // group of inputs as one int32, broadcast. Quads: 4 u8 inputs times 4
+  // int8 weights, one vpdpbusd. Pairs: 2 int16 inputs times 2 int8
+  // weights sign-extended to int16, pmaddwd, then an add. Streaming
+  // weights are prefetched as emitKStep does, one group of k-steps at a
+  // time.
   const DensePlan &pl = uk.pl;
-  unsigned vw = cfg.vectorWidth;
+  unsigned vw = cfg.vectorWidth, group = pl.weights.kGroup;
+  bool quads = pl.int8Dot == Int8Dot::Quads;
   Type *lanes = FixedVectorType::get(i32, vw);
+  Type *halves = FixedVectorType::get(builder.getInt16Ty(), 2 * vw);
   Value *bp = uk.arg[kUkrPanels];
   if (uk.prefetch && uk.pg == 1)
     emitPrefetch(
         builder.CreateGEP(builder.getInt8Ty(), uk.arg[kUkrPrefetch],
-                          builder.CreateMul(builder.CreateMul(g, c64(4)),
+                          builder.CreateMul(builder.CreateMul(g, c64(group)),
                                             uk.arg[kUkrPrefetchStride])),
         false, uk.mr == 1 ? kPrefetchToL1 : kPrefetchToL2);
   std::vector<Value *> bv;
   for (unsigned v = 0; v < uk.nrv; ++v) {
-    Value *off = builder.CreateAdd(builder.CreateMul(g, c64(4 * pl.nr)),
+    Value *off = builder.CreateAdd(builder.CreateMul(g, c64(group * pl.nr)),
                                    c64(uk.bOff(v, vw)));
     if (uk.prefetch && uk.pg > 1 && uk.bOff(v, vw) % kLineBytes == 0)
       emitPrefetch(
@@ -421,8 +426,16 @@ void ModelEmitter::emitVnniKStep(const Microkernel &uk, Value *g, unsigned set,
               builder.CreateAdd(off, c64(kWeightPrefetchSteps * pl.nr))),
           false, kPrefetchToL1);
     bv.push_back(
-        builder.CreateAlignedLoad(lanes, gepW(bp, off), uk.weightAlign));
+        quads ? builder.CreateAlignedLoad(lanes, gepW(bp, off), uk.weightAlign)
+              : builder.CreateSExt(
+                    builder.CreateAlignedLoad(
+                        FixedVectorType::get(builder.getInt8Ty(), 2 * vw),
+                        gepW(bp, off), uk.weightAlign),
+                    halves));
   }
+  Intrinsic::ID pmaddwd = vw == 16  ? Intrinsic::x86_avx512_pmaddw_d_512
+                          : vw == 8 ? Intrinsic::x86_avx2_pmadd_wd
+                                    : Intrinsic::x86_sse2_pmadd_wd;
   for (unsigned m = 0; m < uk.mr; ++m) {
     Value *a = builder.CreateAlignedLoad(
         i32,
@@ -432,18 +445,24 @@ void ModelEmitter::emitVnniKStep(const Microkernel &uk, Value *g, unsigned set,
                               builder.CreateMul(g, c64(4)))),
         Align(4));
     Value *splat = builder.CreateVectorSplat(vw, a);
+    if (!quads)
+      splat = builder.CreateBitCast(splat, halves);
     for (unsigned v = 0; v < uk.nrv; ++v) {
       Value *&slot = acc[set * uk.tile + m * uk.nrv + v];
-      slot = builder.CreateIntrinsic(lanes, Intrinsic::x86_avx512_vpdpbusd_512,
-                                     {slot, splat, bv[v]});
+      slot = quads
+                 ? builder.CreateIntrinsic(lanes,
+                                           Intrinsic::x86_avx512_vpdpbusd_512,
+                                           {slot, splat, bv[v]})
+                 : builder.CreateAdd(slot, builder.CreateIntrinsic(
+                                               lanes, pmaddwd, {splat, bv[v]}));
     }
   }
 }
 
 void ModelEmitter::emitKStep(const Microkernel &uk, Value *k, unsigned set,
                              std::vector<Value *> &acc) {
-  if (uk.pl.vnni) {
-    emitVnniKStep(uk, k, set, acc);
+  if (uk.pl.int8Dot != Int8Dot::Widen) {
+    emitGroupedKStep(uk, k, set, acc);
     return;
   }
   // Prefetches never fault, and their addresses, which may lie past an
@@ -685,7 +704,7 @@ ModelEmitter::DenseParams ModelEmitter::denseParams(const ir::Op &op,
     std::vector<float> s = padTo(scales, pl.biasLength, 1.0f);
     padded.insert(padded.end(), s.begin(), s.end());
   }
-  if (pl.vnni) {
+  if (pl.int8Dot == Int8Dot::Quads) {
     // 128 * sum_k q_w[o], the int32 bits in the float array.
     std::vector<float> comp(pl.biasLength, 0.0f);
     for (uint64_t o = 0; o < pl.n; ++o) {

@@ -26,9 +26,10 @@ void planTile(DensePlan &p, const KernelConfig &cfg) {
   unsigned accBudget = cfg.vectorRegs - p.nrVecs - 2;
   p.mr = std::max(1u, std::min(cfg.maxMr, accBudget / p.nrVecs));
   p.panels = (p.n + p.nr - 1) / p.nr;
-  p.vnni = cfg.vnni && cfg.precision == Precision::Int8;
+  if (cfg.precision == Precision::Int8)
+    p.int8Dot = cfg.int8Dot;
   p.weights = WeightLayout::panelsOf(
-      p.n, p.k, p.nr, weightElement(cfg.precision), p.vnni ? 4 : 1);
+      p.n, p.k, p.nr, weightElement(cfg.precision), int8KGroup(p.int8Dot));
   p.biasLength = p.panels * p.nr;
 }
 
@@ -54,8 +55,8 @@ void planCacheBlocks(DensePlan &p, const KernelConfig &cfg) {
     // and a row's scale applies to its whole sum), and a row block is as
     // many quantised rows as the stack buffer holds (DensePlan).
     p.kc = std::max<uint64_t>(p.k, 1);
-    p.quantScaleOffset = quantScaleOffset(p.k);
-    p.quantStride = quantStride(p.k);
+    p.quantScaleOffset = quantScaleOffset(p.k, int8InputBytes(p.int8Dot));
+    p.quantStride = quantStride(p.k, int8InputBytes(p.int8Dot));
     mc = kQuantBlockBytes / p.quantStride;
   }
   mc = std::clamp<uint64_t>(mc / p.mr * p.mr, p.mr, 20 * p.mr);
@@ -164,7 +165,9 @@ uint64_t int8StackBytes(const ir::Model &model) {
   for (const ir::Op &op : model.ops)
     if (op.kind == ir::OpKind::Dense)
       bytes +=
-          std::max(kQuantBlockBytes, kMaxTileRows * quantStride(op.inFeatures));
+          std::max(kQuantBlockBytes,
+                   kMaxTileRows * quantStride(op.inFeatures,
+                                              int8InputBytes(Int8Dot::Pairs)));
   return bytes;
 }
 

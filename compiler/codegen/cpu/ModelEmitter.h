@@ -272,9 +272,10 @@ private:
   /// k-step \p k into accumulator set \p set.
   void emitKStep(const Microkernel &uk, llvm::Value *k, unsigned set,
                  std::vector<llvm::Value *> &acc);
-  /// int8's k-step on VNNI: k group \p g (4 inputs) by vpdpbusd.
-  void emitVnniKStep(const Microkernel &uk, llvm::Value *g, unsigned set,
-                     std::vector<llvm::Value *> &acc);
+  /// int8's k-step on grouped weights (Int8Dot Pairs or Quads): k group
+  /// \p g by pmaddwd or vpdpbusd.
+  void emitGroupedKStep(const Microkernel &uk, llvm::Value *g, unsigned set,
+                        std::vector<llvm::Value *> &acc);
   /// int8's k-step: the rows' int8 inputs times the weights \p bv (int32
   /// vectors) into accumulator set \p set.
   void emitInt8KStep(const Microkernel &uk, llvm::Value *k, unsigned set,

@@ -35,6 +35,35 @@ inline constexpr unsigned kMaxTileRows = 12;
 /// 1024): a fused stage's block, or a dot-product stage's work item.
 inline constexpr uint64_t kMaxBlockRows = 1020;
 
+/// How int8's dot products run on a target: the k grouping of the packed
+/// weights and the form of the quantised inputs. Every form gives the same
+/// exact int32 sums.
+enum class Int8Dot : uint8_t {
+  /// Any target: each int8 input broadcast as an int32, times the weights
+  /// widened to int32.
+  Widen,
+  /// x86 without VNNI (SSE2, AVX2, AVX512BW): pmaddwd multiplies k pairs
+  /// of int16 inputs (quantised rows stored as int16) by the weights of
+  /// k pairs, sign-extended from int8, and adds each pair's two products
+  /// into an int32 lane (127 * 127 * 2 < 2^15: never saturates).
+  Pairs,
+  /// AVX512_VNNI: vpdpbusd on k groups of 4, the inputs stored as u8 =
+  /// q + 128, whose 128 * sum_k q_w[o] the kernel subtracts (stored after
+  /// the weights' scales; DenseParams).
+  Quads,
+};
+
+/// Consecutive inputs of one output that an int8 kernel step takes
+/// together (WeightLayout::kGroup of the packed weights).
+inline unsigned int8KGroup(Int8Dot dot) {
+  return dot == Int8Dot::Quads ? 4 : dot == Int8Dot::Pairs ? 2 : 1;
+}
+
+/// Bytes of one quantised input in a work item's buffer.
+inline unsigned int8InputBytes(Int8Dot dot) {
+  return dot == Int8Dot::Pairs ? 2 : 1;
+}
+
 /// How the kernels are shaped for a target (kernelConfigFor in Internal.h
 /// derives it from an LLVM target machine).
 struct KernelConfig {
@@ -46,9 +75,8 @@ struct KernelConfig {
   bool fastMath = false; ///< --fast-math: float activations (MathEmitter)
   /// --precision of the Dense layers (CpuTargetOptions::precision).
   Precision precision = Precision::F32;
-  /// AVX512_VNNI: int8's dot products use vpdpbusd (zmm), its weights in
-  /// k groups of 4.
-  bool vnni = false;
+  /// How int8's dot products run (from the target's features).
+  Int8Dot int8Dot = Int8Dot::Widen;
   std::string cpu;
   std::string features;
 };
@@ -85,13 +113,13 @@ struct DensePlan {
   uint64_t biasLength = 0;
   /// int8 (dynamic quantisation): each work item quantises its rows of the
   /// layer's input (Precision.h, quantizeRow) into a buffer on the stack,
-  /// rows quantStride bytes apart: the row's int8 values, zeros up to
-  /// quantScaleOffset, then its scale (a float). 0 for other precisions.
+  /// rows quantStride bytes apart: the row's values (int8Dot's form), zeros
+  /// up to quantScaleOffset, then its scale (a float). 0 for other
+  /// precisions.
   uint64_t quantStride = 0, quantScaleOffset = 0;
-  /// int8 on VNNI (KernelConfig::vnni): the weights in k groups of 4 and
-  /// the inputs quantised to u8 = q + 128, whose 128 * sum_k q_w[o] the
-  /// kernel subtracts (stored after the weights' scales; DenseParams).
-  bool vnni = false;
+  /// int8: how the kernels take the dot products (KernelConfig::int8Dot);
+  /// Widen for other precisions.
+  Int8Dot int8Dot = Int8Dot::Widen;
 };
 
 /// int8: the bytes of a work item's quantised rows (mc x quantStride) on
@@ -101,11 +129,14 @@ struct DensePlan {
 inline constexpr uint64_t kQuantBlockBytes = 64 << 10;
 inline constexpr uint64_t kInt8MaxInputs = 16384;
 
-/// int8: where a quantised row of \p k inputs keeps its scale (its values
-/// padded to a cache line), and the bytes between two such rows.
-inline uint64_t quantScaleOffset(uint64_t k) { return roundUp(k, 64); }
-inline uint64_t quantStride(uint64_t k) {
-  return roundUp(quantScaleOffset(k) + 4, 64);
+/// int8: where a quantised row of \p k inputs of \p bytes each keeps its
+/// scale (its values padded to a cache line), and the bytes between two
+/// such rows.
+inline uint64_t quantScaleOffset(uint64_t k, unsigned bytes) {
+  return roundUp(k * bytes, 64);
+}
+inline uint64_t quantStride(uint64_t k, unsigned bytes) {
+  return roundUp(quantScaleOffset(k, bytes) + 4, 64);
 }
 
 /// int8: at most how many stack bytes \p model's Dense stages take for

@@ -51,14 +51,16 @@ Value *ModelEmitter::quantizeToGrid(Value *x, Value *inv) {
 ///     whether any x is NaN or infinite;
 ///  2. each x quantised to an int8 (quantizeToGrid), a whole vector at a
 ///     time: the lanes past k are zeros, which is the padding the layout
-///     wants; on VNNI stored as u8 = q + 128 (vpdpbusd multiplies unsigned
-///     bytes by signed ones); then the row's scale at quantScaleOffset.
+///     wants; stored as int8, as int16 for pmaddwd (Int8Dot::Pairs), or
+///     on VNNI as u8 = q + 128 (vpdpbusd multiplies unsigned bytes by
+///     signed ones); then the row's scale at quantScaleOffset.
 void ModelEmitter::emitQuantizeRows(const DensePlan &pl, Value *src,
                                     uint64_t lda, Value *m0, Value *count,
                                     Value *dst) {
   unsigned vw = cfg.vectorWidth;
   Type *boolVec = FixedVectorType::get(builder.getInt1Ty(), vw);
   Type *byteVec = FixedVectorType::get(builder.getInt8Ty(), vw);
+  Type *halfVec = FixedVectorType::get(builder.getInt16Ty(), vw);
   Value *zero = Constant::getNullValue(vecTy);
   Value *inf = ConstantFP::getInfinity(vecTy);
   emitForEach(c64(0), count, c64(1), [&](Value *r) {
@@ -85,13 +87,18 @@ void ModelEmitter::emitQuantizeRows(const DensePlan &pl, Value *src,
           Value *x = loadRowVec(row, col, mask, zero);
           Value *q8 = quantizeToGrid(x, inv);
           Value *v =
-              pl.vnni
+              pl.int8Dot == Int8Dot::Quads
                   ? builder.CreateFPToUI(
                         builder.CreateFAdd(q8, ConstantFP::get(vecTy, 128.0)),
                         byteVec)
+              : pl.int8Dot == Int8Dot::Pairs
+                  ? builder.CreateFPToSI(q8, halfVec)
                   : builder.CreateFPToSI(q8, byteVec);
           builder.CreateAlignedStore(
-              v, builder.CreateInBoundsGEP(builder.getInt8Ty(), q, col),
+              v,
+              builder.CreateInBoundsGEP(
+                  builder.getInt8Ty(), q,
+                  builder.CreateMul(col, c64(int8InputBytes(pl.int8Dot)))),
               Align(1));
           return std::vector<Value *>{};
         });
