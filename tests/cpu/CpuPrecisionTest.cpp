@@ -189,12 +189,14 @@ TEST_CASE("int8 quantises every batch size, and rows of zeros, NaN, inf") {
   ir::Model one = oneLayer(100, 129, 7);
   test::ModelBuilder mb(40, 8);
   mb.dense(70, {ir::ActKind::ReLU, 0, 0});
-  mb.dense(33, {ir::ActKind::None, 0, 0});
+  mb.dense(33, {ir::ActKind::Sigmoid, 0, 0});
+  mb.dense(21, {ir::ActKind::None, 0, 0});
   // Every form of int8's dot products (Int8Dot), the same results: the
   // host's CPU (vpdpbusd where it has AVX512_VNNI), AVX-512BW without VNNI
-  // and AVX2 and SSE2 (pmaddwd, 512, 256 and 128 bits), AVX without AVX2
-  // (sandybridge: int32 multiplies). A CPU this host cannot run is
-  // skipped.
+  // and AVX2 and SSE2 (pmaddwd, 512, 256 and 128 bits; the stage's layers
+  // after the ReLU and the sigmoid pmaddubsw on AVX-512BW and AVX2), AVX
+  // without AVX2 (sandybridge: int32 multiplies). A CPU this host cannot
+  // run is skipped.
   for (const ir::Model *model : {&one, &mb.model})
     for (const char *cpu :
          {"", "x86-64", "sandybridge", "x86-64-v3", "x86-64-v4"}) {
@@ -262,6 +264,33 @@ TEST_CASE("int8's dot products: vpdpbusd with VNNI, else pmaddwd on x86") {
       if (std::string_view(e.instruction).find(other) == std::string::npos)
         CHECK(asmText.find(other) == std::string::npos);
   }
+}
+
+TEST_CASE("int8 takes pmaddubsw where a layer's inputs are never negative") {
+  // After a ReLU, or a sigmoid computed exactly, on AVX2 and AVX-512BW
+  // without VNNI; not on the first layer (signed inputs), not after tanh,
+  // not after a --fast-math sigmoid, not on SSE2 (pmaddubsw is SSSE3's).
+  for (ir::ActKind act :
+       {ir::ActKind::ReLU, ir::ActKind::Sigmoid, ir::ActKind::Tanh})
+    for (bool fastMath : {false, true})
+      for (const char *cpu : {"x86-64-v3", "x86-64-v4", "x86-64"}) {
+        test::ModelBuilder mb(30, 2);
+        mb.dense(40, {act, 0, 0});
+        mb.dense(20, {ir::ActKind::None, 0, 0});
+        CpuTargetOptions opts;
+        opts.cpu = cpu;
+        opts.fastMath = fastMath;
+        opts.precision = Precision::Int8;
+        std::string asmText, error;
+        REQUIRE(generate(mb.model, opts, OutputKind::Assembly, asmText, error));
+        bool expected = std::string(cpu) != "x86-64" &&
+                        (act == ir::ActKind::ReLU ||
+                         (act == ir::ActKind::Sigmoid && !fastMath));
+        INFO(std::string(cpu) << " act " << int(act) << " fast " << fastMath);
+        CHECK((asmText.find("pmaddubsw") != std::string::npos) == expected);
+        // The first layer's signed inputs take pmaddwd on every x86 target.
+        CHECK(asmText.find("pmaddwd") != std::string::npos);
+      }
 }
 
 TEST_CASE("the JIT refuses a --cpu whose instructions this host lacks") {

@@ -400,14 +400,17 @@ void ModelEmitter::emitGroupedKStep(const Microkernel &uk, Value *g,
   // inputs for vw outputs, each output's in one int32 lane; per row, its
   // group of inputs as one int32, broadcast. Quads: 4 u8 inputs times 4
   // int8 weights, one vpdpbusd. Pairs: 2 int16 inputs times 2 int8
-  // weights sign-extended to int16, pmaddwd, then an add. Streaming
-  // weights are prefetched as emitKStep does, one group of k-steps at a
-  // time.
+  // weights sign-extended to int16, pmaddwd, then an add. UnsignedQuads:
+  // 4 u8 inputs times 4 int8 weights, pmaddubsw into int16 pairs, pmaddwd
+  // by ones into int32, then an add. Streaming weights are prefetched as
+  // emitKStep does, one group of k-steps at a time.
   const DensePlan &pl = uk.pl;
   unsigned vw = cfg.vectorWidth, group = pl.weights.kGroup;
   bool quads = pl.int8Dot == Int8Dot::Quads;
+  bool unsignedQuads = pl.int8Dot == Int8Dot::UnsignedQuads;
   Type *lanes = FixedVectorType::get(i32, vw);
   Type *halves = FixedVectorType::get(builder.getInt16Ty(), 2 * vw);
+  Type *bytes = FixedVectorType::get(builder.getInt8Ty(), 4 * vw);
   Value *bp = uk.arg[kUkrPanels];
   if (uk.prefetch && uk.pg == 1)
     emitPrefetch(
@@ -427,15 +430,20 @@ void ModelEmitter::emitGroupedKStep(const Microkernel &uk, Value *g,
           false, kPrefetchToL1);
     bv.push_back(
         quads ? builder.CreateAlignedLoad(lanes, gepW(bp, off), uk.weightAlign)
-              : builder.CreateSExt(
-                    builder.CreateAlignedLoad(
-                        FixedVectorType::get(builder.getInt8Ty(), 2 * vw),
-                        gepW(bp, off), uk.weightAlign),
-                    halves));
+        : unsignedQuads
+            ? builder.CreateAlignedLoad(bytes, gepW(bp, off), uk.weightAlign)
+            : builder.CreateSExt(
+                  builder.CreateAlignedLoad(
+                      FixedVectorType::get(builder.getInt8Ty(), 2 * vw),
+                      gepW(bp, off), uk.weightAlign),
+                  halves));
   }
   Intrinsic::ID pmaddwd = vw == 16  ? Intrinsic::x86_avx512_pmaddw_d_512
                           : vw == 8 ? Intrinsic::x86_avx2_pmadd_wd
                                     : Intrinsic::x86_sse2_pmadd_wd;
+  Intrinsic::ID pmaddubsw = vw == 16 ? Intrinsic::x86_avx512_pmaddubs_w_512
+                                     : Intrinsic::x86_avx2_pmadd_ub_sw;
+  Value *ones = ConstantInt::get(halves, 1);
   for (unsigned m = 0; m < uk.mr; ++m) {
     Value *a = builder.CreateAlignedLoad(
         i32,
@@ -445,16 +453,23 @@ void ModelEmitter::emitGroupedKStep(const Microkernel &uk, Value *g,
                               builder.CreateMul(g, c64(4)))),
         Align(4));
     Value *splat = builder.CreateVectorSplat(vw, a);
-    if (!quads)
+    if (unsignedQuads)
+      splat = builder.CreateBitCast(splat, bytes);
+    else if (!quads)
       splat = builder.CreateBitCast(splat, halves);
     for (unsigned v = 0; v < uk.nrv; ++v) {
       Value *&slot = acc[set * uk.tile + m * uk.nrv + v];
-      slot = quads
-                 ? builder.CreateIntrinsic(lanes,
-                                           Intrinsic::x86_avx512_vpdpbusd_512,
-                                           {slot, splat, bv[v]})
-                 : builder.CreateAdd(slot, builder.CreateIntrinsic(
-                                               lanes, pmaddwd, {splat, bv[v]}));
+      if (quads) {
+        slot = builder.CreateIntrinsic(
+            lanes, Intrinsic::x86_avx512_vpdpbusd_512, {slot, splat, bv[v]});
+        continue;
+      }
+      Value *pairs = unsignedQuads ? builder.CreateIntrinsic(halves, pmaddubsw,
+                                                             {splat, bv[v]})
+                                   : splat;
+      Value *w = unsignedQuads ? ones : bv[v];
+      slot = builder.CreateAdd(
+          slot, builder.CreateIntrinsic(lanes, pmaddwd, {pairs, w}));
     }
   }
 }

@@ -84,9 +84,11 @@ private:
   bool fusesIntoOneStage() const {
     uint64_t weightBytes = 0;
     size_t stageCount = 0;
-    for (const ir::Op &op : model.ops) {
+    for (size_t i = 0; i < model.ops.size(); ++i) {
+      const ir::Op &op = model.ops[i];
       if (isDense(op))
-        weightBytes += planDense(op, cfg).weights.bytes();
+        weightBytes += planDense(op, cfg, inputNeverNegative(model, i, cfg))
+                           .weights.bytes();
       stageCount += 1 + (isDense(op) && op.rowNorm != ir::RowNorm::None);
     }
     return stageCount > 1 && weightBytes <= kFuseMaxWeightBytes;
@@ -120,7 +122,7 @@ private:
       st.srcStride = strideOf(st.src, widthOf(model, op.input));
       st.dstStride = strideOf(st.dst, widthOf(model, op.result));
       if (isDense(op))
-        planDenseStage(op, st);
+        planDenseStage(op, inputNeverNegative(model, i, cfg), st);
       else
         planRowStage(op, StageKind::RowOp, st);
       stages.push_back(st);
@@ -137,9 +139,10 @@ private:
     return stages;
   }
 
-  void planDenseStage(const ir::Op &op, StagePlan &st) const {
+  void planDenseStage(const ir::Op &op, bool inputsNonNegative,
+                      StagePlan &st) const {
     st.kind = StageKind::Dense;
-    st.dense = planDense(op, cfg);
+    st.dense = planDense(op, cfg, inputsNonNegative);
     const DensePlan &pl = st.dense;
     if (pl.dotRows) {
       st.rowsPerItem = pl.dotBlockRows;

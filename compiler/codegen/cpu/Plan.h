@@ -50,13 +50,21 @@ enum class Int8Dot : uint8_t {
   /// AVX512_VNNI: vpdpbusd on k groups of 4, the inputs stored as u8 =
   /// q + 128, whose 128 * sum_k q_w[o] the kernel subtracts (stored after
   /// the weights' scales; DenseParams).
-  Quads,
+  Quads, /// x86 without VNNI (AVX2, AVX512BW), a layer whose inputs are never
+  /// negative (inputNeverNegative): they quantise to [0, 127], stored as
+  /// u8, and pmaddubsw multiplies k groups of 4 by the weights (pair sums
+  /// at most 2 * 127 * 127 < 2^15: never saturates), then pmaddwd by ones
+  /// adds the pairs into int32 lanes: 3 instructions per 4 x vw products
+  /// where Pairs takes 4.
+  UnsignedQuads,
 };
 
 /// Consecutive inputs of one output that an int8 kernel step takes
 /// together (WeightLayout::kGroup of the packed weights).
 inline unsigned int8KGroup(Int8Dot dot) {
-  return dot == Int8Dot::Quads ? 4 : dot == Int8Dot::Pairs ? 2 : 1;
+  return dot == Int8Dot::Quads || dot == Int8Dot::UnsignedQuads ? 4
+         : dot == Int8Dot::Pairs                                ? 2
+                                                                : 1;
 }
 
 /// Bytes of one quantised input in a work item's buffer.
@@ -145,8 +153,16 @@ inline uint64_t quantStride(uint64_t k, unsigned bytes) {
 /// buffers may share its frame); 0 for a tiny network.
 uint64_t int8StackBytes(const ir::Model &model);
 
-/// Blocks one Dense layer for the target.
-DensePlan planDense(const ir::Op &op, const KernelConfig &cfg);
+/// Whether op \p opIndex of \p model reads values that are never negative
+/// (NaN aside): the output of a ReLU, or of a sigmoid computed exactly
+/// (not --fast-math), with identities in between.
+bool inputNeverNegative(const ir::Model &model, size_t opIndex,
+                        const KernelConfig &cfg);
+
+/// Blocks one Dense layer for the target; \p inputsNonNegative: its inputs
+/// are never negative (inputNeverNegative), which int8 may use.
+DensePlan planDense(const ir::Op &op, const KernelConfig &cfg,
+                    bool inputsNonNegative = false);
 
 /// Packed weights (DensePlan::weights) above this many bytes stream from
 /// L3 or memory.

@@ -51,9 +51,10 @@ Value *ModelEmitter::quantizeToGrid(Value *x, Value *inv) {
 ///     whether any x is NaN or infinite;
 ///  2. each x quantised to an int8 (quantizeToGrid), a whole vector at a
 ///     time: the lanes past k are zeros, which is the padding the layout
-///     wants; stored as int8, as int16 for pmaddwd (Int8Dot::Pairs), or
-///     on VNNI as u8 = q + 128 (vpdpbusd multiplies unsigned bytes by
-///     signed ones); then the row's scale at quantScaleOffset.
+///     wants; stored as int8, as int16 for pmaddwd (Int8Dot::Pairs), as
+///     u8 in [0, 127] for pmaddubsw (UnsignedQuads), or on VNNI as u8 =
+///     q + 128 (vpdpbusd multiplies unsigned bytes by signed ones); then
+///     the row's scale at quantScaleOffset.
 void ModelEmitter::emitQuantizeRows(const DensePlan &pl, Value *src,
                                     uint64_t lda, Value *m0, Value *count,
                                     Value *dst) {
@@ -86,13 +87,18 @@ void ModelEmitter::emitQuantizeRows(const DensePlan &pl, Value *src,
         pl.k, {}, [&](Value *col, Value *mask, const std::vector<Value *> &) {
           Value *x = loadRowVec(row, col, mask, zero);
           Value *q8 = quantizeToGrid(x, inv);
+          // Non-negative inputs quantise to [0, 127]: the clamp changes
+          // nothing but a -0 (or what inputNeverNegative got wrong).
+          if (pl.int8Dot == Int8Dot::UnsignedQuads)
+            q8 = math.clampLow(q8, 0.0);
           Value *v =
               pl.int8Dot == Int8Dot::Quads
                   ? builder.CreateFPToUI(
                         builder.CreateFAdd(q8, ConstantFP::get(vecTy, 128.0)),
                         byteVec)
-              : pl.int8Dot == Int8Dot::Pairs
-                  ? builder.CreateFPToSI(q8, halfVec)
+              : pl.int8Dot == Int8Dot::Pairs ? builder.CreateFPToSI(q8, halfVec)
+              : pl.int8Dot == Int8Dot::UnsignedQuads
+                  ? builder.CreateFPToUI(q8, byteVec)
                   : builder.CreateFPToSI(q8, byteVec);
           builder.CreateAlignedStore(
               v,
