@@ -271,10 +271,12 @@ ModelPlan planModel(const ir::Model &model, const KernelConfig &cfg) {
 
 std::string denseSignature(const ir::Op &op, const DensePlan &pl, uint64_t k,
                            uint64_t lda, uint64_t ldc) {
-  return fmt::format("n{}/{}:k{}:s{}/{}:b{}:a{}/{:a}/{:a}:p{}", pl.nr,
+  // int8's form of the dot products (weights' k groups, inputs' bytes)
+  // differs between layers of one model (UnsignedQuads after a ReLU).
+  return fmt::format("n{}/{}:k{}:s{}/{}:b{}:a{}/{:a}/{:a}:p{}:d{}", pl.nr,
                      pl.nrVecs, k, lda, ldc, op.bias != ir::kNoParam,
                      int(op.act.kind), op.act.alpha, op.act.beta,
-                     pl.streamsWeights);
+                     pl.streamsWeights, int(pl.int8Dot));
 }
 
 std::string describeOp(const ir::Model &model, const ir::Op &op) {
