@@ -157,9 +157,18 @@ def make_good():
     good("wrapped_module", Wrapped().state_dict())
 
     # A training checkpoint after one Adam step: optimizer state has tensors too.
+    # The step runs in float64 and its results are rounded to float32, so the
+    # bytes do not depend on the CPU's BLAS kernels (in float32, an AMD and an
+    # Intel core wrote different last bits).
+    model.double()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    model(torch.randn(5, 4)).sum().backward()
+    model(torch.randn(5, 4).double()).sum().backward()
     optimizer.step()
+    model.float()
+    for state in optimizer.state.values():
+        for key, value in state.items():
+            if torch.is_tensor(value) and value.dtype == torch.float64:
+                state[key] = value.float()
     good("training_checkpoint", {"epoch": 3, "model": model.state_dict(),
                                  "optimizer": optimizer.state_dict(), "loss": 0.125,
                                  "note": "seqc test", "history": [0.5, 0.25]})
@@ -205,7 +214,9 @@ def make_good():
     net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4), torch.nn.ReLU(),
                               torch.nn.Linear(4, 2))
     net.train()
-    net(torch.randn(8, 3))
+    net.double()  # as for the training checkpoint: float64, then rounded
+    net(torch.randn(8, 3).double())
+    net.float()
     good("batchnorm", net.state_dict())
 
     # The lecture's network, for the end-to-end test against mynet.safetensors.
