@@ -405,7 +405,7 @@ void ModelEmitter::emitGroupedKStep(const Microkernel &uk, Value *g,
   // by ones into int32, then an add. Streaming weights are prefetched as
   // emitKStep does, one group of k-steps at a time.
   const DensePlan &pl = uk.pl;
-  unsigned vw = cfg.vectorWidth, group = pl.weights.kGroup;
+  unsigned vw = cfg.vectorWidth, group = int8KGroup(pl.int8Dot);
   bool quads = pl.int8Dot == Int8Dot::Quads;
   bool unsignedQuads = pl.int8Dot == Int8Dot::UnsignedQuads;
   Type *lanes = FixedVectorType::get(i32, vw);

@@ -87,8 +87,7 @@ private:
     for (size_t i = 0; i < model.ops.size(); ++i) {
       const ir::Op &op = model.ops[i];
       if (isDense(op))
-        weightBytes += planDense(op, cfg, inputNeverNegative(model, i, cfg))
-                           .weights.bytes();
+        weightBytes += densePlanOf(i).weights.bytes();
       stageCount += 1 + (isDense(op) && op.rowNorm != ir::RowNorm::None);
     }
     return stageCount > 1 && weightBytes <= kFuseMaxWeightBytes;
@@ -122,7 +121,7 @@ private:
       st.srcStride = strideOf(st.src, widthOf(model, op.input));
       st.dstStride = strideOf(st.dst, widthOf(model, op.result));
       if (isDense(op))
-        planDenseStage(op, inputNeverNegative(model, i, cfg), st);
+        planDenseStage(i, st);
       else
         planRowStage(op, StageKind::RowOp, st);
       stages.push_back(st);
@@ -139,10 +138,16 @@ private:
     return stages;
   }
 
-  void planDenseStage(const ir::Op &op, bool inputsNonNegative,
-                      StagePlan &st) const {
+  /// Dense op i's blocking, which depends on what feeds it (int8 takes
+  /// pmaddubsw after a ReLU).
+  DensePlan densePlanOf(size_t i) const {
+    return planDense(model.ops[i], cfg, inputNeverNegative(model, i, cfg));
+  }
+
+  void planDenseStage(size_t i, StagePlan &st) const {
+    const ir::Op &op = model.ops[i];
     st.kind = StageKind::Dense;
-    st.dense = planDense(op, cfg, inputsNonNegative);
+    st.dense = densePlanOf(i);
     const DensePlan &pl = st.dense;
     if (pl.dotRows) {
       st.rowsPerItem = pl.dotBlockRows;
